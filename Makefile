@@ -1,0 +1,31 @@
+# The front door: `make serve` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+F5_TTS_VERSION := 1.1.22
+PORT ?= 8000
+STORAGE_URL ?= file://./data
+
+.PHONY: install serve test test-fast lint
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# --no-deps: f5-tts's own requirements pull gradio, which conflicts with runpod (see pyproject).
+	$(BIN)/python -m pip install --quiet --no-deps f5-tts==$(F5_TTS_VERSION)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: install
+	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
+		$(BIN)/python -m entrypoints.runpod_handler --rp_serve_api --rp_api_host 127.0.0.1 --rp_api_port $(PORT)
+
+test: install
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"

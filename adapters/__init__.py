@@ -1,0 +1,1 @@
+"""Implementations of the ports: real ones and the fakes configuration can select."""

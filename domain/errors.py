@@ -1,0 +1,50 @@
+"""Errors a job can end with; each carries the stable code clients match on."""
+
+from __future__ import annotations
+
+
+class TtsError(Exception):
+    """Base of every error a client may see; `code` is part of the public API."""
+
+    code = "engine_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class InvalidInput(TtsError):
+    code = "invalid_input"
+
+
+class VoiceNotFound(TtsError):
+    code = "voice_not_found"
+
+
+class VoiceExists(TtsError):
+    code = "voice_exists"
+
+
+class InvalidAudio(TtsError):
+    code = "invalid_audio"
+
+
+class DownloadFailed(TtsError):
+    code = "download_failed"
+
+
+class StorageError(TtsError):
+    code = "storage_error"
+
+
+class EngineError(TtsError):
+    code = "engine_error"
+
+
+ERROR_CODES = frozenset(
+    cls.code
+    for cls in (InvalidInput, VoiceNotFound, VoiceExists, InvalidAudio, DownloadFailed, StorageError, EngineError)
+)

@@ -1,0 +1,1 @@
+"""Protocols the domain needs from the outside world; adapters implement them."""

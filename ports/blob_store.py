@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of a store health report."""
+
+    name: str
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+class BlobStore(Protocol):
+    """Flat key/value object storage (a filesystem folder, memory, S3 or B2).
+
+    Keys are `/`-separated relative paths chosen by the domain, never by a client. Every
+    method raises StorageError on failure, with a message that names the operation and
+    never a credential.
+    """
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Write atomically: a reader sees the old object, or the whole new one."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """Raises KeyError when there is no such object."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under `prefix`, sorted."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; removing a missing object is not an error."""
+        ...
+
+    def url(self, key: str, expires: int = 3600) -> str:
+        """Where a client can fetch the object (a file:// URL for local stores)."""
+        ...
+
+    def check(self) -> list[CheckResult]:
+        """Reachability and permissions, one result per probe."""
+        ...
