@@ -25,8 +25,7 @@ def voice_name(raw: object) -> str:
     name = raw[:-4] if raw.lower().endswith(".wav") else raw
     if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise InvalidInput(
-            f"voice name must be 1-{MAX_NAME_LENGTH} letters, digits, '.', '_' or '-' "
-            "and must not start with '.'"
+            f"voice name must be 1-{MAX_NAME_LENGTH} letters, digits, '.', '_' or '-' and must not start with '.'"
         )
     return name
 

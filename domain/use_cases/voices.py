@@ -1,0 +1,114 @@
+"""Uploading, listing and deleting voices."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from domain.errors import InvalidAudio, InvalidInput, VoiceExists
+from domain.timing import StageTimer
+from domain.voice import VoiceInfo
+from domain.voice_library import VoiceLibrary
+from ports.audio_codec import AudioCodec
+from ports.audio_fetcher import AudioFetcher
+from ports.transcriber import Transcriber
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """Exactly one of `url` and `data` is set (the parser guarantees it)."""
+
+    name: str
+    url: str | None = None
+    data: bytes | None = None
+    ref_text: str | None = None
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    voice: VoiceInfo
+    transcribed: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class UploadVoice:
+    def __init__(
+        self,
+        voices: VoiceLibrary,
+        codec: AudioCodec,
+        fetcher: AudioFetcher,
+        transcriber: Transcriber,
+        min_seconds: float = 1.0,
+        max_seconds: float = 60.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._voices = voices
+        self._codec = codec
+        self._fetcher = fetcher
+        self._transcriber = transcriber
+        self._min_seconds = min_seconds
+        self._max_seconds = max_seconds
+        self._now = now
+        self._writing = threading.Lock()
+
+    def __call__(self, request: UploadRequest) -> UploadResult:
+        timer = StageTimer()
+        self._refuse_existing(request)
+        with timer.stage("fetch"):
+            data = request.data if request.data is not None else self._fetcher.fetch(request.url or "")
+        with timer.stage("decode"):
+            audio = self._codec.decode(data)
+        if not self._min_seconds <= audio.duration <= self._max_seconds:
+            raise InvalidAudio(
+                f"the voice lasts {audio.duration:.1f} s; send {self._min_seconds:g}-{self._max_seconds:g} s of speech"
+            )
+        ref_text = (request.ref_text or "").strip()
+        transcribed = not ref_text
+        if transcribed:
+            with timer.stage("transcribe"):
+                ref_text = self._transcriber.transcribe(audio).strip()
+            if not ref_text:
+                raise InvalidInput("no speech was recognised in the voice; send ref_text with the upload")
+        with timer.stage("encode"):
+            wav = self._codec.encode(audio, "wav")
+        info = VoiceInfo(
+            name=request.name,
+            ref_text=ref_text,
+            duration=round(audio.duration, 3),
+            sample_rate=audio.sample_rate,
+            sha256=hashlib.sha256(wav).hexdigest(),
+            created_at=self._now().isoformat(timespec="seconds"),
+        )
+        with self._writing, timer.stage("store"):
+            self._refuse_existing(request)
+            self._voices.save(info, wav)
+        return UploadResult(voice=info, transcribed=transcribed, timings=timer.seconds)
+
+    def _refuse_existing(self, request: UploadRequest) -> None:
+        if request.overwrite:
+            return
+        if self._voices.exists(request.name) or self._voices.is_builtin(request.name):
+            raise VoiceExists(f"a voice named {request.name!r} exists; send overwrite: true to replace it")
+
+
+class ListVoices:
+    def __init__(self, voices: VoiceLibrary) -> None:
+        self._voices = voices
+
+    def __call__(self) -> list[VoiceInfo]:
+        return self._voices.list()
+
+
+class DeleteVoice:
+    def __init__(self, voices: VoiceLibrary) -> None:
+        self._voices = voices
+
+    def __call__(self, name: str) -> str:
+        if self._voices.is_builtin(name) and not self._voices.exists(name):
+            raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
+        self._voices.delete(name)
+        return name

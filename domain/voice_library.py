@@ -1,0 +1,158 @@
+"""The voices a worker can speak with: stored ones plus the built-in `default`.
+
+Layout in the store: `voices/<name>.wav` (the reference audio) and `voices/<name>.json`
+(its VoiceInfo). The metadata is written after the audio and removed before it, so a
+voice is visible exactly while both exist; listings ignore audio without metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.audio import Audio
+from domain.errors import StorageError, VoiceNotFound
+from domain.synthesis import Reference
+from domain.voice import DEFAULT_VOICE, VoiceInfo, audio_key, metadata_key
+from ports.audio_codec import AudioCodec
+from ports.blob_store import BlobStore
+
+BUILTIN_CREATED_AT = "1970-01-01T00:00:00+00:00"
+
+
+@dataclass(frozen=True)
+class BuiltinVoice:
+    """A voice that ships with the worker (read lazily: most jobs name their own voice)."""
+
+    ref_text: str
+    load: Callable[[], bytes]
+
+
+class VoiceLibrary:
+    def __init__(
+        self,
+        store: BlobStore,
+        codec: AudioCodec,
+        builtins: dict[str, BuiltinVoice] | None = None,
+        cache_size: int = 32,
+    ) -> None:
+        self._store = store
+        self._codec = codec
+        self._builtins = builtins or {}
+        self._cache: OrderedDict[str, Audio] = OrderedDict()
+        self._cache_size = cache_size
+        self._builtin_info: dict[str, VoiceInfo] = {}
+        self._lock = threading.Lock()
+
+    def info(self, name: str) -> VoiceInfo:
+        try:
+            return VoiceInfo.from_json(self._store.get(metadata_key(name)))
+        except KeyError:
+            pass
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise StorageError(f"the metadata of voice {name!r} is unreadable") from exc
+        if name in self._builtins:
+            return self._builtin(name)
+        raise VoiceNotFound(f"no voice named {name!r}; list them with endpoint list_voices")
+
+    def reference(self, name: str) -> tuple[VoiceInfo, Reference]:
+        """The voice ready for the engine; decoded audio is cached by its sha256."""
+        info = self.info(name)
+        audio = self._cached(info.sha256)
+        if audio is None:
+            data = self._audio_bytes(name)
+            if hashlib.sha256(data).hexdigest() != info.sha256:
+                raise StorageError(f"voice {name!r} is being replaced; try again")
+            audio = self._codec.decode(data)
+            self._remember(info.sha256, audio)
+        return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
+
+    def _audio_bytes(self, name: str) -> bytes:
+        try:
+            return self._store.get(audio_key(name))
+        except KeyError:
+            if name in self._builtins:
+                return self._builtins[name].load()
+            raise VoiceNotFound(f"voice {name!r} has no audio") from None
+
+    def _builtin(self, name: str) -> VoiceInfo:
+        """Read, hashed and decoded once per process; later calls answer from memory."""
+        known = self._builtin_info.get(name)
+        if known is not None:
+            return known
+        voice = self._builtins[name]
+        data = voice.load()
+        sha = hashlib.sha256(data).hexdigest()
+        audio = self._codec.decode(data)
+        self._remember(sha, audio)
+        info = VoiceInfo(
+            name=name,
+            ref_text=voice.ref_text,
+            duration=audio.duration,
+            sample_rate=audio.sample_rate,
+            sha256=sha,
+            created_at=BUILTIN_CREATED_AT,
+        )
+        self._builtin_info[name] = info
+        return info
+
+    def exists(self, name: str) -> bool:
+        return self._store.exists(metadata_key(name))
+
+    def is_builtin(self, name: str) -> bool:
+        return name in self._builtins
+
+    def list(self) -> list[VoiceInfo]:
+        names = [
+            key[len("voices/") : -len(".json")]
+            for key in self._store.list("voices/")
+            if key.endswith(".json") and key.count("/") == 1
+        ]
+        voices: dict[str, VoiceInfo] = {}
+        for name in names:
+            try:
+                voices[name] = VoiceInfo.from_json(self._store.get(metadata_key(name)))
+            except KeyError:
+                continue  # deleted between the listing and the read
+            except (ValueError, TypeError) as exc:
+                raise StorageError(f"the metadata of voice {name!r} is unreadable") from exc
+        for name in self._builtins:
+            if name not in voices:
+                voices[name] = self._builtin(name)
+        return [voices[name] for name in sorted(voices)]
+
+    def save(self, info: VoiceInfo, wav: bytes) -> None:
+        """Audio first, metadata last: the metadata is the commit marker."""
+        self._store.put(audio_key(info.name), wav, "audio/wav")
+        try:
+            self._store.put(metadata_key(info.name), info.to_json(), "application/json")
+        except Exception:
+            self._store.delete(audio_key(info.name))
+            raise
+
+    def delete(self, name: str) -> None:
+        if not self.exists(name):
+            raise VoiceNotFound(f"no stored voice named {name!r}")
+        self._store.delete(metadata_key(name))
+        self._store.delete(audio_key(name))
+
+    def _cached(self, sha: str) -> Audio | None:
+        with self._lock:
+            audio = self._cache.get(sha)
+            if audio is not None:
+                self._cache.move_to_end(sha)
+            return audio
+
+    def _remember(self, sha: str, audio: Audio) -> None:
+        with self._lock:
+            self._cache[sha] = audio
+            self._cache.move_to_end(sha)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+
+__all__ = ["DEFAULT_VOICE", "BuiltinVoice", "VoiceLibrary"]

@@ -1,0 +1,1 @@
+"""Ways in: the RunPod worker (and its local API) and the command line."""

@@ -1,0 +1,195 @@
+"""Turning a RunPod job's `input` into a domain request: pure, so it is tested without HTTP.
+
+Validation is pydantic's (strict types, unknown fields refused); its findings are folded
+into one `invalid_input` message a client can act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.errors import InvalidInput
+from domain.synthesis import SynthesisParams
+from domain.use_cases.synthesize import MAX_SEED, TtsRequest
+from domain.use_cases.voices import UploadRequest
+from domain.voice import DEFAULT_VOICE, voice_name
+
+ENDPOINTS = ("tts", "upload", "list_voices", "delete_voice", "health")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_chars: int = 20_000
+    max_voice_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ListVoicesRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class DeleteVoiceRequest:
+    name: str
+
+
+@dataclass(frozen=True)
+class HealthRequest:
+    pass
+
+
+Request = TtsRequest | UploadRequest | ListVoicesRequest | DeleteVoiceRequest | HealthRequest
+
+
+class _Job(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class _TtsJob(_Job):
+    endpoint: Literal["tts"] = "tts"
+    text: str
+    local_voice: str | None = None
+    voice: str | None = None
+    speed: Annotated[float, Field(ge=0.3, le=3.0)] = 1.0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    nfe_step: Annotated[int, Field(ge=4, le=64)] = 32
+    cfg_strength: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    sway_sampling_coef: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
+    cross_fade_duration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    remove_silence: bool = False
+    format: Literal["wav", "flac", "mp3", "ogg"] = "wav"
+    return_: Literal["url", "base64"] = Field(default="url", alias="return")
+
+
+class _UploadJob(_Job):
+    endpoint: Literal["upload"]
+    voice_name: str
+    voice_file_url: str | None = None
+    voice_file_base64: str | None = None
+    ref_text: Annotated[str, Field(max_length=2000)] | None = None
+    overwrite: bool = False
+
+
+class _ListJob(_Job):
+    endpoint: Literal["list_voices"]
+
+
+class _DeleteJob(_Job):
+    endpoint: Literal["delete_voice"]
+    voice_name: str
+
+
+class _HealthJob(_Job):
+    endpoint: Literal["health"]
+
+
+_MODELS: dict[str, type[_Job]] = {
+    "tts": _TtsJob,
+    "upload": _UploadJob,
+    "list_voices": _ListJob,
+    "delete_voice": _DeleteJob,
+    "health": _HealthJob,
+}
+
+
+def parse_job(payload: object, limits: Limits | None = None) -> Request:
+    """A domain request, or InvalidInput saying what to fix. Never any other exception."""
+    limits = limits or Limits()
+    if not isinstance(payload, dict):
+        raise InvalidInput("input must be a JSON object")
+    endpoint = payload.get("endpoint", "tts")
+    if not isinstance(endpoint, str) or endpoint not in _MODELS:
+        raise InvalidInput(f"unknown endpoint {_show(endpoint)}; use one of {', '.join(ENDPOINTS)}")
+    try:
+        job = _MODELS[endpoint].model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(_describe(exc)) from None
+    if isinstance(job, _TtsJob):
+        return _tts(job, limits)
+    if isinstance(job, _UploadJob):
+        return _upload(job, limits)
+    if isinstance(job, _DeleteJob):
+        return DeleteVoiceRequest(voice_name(job.voice_name))
+    if isinstance(job, _HealthJob):
+        return HealthRequest()
+    return ListVoicesRequest()
+
+
+def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
+    text = job.text.strip()
+    if not text:
+        raise InvalidInput("text must not be empty")
+    if len(text) > limits.max_text_chars:
+        raise InvalidInput(f"text is {len(text)} characters; the limit is {limits.max_text_chars}")
+    if job.local_voice is not None and job.voice is not None and job.local_voice != job.voice:
+        raise InvalidInput("local_voice and voice name different voices; send one")
+    name = job.local_voice if job.local_voice is not None else job.voice
+    params = SynthesisParams(
+        speed=job.speed,
+        nfe_step=job.nfe_step,
+        cfg_strength=job.cfg_strength,
+        sway_sampling_coef=job.sway_sampling_coef,
+        cross_fade_duration=job.cross_fade_duration,
+        remove_silence=job.remove_silence,
+    )
+    return TtsRequest(
+        text=text,
+        voice=voice_name(name) if name is not None else DEFAULT_VOICE,
+        params=params,
+        seed=job.seed,
+        format=job.format,
+        return_base64=job.return_ == "base64",
+    )
+
+
+def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
+    name = voice_name(job.voice_name)
+    if (job.voice_file_url is None) == (job.voice_file_base64 is None):
+        raise InvalidInput("send exactly one of voice_file_url and voice_file_base64")
+    data = None
+    if job.voice_file_base64 is not None:
+        data = _decode_base64(job.voice_file_base64, limits.max_voice_bytes)
+    elif not job.voice_file_url.lower().startswith(("http://", "https://")):  # type: ignore[union-attr]
+        raise InvalidInput("voice_file_url must be an http or https URL")
+    return UploadRequest(
+        name=name,
+        url=job.voice_file_url,
+        data=data,
+        ref_text=job.ref_text,
+        overwrite=job.overwrite,
+    )
+
+
+def _decode_base64(text: str, max_bytes: int) -> bytes:
+    """Size is checked on the encoded text first, so a huge payload is never decoded."""
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    if len(text) > (max_bytes + 2) // 3 * 4 + 4:
+        raise InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("voice_file_base64 is not valid base64") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "input"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown field {field!r}")
+        elif error["type"] == "missing":
+            problems.append(f"{field!r} is required")
+        else:
+            problems.append(f"{field!r}: {error['msg']}")
+    return "; ".join(problems[:5])
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

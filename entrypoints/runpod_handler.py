@@ -1,0 +1,64 @@
+"""The RunPod serverless worker: `python -m entrypoints.runpod_handler [--rp_serve_api ...]`.
+
+Booting (configure logs, build the container, load and warm the model) happens once,
+before `runpod.serverless.start`, so the first job and a FlashBoot snapshot find the
+worker ready. The handler is `async` and runs each job in a thread: runpod calls a plain
+`def` handler inside its event loop, where jobs could never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from container import build_container
+from entrypoints.logging_setup import configure_logging
+from entrypoints.service import WorkerService
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+log = structlog.get_logger("worker")
+
+
+def boot() -> WorkerService:
+    started = time.perf_counter()
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
+    container = build_container()
+    engine = container.engine()
+    service = container.service()
+    warm_up = getattr(engine, "warm_up", None)
+    if callable(warm_up):
+        warm_up()
+    log.info(
+        "worker_ready",
+        engine=engine.model_id,
+        store=container.config.storage_url(),
+        ready_seconds=round(time.perf_counter() - started, 3),
+    )
+    return service
+
+
+def make_handler(service: WorkerService) -> Handler:
+    async def handler(job: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(service.handle, job.get("input"), str(job.get("id", "-")))
+
+    return handler
+
+
+def concurrency(current: int) -> int:
+    return max(1, int(os.environ.get("MAX_CONCURRENCY", "1") or 1))
+
+
+def main() -> None:
+    import runpod
+
+    service = boot()
+    runpod.serverless.start({"handler": make_handler(service), "concurrency_modifier": concurrency})
+
+
+if __name__ == "__main__":
+    main()
