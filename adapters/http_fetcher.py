@@ -31,7 +31,7 @@ class HttpFetcher:
         try:
             response = safe_get(url, timeout=(self.connect_timeout, self.read_timeout), max_bytes=self.max_bytes)
         except SSRFError as exc:
-            raise DownloadFailed(f"refused to fetch the voice URL: {_reason(exc)}") from exc
+            raise self._refused(exc) from exc
         except requests.RequestException as exc:
             raise DownloadFailed(f"could not fetch the voice URL: {type(exc).__name__}") from exc
         with response:
@@ -44,12 +44,14 @@ class HttpFetcher:
                     if time.monotonic() > deadline:
                         raise DownloadFailed(f"the download took longer than {self.total_timeout:g} s")
             except SSRFError as exc:
-                raise DownloadFailed(f"the voice file is larger than {self.max_bytes} bytes") from exc
+                raise self._refused(exc) from exc
             except requests.RequestException as exc:
                 raise DownloadFailed(f"the download broke off: {type(exc).__name__}") from exc
         return bytes(body)
 
-
-def _reason(exc: SSRFError) -> str:
-    """rp_ssrf's message, minus the URL it repeats (which may carry a signed query)."""
-    return str(exc).split(": http", 1)[0]
+    def _refused(self, exc: SSRFError) -> DownloadFailed:
+        """rp_ssrf's reason, minus the URL it repeats (which may carry a signed query)."""
+        reason = str(exc)
+        if "size cap" in reason:
+            return DownloadFailed(f"the voice file is larger than {self.max_bytes} bytes")
+        return DownloadFailed(f"refused to fetch the voice URL: {reason.split(': ', 1)[0]}")

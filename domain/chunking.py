@@ -13,6 +13,7 @@ import re
 _SENTENCE_END = re.compile(r"(?<=[;:,.!?])(?= )|(?<=[；：，。！？])")
 _WHITESPACE = re.compile(r"\s+")
 MAX_SECONDS_PER_CHUNK = 22.0
+MIN_BUDGET = 4  # one UTF-8 character of any width always fits
 
 
 def normalize_text(text: str) -> str:
@@ -77,7 +78,8 @@ def _split_word(word: str, limit: int) -> list[str]:
 def split_text(text: str, max_bytes: int) -> list[str]:
     """Chunks of the normalized text: `"".join(chunks) == normalize_text(text)`.
 
-    Each chunk, stripped, is at most `max_bytes` UTF-8 bytes; boundaries fall after
+    Each chunk, stripped, is at most `max_bytes` UTF-8 bytes (for `max_bytes` of at least
+    MIN_BUDGET, since a character is never split); boundaries fall after
     punctuation where possible, else between words, and inside a word only when that
     word alone is longer than the budget.
     """
@@ -107,4 +109,4 @@ def chunk_budget(ref_text: str, ref_seconds: float, speed: float) -> int:
     """Upstream's per-chunk budget: as many bytes as fit in ~22 s together with the reference."""
     ref_bytes = max(1, len(ref_text.encode("utf-8")))
     room = max(MAX_SECONDS_PER_CHUNK - ref_seconds, 1.0)
-    return max(1, int(ref_bytes / max(ref_seconds, 1e-3) * room * speed))
+    return max(MIN_BUDGET, int(ref_bytes / max(ref_seconds, 1e-3) * room * speed))

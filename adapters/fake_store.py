@@ -1,0 +1,47 @@
+"""In-memory blob store that records its objects and can be told to fail, for domain tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.errors import StorageError
+from ports.blob_store import CheckResult
+
+
+@dataclass
+class FakeStore:
+    objects: dict[str, bytes] = field(default_factory=dict)
+    #: operations ("put", "get", ...) that raise StorageError, to inject faults
+    failing: set[str] = field(default_factory=set)
+
+    def _maybe_fail(self, operation: str, key: str) -> None:
+        if operation in self.failing:
+            raise StorageError(f"{operation} {key!r} failed (injected)")
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self._maybe_fail("put", key)
+        self.objects[key] = bytes(data)
+
+    def get(self, key: str) -> bytes:
+        self._maybe_fail("get", key)
+        return self.objects[key]
+
+    def exists(self, key: str) -> bool:
+        self._maybe_fail("exists", key)
+        return key in self.objects
+
+    def list(self, prefix: str) -> list[str]:
+        self._maybe_fail("list", prefix)
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+    def delete(self, key: str) -> None:
+        self._maybe_fail("delete", key)
+        self.objects.pop(key, None)
+
+    def url(self, key: str, expires: int = 3600) -> str:
+        self._maybe_fail("url", key)
+        return f"fake://{key}"
+
+    def check(self) -> list[CheckResult]:
+        ok = not self.failing
+        return [CheckResult("write", ok, 0.0), CheckResult("read", ok, 0.0), CheckResult("delete", ok, 0.0)]

@@ -1,0 +1,139 @@
+"""Command line: `python -m entrypoints.cli synth|voices|doctor` (console script `f5-tts-worker`).
+
+It drives the same WorkerService as the RunPod worker, so a request behaves the same
+from a terminal as through `/runsync`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from container import build_container
+from entrypoints.logging_setup import configure_logging
+from entrypoints.service import WorkerService
+
+
+def _service() -> WorkerService:
+    return build_container().service()
+
+
+def _answer(output: dict[str, Any]) -> int:
+    if "error" in output:
+        print(output["error"], file=sys.stderr)
+        return 1
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    job: dict[str, Any] = {"text": args.text, "format": args.format, "return": "base64"}
+    optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step}
+    job.update({key: value for key, value in optional.items() if value is not None})
+    output = _service().handle(job, "cli")
+    if "error" in output:
+        return _answer(output)
+    out = Path(args.out or f"output.{args.format}")
+    out.write_bytes(base64.b64decode(output.pop("audio_base64")))
+    output["file"] = str(out)
+    return _answer(output)
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    service = _service()
+    if args.action == "list":
+        return _answer(service.handle({"endpoint": "list_voices"}, "cli"))
+    if args.action == "delete":
+        return _answer(service.handle({"endpoint": "delete_voice", "voice_name": args.name}, "cli"))
+    job: dict[str, Any] = {"endpoint": "upload", "voice_name": args.name, "overwrite": args.overwrite}
+    if args.source.startswith(("http://", "https://")):
+        job["voice_file_url"] = args.source
+    else:
+        job["voice_file_base64"] = base64.b64encode(Path(args.source).read_bytes()).decode("ascii")
+    if args.ref_text:
+        job["ref_text"] = args.ref_text
+    return _answer(service.handle(job, "cli"))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Each check on its own line with its time; exit 1 when any fails."""
+    container = build_container()
+    failures = 0
+
+    def line(name: str, ok: bool, seconds: float, detail: str = "") -> None:
+        nonlocal failures
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
+
+    print(f"engine={container.config.engine()} store={container.config.storage_url()}")
+    start = time.perf_counter()
+    try:
+        store = container.store()
+        line("store configured", True, time.perf_counter() - start)
+    except Exception as exc:
+        line("store configured", False, time.perf_counter() - start, str(exc))
+        return 1
+    for check in store.check():
+        line(f"store {check.name}", check.ok, check.seconds, check.detail)
+    if not args.skip_engine:
+        start = time.perf_counter()
+        try:
+            engine = container.engine()
+            line("engine loaded", True, time.perf_counter() - start, engine.model_id)
+        except Exception as exc:
+            line("engine loaded", False, time.perf_counter() - start, str(exc))
+    start = time.perf_counter()
+    try:
+        container.voices().info("default")
+        line("default voice", True, time.perf_counter() - start)
+    except Exception as exc:
+        line("default voice", False, time.perf_counter() - start, str(exc))
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="f5-tts-worker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="speak text into an audio file")
+    synth.add_argument("text")
+    synth.add_argument("--voice")
+    synth.add_argument("--out", help="file to write (default output.<format>)")
+    synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg"])
+    synth.add_argument("--seed", type=int)
+    synth.add_argument("--speed", type=float)
+    synth.add_argument("--nfe-step", type=int, dest="nfe_step")
+    synth.set_defaults(run=cmd_synth)
+
+    voices = commands.add_parser("voices", help="list, upload or delete voices")
+    actions = voices.add_subparsers(dest="action", required=True)
+    actions.add_parser("list")
+    upload = actions.add_parser("upload")
+    upload.add_argument("name")
+    upload.add_argument("source", help="an audio file or an http(s) URL")
+    upload.add_argument("--ref-text", dest="ref_text")
+    upload.add_argument("--overwrite", action="store_true")
+    delete = actions.add_parser("delete")
+    delete.add_argument("name")
+    voices.set_defaults(run=cmd_voices)
+
+    doctor = commands.add_parser("doctor", help="check configuration, store and model")
+    doctor.add_argument("--skip-engine", action="store_true", help="do not load the model")
+    doctor.set_defaults(run=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), os.environ.get("LOG_FORMAT", "console"))
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.errors import InvalidInput
+from domain.use_cases.synthesize import TtsRequest
+from domain.use_cases.voices import UploadRequest
+from entrypoints.jobs import DeleteVoiceRequest, Limits, ListVoicesRequest, parse_job
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+known_keys = st.sampled_from(
+    [
+        "endpoint",
+        "text",
+        "local_voice",
+        "voice",
+        "speed",
+        "seed",
+        "nfe_step",
+        "format",
+        "return",
+        "voice_name",
+        "voice_file_url",
+        "voice_file_base64",
+        "ref_text",
+        "overwrite",
+        "remove_silence",
+        "cfg_strength",
+    ]
+)
+endpoints = st.sampled_from(["tts", "upload", "list_voices", "delete_voice", "health", "nope"])
+jobs = st.dictionaries(known_keys, json_values | endpoints, max_size=8)
+
+
+@given(json_values | jobs)
+def test_any_json_is_a_request_or_invalid_input(payload):
+    try:
+        parse_job(payload)
+    except InvalidInput as exc:
+        assert str(exc).startswith("invalid_input: ")
+
+
+def test_the_seed_example_is_a_tts_request_in_the_default_voice():
+    request = parse_job({"text": "Hello world!"})
+    assert isinstance(request, TtsRequest)
+    assert (request.voice, request.format, request.return_base64, request.seed) == ("default", "wav", False, None)
+
+
+def test_all_tts_fields_are_honoured():
+    request = parse_job(
+        {
+            "text": " Hi ",
+            "local_voice": "my-voice.wav",
+            "speed": 1.5,
+            "seed": 9,
+            "nfe_step": 16,
+            "cfg_strength": 1,
+            "sway_sampling_coef": 0.5,
+            "cross_fade_duration": 0,
+            "remove_silence": True,
+            "format": "ogg",
+            "return": "base64",
+        }
+    )
+    assert isinstance(request, TtsRequest)
+    assert request.text == "Hi" and request.voice == "my-voice" and request.seed == 9
+    assert request.format == "ogg" and request.return_base64
+    p = request.params
+    assert (p.speed, p.nfe_step, p.cfg_strength, p.sway_sampling_coef, p.cross_fade_duration, p.remove_silence) == (
+        1.5,
+        16,
+        1.0,
+        0.5,
+        0.0,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"text": "hi", "bogus": 1}, "unknown field 'bogus'"),
+        ({"text": "   "}, "text must not be empty"),
+        ({"text": "x" * 21}, "the limit is 20"),
+        ({"text": "hi", "speed": "fast"}, "'speed'"),
+        ({"text": "hi", "seed": True}, "'seed'"),
+        ({"text": "hi", "format": "aac"}, "'format'"),
+        ({"endpoint": "transcode"}, "unknown endpoint"),
+        ({"endpoint": "upload", "voice_name": "v"}, "exactly one of"),
+        ({"endpoint": "upload", "voice_name": "v", "voice_file_url": "ftp://x/y.wav"}, "http or https"),
+        ({"endpoint": "upload", "voice_name": "v", "voice_file_base64": "!!!"}, "not valid base64"),
+        ({"endpoint": "upload", "voice_name": "../v", "voice_file_base64": "AAAA"}, "voice name"),
+        ({"endpoint": "delete_voice"}, "'voice_name' is required"),
+        ({}, "'text' is required"),
+        ("text", "JSON object"),
+    ],
+)
+def test_bad_jobs_say_what_to_fix(payload, needle):
+    with pytest.raises(InvalidInput, match=needle):
+        parse_job(payload, Limits(max_text_chars=20))
+
+
+def test_base64_size_is_checked_before_decoding():
+    big = base64.b64encode(b"x" * 2000).decode()
+    with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
+        parse_job({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, Limits(max_voice_bytes=1000))
+
+
+def test_other_endpoints():
+    assert parse_job({"endpoint": "list_voices"}) == ListVoicesRequest()
+    assert parse_job({"endpoint": "delete_voice", "voice_name": "a.wav"}) == DeleteVoiceRequest("a")
+    upload = parse_job({"endpoint": "upload", "voice_name": "a", "voice_file_url": "https://example.test/a.wav"})
+    assert isinstance(upload, UploadRequest) and upload.url and upload.data is None

@@ -1,0 +1,172 @@
+"""Use cases with fakes only: engine, store, fetcher and transcriber record what happened."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.fake_engine import FakeEngine
+from adapters.fake_fetcher import FakeFetcher
+from adapters.fake_store import FakeStore
+from adapters.fake_transcriber import FakeTranscriber
+from adapters.soundfile_codec import SoundfileCodec
+from domain.errors import InvalidAudio, InvalidInput, StorageError, VoiceExists, VoiceNotFound
+from domain.synthesis import SynthesisParams
+from domain.use_cases.synthesize import Synthesize, TtsRequest
+from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.voice_library import BuiltinVoice, VoiceLibrary
+from tests.helpers import audio_file
+
+URL = "https://voices.test/v.wav"
+
+
+class World:
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.engine = FakeEngine()
+        self.fetcher = FakeFetcher({URL: audio_file(3.0)})
+        self.transcriber = FakeTranscriber()
+        codec = SoundfileCodec()
+        builtin = BuiltinVoice("Some call me nature.", lambda: audio_file(4.0, 24000))
+        self.voices = VoiceLibrary(self.store, codec, {"default": builtin})
+        self.synthesize = Synthesize(self.engine, self.voices, codec, self.store, new_id=lambda: "out1")
+        self.upload = UploadVoice(
+            self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
+        )
+        self.list = ListVoices(self.voices)
+        self.delete = DeleteVoice(self.voices)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def test_upload_from_url_stores_audio_then_metadata(world):
+    result = world.upload(UploadRequest(name="anna", url=URL, ref_text="Hello there."))
+    assert set(world.store.objects) == {"voices/anna.wav", "voices/anna.json"}
+    assert result.voice.ref_text == "Hello there." and not result.transcribed
+    assert result.voice.created_at == "2026-01-02T00:00:00+00:00"
+    assert abs(result.voice.duration - 3.0) < 0.01
+    assert world.transcriber.calls == []
+
+
+def test_upload_without_ref_text_is_transcribed_once(world):
+    result = world.upload(UploadRequest(name="anna", data=audio_file(2.0)))
+    assert result.transcribed and result.voice.ref_text == world.transcriber.text
+    assert len(world.transcriber.calls) == 1
+    world.synthesize(TtsRequest(text="Speak.", voice="anna"))
+    assert len(world.transcriber.calls) == 1
+
+
+def test_upload_refuses_existing_names_unless_overwrite(world):
+    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    with pytest.raises(VoiceExists):
+        world.upload(UploadRequest(name="anna", url=URL, ref_text="b"))
+    with pytest.raises(VoiceExists):
+        world.upload(UploadRequest(name="default", url=URL, ref_text="b"))
+    world.upload(UploadRequest(name="anna", url=URL, ref_text="b", overwrite=True))
+    assert world.voices.info("anna").ref_text == "b"
+
+
+@pytest.mark.parametrize(("seconds", "needle"), [(0.5, "lasts 0.5 s"), (61.0, "lasts 61.0 s")])
+def test_upload_refuses_too_short_or_long_audio(world, seconds, needle):
+    with pytest.raises(InvalidAudio, match=needle):
+        world.upload(UploadRequest(name="anna", data=audio_file(seconds), ref_text="x"))
+    assert world.store.objects == {}
+
+
+def test_upload_of_garbage_never_reaches_the_store(world):
+    with pytest.raises(InvalidAudio):
+        world.upload(UploadRequest(name="anna", data=b"<html>not audio</html>", ref_text="x"))
+    assert world.store.objects == {}
+
+
+def test_upload_leaves_nothing_when_metadata_write_fails(world):
+    calls = {"n": 0}
+    original = world.store.put
+
+    def put_then_fail(key, data, content_type="application/octet-stream"):
+        calls["n"] += 1
+        if key.endswith(".json"):
+            raise StorageError("writing failed (injected)")
+        original(key, data, content_type)
+
+    world.store.put = put_then_fail
+    with pytest.raises(StorageError):
+        world.upload(UploadRequest(name="anna", url=URL, ref_text="x"))
+    assert world.store.objects == {}
+
+
+def test_synthesize_default_voice_stores_an_output(world):
+    result = world.synthesize(TtsRequest(text="Hello world!", seed=3))
+    assert result.voice == "default" and result.seed == 3
+    assert result.audio_url == "fake://outputs/out1.wav"
+    assert list(world.store.objects) == ["outputs/out1.wav"]
+    assert set(result.timings) == {"fetch", "engine", "encode", "store"}
+
+
+def test_synthesize_base64_writes_nothing(world):
+    result = world.synthesize(TtsRequest(text="Hello world!", return_base64=True, format="flac"))
+    assert result.audio and result.audio[:4] == b"fLaC" and result.audio_url is None
+    assert world.store.objects == {}
+
+
+def test_long_text_is_one_batch_of_chunks_with_consecutive_seeds(world):
+    text = " ".join(f"This is sentence number {i}, which carries a few words." for i in range(30))
+    result = world.synthesize(TtsRequest(text=text, seed=100, return_base64=True))
+    (batch,) = world.engine.calls
+    assert result.chunks == len(batch) > 1
+    assert [item.seed for item in batch] == list(range(100, 100 + len(batch)))
+    assert " ".join(item.text for item in batch) == text
+
+
+def test_duration_is_the_cross_faded_sum(world):
+    text = " ".join(f"Sentence {i} has some words in it." for i in range(40))
+    params = SynthesisParams(cross_fade_duration=0.25)
+    result = world.synthesize(TtsRequest(text=text, params=params, return_base64=True))
+    parts = world.engine.synthesize(world.engine.calls[0])
+    expected = sum(p.duration for p in parts) - 0.25 * (len(parts) - 1)
+    assert abs(result.duration - expected) < 1e-3
+
+
+def test_same_seed_same_audio(world):
+    first = world.synthesize(TtsRequest(text="Repeat me.", seed=5, return_base64=True))
+    again = world.synthesize(TtsRequest(text="Repeat me.", seed=5, return_base64=True))
+    assert first.audio == again.audio
+
+
+def test_unknown_voice(world):
+    with pytest.raises(VoiceNotFound):
+        world.synthesize(TtsRequest(text="Hi there.", voice="nobody"))
+
+
+def test_no_orphan_output_when_the_url_cannot_be_made(world):
+    world.store.failing.add("url")
+    with pytest.raises(StorageError):
+        world.synthesize(TtsRequest(text="Hello world!"))
+    assert world.store.objects == {}
+
+
+def test_list_shows_stored_and_builtin_voices_and_ignores_half_voices(world):
+    world.upload(UploadRequest(name="zed", url=URL, ref_text="z"))
+    world.store.put("voices/half.wav", b"audio without metadata")
+    assert [v.name for v in world.list()] == ["default", "zed"]
+
+
+def test_delete_removes_both_objects(world):
+    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    assert world.delete("anna") == "anna"
+    assert world.store.objects == {}
+    with pytest.raises(VoiceNotFound):
+        world.delete("anna")
+    with pytest.raises(InvalidInput, match="built-in"):
+        world.delete("default")
+
+
+def test_a_voice_replaced_under_a_reader_is_detected(world):
+    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    world.store.objects["voices/anna.wav"] = audio_file(2.5)
+    with pytest.raises(StorageError, match="being replaced"):
+        world.synthesize(TtsRequest(text="Hello.", voice="anna"))
