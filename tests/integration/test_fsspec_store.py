@@ -27,7 +27,7 @@ def test_file_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(StorageError, match="writing 'voices/a.wav'"):
+    with pytest.raises(StorageError, match=r"writing 'voices/a\.wav'"):
         store.put("voices/a.wav", b"new")
     assert sorted(p.name for p in (tmp_path / "voices").iterdir()) == ["a.wav"]
     assert store.get("voices/a.wav") == b"old"
