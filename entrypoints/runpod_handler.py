@@ -55,7 +55,10 @@ def concurrency(current: int) -> int:
 
 def main() -> None:
     import runpod
+    from runpod.serverless.modules.rp_logger import RunPodLogger
 
+    # runpod logs every handler output at its default DEBUG level: the text and the audio.
+    RunPodLogger().set_level(os.environ.get("RUNPOD_LOG_LEVEL") or "INFO")
     service = boot()
     runpod.serverless.start({"handler": make_handler(service), "concurrency_modifier": concurrency})
 

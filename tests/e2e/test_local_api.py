@@ -1,0 +1,145 @@
+"""Every endpoint through runpod's own local API (`--rp_serve_api`), worker in a subprocess."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from urllib.parse import urlparse
+
+import pytest
+import soundfile as sf
+
+from tests.e2e.worker import running_worker
+from tests.helpers import audio_file
+from tests.loopback import loopback_files
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def files():
+    with loopback_files() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture(scope="module")
+def worker(store_dir, tmp_path_factory):
+    env = {
+        "TTS_ENGINE": "fake",
+        "STORAGE_URL": f"file://{store_dir}",
+        "RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS": "1",
+        "MAX_CONCURRENCY": "4",
+    }
+    with running_worker(env, tmp_path_factory.mktemp("logs") / "worker.log") as running:
+        yield running
+
+
+def output_of(answer: dict) -> dict:
+    assert answer["status"] == "COMPLETED", answer
+    return answer["output"]
+
+
+def error_of(answer: dict) -> str:
+    assert answer["status"] == "FAILED", answer
+    return answer["error"]
+
+
+def audio_from(output: dict) -> tuple[int, float]:
+    """(sample rate, seconds) of the returned audio, decoded from base64 or the file URL."""
+    if "audio_base64" in output:
+        data = base64.b64decode(output["audio_base64"])
+    else:
+        url = urlparse(output["audio_url"])
+        assert url.scheme == "file"
+        with open(url.path, "rb") as handle:
+            data = handle.read()
+    info = sf.info(io.BytesIO(data))
+    return info.samplerate, info.frames / info.samplerate
+
+
+def test_the_seed_request_works_on_a_fresh_store(worker, store_dir):
+    output = output_of(worker.runsync({"text": "Hello world!"}))
+    assert output["status"] == "completed" and output["voice"] == "default"
+    assert output["text"] == "Hello world!"
+    assert output["audio_url"].startswith(f"file://{store_dir}/outputs/")
+    rate, seconds = audio_from(output)
+    assert rate == output["sample_rate"] == 24000
+    assert seconds == pytest.approx(output["duration"], abs=0.01)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "ogg"])
+@pytest.mark.parametrize("mode", ["url", "base64"])
+def test_every_format_and_return_mode(worker, fmt, mode):
+    job = {"text": "Formats, every one of them.", "format": fmt, "return": mode, "seed": 4}
+    output = output_of(worker.runsync(job))
+    assert output["format"] == fmt and output["seed"] == 4
+    assert ("audio_base64" in output) == (mode == "base64")
+    rate, seconds = audio_from(output)
+    assert rate == 24000
+    assert seconds == pytest.approx(output["duration"], abs=0.06)
+
+
+def test_voice_lifecycle_from_url_and_base64(worker, files):
+    url = files.serve("/anna.wav", audio_file(3.0, 22050))
+    uploaded = output_of(worker.runsync({"endpoint": "upload", "voice_file_url": url, "voice_name": "anna.wav"}))
+    assert uploaded["voice"]["name"] == "anna" and uploaded["transcribed"] is True
+    assert uploaded["voice"]["duration"] == pytest.approx(3.0, abs=0.01)
+
+    b64 = base64.b64encode(audio_file(2.0, 16000, "FLAC")).decode()
+    job = {"endpoint": "upload", "voice_file_base64": b64, "voice_name": "bob", "ref_text": "Hi, I am Bob."}
+    assert output_of(worker.runsync(job))["voice"]["ref_text"] == "Hi, I am Bob."
+
+    names = [v["name"] for v in output_of(worker.runsync({"endpoint": "list_voices"}))["voices"]]
+    assert names == ["anna", "bob", "default"]
+
+    for voice_field, name in (("local_voice", "anna.wav"), ("voice", "bob")):
+        spoken = output_of(worker.runsync({"text": "In my own voice.", voice_field: name, "return": "base64"}))
+        assert spoken["voice"] == name.removesuffix(".wav")
+
+    assert output_of(worker.runsync({"endpoint": "delete_voice", "voice_name": "anna"}))["deleted"] == "anna"
+    names = [v["name"] for v in output_of(worker.runsync({"endpoint": "list_voices"}))["voices"]]
+    assert names == ["bob", "default"]
+
+
+@pytest.mark.parametrize(
+    ("job", "code"),
+    [
+        ({"text": ""}, "invalid_input"),
+        ({"text": "hi", "speed": 99}, "invalid_input"),
+        ({"text": "hi", "unknown": 1}, "invalid_input"),
+        ({"endpoint": "nope"}, "invalid_input"),
+        ({"text": "hi", "local_voice": "nobody"}, "voice_not_found"),
+        ({"text": "hi", "local_voice": "../../etc/passwd"}, "invalid_input"),
+        ({"endpoint": "delete_voice", "voice_name": "ghost"}, "voice_not_found"),
+        ({"endpoint": "upload", "voice_name": "junk", "voice_file_base64": base64.b64encode(b"junk").decode()},
+         "invalid_audio"),
+        ({"endpoint": "upload", "voice_name": "default", "voice_file_base64": "AAAA"}, "voice_exists"),
+    ],
+)  # fmt: skip
+def test_errors_have_stable_codes_and_no_traceback(worker, job, code):
+    error = error_of(worker.runsync(job))
+    assert error.startswith(f"{code}: ")
+    assert "Traceback" not in error and "/work" not in error
+
+
+def test_download_errors(worker, files):
+    missing = files.base_url + "/missing.wav"
+    error = error_of(worker.runsync({"endpoint": "upload", "voice_file_url": missing, "voice_name": "m"}))
+    assert error.startswith("download_failed: ")
+
+
+def test_one_log_event_per_job_without_the_text(worker):
+    secret_text = "A sentence that must never appear in the logs."
+    output_of(worker.runsync({"text": secret_text, "return": "base64"}))
+    events = [json.loads(line) for line in worker.logs().splitlines() if line.startswith("{")]
+    done = [e for e in events if e.get("event") == "job_done" and e.get("text_chars") == len(secret_text)]
+    assert len(done) == 1
+    assert {"job_id", "endpoint", "voice", "audio_seconds", "stages"} <= done[0].keys()
+    assert {"fetch", "engine", "encode"} <= done[0]["stages"].keys()
+    assert secret_text not in worker.logs()

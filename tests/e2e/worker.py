@@ -1,0 +1,69 @@
+"""Starting the real worker process with runpod's local API on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Worker:
+    def __init__(self, base_url: str, log_path: Path) -> None:
+        self.base_url = base_url
+        self.log_path = log_path
+
+    def runsync(self, job_input: object, timeout: float = 120) -> dict:
+        response = requests.post(f"{self.base_url}/runsync", json={"input": job_input}, timeout=timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_worker(env: Mapping[str, str], log_path: Path, boot_timeout: float = 180) -> Iterator[Worker]:
+    port = free_port()
+    full_env = {**os.environ, "LOG_FORMAT": "json", **env}
+    command = [
+        sys.executable, "-m", "entrypoints.runpod_handler",
+        "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port),
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    worker = Worker(f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + boot_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.logs()[-3000:]}")
+            try:
+                requests.get(f"{worker.base_url}/docs", timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not start:\n{worker.logs()[-3000:]}") from None
+                time.sleep(0.2)
+        yield worker
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
