@@ -1,0 +1,404 @@
+"""F5-TTS behind the TTS-engine port: batched, seeded per item, loaded once at start-up.
+
+Why this does not call upstream's `CFM.sample`: upstream seeds the *global* RNG once per
+call and draws every item's noise from it, so an item's audio depends on its batch mates;
+it also runs batches without attention masking (`attn_mask_enabled: False` in the shipped
+configs), so padding leaks into shorter items. Here each item's initial noise comes from its
+own `torch.Generator` seeded with `item.seed`, and padded batches run with the DiT's own
+masking switched on, so an item sounds the same alone or batched. The rest follows upstream
+step for step (Euler ODE over the same time grid, EPSS schedules for low NFE, sway
+sampling, classifier-free guidance packed into one forward, the same duration rule and
+reference handling), which the parity test checks against `F5TTS.infer`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import structlog
+import torch
+
+from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.f5_loading import (
+    EngineStartupError,
+    import_f5_model,
+    load_dit_state,
+    load_model_config,
+    load_vocoder,
+    read_vocab,
+    resolve_files,
+)
+from adapters.precision import Precision, choose_precision, has_native_bf16, processor_name, read_cpu_flags
+from adapters.reference_prep import clip_reference, remove_long_silences
+from domain.audio import Audio
+from domain.errors import EngineError, InvalidInput, TtsError
+from domain.synthesis import (
+    SHORT_TEXT_BYTES,
+    SHORT_TEXT_SPEED,
+    Reference,
+    SynthesisItem,
+    SynthesisParams,
+    prepare_ref_text,
+)
+
+log = structlog.get_logger()
+
+TARGET_RMS = 0.1
+MAX_DURATION = 65536
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
+
+
+@dataclass(frozen=True)
+class PreparedReference:
+    """A voice ready for the DiT: its mel (frames x channels, model dtype, on the device),
+    the 24 kHz sample count upstream's duration rule uses, its loudness, and the transcript
+    as upstream feeds it to the model."""
+
+    mel: torch.Tensor
+    audio_frames: int
+    rms: float
+    text: str
+
+
+@dataclass
+class _Job:
+    index: int
+    item: SynthesisItem
+    ref: PreparedReference
+    tokens: list[str]
+    duration: int
+
+
+class F5Engine:
+    """Implements `ports.tts_engine.TtsEngine`; build it with `build_f5_engine`."""
+
+    def __init__(
+        self,
+        *,
+        dit: torch.nn.Module,
+        vocoder: Any,
+        mel_spec: torch.nn.Module,
+        vocab: dict[str, int],
+        precision: Precision,
+        model_id: str,
+        sample_rate: int,
+        hop_length: int,
+        max_batch_frames: int = 32768,
+        reference_cache_size: int = 64,
+    ) -> None:
+        self._dit = dit
+        self._vocoder = vocoder
+        self._mel_spec = mel_spec
+        self._vocab = vocab
+        self.precision = precision
+        self._dtype = TORCH_DTYPES[precision.dtype]
+        self._device = torch.device(precision.device)
+        self._model_id = model_id
+        self._sample_rate = sample_rate
+        self._hop = hop_length
+        self._max_batch_frames = max_batch_frames
+        self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
+        self._refs_max = reference_cache_size
+        self._lock = threading.Lock()
+        f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
+        self._to_pinyin = f5_utils.convert_char_to_pinyin
+        self._to_idx = f5_utils.list_str_to_idx
+        self._epss = f5_utils.get_epss_timesteps
+        self._lens_to_mask = f5_utils.lens_to_mask
+
+    @property
+    def sample_rate(self) -> int:
+        return self._sample_rate
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    # -- public ---------------------------------------------------------------------------
+
+    def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+        try:
+            with self._lock, torch.inference_mode():
+                return self._synthesize(items)
+        except TtsError:
+            raise
+        except Exception as exc:  # a model failure must reach the client as engine_error
+            raise EngineError(f"F5-TTS failed: {type(exc).__name__}: {exc}") from exc
+
+    def warm_up(self) -> None:
+        """One short synthesis, so first-job latency excludes one-off costs (allocator,
+        oneDNN kernel selection, torch.compile when on)."""
+        t = np.arange(self._sample_rate, dtype=np.float32) / self._sample_rate
+        tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
+        ref = Reference(key="warm-up", audio=from_numpy(tone, self._sample_rate), text="Warm up.")
+        self.synthesize([SynthesisItem(reference=ref, text="Ready.", params=SynthesisParams(nfe_step=2), seed=0)])
+        with self._lock:
+            self._refs.pop("warm-up", None)
+
+    # -- reference preparation --------------------------------------------------------------
+
+    def _reference(self, reference: Reference) -> PreparedReference:
+        cached = self._refs.get(reference.key)
+        if cached is not None:
+            self._refs.move_to_end(reference.key)
+            return cached
+        prepared = self._prepare_reference(reference)
+        self._refs[reference.key] = prepared
+        while len(self._refs) > self._refs_max:
+            self._refs.popitem(last=False)
+        return prepared
+
+    def _prepare_reference(self, reference: Reference) -> PreparedReference:
+        """Upstream's `preprocess_ref_audio_text` + the start of `infer_batch_process`:
+        clip to ~12 s at a silence, trim edges, add 50 ms of silence, raise quiet voices to
+        RMS 0.1 (remembering the RMS so the output is scaled back), resample to the model
+        rate, then the mel the DiT conditions on."""
+        rate = reference.audio.sample_rate
+        clipped = clip_reference(to_numpy(reference.audio), rate)
+        if clipped.size == 0 or not np.any(clipped):
+            raise InvalidInput("the reference audio is silent")
+        audio = torch.from_numpy(clipped).unsqueeze(0)
+        rms = torch.sqrt(torch.mean(torch.square(audio)))
+        if rms < TARGET_RMS:
+            audio = audio * TARGET_RMS / rms
+        if rate != self._sample_rate:
+            import torchaudio.functional as taf
+
+            audio = taf.resample(audio, rate, self._sample_rate)
+        audio = audio.to(self._device)
+        mel = self._mel_spec(audio).permute(0, 2, 1)[0].to(self._dtype)
+        text = prepare_ref_text(reference.text)
+        if len(text[-1].encode("utf-8")) == 1:
+            # upstream's infer_batch_process adds this second space after preprocess's
+            # ". "; it counts in the duration rule, so it is kept for parity
+            text += " "
+        return PreparedReference(mel=mel, audio_frames=audio.shape[-1] // self._hop, rms=float(rms), text=text)
+
+    # -- synthesis ----------------------------------------------------------------------------
+
+    def _job(self, index: int, item: SynthesisItem) -> _Job:
+        if not item.text.strip():
+            raise InvalidInput("nothing to speak in an empty chunk")
+        ref = self._reference(item.reference)
+        tokens = self._to_pinyin([ref.text + item.text])[0]
+        gen_bytes = len(item.text.encode("utf-8"))
+        speed = SHORT_TEXT_SPEED if gen_bytes < SHORT_TEXT_BYTES else item.params.speed
+        ref_bytes = len(ref.text.encode("utf-8"))
+        duration = ref.audio_frames + int(ref.audio_frames / ref_bytes * gen_bytes / speed)
+        # upstream's CFM.sample: at least the prompt (or text) plus one frame
+        duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
+        return _Job(index, item, ref, tokens, duration)
+
+    def _synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+        jobs = [self._job(i, item) for i, item in enumerate(items)]
+        groups: dict[tuple[int, float, float], list[_Job]] = {}
+        for job in jobs:
+            p = job.item.params
+            groups.setdefault((p.nfe_step, p.cfg_strength, p.sway_sampling_coef), []).append(job)
+        out: list[Audio | None] = [None] * len(jobs)
+        for (nfe, cfg, sway), group in groups.items():
+            for batch in self._batches(group):
+                for job, audio in zip(batch, self._run_batch(batch, nfe, cfg, sway), strict=True):
+                    out[job.index] = audio
+        return [a for a in out if a is not None]
+
+    def _batches(self, group: list[_Job]) -> list[list[_Job]]:
+        """Similar lengths together (less padding), at most `max_batch_frames` padded frames."""
+        batches: list[list[_Job]] = []
+        current: list[_Job] = []
+        for job in sorted(group, key=lambda j: j.duration):
+            if current and job.duration * (len(current) + 1) > self._max_batch_frames:
+                batches.append(current)
+                current = []
+            current.append(job)
+        if current:
+            batches.append(current)
+        return batches
+
+    def _time_grid(self, nfe: int, sway: float) -> torch.Tensor:
+        """Upstream's grid: EPSS where it has a schedule for `nfe` (7, 16, ...), else
+        uniform; then sway sampling. Kept in fp32 even when the DiT runs in half precision,
+        where upstream rounds it to the model dtype."""
+        t = self._epss(nfe, device=self._device, dtype=torch.float32)
+        return t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
+
+    def _run_batch(self, batch: list[_Job], nfe: int, cfg: float, sway: float) -> list[Audio]:
+        started = time.perf_counter()
+        device, dtype = self._device, self._dtype
+        durations = torch.tensor([j.duration for j in batch], device=device, dtype=torch.long)
+        n = int(durations.max())
+        channels = batch[0].ref.mel.shape[1]
+        cond = torch.zeros(len(batch), n, channels, device=device, dtype=dtype)
+        y = torch.zeros(len(batch), n, channels, device=device, dtype=torch.float32)
+        for i, job in enumerate(batch):
+            cond[i, : job.ref.mel.shape[0]] = job.ref.mel
+            gen = torch.Generator(device=device).manual_seed(job.item.seed)
+            y[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
+        text = self._to_idx([j.tokens for j in batch], self._vocab).to(device)
+        # one item needs no mask (upstream's single-item path); padded batches do
+        mask = self._lens_to_mask(durations) if len(batch) > 1 else None
+        grid = self._time_grid(nfe, sway)
+        try:
+            for t0, t1 in itertools.pairwise(grid):
+                y = y + (t1 - t0) * self._flow(y, cond, text, t0, mask, cfg)
+        finally:
+            self._dit.clear_cache()
+        audios = [self._decode(job, y[i]) for i, job in enumerate(batch)]
+        log.debug("f5_batch", items=len(batch), frames=n, nfe=nfe, seconds=round(time.perf_counter() - started, 3))
+        return audios
+
+    def _flow(
+        self,
+        y: torch.Tensor,
+        cond: torch.Tensor,
+        text: torch.Tensor,
+        t: torch.Tensor,
+        mask: torch.Tensor | None,
+        cfg: float,
+    ) -> torch.Tensor:
+        """The velocity at (t, y), with classifier-free guidance packed in one forward as
+        upstream does; the DiT caches the batch's text embeddings across steps."""
+        x, time_ = y.to(self._dtype), t.to(self._dtype)
+        if cfg < 1e-5:
+            pred = self._dit(
+                x=x, cond=cond, text=text, time=time_, mask=mask, drop_audio_cond=False, drop_text=False, cache=True
+            )
+            return pred.float()
+        pred, null = torch.chunk(
+            self._dit(x=x, cond=cond, text=text, time=time_, mask=mask, cfg_infer=True, cache=True).float(), 2, dim=0
+        )
+        return pred + (pred - null) * cfg
+
+    def _decode(self, job: _Job, y: torch.Tensor) -> Audio:
+        """Mel -> waveform for one item. Like upstream, the reference's mel is put back
+        over the prompt and generation starts at `audio_frames` (which includes the
+        prompt's last, centre-padded frame). The vocoder runs per item in fp32: batched,
+        its unmasked convolutions would see the padding."""
+        sampled = y[: job.duration].to(self._dtype)
+        sampled[: job.ref.mel.shape[0]] = job.ref.mel
+        mel = sampled[job.ref.audio_frames :].float().T.unsqueeze(0)
+        wave = self._vocoder.decode(mel)
+        if job.ref.rms < TARGET_RMS:
+            wave = wave * job.ref.rms / TARGET_RMS
+        samples = wave.squeeze(0).float().cpu().numpy()
+        if job.item.params.remove_silence:
+            samples = remove_long_silences(samples, self._sample_rate)
+        return from_numpy(samples, self._sample_rate)
+
+
+def _attention_backend(dit: torch.nn.Module, precision: Precision) -> str:
+    """Mask padded keys in every block (upstream ships with masking off); use flash-attn's
+    kernels where they exist: CUDA, half precision, flash_attn importable."""
+    backend = "torch"
+    if precision.device.startswith("cuda") and precision.dtype in ("fp16", "bf16"):
+        try:
+            import flash_attn  # noqa: F401
+
+            backend = "flash_attn"
+        except ImportError:
+            pass
+    for block in dit.transformer_blocks:
+        block.attn.processor.attn_mask_enabled = True
+        block.attn.processor.attn_backend = backend
+    return backend
+
+
+def _default_device(device: str | None) -> str:
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_f5_engine(
+    *,
+    model: str = "F5TTS_v1_Base",
+    ckpt_file: str | None = None,
+    vocab_file: str | None = None,
+    vocoder_path: str | None = None,
+    model_dir: str | None = None,
+    dtype: str | None = None,
+    compile: bool = False,
+    device: str | None = None,
+    max_batch_frames: int = 32768,
+) -> F5Engine:
+    """Load everything now (the worker takes no job before this returns).
+
+    `model` is a config name f5-tts ships or a path to such a yaml; files come from the
+    explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
+    (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
+    torch.compile to the DiT blocks. Raises EngineStartupError (an EngineError) with a
+    one-line reason when a file is missing or a setting cannot work.
+    """
+    started = time.perf_counter()
+    files = resolve_files(
+        model=model, ckpt_file=ckpt_file, vocab_file=vocab_file, vocoder_path=vocoder_path, model_dir=model_dir
+    )
+    cfg = load_model_config(files.config)
+    mel_cfg = cfg["mel_spec"]
+    dev = _default_device(device)
+    cpu_flags = read_cpu_flags()
+    cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    precision = choose_precision(device=dev, cpu_flags=cpu_flags, requested=dtype, cuda_bf16_supported=cuda_bf16)
+
+    f5_model = import_f5_model()
+    modules = __import__("f5_tts.model.modules", fromlist=["modules"])
+    vocab = read_vocab(files.vocab)
+    arch = {k: v for k, v in cfg["arch"].items() if k not in ("attn_backend", "attn_mask_enabled")}
+    try:
+        dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
+        dit.load_state_dict(load_dit_state(files.checkpoint))
+    except (RuntimeError, TypeError) as exc:
+        raise EngineStartupError(
+            f"{files.checkpoint} does not fit {files.config.name} with vocab {files.vocab}: {str(exc)[:200]}"
+        ) from exc
+    dit = dit.eval().to(precision.device, TORCH_DTYPES[precision.dtype])
+    if precision.dtype == "int8":
+        dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
+    backend = _attention_backend(dit, precision)
+    if compile:
+        for block in dit.transformer_blocks:
+            block.compile(dynamic=True)
+    mel_spec = modules.MelSpec(
+        n_fft=mel_cfg["n_fft"],
+        hop_length=mel_cfg["hop_length"],
+        win_length=mel_cfg["win_length"],
+        n_mel_channels=mel_cfg["n_mel_channels"],
+        target_sample_rate=mel_cfg["target_sample_rate"],
+        mel_spec_type="vocos",
+    ).to(precision.device)
+    vocoder = load_vocoder(files.vocoder_dir).to(precision.device)
+    model_id = f"{files.config.stem}:{files.checkpoint.name}:{files.checkpoint.stat().st_size}"
+    engine = F5Engine(
+        dit=dit,
+        vocoder=vocoder,
+        mel_spec=mel_spec,
+        vocab=vocab,
+        precision=precision,
+        model_id=model_id,
+        sample_rate=mel_cfg["target_sample_rate"],
+        hop_length=mel_cfg["hop_length"],
+        max_batch_frames=max_batch_frames,
+    )
+    log.info(
+        "f5_engine_loaded",
+        processor=torch.cuda.get_device_name() if precision.device.startswith("cuda") else processor_name(),
+        native_bf16=has_native_bf16(cpu_flags),
+        device=precision.device,
+        dtype=precision.dtype,
+        dtype_reason=precision.reason,
+        attention_backend=backend,
+        compile=compile,
+        model_id=model_id,
+        load_seconds=round(time.perf_counter() - started, 2),
+    )
+    return engine
+
+
+__all__ = ["EngineStartupError", "F5Engine", "build_f5_engine"]

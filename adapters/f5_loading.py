@@ -1,0 +1,213 @@
+"""Finding and loading F5-TTS's files: model config, DiT weights, vocabulary, Vocos vocoder.
+
+Two things here exist for cold start and offline operation:
+
+* `import_f5_model()` imports only the model modules inference needs (`dit`, `modules`,
+  `utils`). A plain `import f5_tts.model.<anything>` first runs `f5_tts/model/__init__.py`,
+  which imports the trainer and with it wandb, datasets and accelerate: packages a worker
+  does not install, and seconds of import time where they are. Registering a bare package
+  object for `f5_tts.model` (with the real directory as its `__path__`) before importing
+  the submodules lets Python find them without executing that `__init__`.
+* `resolve_files()` looks for every file locally first (explicit paths, then `MODEL_DIR`,
+  then the vocabulary packaged with f5-tts) and goes to the hub only where that is allowed;
+  offline and missing is one clear error naming the file and the variable to set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from domain.errors import EngineError
+
+#: where upstream's F5TTS downloads each model's weights from
+HUB_CHECKPOINTS = {
+    "F5TTS_v1_Base": ("SWivid/F5-TTS", "F5TTS_v1_Base/model_1250000.safetensors"),
+    "F5TTS_Base": ("SWivid/F5-TTS", "F5TTS_Base/model_1200000.safetensors"),
+    "E2TTS_Base": ("SWivid/E2-TTS", "E2TTS_Base/model_1200000.safetensors"),
+}
+VOCOS_REPO = "charactr/vocos-mel-24khz"
+VOCOS_FILES = ("config.yaml", "pytorch_model.bin")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
+
+
+class EngineStartupError(EngineError):
+    """The engine cannot start: a file is missing or unreadable, or a setting is wrong."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    config: Path
+    checkpoint: Path
+    vocab: Path
+    vocoder_dir: Path
+
+
+def f5_package_dir() -> Path:
+    spec = importlib.util.find_spec("f5_tts")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineStartupError("the f5-tts package is not installed (pip install --no-deps f5-tts)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def import_f5_model() -> types.ModuleType:
+    """`f5_tts.model` with `DiT` loaded, without running the package `__init__` (see the
+    module docstring). Idempotent; if the real package is already imported it is used."""
+    existing = sys.modules.get("f5_tts.model")
+    if existing is None:
+        pkg = types.ModuleType("f5_tts.model")
+        pkg.__path__ = [str(f5_package_dir() / "model")]
+        pkg.__package__ = "f5_tts.model"
+        pkg.__file__ = None
+        sys.modules["f5_tts.model"] = pkg
+        existing = pkg
+    if not hasattr(existing, "DiT"):
+        existing.DiT = importlib.import_module("f5_tts.model.backbones.dit").DiT
+    return existing
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _download(repo: str, filename: str, what: str, variable: str) -> Path:
+    if _hub_offline():
+        raise EngineStartupError(
+            f"{what} not found locally and HF_HUB_OFFLINE is set: set {variable} to a local {what}"
+        )
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id=repo, filename=filename))
+    except Exception as exc:  # any hub failure ends in the same actionable message
+        raise EngineStartupError(
+            f"could not download {what} ({repo}/{filename}): {type(exc).__name__}; set {variable} to a local file"
+        ) from exc
+
+
+def _existing(path: str, what: str, variable: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise EngineStartupError(f"{what} {p} does not exist (from {variable})")
+    return p
+
+
+def model_config_path(model: str) -> Path:
+    """A model name f5-tts ships a config for (`F5TTS_v1_Base`, ...) or a path to a yaml."""
+    if model.endswith((".yaml", ".yml")):
+        return _existing(model, "model config", "F5_MODEL")
+    path = f5_package_dir() / "configs" / f"{model}.yaml"
+    if not path.exists():
+        shipped = sorted(p.stem for p in (f5_package_dir() / "configs").glob("*.yaml"))
+        raise EngineStartupError(f"F5_MODEL={model!r} is not a config f5-tts ships ({', '.join(shipped)})")
+    return path
+
+
+def load_model_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    with path.open() as fh:
+        cfg = yaml.safe_load(fh)
+    model = cfg.get("model", {})
+    if model.get("backbone") != "DiT" or model.get("mel_spec", {}).get("mel_spec_type") != "vocos":
+        raise EngineStartupError(f"{path}: only DiT backbones with the vocos mel spectrogram are supported")
+    return model
+
+
+def _in_model_dir(model_dir: Path, model_name: str) -> dict[str, Path | None]:
+    """Files under MODEL_DIR: `<dir>` or `<dir>/<model>` for the checkpoint (any
+    .safetensors/.pt) and vocab.txt, `<dir>/vocos-mel-24khz` or `<dir>` for the vocoder."""
+    found: dict[str, Path | None] = {"checkpoint": None, "vocab": None, "vocoder": None}
+    for base in (model_dir / model_name, model_dir):
+        if found["checkpoint"] is None and base.is_dir():
+            ckpts = sorted(p for p in base.iterdir() if p.suffix in CHECKPOINT_SUFFIXES)
+            found["checkpoint"] = ckpts[-1] if ckpts else None
+        if found["vocab"] is None and (base / "vocab.txt").exists():
+            found["vocab"] = base / "vocab.txt"
+    for base in (model_dir / "vocos-mel-24khz", model_dir):
+        if found["vocoder"] is None and all((base / f).exists() for f in VOCOS_FILES):
+            found["vocoder"] = base
+    return found
+
+
+def resolve_files(
+    *,
+    model: str,
+    ckpt_file: str | None,
+    vocab_file: str | None,
+    vocoder_path: str | None,
+    model_dir: str | None,
+) -> ModelFiles:
+    config = model_config_path(model)
+    model_name = config.stem
+    local = _in_model_dir(Path(model_dir), model_name) if model_dir else {}
+    if model_dir and not Path(model_dir).is_dir():
+        raise EngineStartupError(f"MODEL_DIR {model_dir} is not a directory")
+
+    if ckpt_file:
+        checkpoint = _existing(ckpt_file, "checkpoint", "F5_CKPT_FILE")
+    elif local.get("checkpoint"):
+        checkpoint = local["checkpoint"]
+    elif model_name in HUB_CHECKPOINTS:
+        repo, filename = HUB_CHECKPOINTS[model_name]
+        checkpoint = _download(repo, filename, f"{model_name} checkpoint", "F5_CKPT_FILE (or MODEL_DIR)")
+    else:
+        raise EngineStartupError(f"no checkpoint for {model_name}: set F5_CKPT_FILE (or MODEL_DIR)")
+
+    if vocab_file:
+        vocab = _existing(vocab_file, "vocabulary", "F5_VOCAB_FILE")
+    else:
+        # upstream's own default: the vocabulary packaged with f5-tts
+        vocab = local.get("vocab") or f5_package_dir() / "infer" / "examples" / "vocab.txt"
+
+    if vocoder_path:
+        vocoder_dir = _existing(vocoder_path, "vocoder directory", "VOCODER_PATH")
+        for name in VOCOS_FILES:
+            _existing(str(vocoder_dir / name), f"vocoder {name}", "VOCODER_PATH")
+    elif local.get("vocoder"):
+        vocoder_dir = local["vocoder"]
+    else:
+        paths = [_download(VOCOS_REPO, name, f"vocoder {name}", "VOCODER_PATH (or MODEL_DIR)") for name in VOCOS_FILES]
+        vocoder_dir = paths[0].parent
+    return ModelFiles(config=config, checkpoint=checkpoint, vocab=vocab, vocoder_dir=vocoder_dir)
+
+
+def read_vocab(path: Path) -> dict[str, int]:
+    """Upstream's "custom" tokenizer: one token per line, its line number is its id."""
+    with path.open(encoding="utf-8") as fh:
+        return {line[:-1]: i for i, line in enumerate(fh)}
+
+
+def load_dit_state(path: Path) -> dict[str, Any]:
+    """The EMA weights of the DiT, as upstream's `load_checkpoint(use_ema=True)` takes them."""
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        raw = load_file(str(path), device="cpu")
+    else:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        raw = ckpt.get("ema_model_state_dict", ckpt)
+    prefix = "ema_model.transformer."
+    state = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+    if not state:
+        raise EngineStartupError(f"{path} holds no '{prefix}*' weights: not an F5-TTS EMA checkpoint")
+    return state
+
+
+def load_vocoder(vocoder_dir: Path) -> Any:
+    """Vocos from its `config.yaml` + `pytorch_model.bin`, as upstream's local path does."""
+    import torch
+    from vocos import Vocos
+
+    vocoder = Vocos.from_hparams(str(vocoder_dir / "config.yaml"))
+    state = torch.load(str(vocoder_dir / "pytorch_model.bin"), map_location="cpu", weights_only=True)
+    vocoder.load_state_dict(state)
+    return vocoder.eval()

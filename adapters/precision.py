@@ -1,0 +1,78 @@
+"""Which device and number format the F5-TTS engine runs in, decided from the hardware.
+
+The machines this worker runs on differ in ways that flip the right answer: on a Xeon with
+AMX the DiT runs 2.3x faster in bf16 than in fp32, while on an AVX2-only EPYC bf16 is
+emulated and 6x *slower*. So the choice is made from the CPU's flags (`amx_bf16`,
+`avx512_bf16` in /proc/cpuinfo), never assumed. The decision is a pure function of those
+flags so it can be unit-tested without the hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.errors import EngineError
+
+#: flags that mean the CPU multiplies bf16 matrices natively (not by emulation)
+NATIVE_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+DTYPES = ("fp32", "fp16", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """`dtype` is the DiT's format; `int8` means fp32 weights with dynamic int8 Linear layers."""
+
+    device: str
+    dtype: str
+    reason: str
+
+
+def has_native_bf16(cpu_flags: str) -> bool:
+    return bool(NATIVE_BF16_FLAGS & set(cpu_flags.split()))
+
+
+def choose_precision(
+    *, device: str, cpu_flags: str, requested: str | None, cuda_bf16_supported: bool = False
+) -> Precision:
+    """The DiT format for `device`: an explicit request wins (if the device can run it),
+    otherwise fp16 on CUDA (upstream's GPU default; TTS_DTYPE=bf16 opts into bf16), bf16
+    on a CPU with native bf16 units, fp32 on any other CPU."""
+    if requested:
+        if requested not in DTYPES:
+            raise EngineError(f"TTS_DTYPE={requested!r} is not one of {', '.join(DTYPES)}")
+        if device.startswith("cuda") and requested == "int8":
+            raise EngineError("TTS_DTYPE=int8 (dynamic int8 Linear layers) runs on the CPU only")
+        if device.startswith("cuda") and requested == "bf16" and not cuda_bf16_supported:
+            raise EngineError("TTS_DTYPE=bf16 asked for, but this GPU has no bf16 support")
+        if device == "cpu" and requested == "fp16":
+            raise EngineError("TTS_DTYPE=fp16 is not supported on the CPU; use fp32, bf16 or int8")
+        return Precision(device, requested, "requested (TTS_DTYPE)")
+    if device.startswith("cuda"):
+        return Precision(device, "fp16", "CUDA: fp16, upstream's GPU default")
+    if has_native_bf16(cpu_flags):
+        return Precision(device, "bf16", "CPU with native bf16 (AMX/AVX512-BF16)")
+    return Precision(device, "fp32", "CPU without native bf16: bf16 would be emulated and slow")
+
+
+def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The first processor's flags line ('' where /proc/cpuinfo is absent, e.g. macOS)."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        return ""
+    return ""
+
+
+def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"

@@ -1,0 +1,251 @@
+"""The real F5-TTS engine on a tiny random checkpoint, loaded the way production loads it.
+
+The checkpoint is written by `scripts/make_tiny_checkpoint.py` and loaded through
+`build_f5_engine` from the KEY=VALUE settings the script prints, so these tests cover the
+same files, formats and code path as the released weights. Its output is noise; what is
+checked is the engine's behaviour: the port's contract, parity with upstream's inference,
+and the start-up errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from adapters import f5_engine
+from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.f5_engine import build_f5_engine
+from adapters.f5_loading import EngineStartupError
+from domain.errors import EngineError, InvalidInput
+from domain.synthesis import Reference
+from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_checkpoint.py"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    out = io.StringIO()
+    argv = sys.argv
+    sys.argv = [str(SCRIPT), str(tmp_path_factory.mktemp("tiny"))]
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(str(SCRIPT), run_name="__main__")
+    finally:
+        sys.argv = argv
+    return dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+
+
+def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
+    kwargs: dict[str, object] = {
+        "model": settings["F5_MODEL"],
+        "ckpt_file": settings["F5_CKPT_FILE"],
+        "vocab_file": settings["F5_VOCAB_FILE"],
+        "vocoder_path": settings["VOCODER_PATH"],
+        "model_dir": None,
+        "dtype": "fp32",
+        "compile": False,
+        "device": "cpu",
+    }
+    kwargs.update(overrides)
+    return build_f5_engine(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fp32_engine(settings: dict[str, str]) -> f5_engine.F5Engine:
+    return build(settings)
+
+
+class TestF5EngineContract(TtsEngineContract):
+    # fp32 on the CPU: a padded batch differs from single runs by ~3e-7 (matmul blocking)
+    batch_atol = 1e-5
+
+    @pytest.fixture
+    def engine(self, fp32_engine: f5_engine.F5Engine) -> f5_engine.F5Engine:
+        return fp32_engine
+
+
+def test_prints_the_settings_that_load_it(settings: dict[str, str]) -> None:
+    assert set(settings) == {"F5_MODEL", "F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH"}
+    assert all(Path(v).exists() for v in settings.values())
+
+
+def test_default_precision_for_this_machine_runs(settings: dict[str, str]) -> None:
+    engine = build(settings, dtype=None)
+    engine.warm_up()
+    out = to_numpy(engine.synthesize([item("Whatever precision this CPU gets.")])[0])
+    assert out.size > 0 and np.isfinite(out).all()
+
+
+def test_int8_runs(settings: dict[str, str]) -> None:
+    out = to_numpy(build(settings, dtype="int8").synthesize([item("Dynamic int8 Linear layers.")])[0])
+    assert out.size > 0 and np.isfinite(out).all()
+
+
+def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:
+    expected = {7: [0, 2, 4, 6, 8, 16, 24, 32], 16: [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32]}
+    for nfe, steps in expected.items():
+        grid = fp32_engine._time_grid(nfe, sway=0.0)
+        np.testing.assert_allclose(grid.numpy(), np.array(steps) / 32, atol=1e-7)
+        out = to_numpy(fp32_engine.synthesize([item("Fewer steps.", nfe_step=nfe)])[0])
+        assert np.isfinite(out).all()
+
+
+def test_reference_is_prepared_once_per_key(fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = f5_engine.clip_reference
+
+    def counting(samples: np.ndarray, rate: int) -> np.ndarray:
+        calls.append(rate)
+        return real(samples, rate)
+
+    monkeypatch.setattr(f5_engine, "clip_reference", counting)
+    ref = voiced_reference(key="cached-once")
+    fp32_engine.synthesize([item("First use.", reference=ref)])
+    fp32_engine.synthesize([item("Second use.", reference=ref), item("Third.", reference=ref)])
+    assert calls == [24000]
+
+
+def test_reference_at_another_rate_is_resampled(fp32_engine: f5_engine.F5Engine) -> None:
+    ref = voiced_reference(rate=16000, key="ref-16k")
+    out = fp32_engine.synthesize([item("A sixteen kilohertz voice.", reference=ref)])[0]
+    assert out.sample_rate == 24000 and np.isfinite(to_numpy(out)).all()
+
+
+def test_empty_text_and_silent_reference_are_invalid_input(fp32_engine: f5_engine.F5Engine) -> None:
+    with pytest.raises(InvalidInput):
+        fp32_engine.synthesize([item("   ")])
+    silent = Reference(key="silent", audio=from_numpy(np.zeros(24000, np.float32), 24000), text="Nothing.")
+    with pytest.raises(InvalidInput):
+        fp32_engine.synthesize([item("Hello.", reference=silent)])
+
+
+def test_remove_silence_never_lengthens(fp32_engine: f5_engine.F5Engine) -> None:
+    plain = fp32_engine.synthesize([item("Silence handling.", seed=5)])[0]
+    trimmed = fp32_engine.synthesize([item("Silence handling.", seed=5, remove_silence=True)])[0]
+    assert 0 < trimmed.num_samples <= plain.num_samples
+
+
+# -- parity with upstream -------------------------------------------------------------------
+
+
+@pytest.fixture
+def upstream(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """Upstream's `F5TTS` on the same files, inference path unchanged.
+
+    Three things differ from `F5TTS()` and none touches inference: its constructor only
+    accepts config names shipped inside f5-tts (the tiny config is not), so the object is
+    assembled with upstream's own `load_model`/`load_vocoder`; `transformers` (imported by
+    utils_infer for Whisper, unused here) is stubbed when absent; `torchaudio.load` needs
+    FFmpeg, so it is replaced by a soundfile reader returning the same tensor.
+    """
+    pytest.importorskip("pydub")
+    pytest.importorskip("matplotlib")
+    import torch
+    import torchaudio
+    import yaml
+
+    from adapters.f5_loading import import_f5_model
+
+    pkg = import_f5_model()
+    if not hasattr(pkg, "CFM"):
+        pkg.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("transformers")
+        stub.pipeline = lambda *a, **k: None  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "transformers", stub)
+
+    def soundfile_load(path: str, *args: object, **kwargs: object):
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        return torch.from_numpy(data.T.copy()), rate
+
+    monkeypatch.setattr(torchaudio, "load", soundfile_load)
+    from f5_tts import api
+    from f5_tts.infer import utils_infer
+
+    arch = yaml.safe_load(Path(settings["F5_MODEL"]).read_text())["model"]["arch"]
+    model = api.F5TTS.__new__(api.F5TTS)
+    model.mel_spec_type, model.target_sample_rate, model.ode_method = "vocos", 24000, "euler"
+    model.use_ema, model.device = True, "cpu"
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.vocoder = utils_infer.load_vocoder("vocos", True, settings["VOCODER_PATH"], "cpu")
+        model.ema_model = utils_infer.load_model(
+            pkg.DiT, arch, settings["F5_CKPT_FILE"], "vocos", settings["F5_VOCAB_FILE"], "euler", True, "cpu"
+        )
+    return model
+
+
+@pytest.mark.parametrize("nfe", [16, 32])
+def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine, tmp_path: Path, nfe: int) -> None:
+    """Same checkpoint, fp32, one chunk, same seed: the same waveform as `F5TTS.infer`.
+
+    Upstream reads the reference from a 16-bit wav, so the engine gets that file's decoded
+    samples. It is exact on this CPU today (same ops in the same order); the tolerance only
+    leaves room for kernel changes across torch builds.
+    """
+    ref = voiced_reference()
+    path = tmp_path / "ref.wav"
+    sf.write(path, to_numpy(ref.audio), 24000, subtype="PCM_16")
+    decoded, rate = sf.read(path, dtype="float32")
+    reference = Reference(key="parity", audio=from_numpy(decoded, rate), text=ref.text)
+    text = "The quick brown fox jumps over the lazy dog."
+    with contextlib.redirect_stdout(io.StringIO()):
+        expected, _, _ = upstream.infer(
+            str(path), ref.text, text, nfe_step=nfe, seed=1234, show_info=lambda *a: None, progress=None
+        )
+    got = to_numpy(fp32_engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=nfe)])[0])
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+# -- start-up errors ------------------------------------------------------------------------
+
+
+def test_offline_and_missing_checkpoint_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EngineStartupError, match="F5_CKPT_FILE") as err:
+        build_f5_engine(model="F5TTS_v1_Base", device="cpu")
+    assert "HF_HUB_OFFLINE" in str(err.value) and "\n" not in str(err.value)
+    assert isinstance(err.value, EngineError)
+
+
+def test_offline_and_missing_vocoder_names_the_variable(
+    settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EngineStartupError, match="VOCODER_PATH"):
+        build(settings, vocoder_path=None)
+
+
+def test_explicit_path_that_does_not_exist_names_the_variable(settings: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(EngineStartupError, match="F5_CKPT_FILE"):
+        build(settings, ckpt_file=str(tmp_path / "nope.safetensors"))
+    with pytest.raises(EngineStartupError, match="F5_VOCAB_FILE"):
+        build(settings, vocab_file=str(tmp_path / "nope.txt"))
+
+
+def test_model_dir_layout_is_found(settings: dict[str, str], tmp_path: Path) -> None:
+    model_dir = tmp_path / "models"
+    (model_dir / "F5TTS_tiny").mkdir(parents=True)
+    (model_dir / "F5TTS_tiny" / "model_1.safetensors").symlink_to(settings["F5_CKPT_FILE"])
+    (model_dir / "F5TTS_tiny" / "vocab.txt").symlink_to(settings["F5_VOCAB_FILE"])
+    (model_dir / "vocos-mel-24khz").symlink_to(settings["VOCODER_PATH"])
+    engine = build(settings, ckpt_file=None, vocab_file=None, vocoder_path=None, model_dir=str(model_dir))
+    assert engine.model_id.startswith("F5TTS_tiny:model_1.safetensors")
+
+
+def test_unknown_model_name_is_a_startup_error() -> None:
+    with pytest.raises(EngineStartupError, match="F5_MODEL"):
+        build_f5_engine(model="F5TTS_v9_Huge", device="cpu")
