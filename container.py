@@ -8,10 +8,12 @@ when selected, so the fake engine starts in a fraction of a second.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.disk_cache import DiskCache
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
@@ -37,6 +39,35 @@ def storage_url(environ: Mapping[str, str]) -> str:
     return DEFAULT_LOCAL_STORE
 
 
+def s3_options(environ: Mapping[str, str]) -> dict[str, object]:
+    """s3fs settings from the seed's variables; credentials stay with botocore, which reads
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY itself, so they never pass through our code."""
+    config: dict[str, object] = {
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"max_attempts": 3, "mode": "standard"},
+        "signature_version": "s3v4",  # presigned URLs B2/R2 accept; botocore may pick v2 otherwise
+    }
+    options: dict[str, object] = {"use_listings_cache": False, "skip_instance_cache": True}
+    if environ.get("AWS_ENDPOINT_URL"):
+        options["endpoint_url"] = environ["AWS_ENDPOINT_URL"]
+        # B2 and other S3-compatible stores reject the checksum headers recent botocore
+        # sends by default; compute them only when an operation requires them.
+        if not environ.get("AWS_REQUEST_CHECKSUM_CALCULATION"):
+            config["request_checksum_calculation"] = "when_required"
+        if not environ.get("AWS_RESPONSE_CHECKSUM_VALIDATION"):
+            config["response_checksum_validation"] = "when_required"
+    if environ.get("AWS_REGION"):
+        options["client_kwargs"] = {"region_name": environ["AWS_REGION"]}
+    options["config_kwargs"] = config
+    return options
+
+
+def _store(url: str, public_base_url: str | None, s3: dict[str, object]) -> FsspecStore:
+    options = s3 if url.startswith(("s3://", "s3a://")) else {}
+    return FsspecStore(url, public_base_url=public_base_url, **options)
+
+
 def _f5_engine(**settings: object) -> object:
     from adapters.f5_engine import build_f5_engine
 
@@ -53,7 +84,10 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration()
 
     # --- gateways -------------------------------------------------------------
-    store = providers.Singleton(FsspecStore, url=config.storage_url)
+    store = providers.Singleton(
+        _store, url=config.storage_url, public_base_url=config.public_base_url, s3=config.s3_options
+    )
+    disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
     fetcher = providers.Singleton(HttpFetcher, max_bytes=config.max_voice_bytes)
     engine = providers.Selector(
@@ -83,6 +117,7 @@ class Container(containers.DeclarativeContainer):
         store=store,
         codec=codec,
         builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
+        disk_cache=disk_cache,
     )
     synthesize = providers.Singleton(
         Synthesize, engine=engine, voices=voices, codec=codec, store=store, url_ttl=config.output_url_ttl
@@ -135,6 +170,10 @@ def build_container(environ: Mapping[str, str] | None = None) -> Container:
     container.config.from_dict(
         {
             "storage_url": storage_url(env),
+            "public_base_url": env.get("PUBLIC_BASE_URL") or None,
+            "s3_options": s3_options(env),
+            "voice_cache_dir": env.get("VOICE_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "f5-voice-cache"),
+            "voice_cache_bytes": _int(env, "VOICE_CACHE_BYTES", 512 * 1024 * 1024),
             "engine": engine,
             "f5": {
                 "model": env.get("F5_MODEL") or "F5TTS_v1_Base",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from domain.errors import StorageError
@@ -30,9 +31,11 @@ class FakeStore:
         self._maybe_fail("exists", key)
         return key in self.objects
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str) -> dict[str, str]:
         self._maybe_fail("list", prefix)
-        return sorted(key for key in self.objects if key.startswith(prefix))
+        return {
+            key: hashlib.md5(self.objects[key]).hexdigest() for key in sorted(self.objects) if key.startswith(prefix)
+        }
 
     def delete(self, key: str) -> None:
         self._maybe_fail("delete", key)
@@ -44,4 +47,4 @@ class FakeStore:
 
     def check(self) -> list[CheckResult]:
         ok = not self.failing
-        return [CheckResult("write", ok, 0.0), CheckResult("read", ok, 0.0), CheckResult("delete", ok, 0.0)]
+        return [CheckResult(name, ok, 0.0) for name in ("root", "write", "read", "delete")]

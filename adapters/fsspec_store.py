@@ -1,13 +1,19 @@
-"""Blob store on fsspec: one adapter for `file://`, `memory://` and (with s3fs) `s3://`."""
+"""Blob store on fsspec: one adapter for `file://`, `memory://` and `s3://` (s3fs, also B2/R2/MinIO).
+
+Writes are atomic on every backend: S3 PUTs and memory assignments are, and local files
+are written beside their target and renamed over it. Failures become StorageError with
+the operation, the key and the store (bucket), never a credential.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -21,20 +27,23 @@ _LOCAL = {"file", "local"}
 
 
 class FsspecStore:
-    def __init__(self, url: str, **storage_options: object) -> None:
+    def __init__(self, url: str, public_base_url: str | None = None, **storage_options: Any) -> None:
         self._url = url
+        self._public_base_url = (public_base_url or "").rstrip("/") or None
         try:
             self._fs, root = url_to_fs(url, **storage_options)
-        except (ImportError, ValueError) as exc:
-            raise StorageError(f"unsupported STORAGE_URL scheme in {_redact(url)}: {exc}") from exc
+        except (ImportError, ValueError, TypeError) as exc:
+            raise StorageError(f"unsupported STORAGE_URL {_redact(url)}: {type(exc).__name__}") from exc
         self._root = root.rstrip("/")
-        self._local = bool(_LOCAL & set(_protocols(self._fs)))
-        if self._local:
+        protocols = {self._fs.protocol} if isinstance(self._fs.protocol, str) else set(self._fs.protocol)
+        self._local = bool(_LOCAL & protocols)
+        self._s3 = bool({"s3", "s3a"} & protocols)
+        if not self._s3:
             self._fs.makedirs(self._root, exist_ok=True)
 
     @property
-    def root(self) -> str:
-        return self._root
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._fs
 
     def _path(self, key: str) -> str:
         parts = key.split("/")
@@ -48,12 +57,22 @@ class FsspecStore:
         except (KeyError, StorageError):
             raise
         except FileNotFoundError as exc:
+            if _mentions_bucket(exc):
+                raise StorageError(f"{operation} {key!r} failed: {self._where()} does not exist") from exc
             raise KeyError(key) from exc
         except Exception as exc:
-            raise StorageError(f"{operation} {key!r} failed in {_redact(self._url)}: {type(exc).__name__}") from exc
+            raise StorageError(f"{operation} {key!r} failed in {self._where()}: {_reason(exc)}") from exc
+
+    def _where(self) -> str:
+        if self._s3:
+            return f"bucket {self._root.split('/', 1)[0]!r}"
+        return _redact(self._url)
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
+        if self._s3:
+            self._guard("writing", key, lambda: self._fs.pipe_file(path, data, ContentType=content_type))
+            return
         if not self._local:
             self._guard("writing", key, lambda: self._fs.pipe_file(path, data))
             return
@@ -80,49 +99,55 @@ class FsspecStore:
         path = self._path(key)
         return self._guard("checking", key, lambda: self._fs.exists(path))
 
-    def list(self, prefix: str) -> list[str]:
+    def list(self, prefix: str) -> dict[str, str]:
         base = f"{self._root}/{prefix}".rstrip("/")
+        root = self._fs._strip_protocol(self._root).rstrip("/")
 
-        def find() -> list[str]:
-            if not self._fs.exists(base):
-                return []
-            paths = self._fs.find(base)
-            root = self._fs._strip_protocol(self._root).rstrip("/")
-            keys = [p[len(root) + 1 :] for p in (self._fs._strip_protocol(p) for p in paths)]
-            return sorted(k for k in keys if not posixpath.basename(k).startswith(_TMP_PREFIX))
+        def find() -> dict[str, str]:
+            found: dict[str, dict[str, Any]] = self._fs.find(base, detail=True)
+            listing = {}
+            for path, info in found.items():
+                key = self._fs._strip_protocol(path)[len(root) + 1 :]
+                if key.startswith(prefix) and not posixpath.basename(key).startswith(_TMP_PREFIX):
+                    listing[key] = _version(info)
+            return dict(sorted(listing.items()))
 
-        return self._guard("listing", prefix, find)
+        return self._guard("listing", prefix or "/", find)
 
     def delete(self, key: str) -> None:
         path = self._path(key)
 
         def remove() -> None:
-            if self._fs.exists(path):
+            with contextlib.suppress(FileNotFoundError):
                 self._fs.rm_file(path)
 
         self._guard("deleting", key, remove)
 
     def url(self, key: str, expires: int = 3600) -> str:
         path = self._path(key)
+        if self._public_base_url:
+            return f"{self._public_base_url}/{key}"
         if self._local:
             return "file://" + os.path.abspath(path)
-        return self._guard("signing", key, lambda: self._public_url(path, expires))
+        return self._guard("signing", key, lambda: self._signed_url(path, expires))
 
-    def _public_url(self, path: str, expires: int) -> str:
+    def _signed_url(self, path: str, expires: int) -> str:
         try:
             return self._fs.sign(path, expiration=expires)
         except NotImplementedError:
             return self._fs.unstrip_protocol(path)
 
     def check(self) -> list[CheckResult]:
+        """Each probe on its own line, stopping at the first failure (later ones cannot pass)."""
         probe = f".probe/{uuid.uuid4().hex}"
         data = b"probe"
-        results: list[CheckResult] = []
         steps: list[tuple[str, Callable[[], object]]] = [
+            ("bucket" if self._s3 else "root", self._check_root),
             ("write", lambda: self.put(probe, data)),
             ("read", lambda: self._expect(self.get(probe) == data, "read back different bytes")),
             ("delete", lambda: self.delete(probe)),
         ]
+        results: list[CheckResult] = []
         for name, step in steps:
             start = time.perf_counter()
             try:
@@ -133,15 +158,43 @@ class FsspecStore:
                 break
         return results
 
+    def _check_root(self) -> None:
+        target = self._root.split("/", 1)[0] if self._s3 else self._root
+        if not self._guard("checking", "/", lambda: self._fs.exists(target)):
+            raise StorageError(f"{self._where()} does not exist")
+
     @staticmethod
     def _expect(condition: bool, message: str) -> None:
         if not condition:
             raise StorageError(message)
 
 
-def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+def _version(info: dict[str, Any]) -> str:
+    """A tag that changes when the object does: the ETag on S3, size and time elsewhere."""
+    etag = info.get("ETag") or info.get("etag")
+    if etag:
+        return str(etag).strip('"')
+    stamp = info.get("mtime") or info.get("LastModified") or info.get("created") or ""
+    return f"{info.get('size', '')}-{stamp}"
+
+
+def _mentions_bucket(exc: BaseException) -> bool:
+    """S3's NoSuchBucket, which s3fs turns into FileNotFoundError like a missing key."""
+    text = str(exc).lower()
+    return "nosuchbucket" in text or "bucket does not exist" in text
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause that names no credential: the S3 error code, or the exception type."""
+    if isinstance(exc, PermissionError):
+        return "access denied (check the credentials and the bucket policy)"
+    response = getattr(exc, "response", None) or getattr(exc.__cause__, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+        return str(response["Error"]["Code"])
+    name = type(exc).__name__
+    if "Connect" in name or "Timeout" in name or isinstance(exc, (ConnectionError, TimeoutError)):
+        return f"the store is unreachable ({name})"
+    return name
 
 
 def _redact(url: str) -> str:

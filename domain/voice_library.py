@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from domain.audio import Audio
 from domain.errors import StorageError, VoiceNotFound
 from domain.synthesis import Reference
+from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE, VoiceInfo, audio_key, metadata_key
 from ports.audio_codec import AudioCodec
 from ports.blob_store import BlobStore
+from ports.content_cache import ContentCache
 
 BUILTIN_CREATED_AT = "1970-01-01T00:00:00+00:00"
 
@@ -39,10 +41,13 @@ class VoiceLibrary:
         codec: AudioCodec,
         builtins: dict[str, BuiltinVoice] | None = None,
         cache_size: int = 32,
+        disk_cache: ContentCache | None = None,
     ) -> None:
         self._store = store
         self._codec = codec
         self._builtins = builtins or {}
+        self._disk = disk_cache
+        self._listed: dict[str, tuple[str, VoiceInfo]] = {}
         self._cache: OrderedDict[str, Audio] = OrderedDict()
         self._cache_size = cache_size
         self._builtin_info: dict[str, VoiceInfo] = {}
@@ -59,17 +64,30 @@ class VoiceLibrary:
             return self._builtin(name)
         raise VoiceNotFound(f"no voice named {name!r}; list them with endpoint list_voices")
 
-    def reference(self, name: str) -> tuple[VoiceInfo, Reference]:
-        """The voice ready for the engine; decoded audio is cached by its sha256."""
-        info = self.info(name)
-        audio = self._cached(info.sha256)
+    def reference(self, name: str, timer: StageTimer | None = None) -> tuple[VoiceInfo, Reference]:
+        """The voice ready for the engine. Audio is cached by its sha256, decoded in memory
+        and raw on disk, so a warm worker downloads each reference once."""
+        timer = timer or StageTimer()
+        with timer.stage("fetch"):
+            info = self.info(name)
+            audio = self._cached(info.sha256)
+            data = b"" if audio is not None else self._raw_audio(name, info.sha256)
         if audio is None:
-            data = self._audio_bytes(name)
-            if hashlib.sha256(data).hexdigest() != info.sha256:
-                raise StorageError(f"voice {name!r} is being replaced; try again")
-            audio = self._codec.decode(data)
+            with timer.stage("decode"):
+                audio = self._codec.decode(data)
             self._remember(info.sha256, audio)
         return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
+
+    def _raw_audio(self, name: str, sha256: str) -> bytes:
+        data = self._disk.get(sha256) if self._disk else None
+        if data is not None:
+            return data
+        data = self._audio_bytes(name)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise StorageError(f"voice {name!r} is being replaced; try again")
+        if self._disk:
+            self._disk.put(sha256, data)
+        return data
 
     def _audio_bytes(self, name: str) -> bytes:
         try:
@@ -107,19 +125,30 @@ class VoiceLibrary:
         return name in self._builtins
 
     def list(self) -> list[VoiceInfo]:
-        names = [
-            key[len("voices/") : -len(".json")]
-            for key in self._store.list("voices/")
+        """One listing call; metadata is read only for voices new or changed since the last
+        listing (the store's version tags say which), so a warm worker reads none."""
+        listing = {
+            key: version
+            for key, version in self._store.list("voices/").items()
             if key.endswith(".json") and key.count("/") == 1
-        ]
+        }
         voices: dict[str, VoiceInfo] = {}
-        for name in names:
+        for key, version in listing.items():
+            known = self._listed.get(key)
+            if known is not None and known[0] == version:
+                voices[known[1].name] = known[1]
+                continue
+            name = key[len("voices/") : -len(".json")]
             try:
-                voices[name] = VoiceInfo.from_json(self._store.get(metadata_key(name)))
+                info = VoiceInfo.from_json(self._store.get(key))
             except KeyError:
                 continue  # deleted between the listing and the read
             except (ValueError, TypeError) as exc:
                 raise StorageError(f"the metadata of voice {name!r} is unreadable") from exc
+            self._listed[key] = (version, info)
+            voices[name] = info
+        for stale in set(self._listed) - set(listing):
+            del self._listed[stale]
         for name in self._builtins:
             if name not in voices:
                 voices[name] = self._builtin(name)

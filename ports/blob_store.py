@@ -32,8 +32,9 @@ class BlobStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def list(self, prefix: str) -> list[str]:
-        """Keys under `prefix`, sorted."""
+    def list(self, prefix: str) -> dict[str, str]:
+        """Every key under `prefix`, sorted, mapped to a version tag that changes whenever
+        the object does (an ETag, or size and time), so callers can cache what they read."""
         ...
 
     def delete(self, key: str) -> None:

@@ -67,8 +67,7 @@ class Synthesize:
 
     def __call__(self, request: TtsRequest) -> TtsResult:
         timer = StageTimer()
-        with timer.stage("fetch"):
-            info, reference = self._voices.reference(request.voice)
+        info, reference = self._voices.reference(request.voice, timer)
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
         ref_text = prepare_ref_text(reference.text)
         budget = chunk_budget(ref_text, min(reference.audio.duration, 12.0), request.params.speed)

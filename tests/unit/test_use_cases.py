@@ -170,3 +170,21 @@ def test_a_voice_replaced_under_a_reader_is_detected(world):
     world.store.objects["voices/anna.wav"] = audio_file(2.5)
     with pytest.raises(StorageError, match="being replaced"):
         world.synthesize(TtsRequest(text="Hello.", voice="anna"))
+
+
+def test_list_reads_only_new_or_changed_metadata(world):
+    for name in ("a", "b", "c"):
+        world.upload(UploadRequest(name=name, url=URL, ref_text=name))
+    reads: list[str] = []
+    original = world.store.get
+    world.store.get = lambda key: reads.append(key) or original(key)
+    assert [v.name for v in world.list()] == ["a", "b", "c", "default"]
+    assert sorted(reads) == ["voices/a.json", "voices/b.json", "voices/c.json"]
+    reads.clear()
+    world.list()
+    assert reads == []
+    world.upload(UploadRequest(name="b", url=URL, ref_text="changed", overwrite=True))
+    world.delete("c")
+    reads.clear()
+    voices = {v.name: v.ref_text for v in world.list()}
+    assert reads == ["voices/b.json"] and voices == {"a": "a", "b": "changed", "default": "Some call me nature."}

@@ -1,0 +1,102 @@
+"""The blob store on s3:// against moto's server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import requests
+from moto.core.authorization import enable_iam_authentication
+
+from adapters.fsspec_store import FsspecStore
+from container import s3_options
+from domain.errors import StorageError
+from tests.contracts.blob_store import BlobStoreContract
+from tests.moto_s3 import CREDENTIALS, moto_s3
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with moto_s3() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3, monkeypatch):
+    s3.reset()
+    s3.create_bucket("voices-bucket")
+    env = s3.env("voices-bucket", "tenant")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def make_store(env: dict[str, str], **extra: object) -> FsspecStore:
+    return FsspecStore(env["STORAGE_URL"], **{**s3_options(env), **extra})
+
+
+class TestS3StoreContract(BlobStoreContract):
+    @pytest.fixture
+    def store(self, s3_env):
+        return make_store(s3_env)
+
+
+def test_presigned_url_serves_the_object(s3_env):
+    store = make_store(s3_env)
+    store.put("outputs/o.wav", b"RIFF audio", "audio/wav")
+    url = store.url("outputs/o.wav", expires=600)
+    assert "X-Amz-Expires=600" in url and "tenant/outputs/o.wav" in url
+    response = requests.get(url, timeout=5)
+    assert response.status_code == 200 and response.content == b"RIFF audio"
+    assert response.headers["Content-Type"] == "audio/wav"
+
+
+def test_public_base_url_replaces_signing(s3_env):
+    store = make_store(s3_env, public_base_url="https://cdn.example.test/tts/")
+    assert store.url("outputs/o.wav") == "https://cdn.example.test/tts/outputs/o.wav"
+
+
+def test_listing_pages_past_a_thousand_keys(s3_env):
+    store = make_store(s3_env)
+    store.fs.pipe({f"voices-bucket/tenant/voices/v{i:04d}.json": b"{}" for i in range(1203)})
+    assert len(store.list("voices/")) == 1203
+
+
+def test_missing_bucket_is_a_storage_error_naming_it(s3, s3_env):
+    env = s3.env("no-such-bucket")
+    store = make_store(env)
+    with pytest.raises(StorageError, match="no-such-bucket"):
+        store.get("voices/a.json")
+    results = store.check()
+    assert [(r.name, r.ok) for r in results] == [("bucket", False)]
+    assert "no-such-bucket" in results[0].detail
+
+
+def test_wrong_credentials_are_a_storage_error_that_never_leaks(s3_env, monkeypatch, caplog):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-123")
+    store = make_store(s3_env)
+    caplog.set_level(logging.DEBUG)
+    with enable_iam_authentication(), pytest.raises(StorageError, match="access denied") as info:
+        store.put("voices/a.wav", b"x")
+    assert "bucket 'voices-bucket'" in str(info.value)
+    for secret in ("wrong-secret-value-123", CREDENTIALS["AWS_SECRET_ACCESS_KEY"]):
+        assert secret not in str(info.value) and secret not in caplog.text
+
+
+def test_unreachable_store_is_a_storage_error(s3_env):
+    env = {**s3_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    store = make_store(env)
+    store.fs.retries = 1
+    with pytest.raises(StorageError, match="bucket 'voices-bucket'"):
+        store.get("voices/a.json")
+
+
+def test_checksums_only_when_required_for_custom_endpoints():
+    config = s3_options({"AWS_ENDPOINT_URL": "https://s3.eu-central-003.example.test"})["config_kwargs"]
+    assert config["request_checksum_calculation"] == "when_required"  # type: ignore[index]
+    overridden = s3_options(
+        {"AWS_ENDPOINT_URL": "https://x.test", "AWS_REQUEST_CHECKSUM_CALCULATION": "when_supported"}
+    )
+    assert "request_checksum_calculation" not in overridden["config_kwargs"]  # type: ignore[operator]
+    assert "request_checksum_calculation" not in s3_options({})["config_kwargs"]  # type: ignore[operator]
