@@ -135,12 +135,16 @@ class F5Engine:
             raise EngineError(f"F5-TTS failed: {type(exc).__name__}: {exc}") from exc
 
     def warm_up(self) -> None:
-        """One short synthesis, so first-job latency excludes one-off costs (allocator,
-        oneDNN kernel selection, torch.compile when on)."""
+        """Two short syntheses, one item alone and a padded pair (the unmasked and the
+        masked attention paths), so the first job's latency excludes one-off costs:
+        allocator growth, oneDNN kernel selection, and torch.compile when it is on."""
         t = np.arange(self._sample_rate, dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
         ref = Reference(key="warm-up", audio=from_numpy(tone, self._sample_rate), text="Warm up.")
-        self.synthesize([SynthesisItem(reference=ref, text="Ready.", params=SynthesisParams(nfe_step=2), seed=0)])
+        params = SynthesisParams(nfe_step=2)
+        ready = SynthesisItem(reference=ref, text="Ready.", params=params, seed=0)
+        self.synthesize([ready])
+        self.synthesize([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
         with self._lock:
             self._refs.pop("warm-up", None)
 
