@@ -64,8 +64,10 @@ def s3_options(environ: Mapping[str, str]) -> dict[str, object]:
 
 
 def _store(url: str, public_base_url: str | None, s3: dict[str, object]) -> FsspecStore:
-    options = s3 if url.startswith(("s3://", "s3a://")) else {}
-    return FsspecStore(url, public_base_url=public_base_url, **options)
+    if url.startswith(("s3://", "s3a://")):
+        # botocore retries (standard mode: 3 attempts with backoff); s3fs adds none on top.
+        return FsspecStore(url, public_base_url=public_base_url, retries=1, **s3)
+    return FsspecStore(url, public_base_url=public_base_url)
 
 
 def _f5_engine(**settings: object) -> object:

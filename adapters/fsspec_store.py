@@ -27,7 +27,11 @@ _LOCAL = {"file", "local"}
 
 
 class FsspecStore:
-    def __init__(self, url: str, public_base_url: str | None = None, **storage_options: Any) -> None:
+    def __init__(
+        self, url: str, public_base_url: str | None = None, retries: int | None = None, **storage_options: Any
+    ) -> None:
+        """`retries` replaces s3fs's own retry loop (5 by default), which otherwise multiplies
+        botocore's attempts: a dead store would hold a job for many seconds per operation."""
         self._url = url
         self._public_base_url = (public_base_url or "").rstrip("/") or None
         try:
@@ -40,6 +44,8 @@ class FsspecStore:
         self._s3 = bool({"s3", "s3a"} & protocols)
         if not self._s3:
             self._fs.makedirs(self._root, exist_ok=True)
+        if retries is not None and hasattr(self._fs, "retries"):
+            self._fs.retries = retries
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:

@@ -8,11 +8,13 @@ import json
 from urllib.parse import urlparse
 
 import pytest
+import requests
 import soundfile as sf
 
 from tests.e2e.worker import running_worker
 from tests.helpers import audio_file
 from tests.loopback import loopback_files
+from tests.moto_s3 import moto_s3
 
 pytestmark = pytest.mark.slow
 
@@ -23,18 +25,25 @@ def files():
         yield served
 
 
-@pytest.fixture(scope="module")
-def store_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("store")
+@pytest.fixture(scope="module", params=["file", "s3"])
+def store_env(request, tmp_path_factory):
+    """The same suite on a local folder and on S3 (moto's server over HTTP on loopback)."""
+    if request.param == "file":
+        yield {"STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}"}
+        return
+    with moto_s3() as s3:
+        s3.create_bucket("e2e-bucket")
+        yield s3.env("e2e-bucket", "worker")
 
 
 @pytest.fixture(scope="module")
-def worker(store_dir, tmp_path_factory):
+def worker(store_env, tmp_path_factory):
     env = {
+        **store_env,
         "TTS_ENGINE": "fake",
-        "STORAGE_URL": f"file://{store_dir}",
         "RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS": "1",
         "MAX_CONCURRENCY": "4",
+        "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),
     }
     with running_worker(env, tmp_path_factory.mktemp("logs") / "worker.log") as running:
         yield running
@@ -54,20 +63,26 @@ def audio_from(output: dict) -> tuple[int, float]:
     """(sample rate, seconds) of the returned audio, decoded from base64 or the file URL."""
     if "audio_base64" in output:
         data = base64.b64decode(output["audio_base64"])
-    else:
-        url = urlparse(output["audio_url"])
-        assert url.scheme == "file"
-        with open(url.path, "rb") as handle:
+    elif output["audio_url"].startswith("file://"):
+        with open(urlparse(output["audio_url"]).path, "rb") as handle:
             data = handle.read()
+    else:
+        response = requests.get(output["audio_url"], timeout=10)
+        response.raise_for_status()
+        data = response.content
     info = sf.info(io.BytesIO(data))
     return info.samplerate, info.frames / info.samplerate
 
 
-def test_the_seed_request_works_on_a_fresh_store(worker, store_dir):
+def test_the_seed_request_works_on_a_fresh_store(worker, store_env):
     output = output_of(worker.runsync({"text": "Hello world!"}))
     assert output["status"] == "completed" and output["voice"] == "default"
     assert output["text"] == "Hello world!"
-    assert output["audio_url"].startswith(f"file://{store_dir}/outputs/")
+    if store_env["STORAGE_URL"].startswith("s3://"):
+        assert output["audio_url"].startswith(f"{store_env['AWS_ENDPOINT_URL']}/e2e-bucket/worker/outputs/")
+        assert "X-Amz-Signature=" in output["audio_url"]
+    else:
+        assert output["audio_url"].startswith(store_env["STORAGE_URL"] + "/outputs/")
     rate, seconds = audio_from(output)
     assert rate == output["sample_rate"] == 24000
     assert seconds == pytest.approx(output["duration"], abs=0.01)
