@@ -27,6 +27,10 @@ class FakeStore:
         self._maybe_fail("get", key)
         return self.objects[key]
 
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        self._maybe_fail("get", ",".join(keys))
+        return {key: self.objects[key] for key in keys if key in self.objects}
+
     def exists(self, key: str) -> bool:
         self._maybe_fail("exists", key)
         return key in self.objects

@@ -101,6 +101,17 @@ class FsspecStore:
         path = self._path(key)
         return self._guard("reading", key, lambda: self._fs.cat_file(path))
 
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        paths = {self._fs._strip_protocol(self._path(key)): key for key in keys}
+
+        def cat() -> dict[str, bytes]:
+            found = self._fs.cat(list(paths), on_error="omit")
+            return {paths[self._fs._strip_protocol(path)]: data for path, data in found.items()}
+
+        return self._guard("reading", f"{len(keys)} objects", cat)
+
     def exists(self, key: str) -> bool:
         path = self._path(key)
         return self._guard("checking", key, lambda: self._fs.exists(path))

@@ -132,21 +132,13 @@ class VoiceLibrary:
             for key, version in self._store.list("voices/").items()
             if key.endswith(".json") and key.count("/") == 1
         }
-        voices: dict[str, VoiceInfo] = {}
-        for key, version in listing.items():
-            known = self._listed.get(key)
-            if known is not None and known[0] == version:
-                voices[known[1].name] = known[1]
-                continue
-            name = key[len("voices/") : -len(".json")]
+        changed = [key for key, version in listing.items() if self._listed.get(key, ("",))[0] != version]
+        for key, data in self._store.get_many(changed).items():
             try:
-                info = VoiceInfo.from_json(self._store.get(key))
-            except KeyError:
-                continue  # deleted between the listing and the read
-            except (ValueError, TypeError) as exc:
-                raise StorageError(f"the metadata of voice {name!r} is unreadable") from exc
-            self._listed[key] = (version, info)
-            voices[name] = info
+                self._listed[key] = (listing[key], VoiceInfo.from_json(data))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StorageError(f"the metadata object {key!r} is unreadable") from exc
+        voices = {info.name: info for key, (_, info) in self._listed.items() if key in listing}
         for stale in set(self._listed) - set(listing):
             del self._listed[stale]
         for name in self._builtins:

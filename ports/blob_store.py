@@ -30,6 +30,11 @@ class BlobStore(Protocol):
         """Raises KeyError when there is no such object."""
         ...
 
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """Several objects at once (concurrently where the backend can); missing keys are
+        left out of the answer."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def list(self, prefix: str) -> dict[str, str]:

@@ -15,6 +15,13 @@ class BlobStoreContract:
         assert store.get("voices/a.wav") == b"\x00\x01binary"
         assert store.exists("voices/a.wav")
 
+    def test_get_many_leaves_out_missing_keys(self, store) -> None:
+        store.put("voices/a.json", b"a")
+        store.put("voices/b.json", b"b")
+        found = store.get_many(["voices/a.json", "voices/missing.json", "voices/b.json"])
+        assert found == {"voices/a.json": b"a", "voices/b.json": b"b"}
+        assert store.get_many([]) == {}
+
     def test_put_replaces_whole_object(self, store) -> None:
         store.put("outputs/x.wav", b"long old content")
         store.put("outputs/x.wav", b"new")

@@ -176,8 +176,8 @@ def test_list_reads_only_new_or_changed_metadata(world):
     for name in ("a", "b", "c"):
         world.upload(UploadRequest(name=name, url=URL, ref_text=name))
     reads: list[str] = []
-    original = world.store.get
-    world.store.get = lambda key: reads.append(key) or original(key)
+    original = world.store.get_many
+    world.store.get_many = lambda keys: reads.extend(keys) or original(keys)
     assert [v.name for v in world.list()] == ["a", "b", "c", "default"]
     assert sorted(reads) == ["voices/a.json", "voices/b.json", "voices/c.json"]
     reads.clear()
