@@ -37,7 +37,7 @@ class FsspecStore:
         try:
             self._fs, root = url_to_fs(url, **storage_options)
         except (ImportError, ValueError, TypeError) as exc:
-            raise StorageError(f"unsupported STORAGE_URL {_redact(url)}: {type(exc).__name__}") from exc
+            raise StorageError(f"unsupported STORAGE_URL scheme {url.partition('://')[0]!r}") from exc
         self._root = root.rstrip("/")
         protocols = {self._fs.protocol} if isinstance(self._fs.protocol, str) else set(self._fs.protocol)
         self._local = bool(_LOCAL & protocols)
@@ -70,9 +70,10 @@ class FsspecStore:
             raise StorageError(f"{operation} {key!r} failed in {self._where()}: {_reason(exc)}") from exc
 
     def _where(self) -> str:
+        """The store as a client may see it: a bucket name, never a path on the worker."""
         if self._s3:
             return f"bucket {self._root.split('/', 1)[0]!r}"
-        return _redact(self._url)
+        return "the local store" if self._local else f"the {self._url.partition('://')[0]} store"
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
@@ -212,12 +213,3 @@ def _reason(exc: BaseException) -> str:
     if "Connect" in name or "Timeout" in name or isinstance(exc, (ConnectionError, TimeoutError)):
         return f"the store is unreachable ({name})"
     return name
-
-
-def _redact(url: str) -> str:
-    """The store URL without any userinfo (credentials) it may carry."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"

@@ -147,13 +147,44 @@ class VoiceLibrary:
         return [voices[name] for name in sorted(voices)]
 
     def save(self, info: VoiceInfo, wav: bytes) -> None:
-        """Audio first, metadata last: the metadata is the commit marker."""
-        self._store.put(audio_key(info.name), wav, "audio/wav")
+        """Audio first, metadata last: the metadata is the commit marker. A failed save
+        leaves the store as it was: new audio removed, or a replaced voice's audio restored."""
+        audio, meta = audio_key(info.name), metadata_key(info.name)
+        previous = self._previous_audio(info.name)
+        self._store.put(audio, wav, "audio/wav")
         try:
-            self._store.put(metadata_key(info.name), info.to_json(), "application/json")
+            self._store.put(meta, info.to_json(), "application/json")
         except Exception:
-            self._store.delete(audio_key(info.name))
+            if previous is None:
+                self._store.delete(audio)
+            else:
+                self._store.put(audio, previous, "audio/wav")
             raise
+        self._settle(info, wav)
+
+    def _previous_audio(self, name: str) -> bytes | None:
+        if not self.exists(name):
+            return None
+        try:
+            return self._store.get(audio_key(name))
+        except KeyError:
+            return None
+
+    def _settle(self, info: VoiceInfo, wav: bytes, attempts: int = 3) -> None:
+        """Workers uploading one name at once can interleave as audio A, audio B,
+        metadata B, metadata A. The metadata written last decides whose voice it is; its
+        writer puts its own audio back until the pair agrees, so the result is one whole
+        voice, never a mixture. Everyone else's metadata is gone, so they stop. The upload
+        itself has committed: a store too broken to check now is not its failure."""
+        for _ in range(attempts):
+            try:
+                current = VoiceInfo.from_json(self._store.get(metadata_key(info.name)))
+                stored = self._store.get(audio_key(info.name))
+            except (KeyError, StorageError):
+                return
+            if current.sha256 != info.sha256 or hashlib.sha256(stored).hexdigest() == info.sha256:
+                return
+            self._store.put(audio_key(info.name), wav, "audio/wav")
 
     def delete(self, name: str) -> None:
         if not self.exists(name):

@@ -166,15 +166,23 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
 
 
 def _decode_base64(text: str, max_bytes: int) -> bytes:
-    """Size is checked on the encoded text first, so a huge payload is never decoded."""
+    """Size is checked on the encoded text first, so a huge payload is never decoded.
+    Line breaks (as `base64` writes them without -w0) are allowed."""
     if text.startswith("data:") and "," in text:
         text = text.split(",", 1)[1]
-    if len(text) > (max_bytes + 2) // 3 * 4 + 4:
-        raise InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
+    too_big = InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
+    if len(text) > ((max_bytes + 2) // 3 * 4) * 77 // 76 + 4:
+        raise too_big
+    compact = "".join(text.split())
+    if len(compact) > (max_bytes + 2) // 3 * 4:
+        raise too_big
     try:
-        return base64.b64decode(text, validate=True)
+        data = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("voice_file_base64 is not valid base64") from None
+    if len(data) > max_bytes:
+        raise too_big
+    return data
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,4 +1,5 @@
 import pytest
+import structlog
 from fsspec.implementations.memory import MemoryFileSystem
 
 
@@ -9,3 +10,10 @@ def _clean_memory_store():
     MemoryFileSystem.pseudo_dirs.clear()
     MemoryFileSystem.pseudo_dirs.append("")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_logging():
+    """A test that configures structlog binds it to its captured stream; undo that after."""
+    yield
+    structlog.reset_defaults()

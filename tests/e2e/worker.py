@@ -23,9 +23,16 @@ def free_port() -> int:
 
 
 class Worker:
-    def __init__(self, base_url: str, log_path: Path) -> None:
+    def __init__(self, base_url: str, log_path: Path, pid: int) -> None:
         self.base_url = base_url
         self.log_path = log_path
+        self.pid = pid
+
+    def memory_kib(self) -> dict[str, int]:
+        """Current (VmRSS) and peak (VmHWM) resident memory of the worker process."""
+        status = Path(f"/proc/{self.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
 
     def runsync(self, job_input: object, timeout: float = 120) -> dict:
         response = requests.post(f"{self.base_url}/runsync", json={"input": job_input}, timeout=timeout)
@@ -46,7 +53,7 @@ def running_worker(env: Mapping[str, str], log_path: Path, boot_timeout: float =
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    worker = Worker(f"http://127.0.0.1:{port}", log_path)
+    worker = Worker(f"http://127.0.0.1:{port}", log_path, process.pid)
     try:
         deadline = time.monotonic() + boot_timeout
         while True:

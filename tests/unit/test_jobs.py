@@ -112,6 +112,15 @@ def test_base64_size_is_checked_before_decoding():
         parse_job({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, Limits(max_voice_bytes=1000))
 
 
+def test_base64_exactly_at_the_cap_passes_and_one_byte_more_fails():
+    job = {"endpoint": "upload", "voice_name": "v"}
+    at_cap = base64.encodebytes(b"x" * 1000).decode()  # with line breaks, as `base64` writes it
+    assert parse_job(job | {"voice_file_base64": at_cap}, Limits(max_voice_bytes=1000)).data == b"x" * 1000
+    over = base64.b64encode(b"x" * 1001).decode()
+    with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
+        parse_job(job | {"voice_file_base64": over}, Limits(max_voice_bytes=1000))
+
+
 def test_other_endpoints():
     assert parse_job({"endpoint": "list_voices"}) == ListVoicesRequest()
     assert parse_job({"endpoint": "delete_voice", "voice_name": "a.wav"}) == DeleteVoiceRequest("a")

@@ -1,0 +1,72 @@
+"""A bounded mixed load of good and bad jobs against a running worker, from many threads."""
+
+from __future__ import annotations
+
+import base64
+import random
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from tests.e2e.worker import Worker
+from tests.helpers import audio_file
+
+VOICE = base64.b64encode(audio_file(2.0, 16000)).decode()
+
+
+@dataclass
+class LoadReport:
+    requests: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    mismatches: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def job_mix(count: int, max_voice_bytes: int, seed: int = 0) -> list[tuple[dict, str]]:
+    """(job input, expected outcome code or "completed") pairs, shuffled deterministically;
+    names are unique to the call, so repeated loads do not collide."""
+    rng = random.Random(seed)
+    run = uuid.uuid4().hex[:8]
+    too_big = base64.b64encode(b"\0" * (max_voice_bytes + 1)).decode()
+    upload = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi."}
+    kinds = [
+        lambda i: ({"text": f"Request number {i}, spoken quickly.", "seed": i}, "completed"),
+        lambda i: ({"text": "Inline audio please.", "return": "base64", "format": "flac"}, "completed"),
+        lambda i: ({**upload, "voice_name": f"load-{run}-{i}"}, "completed"),
+        lambda i: ({"endpoint": "list_voices"}, "completed"),
+        lambda i: ({"text": ""}, "invalid_input"),
+        lambda i: ({"text": "hi", "speed": "fast"}, "invalid_input"),
+        lambda i: ({"text": "hi", "mystery": True}, "invalid_input"),
+        lambda i: ({"text": "x" * 20_001}, "invalid_input"),
+        lambda i: ({"text": "hi", "local_voice": f"ghost-{i}"}, "voice_not_found"),
+        lambda i: ({"endpoint": "upload", "voice_name": "../../x", "voice_file_base64": VOICE}, "invalid_input"),
+        lambda i: ({**upload, "voice_name": f"junk-{i}", "voice_file_base64": "AAAA" * 50}, "invalid_audio"),
+        lambda i: ({"endpoint": "upload", "voice_name": f"big-{i}", "voice_file_base64": too_big}, "invalid_input"),
+        lambda i: ({"endpoint": "delete_voice", "voice_name": f"never-{i}"}, "voice_not_found"),
+        lambda i: ({"endpoint": "transcode"}, "invalid_input"),
+    ]  # fmt: skip
+    jobs = [kinds[i % len(kinds)](i) for i in range(count)]
+    rng.shuffle(jobs)
+    return jobs
+
+
+def run_load(worker: Worker, count: int = 200, threads: int = 16, max_voice_bytes: int = 1 << 20) -> LoadReport:
+    report = LoadReport()
+
+    def send(pair: tuple[dict, str]) -> tuple[str, str]:
+        job, expected = pair
+        answer = worker.runsync(job, timeout=120)
+        got = "completed" if answer["status"] == "COMPLETED" else answer["error"].split(":", 1)[0]
+        return expected, got
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for expected, got in pool.map(send, job_mix(count, max_voice_bytes)):
+            report.requests += 1
+            report.outcomes[got] += 1
+            if got != expected:
+                report.mismatches.append(f"expected {expected}, got {got}")
+    report.seconds = time.perf_counter() - start
+    return report

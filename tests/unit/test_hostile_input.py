@@ -1,0 +1,98 @@
+"""Arbitrary JSON into the service: an answer or a known error, never an exception or debris."""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from domain.errors import ERROR_CODES
+from tests.helpers import audio_file, make_test_container
+
+VOICE = base64.b64encode(audio_file(1.5, 16000)).decode()
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.text(alphabet=st.characters(codec="utf-8", categories=["Cc", "Cf", "Zs", "So"]), max_size=40)
+    | st.sampled_from(["", " ", "\x00", "../../etc/passwd", "default", "a.wav", "x" * 5000, VOICE, "AAAA", "é" * 300])
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=5),
+    max_leaves=25,
+)
+fields = st.sampled_from(
+    ["endpoint", "text", "local_voice", "voice", "speed", "seed", "nfe_step", "cfg_strength", "sway_sampling_coef",
+     "cross_fade_duration", "remove_silence", "format", "return", "voice_name", "voice_file_url",
+     "voice_file_base64", "ref_text", "overwrite"]
+)  # fmt: skip
+good_values = st.sampled_from(
+    ["tts", "upload", "list_voices", "delete_voice", "health", "wav", "mp3", "base64", "url", "Hello there.", "v1",
+     "default", VOICE, 1.0, 0.5, 16, 7, 0, True, False, "http://127.0.0.1:9/x.wav", "ftp://x"]
+)  # fmt: skip
+jobs = st.dictionaries(fields, good_values | json_values, max_size=9)
+names = st.sampled_from(["v1", "v2.wav", "default", "nobody", "bad name", "../v1"])
+plausible_jobs = st.one_of(
+    st.fixed_dictionaries(
+        {"text": st.text(min_size=1, max_size=400)},
+        optional={
+            "local_voice": names,
+            "format": st.sampled_from(["wav", "flac", "mp3", "ogg"]),
+            "return": st.sampled_from(["url", "base64"]),
+            "speed": st.floats(0.3, 3.0),
+            "seed": st.integers(0, 2**31 - 1),
+            "cross_fade_duration": st.floats(0.0, 1.0),
+        },
+    ),
+    st.fixed_dictionaries(
+        {"endpoint": st.just("upload"), "voice_name": names},
+        optional={
+            "voice_file_base64": st.sampled_from([VOICE, "AAAA", base64.b64encode(b"RIFF" * 500).decode()]),
+            "voice_file_url": st.sampled_from(["http://127.0.0.1:9/v.wav", "file:///etc/passwd"]),
+            "ref_text": st.text(max_size=60),
+            "overwrite": st.booleans(),
+        },
+    ),
+    st.fixed_dictionaries({"endpoint": st.sampled_from(["delete_voice", "list_voices"]), "voice_name": names}),
+    st.just({"endpoint": "list_voices"}),
+)
+
+
+def store_is_clean(root: Path) -> list[str]:
+    """Problems in the store: temp files, and voices missing their audio or metadata."""
+    problems = [str(p) for p in root.rglob("*") if p.name.startswith(".tmp-")]
+    voices = root / "voices"
+    if voices.is_dir():
+        stems = {p.stem for p in voices.iterdir()}
+        problems += [s for s in stems if not (voices / f"{s}.wav").is_file() or not (voices / f"{s}.json").is_file()]
+    return problems
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(plausible_jobs | jobs | json_values, min_size=1, max_size=5))
+def test_any_json_gets_an_answer_or_a_known_error(payloads):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        container = make_test_container(f"file://{root}/store")
+        container.config.voice_cache_dir.from_value(str(root / "cache"))
+        service = container.service()
+        for payload in payloads:
+            answer = service.handle(payload, "fuzz")
+            assert isinstance(answer, dict)
+            event(answer["error"].partition(":")[0] if "error" in answer else "completed")
+            if "error" in answer:
+                code, _, message = answer["error"].partition(": ")
+                assert code in ERROR_CODES and message
+                assert "Traceback" not in message and tmp not in message
+            else:
+                assert answer["status"] in ("completed", "degraded")
+        outside = [p for p in root.iterdir() if p.name not in ("store", "cache")]
+        assert outside == []
+        assert store_is_clean(root / "store") == []

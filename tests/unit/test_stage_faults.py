@@ -1,0 +1,109 @@
+"""A fault in each stage of a job gives its own error code and leaves the store as it was."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from adapters.fake_engine import FakeEngine
+from adapters.fake_fetcher import FakeFetcher
+from adapters.fake_store import FakeStore
+from adapters.soundfile_codec import SoundfileCodec
+from domain.errors import DownloadFailed, InvalidAudio, StorageError
+from tests.helpers import audio_file, make_test_container
+
+URL = "https://voices.test/v.wav"
+UPLOAD = {"endpoint": "upload", "voice_name": "new", "voice_file_url": URL, "ref_text": "Hello."}
+TTS = {"text": "Hello there, this is a test.", "local_voice": "known"}
+
+
+class Broken:
+    """Wraps an adapter so that one method raises."""
+
+    def __init__(self, inner: object, method: str, error: Exception) -> None:
+        self._inner, self._method, self._error = inner, method, error
+
+    def __getattr__(self, name: str) -> object:
+        if name == self._method:
+
+            def fail(*args: object, **kwargs: object) -> object:
+                raise self._error
+
+            return fail
+        return getattr(self._inner, name)
+
+
+def service_with(store: FakeStore, **overrides: object):
+    """A service over `store`, which already holds the voice `known`, with `overrides` in place."""
+    known = {"endpoint": "upload", "voice_name": "known", "ref_text": "Known voice."}
+    known["voice_file_base64"] = base64.b64encode(audio_file(2.0)).decode()
+    assert "error" not in make_test_container(store=store).service().handle(known)
+    defaults = {"store": store, "fetcher": FakeFetcher({URL: audio_file(2.0)}), "engine": FakeEngine()}
+    return make_test_container(**{**defaults, **overrides}).service()
+
+
+@pytest.mark.parametrize(
+    ("job", "overrides", "code"),
+    [
+        (UPLOAD, {"fetcher": Broken(FakeFetcher(), "fetch", DownloadFailed("connection reset"))}, "download_failed"),
+        (UPLOAD, {"fetcher": Broken(FakeFetcher(), "fetch", ConnectionResetError())}, "engine_error"),
+        (UPLOAD, {"codec": Broken(SoundfileCodec(), "decode", InvalidAudio("bad header"))}, "invalid_audio"),
+        (UPLOAD, {"codec": Broken(SoundfileCodec(), "encode", MemoryError())}, "engine_error"),
+        (TTS, {"engine": Broken(FakeEngine(), "synthesize", RuntimeError("CUDA out of memory"))}, "engine_error"),
+        (TTS, {"codec": Broken(SoundfileCodec(), "encode", RuntimeError("encoder crashed"))}, "engine_error"),
+    ],
+)
+def test_each_stage_fault_has_its_code_and_leaves_no_trace(job, overrides, code, caplog):
+    store = FakeStore()
+    service = service_with(store, **overrides)
+    before = dict(store.objects)
+    answer = service.handle(job, "job-42")
+    assert answer["error"].startswith(f"{code}: ")
+    assert "Traceback" not in answer["error"]
+    assert store.objects == before
+
+
+@pytest.mark.parametrize("operation", ["put", "get", "exists", "list", "delete"])
+@pytest.mark.parametrize(
+    "job", [UPLOAD, TTS, {"endpoint": "list_voices"}, {"endpoint": "delete_voice", "voice_name": "known"}]
+)
+def test_store_faults_are_storage_errors_and_change_nothing(job, operation):
+    store = FakeStore()
+    service = service_with(store)
+    before = dict(store.objects)
+    store.failing.add(operation)
+    answer = service.handle(job, "job-7")
+    if "error" in answer:
+        assert answer["error"].startswith("storage_error: ")
+        assert store.objects == before
+
+
+def test_unexpected_errors_are_logged_once_with_the_job_id(capsys):
+    from entrypoints.logging_setup import configure_logging
+
+    configure_logging("INFO", "json")
+    store = FakeStore()
+    service = service_with(store, engine=Broken(FakeEngine(), "synthesize", RuntimeError("boom")))
+    capsys.readouterr()
+    service.handle(TTS, "job-99")
+    lines = [line for line in capsys.readouterr().err.splitlines() if "job-99" in line]
+    assert len(lines) == 1 and '"job_crashed"' in lines[0] and "RuntimeError: boom" in lines[0]
+
+
+def test_a_failed_overwrite_restores_the_previous_voice():
+    store = FakeStore()
+    service = service_with(store)
+    before = dict(store.objects)
+    original = store.put
+
+    def fail_on_metadata(key, data, content_type="application/octet-stream"):
+        if key.endswith(".json"):
+            raise StorageError("writing failed (injected)")
+        original(key, data, content_type)
+
+    store.put = fail_on_metadata
+    replacement = {"endpoint": "upload", "voice_name": "known", "overwrite": True, "ref_text": "New."}
+    answer = service.handle({**replacement, "voice_file_base64": base64.b64encode(audio_file(3.0)).decode()})
+    assert answer["error"].startswith("storage_error: ")
+    assert store.objects == before
