@@ -1,0 +1,400 @@
+"""What can be checked about the production image without a Docker daemon: Dockerfile.runpod
+(parsed with dockerfile-parse, not regexes over the whole file) keeps the promises of its
+issue, agrees with pyproject.toml, and the RunPod Hub files describe the worker the code is.
+The last tests start the worker the way the image's CMD does and let runpod run test_input.json.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dockerfile_parse import DockerfileParser
+
+from tests.helpers import make_test_container
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile.runpod"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+HUB = json.loads((ROOT / ".runpod" / "hub.json").read_text())
+HUB_TESTS = json.loads((ROOT / ".runpod" / "tests.json").read_text())
+WEIGHTS = json.loads((ROOT / "scripts" / "weights.json").read_text())
+CODE_DIRS = ("domain", "ports", "adapters", "entrypoints", "container.py")
+
+
+PARSER = DockerfileParser(fileobj=io.BytesIO(DOCKERFILE.read_bytes()))
+STEPS = [s for s in PARSER.structure if s["instruction"] != "COMMENT"]
+
+
+def _steps(instruction: str) -> list[tuple[int, str]]:
+    return [(i, s["value"]) for i, s in enumerate(STEPS) if s["instruction"] == instruction]
+
+
+def _run_index(needle: str) -> int:
+    found = [i for i, value in _steps("RUN") if needle in value]
+    assert len(found) == 1, f"expected one RUN with {needle!r}, found {len(found)}"
+    return found[0]
+
+
+def _arg_defaults() -> dict[str, str]:
+    defaults = {}
+    for _, value in _steps("ARG"):
+        name, _, default = value.partition("=")
+        defaults[name.strip()] = default.strip()
+    return defaults
+
+
+def _pyproject_pin(name: str) -> str:
+    for dep in PYPROJECT["project"]["dependencies"]:
+        match = re.fullmatch(rf"{re.escape(name)}==(\S+)", dep)
+        if match:
+            return match.group(1)
+    raise AssertionError(f"{name} is not pinned in pyproject.toml")
+
+
+def _base_cuda() -> str:
+    match = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-(?:cudnn-)?runtime-ubuntu\d+\.\d+@sha256:[0-9a-f]{64}",
+                         PARSER.baseimage)  # fmt: skip
+    assert match, PARSER.baseimage
+    return f"{match.group(1)}.{match.group(2)}"
+
+
+# --- the image ------------------------------------------------------------------------------
+
+
+def test_base_is_a_cuda_runtime_pinned_by_tag_and_digest() -> None:
+    froms = [value for _, value in _steps("FROM")]
+    assert len(froms) == 1, "one stage: nothing built from source, nothing to copy between stages"
+    _base_cuda()
+
+
+def test_torch_pins_and_cuda_build_match_pyproject_and_the_base() -> None:
+    torch_run = STEPS[_run_index("torch==")]["value"]
+    pins = dict(re.findall(r"\b(torch|torchaudio)==([^\s\"']+)", torch_run))
+    assert pins == {"torch": _pyproject_pin("torch"), "torchaudio": _pyproject_pin("torchaudio")}
+    # the build asserts the CUDA version torch was built for; it must be the base image's
+    asserted = re.search(r"torch\.version\.cuda == '([\d.]+)'", torch_run)
+    assert asserted and asserted.group(1) == _base_cuda()
+    # and it is what the pinned torch wheel really is (read from the installed one, when it is that version)
+    if metadata.version("torch").split("+")[0] == pins["torch"]:
+        version_py = Path(str(metadata.distribution("torch").locate_file("torch/version.py"))).read_text()
+        cuda = re.search(r"^cuda: .*= '([\d.]+)'", version_py, re.M)
+        if cuda:  # None on a CPU-only build of the same version
+            assert cuda.group(1) == _base_cuda()
+
+
+def test_flash_attn_wheel_is_chosen_by_build_args_that_match_torch_python_and_cuda() -> None:
+    args = _arg_defaults()
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.post\d+)?", args["FLASH_ATTN_VERSION"])
+    torch_minor = ".".join(_pyproject_pin("torch").split(".")[:2])
+    assert args["FLASH_ATTN_TORCH"] == torch_minor
+    assert args["FLASH_ATTN_CUDA"] == _base_cuda().replace(".", "")
+    py = re.search(r">=\s*3\.(\d+)", PYPROJECT["project"]["requires-python"])
+    assert py and args["FLASH_ATTN_PYTHON"] == f"3{py.group(1)}"
+    assert args["FLASH_ATTN_CXX11_ABI"] in ("TRUE", "FALSE")
+    run = STEPS[_run_index("flash_attn-")]["value"]
+    for name in (
+        "FLASH_ATTN_VERSION",
+        "FLASH_ATTN_CUDA",
+        "FLASH_ATTN_TORCH",
+        "FLASH_ATTN_PYTHON",
+        "FLASH_ATTN_CXX11_ABI",
+    ):
+        assert "${" + name + "}" in run, f"{name} is not used to choose or check the wheel"
+    assert "--no-deps" in run and "--only-binary=:all:" in run and ".whl" in run
+    assert "torch.compiled_with_cxx11_abi()" in run  # the ABI argument is checked against torch
+    assert 'grep -q "^Version: ${FLASH_ATTN_VERSION}"' in run  # and the installed version against the pin
+    for _, value in _steps("RUN"):  # never from source: no sdist install, no build toolchain
+        assert not re.search(r"pip install[^&]*\bflash[-_]attn(==|\s|$)", value), value
+        assert "--no-binary" not in value and "nvcc" not in value
+
+
+def test_f5_tts_is_pinned_like_the_makefile_and_installed_without_deps() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    version = re.search(r"^F5_TTS_VERSION\s*:?=\s*(\S+)", makefile, re.M)
+    assert version
+    run = STEPS[_run_index("f5-tts==")]["value"]
+    assert f"pip install --no-deps f5-tts=={version.group(1)}" in run
+
+
+def test_runtime_dependencies_come_from_pyproject_without_the_dev_extra() -> None:
+    index = _run_index("['project']['dependencies']")
+    assert "pip install -r" in STEPS[index]["value"]
+    copies = [value for i, value in _steps("COPY") if i < index]
+    assert copies and all(shlex.split(c)[:-1] == ["pyproject.toml"] for c in copies[-1:])
+    for _, value in _steps("RUN"):
+        assert "[dev]" not in value and "pytest" not in value
+
+
+def test_offline_at_run_time_with_weights_under_model_dir() -> None:
+    env = PARSER.envs
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["MODEL_DIR"] == "/tmp/models"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    whisper_dirs = {Path(f["dest"]).parts[0] for f in WEIGHTS["files"] if f["group"] == "whisper"}
+    assert env["ASR_MODEL"] in {f"{env['MODEL_DIR']}/{d}" for d in whisper_dirs}
+
+
+def test_weights_are_fetched_by_the_script_with_pinned_checksums() -> None:
+    copy = [value for _, value in _steps("COPY") if "fetch_weights.py" in value]
+    assert copy and "scripts/weights.json" in copy[0]
+    fetch = STEPS[_run_index("--group f5")]["value"]
+    assert "fetch_weights.py" in fetch and '--model-dir "$MODEL_DIR"' in fetch
+    whisper = STEPS[_run_index("--group whisper")]["value"]
+    assert '"$BAKE_WHISPER" = "1"' in whisper and _arg_defaults()["BAKE_WHISPER"] == "0"
+    assert "--allow-unpinned" not in PARSER.content
+    assert all(re.fullmatch(r"[0-9a-f]{64}", f.get("sha256") or "") for f in WEIGHTS["files"])
+
+
+def test_runs_as_a_non_root_user() -> None:
+    users = _steps("USER")
+    assert users, "no USER: the worker would run as root"
+    index, user = users[-1]
+    assert user.split(":")[0] not in ("root", "0", "")
+    assert all(i < index for i, _ in _steps("RUN")), "a RUN after USER would run as the worker"
+
+
+def test_cmd_starts_the_runpod_handler() -> None:
+    assert json.loads(PARSER.cmd) == ["python", "-m", "entrypoints.runpod_handler"]
+    assert not _steps("ENTRYPOINT")  # the base image's own entrypoint runs the CMD
+
+
+def test_torch_deps_and_weights_are_layered_before_the_code() -> None:
+    code_copies = [i for i, v in _steps("COPY") if any(d in shlex.split(v)[:-1] for d in CODE_DIRS)]
+    assert code_copies, "the code is never copied"
+    first_code = min(code_copies)
+    for needle in ("torch==", "flash_attn-", "['project']['dependencies']", "--group f5", "--group whisper"):
+        assert _run_index(needle) < first_code, f"{needle} runs after the code is copied"
+    for i, value in _steps("COPY"):  # before the code, only the files those layers need
+        if i < first_code:
+            assert set(shlex.split(value)[:-1]) <= {
+                "pyproject.toml",
+                "scripts/fetch_weights.py",
+                "scripts/weights.json",
+            }
+
+
+def test_no_secret_in_build_args_or_environment() -> None:
+    names = set(_arg_defaults()) | set(PARSER.envs)
+    assert not [n for n in names if re.search(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|^AWS_", n)]
+
+
+def test_copied_files_exist_and_dockerignore_keeps_the_rest_out() -> None:
+    ignore = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]  # fmt: skip
+    for required in (".venv", "tests", "data", ".git", "**/__pycache__"):
+        assert required in ignore, f".dockerignore should keep {required} out of the build context"
+    for _, value in _steps("COPY"):
+        for source in shlex.split(value)[:-1]:
+            assert (ROOT / source).exists(), source
+            assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignore), f"{source} is ignored"
+
+
+# --- the RunPod Hub files --------------------------------------------------------------------
+
+
+def _env_reads(path: Path) -> set[str]:
+    """Names read through os.environ / os.getenv / an `env` or `environ` mapping, literally."""
+    names: set[str] = set()
+
+    def is_env(node: ast.AST) -> bool:
+        text = ast.unparse(node)
+        return text in ("env", "environ", "os.environ") or text.endswith(".environ")
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            literal = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            mapping_get = isinstance(func, ast.Attribute) and func.attr in ("get", "pop", "setdefault")
+            if (mapping_get and is_env(func.value)) or ast.unparse(func) in ("os.getenv", "getenv"):
+                names.update(literal[:1])
+            elif any(is_env(a) for a in node.args):  # helpers like _int(env, "MAX_TEXT_CHARS", ...)
+                names.update(literal)
+        elif isinstance(node, ast.Subscript) and is_env(node.value) and isinstance(node.slice, ast.Constant):
+            names.add(node.slice.value)
+    return {n for n in names if re.fullmatch(r"[A-Z][A-Z0-9_]+", n)}
+
+
+def _code_env_vars() -> set[str]:
+    files = [
+        ROOT / "container.py",
+        *sorted((ROOT / "adapters").glob("*.py")),
+        *sorted((ROOT / "entrypoints").glob("*.py")),
+    ]
+    return set().union(*(_env_reads(f) for f in files))
+
+
+def _hub_env() -> dict[str, dict[str, Any]]:
+    return {item["key"]: item for item in HUB["config"]["env"]}
+
+
+def test_the_env_scan_sees_the_variables_the_code_reads() -> None:
+    found = _code_env_vars()
+    assert {"STORAGE_URL", "S3_BUCKET", "TTS_ENGINE", "MODEL_DIR", "MAX_TEXT_CHARS", "HF_HUB_OFFLINE"} <= found
+
+
+def test_hub_json_has_the_publishing_guide_fields() -> None:
+    assert HUB["title"] and HUB["description"]
+    assert HUB["type"] == "serverless"
+    assert HUB["category"] in ("audio", "embedding", "language", "video", "image")
+    config = HUB["config"]
+    assert config["runsOn"] == "GPU"
+    assert isinstance(config["containerDiskInGb"], int) and config["containerDiskInGb"] >= 15
+    assert isinstance(config["gpuCount"], int) and config["gpuCount"] >= 1
+    assert isinstance(config["gpuIds"], str) and config["gpuIds"]
+    assert config["allowedCudaVersions"] and all(
+        v.startswith(_base_cuda().split(".")[0] + ".") for v in config["allowedCudaVersions"]
+    )
+
+
+def test_every_env_var_the_code_reads_is_declared_with_a_description() -> None:
+    declared = _hub_env()
+    missing = sorted(_code_env_vars() - set(declared))
+    assert not missing, f"declare these in .runpod/hub.json: {missing}"
+    # and what botocore and runpod read for us, which the README documents
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS"} <= set(declared)
+
+
+@pytest.mark.parametrize("item", HUB["config"]["env"], ids=lambda item: item["key"])
+def test_hub_env_entry_is_well_formed(item: dict[str, Any]) -> None:
+    assert re.fullmatch(r"[A-Z][A-Z0-9_]+", item["key"])
+    assert ("input" in item) != ("value" in item)
+    spec = item["input"]
+    assert spec["name"] and len(spec["description"]) > 20
+    kind = spec["type"]
+    assert kind in ("string", "number", "boolean", "huggingface")
+    default = spec["default"]
+    if kind == "number":
+        assert isinstance(default, int | float) and not isinstance(default, bool)
+        assert spec.get("min", default) <= default <= spec.get("max", default)
+    elif kind == "boolean":
+        assert isinstance(default, bool) and isinstance(spec["trueValue"], str) and isinstance(spec["falseValue"], str)
+    else:
+        assert isinstance(default, str)
+    if "options" in spec:
+        values = [o["value"] for o in spec["options"]]
+        assert all(o["label"] for o in spec["options"]) and default in values
+
+
+def test_hub_keys_are_unique_and_presets_use_declared_keys() -> None:
+    keys = [item["key"] for item in HUB["config"]["env"]]
+    assert len(keys) == len(set(keys))
+    for preset in HUB["config"].get("presets", []):
+        assert preset["name"] and set(preset["defaults"]) <= set(keys)
+
+
+def test_hub_defaults_agree_with_the_code_and_the_image() -> None:
+    hub = {key: item["input"] for key, item in _hub_env().items()}
+    config = make_test_container().config
+    assert hub["MAX_TEXT_CHARS"]["default"] == config.max_text_chars()
+    assert hub["MAX_VOICE_BYTES"]["default"] == config.max_voice_bytes()
+    assert hub["MAX_VOICE_SECONDS"]["default"] == config.max_voice_seconds()
+    assert hub["OUTPUT_URL_TTL"]["default"] == config.output_url_ttl()
+    assert hub["VOICE_CACHE_BYTES"]["default"] == config.voice_cache_bytes()
+    assert hub["F5_MODEL"]["default"] == config.f5.model()
+    assert hub["TTS_ENGINE"]["default"] == "f5"
+    env = PARSER.envs
+    assert hub["MODEL_DIR"]["default"] == env["MODEL_DIR"]
+    assert hub["ASR_MODEL"]["default"] == env["ASR_MODEL"]
+    assert hub["LOG_FORMAT"]["default"] == env["LOG_FORMAT"]
+    assert hub["HF_HUB_OFFLINE"]["default"] is True and hub["HF_HUB_OFFLINE"]["trueValue"] == env["HF_HUB_OFFLINE"]
+
+
+def test_tests_json_follows_the_guide() -> None:
+    names = [case["name"] for case in HUB_TESTS["tests"]]
+    assert names and len(names) == len(set(names))
+    for case in HUB_TESTS["tests"]:
+        assert isinstance(case["input"], dict)
+        assert isinstance(case.get("timeout", 1), int) and case.get("timeout", 1) > 0
+    config = HUB_TESTS["config"]
+    assert config["gpuTypeId"] and isinstance(config["gpuCount"], int)
+    assert {item["key"] for item in config.get("env", [])} <= set(_hub_env())
+    assert set(config["allowedCudaVersions"]) <= set(HUB["config"]["allowedCudaVersions"])
+
+
+@pytest.mark.parametrize("case", HUB_TESTS["tests"], ids=lambda case: case["name"])
+def test_tests_json_cases_are_valid_jobs(case: dict[str, Any]) -> None:
+    service = make_test_container().service()
+    result = service.handle(case["input"], f"hub-{case['name']}")
+    assert "error" not in result, result
+    assert result["status"] == "completed"
+
+
+def test_test_input_json_is_the_seeds_request_and_a_valid_job() -> None:
+    job = json.loads((ROOT / "test_input.json").read_text())
+    assert job == {"input": {"text": "Hello world!"}}
+    result = make_test_container().service().handle(job["input"], "test-input")
+    assert result["status"] == "completed" and result["voice"] == "default"
+
+
+# --- the worker, started the way the image starts it ----------------------------------------
+
+
+def _image_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """This machine's environment with the image's run-time ENV on top, minus anything that
+    would make runpod take jobs from the platform or the store go elsewhere."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_REALTIME_PORT", "STORAGE_URL", "S3_BUCKET")}  # fmt: skip
+    env.update({k: v for k, v in PARSER.envs.items() if k not in ("PATH", "VIRTUAL_ENV")})
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(overrides)
+    return env
+
+
+def _image_command() -> list[str]:
+    command = json.loads(PARSER.cmd)
+    return [sys.executable if part == "python" else part for part in command]
+
+
+@pytest.mark.slow
+def test_worker_started_like_the_image_runs_test_input_on_the_tiny_checkpoint(tmp_path: Path) -> None:
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path / "ckpt")],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    settings = dict(line.split("=", 1) for line in made.stdout.splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+    assert {"F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH"} <= set(settings)
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    env = _image_env(tmp_path, TTS_ENGINE="f5", HF_HUB_OFFLINE="1", MODEL_DIR=str(tmp_path / "ckpt"), **settings)
+    test_input = (ROOT / "test_input.json").read_text()
+    done = subprocess.run(  # one stream, in the order the worker wrote it (PYTHONUNBUFFERED=1)
+        [*_image_command(), "--test_input", test_input],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )  # fmt: skip
+    output = done.stdout
+    assert done.returncode == 0, output[-4000:]
+    ready = [json.loads(line) for line in output.splitlines() if '"worker_ready"' in line]
+    assert len(ready) == 1 and ready[0]["ready_seconds"] > 0, output[-4000:]
+    assert ready[0]["engine"].startswith("F5TTS_tiny")
+    # the model is loaded and warmed before runpod starts the worker
+    assert output.index('"worker_ready"') < output.index("Starting Serverless Worker")
+    assert "completed successfully" in output
+    assert list((workdir / "data" / "outputs").glob("*.wav"))
+    print(f"worker ready in {ready[0]['ready_seconds']} s (tiny checkpoint)")
+
+
+@pytest.mark.slow
+def test_worker_started_with_no_arguments_runs_test_input_json_from_its_directory(tmp_path: Path) -> None:
+    (tmp_path / "test_input.json").write_text((ROOT / "test_input.json").read_text())
+    done = subprocess.run(
+        _image_command(), cwd=tmp_path, env=_image_env(tmp_path, TTS_ENGINE="fake"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert "Using test_input.json as job input" in output and "completed successfully" in output
