@@ -18,6 +18,7 @@ from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.http_fetcher import HttpFetcher
+from adapters.micro_batcher import MicroBatcher
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
 from domain.use_cases.synthesize import Synthesize
@@ -105,7 +106,11 @@ class Container(containers.DeclarativeContainer):
             dtype=config.f5.dtype,
             compile=config.f5.compile,
             device=config.f5.device,
+            max_batch_frames=config.batch_max_frames,
         ),
+    )
+    batched_engine = providers.Singleton(
+        MicroBatcher, engine=engine, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
     )
     transcriber = providers.Selector(
         config.engine,
@@ -122,7 +127,7 @@ class Container(containers.DeclarativeContainer):
         disk_cache=disk_cache,
     )
     synthesize = providers.Singleton(
-        Synthesize, engine=engine, voices=voices, codec=codec, store=store, url_ttl=config.output_url_ttl
+        Synthesize, engine=batched_engine, voices=voices, codec=codec, store=store, url_ttl=config.output_url_ttl
     )
     upload_voice = providers.Singleton(
         UploadVoice,
@@ -192,6 +197,9 @@ def build_container(environ: Mapping[str, str] | None = None) -> Container:
             "max_voice_bytes": _int(env, "MAX_VOICE_BYTES", 50 * 1024 * 1024),
             "max_voice_seconds": float(_int(env, "MAX_VOICE_SECONDS", 60)),
             "output_url_ttl": min(_int(env, "OUTPUT_URL_TTL", 3600), 7 * 24 * 3600),
+            "batch_max_items": _int(env, "BATCH_MAX_ITEMS", 16),
+            "batch_max_frames": _int(env, "BATCH_MAX_FRAMES", 32768),
+            "batch_wait_ms": float(_int(env, "BATCH_WAIT_MS", 5)),
         }
     )
     return container

@@ -30,27 +30,50 @@ class Audio:
         return len(self.samples)
 
 
-def cross_fade(parts: list[Audio], seconds: float) -> Audio:
-    """Join chunk waveforms the way upstream F5-TTS does: a linear fade over the overlap.
+class CrossFader:
+    """Joins chunk waveforms as they arrive, the way upstream F5-TTS joins them at the end:
+    a linear fade over `seconds` of overlap. Each `push` returns the samples that are final
+    (all but the tail the next chunk will fade into); `finish` returns that tail. So audio
+    can be streamed chunk by chunk and the pieces concatenate to exactly `cross_fade(parts)`.
 
     Only the overlap is computed in Python (a few thousand samples per join); the bulk is
-    copied by `array` slicing in C, so this stays cheap for long outputs.
+    copied by `array` slicing in C.
     """
+
+    def __init__(self, seconds: float, sample_rate: int) -> None:
+        self._overlap = max(0, int(seconds * sample_rate))
+        self._rate = sample_rate
+        self._tail: array | None = None
+
+    def push(self, part: Audio) -> Audio:
+        if part.sample_rate != self._rate:
+            raise ValueError("cannot join audio of different sample rates")
+        nxt = part.samples
+        if self._tail is None:
+            segment = array("f", nxt)
+        else:
+            tail = self._tail
+            n = min(self._overlap, len(tail), len(nxt))
+            step = 1.0 / (n - 1) if n > 1 else 0.0
+            start = len(tail) - n
+            faded = array("f", (tail[start + i] * (1.0 - i * step) + nxt[i] * (i * step) for i in range(n)))
+            segment = tail[:start] + faded + nxt[n:]
+        keep = min(self._overlap, len(segment))
+        self._tail = segment[len(segment) - keep :]
+        return Audio(segment[: len(segment) - keep], self._rate)
+
+    def finish(self) -> Audio:
+        tail, self._tail = self._tail or array("f"), None
+        return Audio(tail, self._rate)
+
+
+def cross_fade(parts: list[Audio], seconds: float) -> Audio:
+    """The whole joined waveform (see CrossFader)."""
     if not parts:
         raise ValueError("nothing to join")
-    rate = parts[0].sample_rate
-    if any(p.sample_rate != rate for p in parts):
-        raise ValueError("cannot join audio of different sample rates")
-    out = array("f", parts[0].samples)
-    for part in parts[1:]:
-        nxt = part.samples
-        n = min(int(seconds * rate), len(out), len(nxt))
-        if n <= 0:
-            out.extend(nxt)
-            continue
-        head = out[-n:]
-        del out[-n:]
-        step = 1.0 / (n - 1) if n > 1 else 0.0
-        out.extend(array("f", (head[i] * (1.0 - i * step) + nxt[i] * (i * step) for i in range(n))))
-        out.extend(nxt[n:])
-    return Audio(out, rate)
+    fader = CrossFader(seconds, parts[0].sample_rate)
+    out = array("f")
+    for part in parts:
+        out.extend(fader.push(part).samples)
+    out.extend(fader.finish().samples)
+    return Audio(out, parts[0].sample_rate)

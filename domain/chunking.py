@@ -75,17 +75,27 @@ def _split_word(word: str, limit: int) -> list[str]:
     return out
 
 
-def split_text(text: str, max_bytes: int) -> list[str]:
+def split_text(text: str, max_bytes: int, first_max_bytes: int | None = None) -> list[str]:
     """Chunks of the normalized text: `"".join(chunks) == normalize_text(text)`.
 
     Each chunk, stripped, is at most `max_bytes` UTF-8 bytes (for `max_bytes` of at least
-    MIN_BUDGET, since a character is never split); boundaries fall after
-    punctuation where possible, else between words, and inside a word only when that
-    word alone is longer than the budget.
+    MIN_BUDGET, since a character is never split); boundaries fall after punctuation where
+    possible, else between words, and inside a word only when that word alone is longer
+    than the budget. `first_max_bytes` caps the first chunk alone: streaming speaks a short
+    first chunk so the first audio comes early.
     """
-    if max_bytes < 1:
-        raise ValueError("max_bytes must be positive")
+    if max_bytes < 1 or (first_max_bytes is not None and first_max_bytes < 1):
+        raise ValueError("budgets must be positive")
     normalized = normalize_text(text)
+    if first_max_bytes is None or first_max_bytes >= max_bytes:
+        return _pack(normalized, max_bytes)
+    head = _pack(normalized, first_max_bytes)[:1]
+    if not head:
+        return []
+    return head + _pack(normalized[len(head[0]) :], max_bytes)
+
+
+def _pack(normalized: str, max_bytes: int) -> list[str]:
     chunks: list[str] = []
     current = ""
     for piece in _pieces(normalized):

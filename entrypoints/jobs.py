@@ -64,6 +64,7 @@ class _TtsJob(_Job):
     remove_silence: bool = False
     format: Literal["wav", "flac", "mp3", "ogg"] = "wav"
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
+    stream: bool = False
 
 
 class _UploadJob(_Job):
@@ -144,6 +145,7 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
         seed=job.seed,
         format=job.format,
         return_base64=job.return_ == "base64",
+        stream=job.stream,
     )
 
 

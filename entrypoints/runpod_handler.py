@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from entrypoints.logging_setup import configure_logging
 from entrypoints.service import WorkerService
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+DEFAULT_CONCURRENCY = 4
 log = structlog.get_logger("worker")
 
 
@@ -28,11 +29,9 @@ def boot() -> WorkerService:
     started = time.perf_counter()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     container = build_container()
-    engine = container.engine()
+    engine = container.batched_engine()
     service = container.service()
-    warm_up = getattr(engine, "warm_up", None)
-    if callable(warm_up):
-        warm_up()
+    engine.warm_up()
     log.info(
         "worker_ready",
         engine=engine.model_id,
@@ -49,8 +48,21 @@ def make_handler(service: WorkerService) -> Handler:
     return handler
 
 
+def make_streaming_handler(service: WorkerService) -> Callable[[dict[str, Any]], AsyncIterator[dict[str, Any]]]:
+    """runpod streams only from a generator handler, and then answers `/runsync` with the
+    list of everything it yielded; so streaming is a worker mode (STREAMING=1), not a
+    per-job switch, and the job API's plain answers stay plain on a normal worker."""
+
+    async def handler(job: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        answers = service.stream(job.get("input"), str(job.get("id", "-")))
+        while (answer := await asyncio.to_thread(next, answers, None)) is not None:
+            yield answer
+
+    return handler
+
+
 def concurrency(current: int) -> int:
-    return max(1, int(os.environ.get("MAX_CONCURRENCY", "1") or 1))
+    return max(1, int(os.environ.get("MAX_CONCURRENCY", str(DEFAULT_CONCURRENCY)) or DEFAULT_CONCURRENCY))
 
 
 def main() -> None:
@@ -60,7 +72,9 @@ def main() -> None:
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
     RunPodLogger().set_level(os.environ.get("RUNPOD_LOG_LEVEL") or "INFO")
     service = boot()
-    runpod.serverless.start({"handler": make_handler(service), "concurrency_modifier": concurrency})
+    streaming = os.environ.get("STREAMING", "").strip().lower() in ("1", "true", "yes", "on")
+    handler = make_streaming_handler(service) if streaming else make_handler(service)
+    runpod.serverless.start({"handler": handler, "concurrency_modifier": concurrency, "return_aggregate_stream": True})
 
 
 if __name__ == "__main__":

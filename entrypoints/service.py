@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from domain.errors import EngineError, TtsError
-from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
+from domain.errors import EngineError, InvalidInput, TtsError
+from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest, TtsResult
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from entrypoints.jobs import (
     DeleteVoiceRequest,
@@ -44,6 +45,8 @@ class WorkerService:
         try:
             request = parse_job(payload, self.limits)
             fields.update(_describe(request))
+            if isinstance(request, TtsRequest) and request.stream:
+                raise InvalidInput("stream: true needs a worker started with STREAMING=1")
             output, extra = self._run(request)
         except TtsError as exc:
             log.warning("job_failed", code=exc.code, error=exc.message, seconds=_since(start), **fields)
@@ -53,6 +56,54 @@ class WorkerService:
             return {"error": str(EngineError("the worker failed unexpectedly; the error was logged"))}
         log.info("job_done", seconds=_since(start), **fields, **extra)
         return output
+
+    def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
+        """A streaming worker's answers: for `stream: true`, one dict per audio chunk and then
+        the usual result; for any other job, its usual single answer."""
+        start = time.perf_counter()
+        fields: dict[str, Any] = {"job_id": job_id, "endpoint": _endpoint_of(payload)}
+        try:
+            request = parse_job(payload, self.limits)
+        except TtsError:
+            yield self.handle(payload, job_id)
+            return
+        if not (isinstance(request, TtsRequest) and request.stream):
+            yield self.handle(payload, job_id)
+            return
+        fields.update(_describe(request), stream=True)
+        first_chunk = None
+        try:
+            for event in self.synthesize.stream(request):
+                if isinstance(event, StreamChunk):
+                    first_chunk = first_chunk or _since(start)
+                    yield {
+                        "chunk": event.index,
+                        "audio_base64": base64.b64encode(event.audio).decode("ascii"),
+                        "duration": event.duration,
+                        "format": request.format,
+                        "sample_rate": self.synthesize.sample_rate,
+                        "status": "streaming",
+                    }
+                else:
+                    result = event
+        except TtsError as exc:
+            log.warning("job_failed", code=exc.code, error=exc.message, seconds=_since(start), **fields)
+            yield {"error": str(exc)}
+            return
+        except Exception:
+            log.exception("job_crashed", seconds=_since(start), **fields)
+            yield {"error": str(EngineError("the worker failed unexpectedly; the error was logged"))}
+            return
+        log.info(
+            "job_done",
+            seconds=_since(start),
+            first_chunk_seconds=first_chunk,
+            audio_seconds=result.duration,
+            chunks=result.chunks,
+            stages=_rounded(result.timings),
+            **fields,
+        )
+        yield _render_tts(result)
 
     def _run(self, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(request, TtsRequest):

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.audio_arrays import from_numpy, to_numpy
-from domain.audio import cross_fade
+from domain.audio import CrossFader, cross_fade
 
 
 def upstream_cross_fade(waves, seconds, rate):
@@ -29,3 +31,16 @@ def test_cross_fade_matches_upstream(seconds):
 def test_cross_fade_refuses_mixed_rates():
     with pytest.raises(ValueError):
         cross_fade([from_numpy(np.zeros(10, np.float32), 24000), from_numpy(np.zeros(10, np.float32), 16000)], 0.1)
+
+
+@given(
+    st.lists(st.integers(0, 3000), min_size=1, max_size=6),
+    st.sampled_from([0.0, 0.01, 0.05, 0.15]),
+)
+def test_streamed_pieces_concatenate_to_the_joined_audio(lengths, seconds):
+    rng = np.random.default_rng(len(lengths))
+    parts = [from_numpy(rng.standard_normal(n).astype(np.float32), 16000) for n in lengths]
+    fader = CrossFader(seconds, 16000)
+    pieces = [to_numpy(fader.push(p)) for p in parts] + [to_numpy(fader.finish())]
+    whole = np.concatenate(pieces)
+    np.testing.assert_allclose(whole, upstream_cross_fade([to_numpy(p) for p in parts], seconds, 16000), atol=1e-5)

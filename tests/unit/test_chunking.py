@@ -53,3 +53,12 @@ def test_a_word_longer_than_the_budget_is_cut_alone():
     chunks = split_text("short " + "x" * 30 + " end", 10)
     assert all(len(c.strip()) <= 10 for c in chunks)
     assert re.sub(" ", "", "".join(chunks)) == "short" + "x" * 30 + "end"
+
+
+@given(texts, st.integers(min_value=4, max_value=300), st.integers(min_value=4, max_value=80))
+def test_a_short_first_chunk_keeps_every_property(text, limit, first):
+    chunks = split_text(text, limit, first_max_bytes=first)
+    assert "".join(chunks) == normalize_text(text)
+    for index, chunk in enumerate(chunks):
+        assert chunk.strip()
+        assert len(chunk.strip().encode("utf-8")) <= (min(first, limit) if index == 0 else limit)

@@ -1,0 +1,50 @@
+"""Streaming: chunks in order, the first one short, concatenating to the final audio."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import soundfile as sf
+
+from tests.helpers import make_test_container
+
+TEXT = " ".join(f"This is sentence number {i} of a long paragraph that streams." for i in range(12))
+
+
+def decode(b64: str) -> np.ndarray:
+    samples, _ = sf.read(io.BytesIO(base64.b64decode(b64)), dtype="float32")
+    return samples
+
+
+def test_stream_yields_ordered_chunks_that_concatenate_to_the_result():
+    service = make_test_container().service()
+    answers = list(service.stream({"text": TEXT, "stream": True, "seed": 3, "return": "base64"}, "s1"))
+    chunks, final = answers[:-1], answers[-1]
+    assert len(chunks) > 2 and [c["chunk"] for c in chunks] == list(range(len(chunks)))
+    assert all(c["status"] == "streaming" and c["format"] == "wav" for c in chunks)
+    assert chunks[0]["duration"] < chunks[1]["duration"]
+    assert final["status"] == "completed" and final["seed"] == 3
+    joined = np.concatenate([decode(c["audio_base64"]) for c in chunks])
+    np.testing.assert_allclose(joined, decode(final["audio_base64"]), atol=1e-4)
+    assert abs(sum(c["duration"] for c in chunks) - final["duration"]) < 0.01
+
+
+def test_non_streaming_jobs_answer_once_on_a_streaming_worker():
+    service = make_test_container().service()
+    assert [a["status"] for a in service.stream({"text": "Hello.", "return": "base64"})] == ["completed"]
+    assert [list(a) for a in service.stream({"text": ""})] == [["error"]]
+
+
+def test_stream_needs_a_streaming_worker():
+    answer = make_test_container().service().handle({"text": "Hello.", "stream": True})
+    assert answer["error"].startswith("invalid_input: stream: true needs")
+
+
+def test_a_failing_stream_ends_with_an_error_and_stores_nothing():
+    container = make_test_container()
+    service = container.service()
+    answers = list(service.stream({"text": "Hi.", "stream": True, "local_voice": "nobody"}))
+    assert answers == [{"error": "voice_not_found: no voice named 'nobody'; list them with endpoint list_voices"}]
+    assert container.store().list("outputs/") == {}
