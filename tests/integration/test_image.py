@@ -307,6 +307,13 @@ def test_hub_defaults_agree_with_the_code_and_the_image() -> None:
     assert hub["VOICE_CACHE_BYTES"]["default"] == config.voice_cache_bytes()
     assert hub["F5_MODEL"]["default"] == config.f5.model()
     assert hub["TTS_ENGINE"]["default"] == "f5"
+    assert hub["BATCH_MAX_ITEMS"]["default"] == config.batch_max_items()
+    assert hub["BATCH_MAX_FRAMES"]["default"] == config.batch_max_frames()
+    assert hub["BATCH_WAIT_MS"]["default"] == config.batch_wait_ms()
+
+    from entrypoints.runpod_handler import DEFAULT_CONCURRENCY
+
+    assert hub["MAX_CONCURRENCY"]["default"] == DEFAULT_CONCURRENCY
     env = PARSER.envs
     assert hub["MODEL_DIR"]["default"] == env["MODEL_DIR"]
     assert hub["ASR_MODEL"]["default"] == env["ASR_MODEL"]
