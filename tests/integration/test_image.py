@@ -186,6 +186,14 @@ def test_torch_deps_and_weights_are_layered_before_the_code() -> None:
             }
 
 
+def test_every_package_pyproject_installs_is_copied_into_the_image() -> None:
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    needed = {p.split(".")[0] for p in setuptools["packages"]} | {f"{m}.py" for m in setuptools.get("py-modules", [])}
+    copied = {src for _, value in _steps("COPY") for src in shlex.split(value)[:-1]}
+    assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
+    assert set(CODE_DIRS) == needed, "CODE_DIRS in this test no longer matches pyproject's packages"
+
+
 def test_no_secret_in_build_args_or_environment() -> None:
     names = set(_arg_defaults()) | set(PARSER.envs)
     assert not [n for n in names if re.search(r"KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|^AWS_", n)]
