@@ -1,0 +1,280 @@
+"""This engine against upstream `F5TTS.infer`: `python -m benchmarks.engine [--nfe 16]`.
+
+Both sides load the same real-size (F5TTS_v1_Base, 337 M parameters) randomly initialised
+checkpoint, written once by `scripts/make_tiny_checkpoint.py --size base` (random weights
+cost exactly what trained ones cost to run), and speak the same texts in the voice of the
+same reference at the same NFE. Each side runs in its own process, so "ready" is measured
+from process start to model loaded, imports included. The engine side does what the
+worker does: the domain splits the text into chunks, the engine runs them as one batch,
+the domain cross-fades them; upstream chunks and cross-fades inside `infer`.
+
+Upstream's process needs two shims to run at all on a worker image, both of which make
+its import faster than a real upstream install, so its ready time is understated:
+`f5_tts.model`'s package `__init__` (which imports the trainer: wandb, datasets,
+accelerate, not installed) is bypassed as in the engine, and `transformers` (Whisper,
+unused here) is stubbed when absent. `torchaudio.load` is swapped for a soundfile reader
+because FFmpeg is not installed.
+
+The last line is `speedup_vs_upstream: X.XX`, for the paragraph at the settings the worker
+picks on this machine. Opt-in rows (int8, compile) follow the default rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REF_TEXT = "Some call me nature, others call me mother nature."
+TEXTS = {
+    "sentence": "The quick brown fox jumps over the lazy dog, then naps in the warm afternoon sun.",
+    "paragraph": (
+        "Text to speech has come a long way. Early systems stitched recorded syllables together, "
+        "and every sentence sounded like a ransom note read aloud. Modern models learn the rhythm "
+        "of speech from thousands of hours of audio, so a few seconds of a voice are enough to "
+        "clone it. The hard part now is not quality but cost: every second of audio must be "
+        "produced quickly and cheaply, on whatever hardware is at hand."
+    ),
+}
+SEED = 1234
+
+
+def _reference_wave(rate: int = 24000, seconds: float = 4.0):
+    """A voiced, speech-like 4 s clip (syllable-rate envelope, short pauses)."""
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    pitch = 130 + 20 * np.sin(2 * np.pi * 0.5 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / rate
+    voice = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
+    envelope = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5
+    envelope[(t % 1.3) > 1.1] = 0.0
+    return (0.2 * voice * envelope).astype(np.float32)
+
+
+def ensure_files(out: Path) -> dict[str, str]:
+    """The base checkpoint and the reference wav, written on first use and reused."""
+    out.mkdir(parents=True, exist_ok=True)
+    settings_file = out / "settings.env"
+    if not settings_file.exists():
+        printed = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out), "--size", "base"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        settings_file.write_text(printed)
+    settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
+    ref = out / "ref.wav"
+    if not ref.exists():
+        import soundfile as sf
+
+        sf.write(ref, _reference_wave(), 24000, subtype="PCM_16")
+    settings["REF_WAV"] = str(ref)
+    return settings
+
+
+# -- the two sides, each in its own process ---------------------------------------------------
+
+
+def _emit(kind: str, payload: object) -> None:
+    sys.__stdout__.write(f"{kind} {json.dumps(payload)}\n")
+    sys.__stdout__.flush()
+
+
+def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: str) -> None:
+    import types
+
+    import soundfile as sf
+    import torch
+    import torchaudio
+
+    from adapters.f5_loading import import_f5_model
+
+    pkg = import_f5_model()
+    pkg.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("transformers")
+        stub.pipeline = lambda *a, **k: None  # type: ignore[attr-defined]
+        sys.modules["transformers"] = stub
+
+    def soundfile_load(path: str, *args: object, **kwargs: object):
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        return torch.from_numpy(data.T.copy()), rate
+
+    torchaudio.load = soundfile_load
+    with contextlib.redirect_stdout(sys.stderr):
+        from f5_tts.api import F5TTS
+
+        model = F5TTS(
+            model="F5TTS_v1_Base",
+            ckpt_file=settings["F5_CKPT_FILE"],
+            vocab_file=settings["F5_VOCAB_FILE"],
+            vocoder_local_path=settings["VOCODER_PATH"],
+            device=device,
+        )
+    _emit("READY", {"dtype": str(next(model.ema_model.parameters()).dtype).replace("torch.", "")})
+
+    def infer(text: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(sys.stderr):
+            wav, rate, _ = model.infer(
+                settings["REF_WAV"], REF_TEXT, text, nfe_step=nfe, seed=SEED, show_info=lambda *a: None, progress=None
+            )
+        return time.perf_counter() - started, len(wav) / rate
+
+    infer("Warm up.")
+    for case in cases:
+        wall, audio = infer(TEXTS[case])
+        _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+
+
+def run_engine(
+    settings: dict[str, str], cases: list[str], nfe: int, device: str | None, dtype: str | None, compile_: bool
+) -> None:
+    import soundfile as sf
+
+    from adapters.audio_arrays import from_numpy
+    from adapters.f5_engine import build_f5_engine
+    from domain.audio import cross_fade
+    from domain.chunking import chunk_budget, split_text
+    from domain.synthesis import Reference, SynthesisItem, SynthesisParams
+
+    engine = build_f5_engine(
+        ckpt_file=settings["F5_CKPT_FILE"],
+        vocab_file=settings["F5_VOCAB_FILE"],
+        vocoder_path=settings["VOCODER_PATH"],
+        model_dir=None,
+        dtype=dtype,
+        compile=compile_,
+        device=device,
+    )
+    _emit("READY", {"dtype": engine.precision.dtype + ("+compile" if compile_ else "")})
+    samples, rate = sf.read(settings["REF_WAV"], dtype="float32")
+    reference = Reference(key="bench", audio=from_numpy(samples, rate), text=REF_TEXT)
+    params = SynthesisParams(nfe_step=nfe)
+
+    def speak(text: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        budget = chunk_budget(REF_TEXT, len(samples) / rate, params.speed)
+        items = [SynthesisItem(reference, chunk, params, SEED + i) for i, chunk in enumerate(split_text(text, budget))]
+        audio = cross_fade(engine.synthesize(items), params.cross_fade_duration)
+        return time.perf_counter() - started, audio.duration
+
+    speak("Warm up.")
+    for case in cases:
+        wall, audio = speak(TEXTS[case])
+        _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+
+
+# -- the parent: runs each side, prints the table ----------------------------------------------
+
+
+def _side(args: list[str], log: Path) -> tuple[float, str, list[dict]]:
+    """Run one side; ready time is process start to its READY line."""
+    started = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
+    with log.open("a") as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.engine", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        ready, dtype, results = float("nan"), "?", []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            kind, _, payload = line.partition(" ")
+            if kind == "READY":
+                ready, dtype = time.perf_counter() - started, json.loads(payload)["dtype"]
+            elif kind == "RESULT":
+                results.append(json.loads(payload))
+        if proc.wait() != 0:
+            raise SystemExit(f"benchmark side {args} failed; see {log}")
+    return ready, dtype, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
+    parser.add_argument("--nfe", type=int, default=16)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--extra", default="int8,compile", help="opt-in rows: int8, compile, fp16, bf16, fp32")
+    parser.add_argument("--extra-cases", default="sentence", help="cases for the opt-in rows (time budget)")
+    parser.add_argument("--worker", choices=("upstream", "engine"), help=argparse.SUPPRESS)
+    parser.add_argument("--cases", default="sentence,paragraph", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    if args.worker:
+        settings = ensure_files(args.checkpoint_dir)
+        if args.worker == "upstream":
+            import torch
+
+            run_upstream(settings, cases, args.nfe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        else:
+            run_engine(settings, cases, args.nfe, args.device, args.dtype, args.compile)
+        return
+
+    import torch
+
+    from adapters.precision import has_native_bf16, processor_name, read_cpu_flags
+
+    settings = ensure_files(args.checkpoint_dir)
+    on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    processor = torch.cuda.get_device_name() if on_cuda else processor_name()
+    flags = read_cpu_flags()
+    print(f"processor: {processor} ({os.cpu_count()} cores visible, torch threads {torch.get_num_threads()})")
+    print(f"cpu native bf16 (amx_bf16/avx512_bf16): {'yes' if has_native_bf16(flags) else 'no'}")
+    print(
+        f"checkpoint: F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; texts: "
+        + ", ".join(f"{c} {len(TEXTS[c])} chars" for c in cases)
+    )
+    log = args.checkpoint_dir / "bench-stderr.log"
+    common = ["--checkpoint-dir", str(args.checkpoint_dir), "--nfe", str(args.nfe)]
+    if args.device:
+        common += ["--device", args.device]
+
+    runs: list[tuple[str, float, str, list[dict]]] = []
+    ready, dtype, res = _side([*common, "--worker", "upstream", "--cases", ",".join(cases)], log)
+    runs.append(("upstream F5TTS.infer", ready, dtype, res))
+    ready, dtype, res = _side([*common, "--worker", "engine", "--cases", ",".join(cases)], log)
+    runs.append(("engine (default)", ready, dtype, res))
+    for extra in [e for e in args.extra.split(",") if e]:
+        flags_ = ["--compile"] if extra == "compile" else ["--dtype", extra]
+        ready, dtype, res = _side([*common, "--worker", "engine", "--cases", args.extra_cases, *flags_], log)
+        runs.append((f"engine ({extra}, opt-in)", ready, dtype, res))
+
+    upstream = {r["case"]: r["wall"] for r in runs[0][3]}
+    header = f"{'case':<10} {'side':<26} {'dtype':<14} {'wall s':>8} {'audio s':>8} {'RTF':>7} {'speedup':>8}"
+    print(header)
+    print("-" * len(header))
+    for case in cases:
+        for name, _, dtype, results in runs:
+            for r in (r for r in results if r["case"] == case):
+                speedup = upstream[case] / r["wall"]
+                print(
+                    f"{case:<10} {name:<26} {dtype:<14} {r['wall']:>8.2f} {r['audio']:>8.2f} "
+                    f"{r['wall'] / r['audio']:>7.3f} {speedup:>7.2f}x"
+                )
+    print()
+    for name, ready, dtype, _ in runs:
+        print(f"ready (process start -> model loaded)  {name:<26} {dtype:<14} {ready:>6.2f} s")
+    default = {r["case"]: r["wall"] for r in runs[1][3]}
+    key = "paragraph" if "paragraph" in default else cases[-1]
+    print(f"speedup_vs_upstream: {upstream[key] / default[key]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
