@@ -248,8 +248,8 @@ class F5Engine:
             gen = torch.Generator(device=device).manual_seed(job.item.seed)
             y[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
         text = self._to_idx([j.tokens for j in batch], self._vocab).to(device)
-        # one item needs no mask (upstream's single-item path); padded batches do
-        mask = self._lens_to_mask(durations) if len(batch) > 1 else None
+        # no padding, no mask (upstream's single-item path); padded batches need one
+        mask = self._lens_to_mask(durations) if int(durations.min()) < n else None
         grid = self._time_grid(nfe, sway)
         try:
             for t0, t1 in itertools.pairwise(grid):
