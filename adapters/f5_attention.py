@@ -10,6 +10,7 @@ whole DiT forward 1.8x slower than unmasked. Passing the same mask as a broadcas
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -17,7 +18,19 @@ import torch.nn.functional as F
 
 
 def make_processor(base: Any) -> Any:
-    """An `AttnProcessor` subclass instance configured like `base` (pe heads, backend)."""
+    """An instance of the subclass below, configured like `base` (pe heads, backend)."""
+    processor = _processor_class().__new__(_processor_class())
+    processor.pe_attn_head = base.pe_attn_head
+    processor.attn_backend = base.attn_backend
+    processor.attn_mask_enabled = True
+    return processor
+
+
+@functools.cache
+def _processor_class() -> type:
+    """Defined once (upstream's module is imported lazily, hence the function): one class
+    for all blocks, so torch.compile's type guard holds across them instead of hitting
+    its recompile limit after eight blocks."""
     modules = __import__("f5_tts.model.modules", fromlist=["modules"])
     from x_transformers.x_transformers import apply_rotary_pos_emb
 
@@ -52,8 +65,4 @@ def make_processor(base: Any) -> Any:
             out = attn.to_out[1](attn.to_out[0](out))
             return out.masked_fill(~mask.unsqueeze(-1), 0.0)
 
-    processor = BroadcastMaskAttnProcessor.__new__(BroadcastMaskAttnProcessor)
-    processor.pe_attn_head = base.pe_attn_head
-    processor.attn_backend = base.attn_backend
-    processor.attn_mask_enabled = True
-    return processor
+    return BroadcastMaskAttnProcessor
