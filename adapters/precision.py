@@ -36,8 +36,8 @@ def choose_precision(
     *, device: str, cpu_flags: str, requested: str | None, cuda_bf16_supported: bool = False
 ) -> Precision:
     """The DiT format for `device`: an explicit request wins (if the device can run it),
-    otherwise fp16 on CUDA (upstream's GPU default; TTS_DTYPE=bf16 opts into bf16), bf16
-    on a CPU with native bf16 units, fp32 on any other CPU."""
+    otherwise bf16 on a GPU that has it (else fp16, upstream's GPU default), bf16 on a CPU
+    with native bf16 units, fp32 on any other CPU."""
     if requested:
         if requested not in DTYPES:
             raise EngineError(f"TTS_DTYPE={requested!r} is not one of {', '.join(DTYPES)}")
@@ -49,7 +49,11 @@ def choose_precision(
             raise EngineError("TTS_DTYPE=fp16 is not supported on the CPU; use fp32, bf16 or int8")
         return Precision(device, requested, "requested (TTS_DTYPE)")
     if device.startswith("cuda"):
-        return Precision(device, "fp16", "CUDA: fp16, upstream's GPU default")
+        if cuda_bf16_supported:
+            # measured on an H100 (benchmarks/results/engine-gpu.txt): bf16 ran 1.2-1.4x faster
+            # than fp16 through this engine, and cannot overflow where fp16 can
+            return Precision(device, "bf16", "CUDA with bf16 support: faster than fp16 here")
+        return Precision(device, "fp16", "CUDA without bf16: fp16, upstream's GPU default")
     if has_native_bf16(cpu_flags):
         return Precision(device, "bf16", "CPU with native bf16 (AMX/AVX512-BF16)")
     return Precision(device, "fp32", "CPU without native bf16: bf16 would be emulated and slow")

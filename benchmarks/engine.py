@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -60,22 +61,17 @@ SEED = 1234
 def stub_absent_modules() -> list[str]:
     """Stand-ins for modules the GPU image lacks and neither measured path calls:
     `librosa` (f5-tts imports its mel filterbank for BigVGAN models only), `matplotlib`
-    (upstream's spectrogram plots), `cached_path` (upstream's hub download) and
-    `transformers` (upstream's Whisper). Installed modules are never replaced."""
-    import importlib
+    (upstream's spectrogram plots), `cached_path` (upstream's hub download). Installed
+    ones are kept, except `transformers` (upstream's Whisper, unused here), which is always
+    stood in for: with librosa stubbed its import breaks, and without it upstream's import
+    is only faster, so its ready time stays an understatement."""
+    import importlib.machinery
     import types
-
-    def absent(name: str) -> bool:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            return True
-        return False
 
     def unused(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stubbed for the benchmark: not on the measured path")
 
-    stubbed = []
+    stubbed: list[str] = []
     for name, attrs in {
         "librosa": {},
         "librosa.filters": {"mel": unused},
@@ -84,15 +80,20 @@ def stub_absent_modules() -> list[str]:
         "cached_path": {"cached_path": unused},
         "transformers": {"pipeline": unused},
     }.items():
-        if name in sys.modules or not absent(name):
+        parent, _, child = name.rpartition(".")
+        if parent and parent not in stubbed:
+            continue
+        if name in sys.modules:
+            continue
+        if not parent and name != "transformers" and importlib.util.find_spec(name) is not None:
             continue
         module = types.ModuleType(name)
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=not parent)
         module.__dict__.update(attrs)
-        if "." not in name:
+        if not parent:
             module.__path__ = []
         sys.modules[name] = module
-        if "." in name:
-            parent, _, child = name.rpartition(".")
+        if parent:
             setattr(sys.modules[parent], child, module)
         stubbed.append(name)
     return stubbed
@@ -116,13 +117,16 @@ def ensure_files(out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "settings.env"
     if not settings_file.exists():
-        printed = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out), "--size", "base"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        settings_file.write_text(printed)
+        # in-process (not the script's CLI) so the stand-ins above apply to it too
+        stub_absent_modules()
+        spec = importlib.util.spec_from_file_location(
+            "make_tiny_checkpoint", ROOT / "scripts" / "make_tiny_checkpoint.py"
+        )
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        written = script.write(out, "base", 0)
+        settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
     settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
     ref = out / "ref.wav"
     if not ref.exists():

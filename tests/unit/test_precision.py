@@ -25,8 +25,10 @@ def test_flag_names_must_match_whole_words() -> None:
     assert not has_native_bf16("avx512_bf16x amx_bf16_fake")
 
 
-def test_cuda_defaults_to_fp16_whatever_the_cpu() -> None:
-    assert choose_precision(device="cuda", cpu_flags=EPYC_AVX2, requested=None).dtype == "fp16"
+def test_cuda_prefers_bf16_where_the_gpu_has_it_whatever_the_cpu() -> None:
+    assert (
+        choose_precision(device="cuda", cpu_flags=EPYC_AVX2, requested=None, cuda_bf16_supported=True).dtype == "bf16"
+    )
     assert choose_precision(device="cuda:1", cpu_flags=XEON_AMX, requested=None).dtype == "fp16"
 
 
