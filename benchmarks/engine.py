@@ -145,7 +145,8 @@ def _emit(kind: str, payload: object) -> None:
     sys.__stdout__.flush()
 
 
-def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: str) -> None:
+def load_upstream(settings: dict[str, str], device: str):
+    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the docstring names."""
     import soundfile as sf
     import torch
     import torchaudio
@@ -164,13 +165,17 @@ def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: s
     with contextlib.redirect_stdout(sys.stderr):
         from f5_tts.api import F5TTS
 
-        model = F5TTS(
+        return F5TTS(
             model="F5TTS_v1_Base",
             ckpt_file=settings["F5_CKPT_FILE"],
             vocab_file=settings["F5_VOCAB_FILE"],
             vocoder_local_path=settings["VOCODER_PATH"],
             device=device,
         )
+
+
+def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: str) -> None:
+    model = load_upstream(settings, device)
     _emit("READY", {"dtype": str(next(model.ema_model.parameters()).dtype).replace("torch.", "")})
 
     def infer(text: str) -> tuple[float, float]:

@@ -44,11 +44,13 @@ class Worker:
 
 
 @contextmanager
-def running_worker(env: Mapping[str, str], log_path: Path, boot_timeout: float = 180) -> Iterator[Worker]:
+def running_worker(
+    env: Mapping[str, str], log_path: Path, boot_timeout: float = 180, module: str = "entrypoints.runpod_handler"
+) -> Iterator[Worker]:
     port = free_port()
     full_env = {**os.environ, "LOG_FORMAT": "json", **env}
     command = [
-        sys.executable, "-m", "entrypoints.runpod_handler",
+        sys.executable, "-m", module,
         "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port),
     ]  # fmt: skip
     with open(log_path, "wb") as log:

@@ -1,0 +1,145 @@
+"""Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
+
+Starts this worker (`entrypoints.runpod_handler`, micro-batching, STREAMING=1) and a
+baseline worker around upstream `F5TTS.infer` (`benchmarks.upstream_worker`, one request at
+a time), both on the same real-size random F5TTS_v1_Base checkpoint and reference voice,
+and drives each with 1, 4, 8 and 16 concurrent clients sending one-sentence `tts` jobs at
+the same NFE. Per level it prints requests/s, audio seconds per wall second, p50/p95
+latency, the time to the first streamed chunk of a ~400-character paragraph sent in the
+same load (this worker streams; upstream cannot, so its column is its full latency), and
+the worker's peak resident memory. The last line is `throughput_vs_upstream_c8: X.XX`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, ensure_files
+from tests.e2e.worker import Worker, running_worker
+
+PARAGRAPH = TEXTS["paragraph"]
+
+
+def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
+    started = time.perf_counter()
+    response = requests.post(f"{worker.base_url}/runsync", json={"input": job}, timeout=timeout)
+    response.raise_for_status()
+    answer = response.json()
+    assert answer["status"] == "COMPLETED", str(answer)[:500]
+    output = answer["output"][-1] if isinstance(answer["output"], list) else answer["output"]
+    assert "error" not in output, output["error"]
+    return time.perf_counter() - started, output
+
+
+def first_chunk_seconds(worker: Worker, text_chars: int) -> float | None:
+    """This worker logs when a stream's first chunk was ready; read the latest such job."""
+    found = None
+    for line in worker.logs().splitlines():
+        if line.startswith("{") and '"first_chunk_seconds"' in line:
+            event = json.loads(line)
+            if event.get("text_chars") == text_chars:
+                found = event["first_chunk_seconds"]
+    return found
+
+
+def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | None, streams: bool) -> dict:
+    jobs = []
+    for i in range(clients * rounds):
+        job = {"text": BATCH_TEXTS[i % len(BATCH_TEXTS)], "nfe_step": nfe, "seed": i, "return": "base64"}
+        if voice:
+            job["local_voice"] = voice
+        jobs.append(job)
+    # one client's first request is the paragraph; this worker streams it
+    jobs[0] = {**jobs[0], "text": PARAGRAPH} | ({"stream": True} if streams else {})
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(lambda job: post(worker, job), jobs))
+    wall = time.perf_counter() - started
+    latencies = sorted(seconds for seconds, _ in results[1:]) or [results[0][0]]
+    audio = sum(output["duration"] for _, output in results)
+    ttfc = first_chunk_seconds(worker, len(PARAGRAPH)) if streams else results[0][0]
+    return {
+        "clients": clients,
+        "requests": len(jobs),
+        "rps": len(jobs) / wall,
+        "audio_per_wall": audio / wall,
+        "p50": statistics.median(latencies),
+        "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
+        "paragraph": results[0][0],
+        "ttfc": ttfc,
+        "peak_rss_mib": worker.memory_kib()["VmHWM"] / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
+    parser.add_argument("--nfe", type=int, default=16)
+    parser.add_argument("--levels", default="1,4,8,16")
+    parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
+    parser.add_argument("--sides", default="worker,upstream")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    settings = ensure_files(args.checkpoint_dir)
+    model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
+    rows: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in args.sides.split(","):
+            if side == "worker":
+                env = {
+                    **model_env,
+                    "TTS_ENGINE": "f5",
+                    "HF_HUB_OFFLINE": "1",
+                    "STORAGE_URL": f"file://{tmp}/store",
+                    "VOICE_CACHE_DIR": f"{tmp}/cache",
+                    "STREAMING": "1",
+                    "LOG_LEVEL": "INFO",
+                }
+                module = "entrypoints.runpod_handler"
+            else:
+                env = {**model_env, "REF_WAV": settings["REF_WAV"]}
+                module = "benchmarks.upstream_worker"
+            with running_worker(env, Path(tmp) / f"{side}.log", boot_timeout=900, module=module) as worker:
+                voice = None
+                if side == "worker":
+                    voice = "bench"
+                    upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
+                    upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
+                    post(worker, upload)
+                    post(worker, {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
+                rows[side] = [
+                    run_level(worker, c, args.rounds, args.nfe, voice, streams=side == "worker") for c in levels
+                ]
+    print(f"nfe_step={args.nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char paragraph per level")
+    header = (
+        f"{'side':<9} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
+        f"{'para s':>7} {'ttfc s':>7} {'peak RSS MiB':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for side, results in rows.items():
+        for r in results:
+            print(
+                f"{side:<9} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} {r['audio_per_wall']:>9.3f} "
+                f"{r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
+                f"{(r['ttfc'] if r['ttfc'] is not None else float('nan')):>7.2f} {r['peak_rss_mib']:>12.0f}"
+            )
+    if "worker" in rows and "upstream" in rows and 8 in levels:
+        ours = next(r for r in rows["worker"] if r["clients"] == 8)["audio_per_wall"]
+        base = next(r for r in rows["upstream"] if r["clients"] == 8)["audio_per_wall"]
+        print(f"throughput_vs_upstream_c8: {ours / base:.2f}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
