@@ -7,12 +7,13 @@ mid-job. This puts a failure exactly between two steps of a job, deterministical
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import requests
+
+from tests.loopback import serving
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
@@ -57,13 +58,6 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    proxy = FaultProxy(upstream, f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base_url:
+        proxy = FaultProxy(upstream, base_url)
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
