@@ -42,11 +42,10 @@ from adapters.reference_prep import clip_reference, remove_long_silences
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.synthesis import (
-    SHORT_TEXT_BYTES,
-    SHORT_TEXT_SPEED,
     Reference,
     SynthesisItem,
     SynthesisParams,
+    generated_frames,
     prepare_ref_text,
 )
 
@@ -194,10 +193,9 @@ class F5Engine:
             raise InvalidInput("nothing to speak in an empty chunk")
         ref = self._reference(item.reference)
         tokens = self._to_pinyin([ref.text + item.text])[0]
-        gen_bytes = len(item.text.encode("utf-8"))
-        speed = SHORT_TEXT_SPEED if gen_bytes < SHORT_TEXT_BYTES else item.params.speed
-        ref_bytes = len(ref.text.encode("utf-8"))
-        duration = ref.audio_frames + int(ref.audio_frames / ref_bytes * gen_bytes / speed)
+        duration = ref.audio_frames + generated_frames(
+            ref.audio_frames, item.reference.text, item.text, item.params.speed
+        )
         # upstream's CFM.sample: at least the prompt (or text) plus one frame
         duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
         return _Job(index, item, ref, tokens, duration)

@@ -57,8 +57,13 @@ def prepare_ref_text(text: str) -> str:
 def generated_frames(ref_frames: int, ref_text: str, text: str, speed: float) -> int:
     """Mel frames upstream F5-TTS generates for `text`: the reference's frames per byte of
     transcript, scaled to the new text and divided by `speed`; very short texts are slowed
-    to 0.3 as upstream does, so a single word is not swallowed."""
-    ref_bytes = max(1, len(prepare_ref_text(ref_text).encode("utf-8")))
+    to 0.3 as upstream does, so a single word is not swallowed. The transcript is counted
+    as upstream's `infer_batch_process` sees it: after `prepare_ref_text`'s ". " it appends
+    one more space when the text ends in a one-byte character."""
+    prepared = prepare_ref_text(ref_text)
+    if len(prepared[-1].encode("utf-8")) == 1:
+        prepared += " "
+    ref_bytes = len(prepared.encode("utf-8"))
     gen_bytes = len(text.encode("utf-8"))
     local_speed = SHORT_TEXT_SPEED if gen_bytes < SHORT_TEXT_BYTES else speed
     return max(1, int(ref_frames / ref_bytes * gen_bytes / local_speed))
