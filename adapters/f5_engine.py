@@ -53,6 +53,7 @@ log = structlog.get_logger()
 
 TARGET_RMS = 0.1
 MAX_DURATION = 65536
+MAX_PADDING_RATIO = 1.3
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 
 
@@ -214,11 +215,15 @@ class F5Engine:
         return [a for a in out if a is not None]
 
     def _batches(self, group: list[_Job]) -> list[list[_Job]]:
-        """Similar lengths together (less padding), at most `max_batch_frames` padded frames."""
+        """Buckets of similar length: a batch holds items at most MAX_PADDING_RATIO longer
+        than its shortest (attention cost grows with the square of the padded length, so a
+        long paragraph chunk would make every short item in its batch several times dearer)
+        and at most `max_batch_frames` padded frames."""
         batches: list[list[_Job]] = []
         current: list[_Job] = []
         for job in sorted(group, key=lambda j: j.duration):
-            if current and job.duration * (len(current) + 1) > self._max_batch_frames:
+            too_long = current and job.duration > MAX_PADDING_RATIO * current[0].duration
+            if too_long or (current and job.duration * (len(current) + 1) > self._max_batch_frames):
                 batches.append(current)
                 current = []
             current.append(job)

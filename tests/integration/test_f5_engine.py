@@ -249,3 +249,15 @@ def test_model_dir_layout_is_found(settings: dict[str, str], tmp_path: Path) -> 
 def test_unknown_model_name_is_a_startup_error() -> None:
     with pytest.raises(EngineStartupError, match="F5_MODEL"):
         build_f5_engine(model="F5TTS_v9_Huge", device="cpu")
+
+
+def test_batches_are_buckets_of_similar_length(fp32_engine: f5_engine.F5Engine) -> None:
+    class Sized:
+        def __init__(self, duration: int) -> None:
+            self.duration = duration
+
+    jobs = [Sized(d) for d in (650, 1400, 700, 640, 1450, 800, 660)]
+    batches = fp32_engine._batches(jobs)  # type: ignore[arg-type]
+    assert [[j.duration for j in b] for b in batches] == [[640, 650, 660, 700, 800], [1400, 1450]]
+    for batch in batches:
+        assert max(j.duration for j in batch) <= f5_engine.MAX_PADDING_RATIO * min(j.duration for j in batch)
