@@ -1,8 +1,9 @@
 """Store timings against moto's S3 server on loopback: `python -m benchmarks.store`.
 
 Times one voice upload, one synthesis (fake engine, so the store dominates) and
-`list_voices` over 2,000 voices, cold (every metadata object read) and warm (one listing,
-version tags unchanged), through the same service the worker runs.
+`list_voices` over 2,000 voices: the first listing ever (every metadata object read, the
+index written), a new worker (one listing plus the index) and a warm worker (one
+listing), through the same service the worker runs.
 """
 
 from __future__ import annotations
@@ -52,15 +53,16 @@ def main() -> None:
             for i in range(2000)
         }
         fs.pipe({**meta, **{key.replace(".json", ".wav"): wav for key in meta}})
-        fresh = build_container(env).service()
-        start = time.perf_counter()
-        listed = fresh.handle({"endpoint": "list_voices"})
-        rows.append(("list 2,000 voices, cold", time.perf_counter() - start))
-        assert len(listed["voices"]) == 2002, len(listed["voices"])
+        for label in ("first listing ever", "new worker, index"):
+            fresh = build_container(env).service()
+            start = time.perf_counter()
+            listed = fresh.handle({"endpoint": "list_voices"})
+            rows.append((f"list 2,000 voices, {label}", time.perf_counter() - start))
+            assert len(listed["voices"]) == 2002, len(listed["voices"])
         rows.append(("list 2,000 voices, warm", timed(lambda: fresh.handle({"endpoint": "list_voices"}))))
-    print(f"{'operation':<28} {'seconds':>8}")
+    print(f"{'operation':<40} {'seconds':>8}")
     for name, seconds in rows:
-        print(f"{name:<28} {seconds:8.3f}")
+        print(f"{name:<40} {seconds:8.3f}")
 
 
 if __name__ == "__main__":

@@ -54,12 +54,15 @@ class VoiceInfo:
 
     @classmethod
     def from_json(cls, data: bytes) -> VoiceInfo:
-        raw = json.loads(data)
+        return cls.from_dict(json.loads(data))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object]) -> VoiceInfo:
         return cls(
             name=str(raw["name"]),
             ref_text=str(raw["ref_text"]),
-            duration=float(raw["duration"]),
-            sample_rate=int(raw["sample_rate"]),
+            duration=float(raw["duration"]),  # type: ignore[arg-type]
+            sample_rate=int(raw["sample_rate"]),  # type: ignore[call-overload]
             sha256=str(raw["sha256"]),
             created_at=str(raw["created_at"]),
         )

@@ -7,12 +7,13 @@ voice is visible exactly while both exist; listings ignore audio without metadat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from domain.audio import Audio
 from domain.errors import StorageError, VoiceNotFound
@@ -24,6 +25,7 @@ from ports.blob_store import BlobStore
 from ports.content_cache import ContentCache
 
 BUILTIN_CREATED_AT = "1970-01-01T00:00:00+00:00"
+INDEX_KEY = "index/voices.json"
 
 
 @dataclass(frozen=True)
@@ -125,26 +127,53 @@ class VoiceLibrary:
         return name in self._builtins
 
     def list(self) -> list[VoiceInfo]:
-        """One listing call; metadata is read only for voices new or changed since the last
-        listing (the store's version tags say which), so a warm worker reads none."""
+        """One listing call and one read of the listing index, however many voices.
+
+        The index (`index/voices.json`) is a cache the store keeps for every worker: each
+        voice's metadata with the version tag it had. Metadata is read only for voices new
+        or changed since (their tags differ), and then the index is rewritten. It is never
+        the source of truth: a stale or lost index only costs those reads, and a race
+        between two workers rewriting it only makes it stale again."""
         listing = {
             key: version
             for key, version in self._store.list("voices/").items()
             if key.endswith(".json") and key.count("/") == 1
         }
+        if any(self._listed.get(key, ("",))[0] != version for key, version in listing.items()):
+            self._listed.update(self._read_index())
         changed = [key for key, version in listing.items() if self._listed.get(key, ("",))[0] != version]
         for key, data in self._store.get_many(changed).items():
             try:
                 self._listed[key] = (listing[key], VoiceInfo.from_json(data))
             except (ValueError, TypeError, KeyError) as exc:
                 raise StorageError(f"the metadata object {key!r} is unreadable") from exc
-        voices = {info.name: info for key, (_, info) in self._listed.items() if key in listing}
         for stale in set(self._listed) - set(listing):
             del self._listed[stale]
+        if changed:
+            self._write_index()
+        voices = {info.name: info for _, info in self._listed.values()}
         for name in self._builtins:
             if name not in voices:
                 voices[name] = self._builtin(name)
         return [voices[name] for name in sorted(voices)]
+
+    def _read_index(self) -> dict[str, tuple[str, VoiceInfo]]:
+        try:
+            raw = json.loads(self._store.get(INDEX_KEY))
+            return {
+                key: (str(version), VoiceInfo.from_json(json.dumps(meta).encode()))
+                for key, (version, meta) in raw.items()
+            }
+        except KeyError:
+            return {}
+        except (ValueError, TypeError, AttributeError):
+            return {}  # an unreadable index is only a cold cache
+
+    def _write_index(self) -> None:
+        """Best effort: the index is a cache, and the listing itself has succeeded."""
+        entries = {key: [version, asdict(info)] for key, (version, info) in self._listed.items()}
+        with contextlib.suppress(StorageError):
+            self._store.put(INDEX_KEY, json.dumps(entries, sort_keys=True).encode(), "application/json")
 
     def save(self, info: VoiceInfo, wav: bytes) -> None:
         """Audio first, metadata last: the metadata is the commit marker. A failed save

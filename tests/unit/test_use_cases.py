@@ -188,3 +188,25 @@ def test_list_reads_only_new_or_changed_metadata(world):
     reads.clear()
     voices = {v.name: v.ref_text for v in world.list()}
     assert reads == ["voices/b.json"] and voices == {"a": "a", "b": "changed", "default": "Some call me nature."}
+
+
+def test_a_cold_worker_lists_from_one_listing_and_the_index(world):
+    for name in ("a", "b"):
+        world.upload(UploadRequest(name=name, url=URL, ref_text=name))
+    world.list()  # a warm worker wrote the index
+    cold = VoiceLibrary(world.store, SoundfileCodec(), {})
+    calls: list[str] = []
+    for method in ("get", "get_many", "list"):
+        original = getattr(world.store, method)
+        setattr(world.store, method, lambda *args, _m=method, _o=original: calls.append(_m) or _o(*args))
+    assert [v.name for v in cold.list()] == ["a", "b"]
+    assert calls == ["list", "get", "get_many"]  # get_many of nothing: no request on a real store
+
+
+def test_a_lost_or_corrupt_index_only_costs_reads(world):
+    world.upload(UploadRequest(name="a", url=URL, ref_text="a"))
+    world.list()
+    world.store.objects["index/voices.json"] = b"{not json"
+    assert [v.name for v in VoiceLibrary(world.store, SoundfileCodec(), {}).list()] == ["a"]
+    del world.store.objects["index/voices.json"]
+    assert [v.name for v in VoiceLibrary(world.store, SoundfileCodec(), {}).list()] == ["a"]
