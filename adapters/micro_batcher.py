@@ -42,6 +42,7 @@ class MicroBatcher:
         self._queue: deque[_Request] = deque()
         self._ready = threading.Condition()
         self.batches: deque[int] = deque(maxlen=1024)  # items per recent engine call, for tests
+        self._last_requests = 0
         threading.Thread(target=self._loop, name="micro-batcher", daemon=True).start()
 
     @property
@@ -83,13 +84,15 @@ class MicroBatcher:
 
     def _gather(self) -> list[_Request]:
         """The oldest waiting request, then whatever else is waiting or arrives within
-        `wait_ms`, up to `max_items` chunks; a request is never split across calls."""
+        `wait_ms`, up to `max_items` chunks; a request is never split across calls. A lone
+        job (the last call served one request) does not wait for company that is not coming."""
         with self._ready:
             while not self._queue:
                 self._ready.wait()
             batch = [self._queue.popleft()]
             count = len(batch[0].items)
-            deadline = time.monotonic() + self._wait
+            busy = self._last_requests > 1 or bool(self._queue)
+            deadline = time.monotonic() + (self._wait if busy else 0.0)
             while count < self._max_items:
                 if not self._queue:
                     remaining = deadline - time.monotonic()
@@ -100,6 +103,7 @@ class MicroBatcher:
                 request = self._queue.popleft()
                 batch.append(request)
                 count += len(request.items)
+            self._last_requests = len(batch)
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
