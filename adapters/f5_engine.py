@@ -132,7 +132,9 @@ class F5Engine:
         except TtsError:
             raise
         except Exception as exc:  # a model failure must reach the client as engine_error
-            raise EngineError(f"F5-TTS failed: {type(exc).__name__}: {exc}") from exc
+            # the exception's text can carry paths and tensor dumps: it goes to the log only
+            log.exception("f5_failed", items=len(items))
+            raise EngineError(f"F5-TTS failed ({type(exc).__name__}); the error was logged") from exc
 
     def warm_up(self) -> None:
         """Two short syntheses, one item alone and a padded pair (the unmasked and the

@@ -15,12 +15,14 @@ import threading
 from typing import Any
 
 import numpy as np
+import structlog
 
 from adapters.audio_arrays import to_numpy
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput
 
 DEFAULT_ASR_MODEL = "openai/whisper-large-v3-turbo"
+log = structlog.get_logger()
 
 
 class WhisperTranscriber:
@@ -51,7 +53,8 @@ class WhisperTranscriber:
         try:
             return pipeline("automatic-speech-recognition", model=self.model, torch_dtype=dtype, device=device), None
         except Exception as exc:  # offline, no cached weights, bad model name: all mean "send ref_text"
-            return None, f"cannot load {self.model}: {type(exc).__name__}"
+            log.warning("asr_unavailable", model=self.model, error=f"{type(exc).__name__}: {exc}")
+            return None, f"the model cannot be loaded: {type(exc).__name__}"
 
     def transcribe(self, audio: Audio) -> str:
         pipe = self._pipeline()
@@ -64,5 +67,6 @@ class WhisperTranscriber:
                 return_timestamps=False,
             )
         except Exception as exc:
-            raise EngineError(f"speech recognition failed: {type(exc).__name__}: {exc}") from exc
+            log.exception("asr_failed")
+            raise EngineError(f"speech recognition failed ({type(exc).__name__}); the error was logged") from exc
         return str(result["text"]).strip()

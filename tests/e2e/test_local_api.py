@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+import subprocess
+import sys
 from urllib.parse import urlparse
 
 import pytest
 import requests
 import soundfile as sf
 
-from tests.e2e.worker import running_worker
+from tests.e2e.worker import ROOT, running_worker
 from tests.helpers import audio_file
 from tests.loopback import loopback_files
 from tests.moto_s3 import moto_s3
@@ -25,22 +27,34 @@ def files():
         yield served
 
 
-@pytest.fixture(scope="module", params=["file", "s3"])
+@pytest.fixture(scope="module", params=["fake-file", "fake-s3", "f5-file"])
 def store_env(request, tmp_path_factory):
-    """The same suite on a local folder and on S3 (moto's server over HTTP on loopback)."""
-    if request.param == "file":
-        yield {"STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}"}
+    """The same suite on a local folder and on S3 (moto's server over HTTP on loopback),
+    with the fake engine, and once with the real F5-TTS engine on the tiny checkpoint,
+    offline, loaded as production loads it (Whisper cannot load offline there)."""
+    engine, store = request.param.split("-")
+    env = {"TTS_ENGINE": engine}
+    if engine == "f5":
+        printed = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path_factory.mktemp("tiny"))],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        env |= dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
+        env |= {"HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32"}
+    if store == "file":
+        yield {**env, "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}"}
         return
     with moto_s3() as s3:
         s3.create_bucket("e2e-bucket")
-        yield s3.env("e2e-bucket", "worker")
+        yield {**env, **s3.env("e2e-bucket", "worker")}
 
 
 @pytest.fixture(scope="module")
 def worker(store_env, tmp_path_factory):
     env = {
         **store_env,
-        "TTS_ENGINE": "fake",
         "RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS": "1",
         "MAX_CONCURRENCY": "4",
         "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),
@@ -100,10 +114,15 @@ def test_every_format_and_return_mode(worker, fmt, mode):
     assert seconds == pytest.approx(output["duration"], abs=0.06)
 
 
-def test_voice_lifecycle_from_url_and_base64(worker, files):
+def test_voice_lifecycle_from_url_and_base64(worker, files, store_env):
     url = files.serve("/anna.wav", audio_file(3.0, 22050))
-    uploaded = output_of(worker.runsync({"endpoint": "upload", "voice_file_url": url, "voice_name": "anna.wav"}))
-    assert uploaded["voice"]["name"] == "anna" and uploaded["transcribed"] is True
+    job = {"endpoint": "upload", "voice_file_url": url, "voice_name": "anna.wav"}
+    if store_env["TTS_ENGINE"] == "f5":  # no Whisper offline: the client is told to send ref_text
+        error = error_of(worker.runsync(job))
+        assert error.startswith("invalid_input: ") and "ref_text" in error
+        job["ref_text"] = "Anna speaks."
+    uploaded = output_of(worker.runsync(job))
+    assert uploaded["voice"]["name"] == "anna" and uploaded["transcribed"] is ("ref_text" not in job)
     assert uploaded["voice"]["duration"] == pytest.approx(3.0, abs=0.01)
 
     b64 = base64.b64encode(audio_file(2.0, 16000, "FLAC")).decode()
