@@ -44,18 +44,9 @@ class WorkerService:
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": _endpoint_of(payload)}
         try:
             request = parse_job(payload, self.limits)
-            fields.update(_describe(request))
-            if isinstance(request, TtsRequest) and request.stream:
-                raise InvalidInput("stream: true needs a worker started with STREAMING=1")
-            output, extra = self._run(request)
         except TtsError as exc:
-            log.warning("job_failed", code=exc.code, error=exc.message, seconds=_since(start), **fields)
-            return {"error": str(exc)}
-        except Exception:
-            log.exception("job_crashed", seconds=_since(start), **fields)
-            return {"error": str(EngineError("the worker failed unexpectedly; the error was logged"))}
-        log.info("job_done", seconds=_since(start), **fields, **extra)
-        return output
+            return _failed(exc, start, fields)
+        return self._answer(request, start, fields)
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
         """A streaming worker's answers: for `stream: true`, one dict per audio chunk and then
@@ -64,11 +55,11 @@ class WorkerService:
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": _endpoint_of(payload)}
         try:
             request = parse_job(payload, self.limits)
-        except TtsError:
-            yield self.handle(payload, job_id)
+        except TtsError as exc:
+            yield _failed(exc, start, fields)
             return
         if not (isinstance(request, TtsRequest) and request.stream):
-            yield self.handle(payload, job_id)
+            yield self._answer(request, start, fields)
             return
         fields.update(_describe(request), stream=True)
         first_chunk = None
@@ -86,33 +77,27 @@ class WorkerService:
                     }
                 else:
                     result = event
-        except TtsError as exc:
-            log.warning("job_failed", code=exc.code, error=exc.message, seconds=_since(start), **fields)
-            yield {"error": str(exc)}
+        except Exception as exc:
+            yield _failed(exc, start, fields)
             return
-        except Exception:
-            log.exception("job_crashed", seconds=_since(start), **fields)
-            yield {"error": str(EngineError("the worker failed unexpectedly; the error was logged"))}
-            return
-        log.info(
-            "job_done",
-            seconds=_since(start),
-            first_chunk_seconds=first_chunk,
-            audio_seconds=result.duration,
-            chunks=result.chunks,
-            stages=_rounded(result.timings),
-            **fields,
-        )
+        log.info("job_done", seconds=_since(start), first_chunk_seconds=first_chunk, **_tts_extra(result), **fields)
         yield _render_tts(result)
+
+    def _answer(self, request: Request, start: float, fields: dict[str, Any]) -> dict[str, Any]:
+        fields.update(_describe(request))
+        try:
+            if isinstance(request, TtsRequest) and request.stream:
+                raise InvalidInput("stream: true needs a worker started with STREAMING=1")
+            output, extra = self._run(request)
+        except Exception as exc:
+            return _failed(exc, start, fields)
+        log.info("job_done", seconds=_since(start), **fields, **extra)
+        return output
 
     def _run(self, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(request, TtsRequest):
             result = self.synthesize(request)
-            return _render_tts(result), {
-                "audio_seconds": result.duration,
-                "chunks": result.chunks,
-                "stages": _rounded(result.timings),
-            }
+            return _render_tts(result), _tts_extra(result)
         if isinstance(request, UploadRequest):
             uploaded = self.upload_voice(request)
             info = uploaded.voice
@@ -134,6 +119,20 @@ class WorkerService:
         ]
         ok = all(c["ok"] for c in checks)
         return {"store": checks, "healthy": ok, "status": "completed" if ok else "degraded"}
+
+
+def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:
+    """The client's answer for a failed job, logged once: a TtsError as it is, anything
+    else (with its traceback in the log) only as engine_error."""
+    if isinstance(exc, TtsError):
+        log.warning("job_failed", code=exc.code, error=exc.message, seconds=_since(start), **fields)
+        return {"error": str(exc)}
+    log.error("job_crashed", exc_info=exc, seconds=_since(start), **fields)
+    return {"error": str(EngineError("the worker failed unexpectedly; the error was logged"))}
+
+
+def _tts_extra(result: TtsResult) -> dict[str, Any]:
+    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": _rounded(result.timings)}
 
 
 def _render_tts(result: TtsResult) -> dict[str, Any]:
