@@ -19,7 +19,7 @@ from domain.audio import Audio
 from domain.errors import StorageError, VoiceNotFound
 from domain.synthesis import Reference
 from domain.timing import StageTimer
-from domain.voice import DEFAULT_VOICE, VoiceInfo, audio_key, metadata_key
+from domain.voice import VoiceInfo, audio_key, metadata_key
 from ports.audio_codec import AudioCodec
 from ports.blob_store import BlobStore
 from ports.content_cache import ContentCache
@@ -235,5 +235,3 @@ class VoiceLibrary:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-
-__all__ = ["DEFAULT_VOICE", "BuiltinVoice", "VoiceLibrary"]
