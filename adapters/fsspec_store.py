@@ -77,11 +77,9 @@ class FsspecStore:
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
-        if self._s3:
-            self._guard("writing", key, lambda: self._fs.pipe_file(path, data, ContentType=content_type))
-            return
         if not self._local:
-            self._guard("writing", key, lambda: self._fs.pipe_file(path, data))
+            extra = {"ContentType": content_type} if self._s3 else {}
+            self._guard("writing", key, lambda: self._fs.pipe_file(path, data, **extra))
             return
         parent = posixpath.dirname(path)
         tmp = f"{parent}/{_TMP_PREFIX}{uuid.uuid4().hex}"
