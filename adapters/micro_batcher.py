@@ -7,6 +7,9 @@ one engine call (the engine buckets them by length and caps padded frames), and 
 job its own audio. Results do not depend on batch mates (the engine contract guarantees
 it), and when a mixed batch fails each job is retried alone, so a bad item fails only its
 own job.
+
+The batching thread is a resource with an owner: `start()` runs it, `close()` stops it and
+fails whatever is still waiting, so a container that is shut down leaves no thread behind.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from domain.audio import Audio
+from domain.errors import EngineError
 from domain.synthesis import SynthesisItem
 from ports.tts_engine import TtsEngine
 
@@ -35,7 +39,7 @@ class _Request:
 
 
 class MicroBatcher:
-    def __init__(self, engine: TtsEngine, max_items: int = 16, wait_ms: float = 5.0) -> None:
+    def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
         self._engine = engine
         self._max_items = max(1, max_items)
         self._wait = max(0.0, wait_ms) / 1000
@@ -43,7 +47,31 @@ class MicroBatcher:
         self._ready = threading.Condition()
         self.batches: deque[int] = deque(maxlen=1024)  # items per recent engine call, for tests
         self._last_requests = 0
-        threading.Thread(target=self._loop, name="micro-batcher", daemon=True).start()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> MicroBatcher:
+        with self._ready:
+            if self._closed:
+                raise RuntimeError("a closed MicroBatcher cannot start again")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="micro-batcher", daemon=True)
+                self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the batching thread after the batch it is running; waiting jobs fail."""
+        with self._ready:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            waiting = list(self._queue)
+            self._queue.clear()
+            self._ready.notify_all()
+        for request in waiting:
+            request.error = EngineError("the worker is shutting down")
+            request.done.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     @property
     def sample_rate(self) -> int:
@@ -63,17 +91,24 @@ class MicroBatcher:
         if not request.items:
             return []
         with self._ready:
+            if self._thread is None:
+                raise EngineError("the worker is shutting down" if self._closed else "the batcher is not started")
             self._queue.append(request)
-            self._ready.notify()
+            self._ready.notify_all()
         request.done.wait()
         if request.error is not None:
             raise request.error
         assert request.result is not None
         return request.result
 
+    def wait_until_queued(self, requests: int, timeout: float) -> bool:
+        """Block until `requests` jobs wait for the next batch: tests build exact batches with
+        it instead of sleeping."""
+        with self._ready:
+            return self._ready.wait_for(lambda: len(self._queue) >= requests, timeout)
+
     def _loop(self) -> None:
-        while True:
-            batch = self._gather()
+        while (batch := self._gather()) is not None:
             try:
                 self._run(batch)
             except BaseException as exc:  # never let the batching thread die
@@ -82,12 +117,14 @@ class MicroBatcher:
                         request.error = exc
                         request.done.set()
 
-    def _gather(self) -> list[_Request]:
+    def _gather(self) -> list[_Request] | None:
         """The oldest waiting request, then whatever else is waiting or arrives within
         `wait_ms`, up to `max_items` chunks; a request is never split across calls. A lone
         job (the last call served one request) does not wait for company that is not coming."""
         with self._ready:
             while not self._queue:
+                if self._closed:
+                    return None
                 self._ready.wait()
             batch = [self._queue.popleft()]
             count = len(batch[0].items)
@@ -109,6 +146,7 @@ class MicroBatcher:
     def _run(self, batch: list[_Request]) -> None:
         items = [item for request in batch for item in request.items]
         self.batches.append(len(items))
+        log.debug("engine_batch", jobs=len(batch), items=len(items))
         try:
             audios = self._engine.synthesize(items)
         except Exception as exc:

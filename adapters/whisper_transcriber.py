@@ -21,12 +21,11 @@ from adapters.audio_arrays import to_numpy
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput
 
-DEFAULT_ASR_MODEL = "openai/whisper-large-v3-turbo"
 log = structlog.get_logger()
 
 
 class WhisperTranscriber:
-    def __init__(self, model: str = DEFAULT_ASR_MODEL, device: str | None = None) -> None:
+    def __init__(self, model: str, device: str | None = None) -> None:
         self.model = model
         self._device = device
         self._pipe: Any = None

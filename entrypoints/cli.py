@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,10 +17,11 @@ from typing import Any
 from container import build_container
 from entrypoints.logging_setup import configure_logging
 from entrypoints.service import WorkerService
+from settings import SettingsError, load_settings
 
 
-def _service() -> WorkerService:
-    return build_container().service()
+def _service(args: argparse.Namespace) -> WorkerService:
+    return build_container(settings=args.settings).service()
 
 
 def _answer(output: dict[str, Any]) -> int:
@@ -36,7 +36,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     job: dict[str, Any] = {"text": args.text, "format": args.format, "return": "base64"}
     optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step}
     job.update({key: value for key, value in optional.items() if value is not None})
-    output = _service().handle(job, "cli")
+    output = _service(args).handle(job, "cli")
     if "error" in output:
         return _answer(output)
     out = Path(args.out or f"output.{args.format}")
@@ -46,7 +46,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    service = _service()
+    service = _service(args)
     if args.action == "list":
         return _answer(service.handle({"endpoint": "list_voices"}, "cli"))
     if args.action == "delete":
@@ -63,7 +63,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Each check on its own line with its time; exit 1 when any fails."""
-    container = build_container()
+    container = build_container(settings=args.settings)
     failures = 0
 
     def line(name: str, ok: bool, seconds: float, detail: str = "") -> None:
@@ -71,7 +71,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         failures += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
 
-    print(f"engine={container.config.engine()} store={container.config.storage_url()}")
+    settings = container.settings()
+    print(f"engine={settings.tts_engine} store={settings.resolved_storage_url}")
     start = time.perf_counter()
     try:
         store = container.store()
@@ -131,7 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING"), os.environ.get("LOG_FORMAT", "console"))
+    try:
+        args.settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    configure_logging(args.settings.log_level or "WARNING", args.settings.log_format or "console")
     return args.run(args)
 
 

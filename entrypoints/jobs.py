@@ -1,4 +1,4 @@
-"""Turning a RunPod job's `input` into a domain request: pure, so it is tested without HTTP.
+"""The job inputs (pydantic models) and their domain requests: pure, so tested without HTTP.
 
 Validation is pydantic's (strict types, unknown fields refused); its findings are folded
 into one `invalid_input` message a client can act on.
@@ -18,14 +18,23 @@ from domain.synthesis import SynthesisParams
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
-
-ENDPOINTS = ("tts", "upload", "list_voices", "delete_voice", "health")
+from settings import Settings
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_text_chars: int = 20_000
-    max_voice_bytes: int = 50 * 1024 * 1024
+    """The settings the parser enforces; their defaults live in `settings.py` only."""
+
+    max_text_chars: int
+    max_voice_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(max_text_chars=settings.max_text_chars, max_voice_bytes=settings.max_voice_bytes)
+
+    @classmethod
+    def defaults(cls) -> Limits:
+        return cls.from_settings(Settings.defaults())
 
 
 @dataclass(frozen=True)
@@ -87,38 +96,6 @@ class _DeleteJob(_Job):
 
 class _HealthJob(_Job):
     endpoint: Literal["health"]
-
-
-_MODELS: dict[str, type[_Job]] = {
-    "tts": _TtsJob,
-    "upload": _UploadJob,
-    "list_voices": _ListJob,
-    "delete_voice": _DeleteJob,
-    "health": _HealthJob,
-}
-
-
-def parse_job(payload: object, limits: Limits | None = None) -> Request:
-    """A domain request, or InvalidInput saying what to fix. Never any other exception."""
-    limits = limits or Limits()
-    if not isinstance(payload, dict):
-        raise InvalidInput("input must be a JSON object")
-    endpoint = payload.get("endpoint", "tts")
-    if not isinstance(endpoint, str) or endpoint not in _MODELS:
-        raise InvalidInput(f"unknown endpoint {_show(endpoint)}; use one of {', '.join(ENDPOINTS)}")
-    try:
-        job = _MODELS[endpoint].model_validate(payload)
-    except ValidationError as exc:
-        raise InvalidInput(_describe(exc)) from None
-    if isinstance(job, _TtsJob):
-        return _tts(job, limits)
-    if isinstance(job, _UploadJob):
-        return _upload(job, limits)
-    if isinstance(job, _DeleteJob):
-        return DeleteVoiceRequest(voice_name(job.voice_name))
-    if isinstance(job, _HealthJob):
-        return HealthRequest()
-    return ListVoicesRequest()
 
 
 def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
@@ -198,8 +175,3 @@ def _describe(exc: ValidationError) -> str:
         else:
             problems.append(f"{field!r}: {error['msg']}")
     return "; ".join(problems[:5])
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

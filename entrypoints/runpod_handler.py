@@ -9,33 +9,32 @@ worker ready. The handler is `async` and runs each job in a thread: runpod calls
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
 
-from container import build_container
+from container import Container, build_container
 from entrypoints.logging_setup import configure_logging
 from entrypoints.service import WorkerService
+from settings import load_settings
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-DEFAULT_CONCURRENCY = 4
 log = structlog.get_logger("worker")
 
 
-def boot() -> WorkerService:
+def boot(container: Container) -> WorkerService:
+    """Load and warm the model; the caller keeps the container (it owns the batcher's thread)."""
     started = time.perf_counter()
-    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
-    container = build_container()
+    settings = container.settings()
     engine = container.batched_engine()
     service = container.service()
     engine.warm_up()
     log.info(
         "worker_ready",
         engine=engine.model_id,
-        store=container.config.storage_url(),
+        store=settings.resolved_storage_url,
         ready_seconds=round(time.perf_counter() - started, 3),
     )
     return service
@@ -61,20 +60,24 @@ def make_streaming_handler(service: WorkerService) -> Callable[[dict[str, Any]],
     return handler
 
 
-def concurrency(current: int) -> int:
-    return max(1, int(os.environ.get("MAX_CONCURRENCY", str(DEFAULT_CONCURRENCY)) or DEFAULT_CONCURRENCY))
-
-
 def main() -> None:
     import runpod
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
+    settings = load_settings()
+    configure_logging(settings.log_level or "INFO", settings.log_format or "json")
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
-    RunPodLogger().set_level(os.environ.get("RUNPOD_LOG_LEVEL") or "INFO")
-    service = boot()
-    streaming = os.environ.get("STREAMING", "").strip().lower() in ("1", "true", "yes", "on")
-    handler = make_streaming_handler(service) if streaming else make_handler(service)
-    runpod.serverless.start({"handler": handler, "concurrency_modifier": concurrency, "return_aggregate_stream": True})
+    RunPodLogger().set_level(settings.runpod_log_level)
+    container = build_container(settings=settings)
+    service = boot(container)
+    handler = make_streaming_handler(service) if settings.streaming else make_handler(service)
+    runpod.serverless.start(
+        {
+            "handler": handler,
+            "concurrency_modifier": lambda current: settings.max_concurrency,
+            "return_aggregate_stream": True,
+        }
+    )
 
 
 if __name__ == "__main__":

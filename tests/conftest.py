@@ -2,6 +2,8 @@ import pytest
 import structlog
 from fsspec.implementations.memory import MemoryFileSystem
 
+from tests.helpers import shut_down_test_containers
+
 
 @pytest.fixture(autouse=True)
 def _clean_memory_store():
@@ -10,6 +12,13 @@ def _clean_memory_store():
     MemoryFileSystem.pseudo_dirs.clear()
     MemoryFileSystem.pseudo_dirs.append("")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _shut_down_containers():
+    """Containers made by make_test_container release their resources (the batcher's thread)."""
+    yield
+    shut_down_test_containers()
 
 
 @pytest.fixture(autouse=True)

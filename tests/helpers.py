@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import numpy as np
 import soundfile as sf
@@ -22,9 +23,21 @@ def audio_file(seconds: float = 2.0, rate: int = 24000, fmt: str = "WAV") -> byt
     return buffer.getvalue()
 
 
-def make_test_container(storage_url: str = "memory://test-store", **overrides: object) -> Container:
-    """The production container, configured for tests, with any provider overridden."""
-    container = build_container({"TTS_ENGINE": "fake", "STORAGE_URL": storage_url})
+_open_containers: list[Container] = []
+
+
+def make_test_container(
+    storage_url: str = "memory://test-store", env: Mapping[str, str] | None = None, **overrides: object
+) -> Container:
+    """The production container, configured for tests (`env` adds settings), with any provider
+    overridden. conftest shuts every one down after its test, so no batcher thread outlives it."""
+    container = build_container({"TTS_ENGINE": "fake", "STORAGE_URL": storage_url, **(env or {})})
     for name, value in overrides.items():
         getattr(container, name).override(providers.Object(value))
+    _open_containers.append(container)
     return container
+
+
+def shut_down_test_containers() -> None:
+    while _open_containers:
+        _open_containers.pop().shutdown_resources()

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from settings import Settings
 from tests.helpers import make_test_container
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 HUB = json.loads((ROOT / ".runpod" / "hub.json").read_text())
 HUB_TESTS = json.loads((ROOT / ".runpod" / "tests.json").read_text())
 WEIGHTS = json.loads((ROOT / "scripts" / "weights.json").read_text())
-CODE_DIRS = ("domain", "ports", "adapters", "entrypoints", "container.py")
+CODE_DIRS = ("domain", "ports", "adapters", "entrypoints", "container.py", "settings.py")
 
 
 PARSER = DockerfileParser(fileobj=io.BytesIO(DOCKERFILE.read_bytes()))
@@ -238,12 +239,14 @@ def _env_reads(path: Path) -> set[str]:
 
 
 def _code_env_vars() -> set[str]:
+    """The settings object's variables, and any read directly (the loader's HF_HUB_OFFLINE)."""
     files = [
         ROOT / "container.py",
+        ROOT / "settings.py",
         *sorted((ROOT / "adapters").glob("*.py")),
         *sorted((ROOT / "entrypoints").glob("*.py")),
     ]
-    return set().union(*(_env_reads(f) for f in files))
+    return Settings.env_names() | set().union(*(_env_reads(f) for f in files))
 
 
 def _hub_env() -> dict[str, dict[str, Any]]:
@@ -307,21 +310,23 @@ def test_hub_keys_are_unique_and_presets_use_declared_keys() -> None:
 
 def test_hub_defaults_agree_with_the_code_and_the_image() -> None:
     hub = {key: item["input"] for key, item in _hub_env().items()}
-    config = make_test_container().config
-    assert hub["MAX_TEXT_CHARS"]["default"] == config.max_text_chars()
-    assert hub["MAX_VOICE_BYTES"]["default"] == config.max_voice_bytes()
-    assert hub["MAX_VOICE_SECONDS"]["default"] == config.max_voice_seconds()
-    assert hub["OUTPUT_URL_TTL"]["default"] == config.output_url_ttl()
-    assert hub["VOICE_CACHE_BYTES"]["default"] == config.voice_cache_bytes()
-    assert hub["F5_MODEL"]["default"] == config.f5.model()
-    assert hub["TTS_ENGINE"]["default"] == "f5"
-    assert hub["BATCH_MAX_ITEMS"]["default"] == config.batch_max_items()
-    assert hub["BATCH_MAX_FRAMES"]["default"] == config.batch_max_frames()
-    assert hub["BATCH_WAIT_MS"]["default"] == config.batch_wait_ms()
-
-    from entrypoints.runpod_handler import DEFAULT_CONCURRENCY
-
-    assert hub["MAX_CONCURRENCY"]["default"] == DEFAULT_CONCURRENCY
+    defaults = Settings.defaults()
+    image_set = {"MODEL_DIR", "ASR_MODEL", "LOG_FORMAT", "LOG_LEVEL", "HF_HUB_OFFLINE"}  # the image's ENV decides
+    checked = 0
+    for key in sorted(Settings.env_names() - image_set):
+        if key not in hub:
+            continue
+        code_default = getattr(defaults, key.lower())
+        spec = hub[key]
+        if spec["type"] == "boolean":
+            assert spec["default"] is code_default, key
+            assert {spec["trueValue"], spec["falseValue"]} == {"1", "0"}, key
+        elif spec["type"] == "number":
+            assert spec["default"] == code_default, key
+        elif key != "VOICE_CACHE_DIR":  # the code's is the system temp dir, the Hub shows it empty
+            assert spec["default"] == (code_default or ""), key
+        checked += 1
+    assert checked >= 20
     env = PARSER.envs
     assert hub["MODEL_DIR"]["default"] == env["MODEL_DIR"]
     assert hub["ASR_MODEL"]["default"] == env["ASR_MODEL"]

@@ -11,6 +11,7 @@ from moto.core.authorization import enable_iam_authentication
 from adapters.fsspec_store import FsspecStore
 from container import s3_options
 from domain.errors import StorageError
+from settings import Settings, load_settings
 from tests.contracts.blob_store import BlobStoreContract
 from tests.moto_s3 import CREDENTIALS, moto_s3
 
@@ -32,7 +33,7 @@ def s3_env(s3, monkeypatch):
 
 
 def make_store(env: dict[str, str], **extra: object) -> FsspecStore:
-    return FsspecStore(env["STORAGE_URL"], retries=1, **{**s3_options(env), **extra})
+    return FsspecStore(env["STORAGE_URL"], retries=1, **{**s3_options(load_settings(env)), **extra})
 
 
 class TestS3StoreContract(BlobStoreContract):
@@ -92,10 +93,10 @@ def test_unreachable_store_is_a_storage_error(s3_env):
 
 
 def test_checksums_only_when_required_for_custom_endpoints():
-    config = s3_options({"AWS_ENDPOINT_URL": "https://s3.eu-central-003.example.test"})["config_kwargs"]
+    config = s3_options(load_settings({"AWS_ENDPOINT_URL": "https://s3.eu-central-003.example.test"}))["config_kwargs"]
     assert config["request_checksum_calculation"] == "when_required"  # type: ignore[index]
     overridden = s3_options(
-        {"AWS_ENDPOINT_URL": "https://x.test", "AWS_REQUEST_CHECKSUM_CALCULATION": "when_supported"}
+        load_settings({"AWS_ENDPOINT_URL": "https://x.test", "AWS_REQUEST_CHECKSUM_CALCULATION": "when_supported"})
     )
     assert "request_checksum_calculation" not in overridden["config_kwargs"]  # type: ignore[operator]
-    assert "request_checksum_calculation" not in s3_options({})["config_kwargs"]  # type: ignore[operator]
+    assert "request_checksum_calculation" not in s3_options(Settings.defaults())["config_kwargs"]  # type: ignore[operator]

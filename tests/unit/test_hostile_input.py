@@ -80,8 +80,7 @@ def store_is_clean(root: Path) -> list[str]:
 def test_any_json_gets_an_answer_or_a_known_error(payloads):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        container = make_test_container(f"file://{root}/store")
-        container.config.voice_cache_dir.from_value(str(root / "cache"))
+        container = make_test_container(f"file://{root}/store", env={"VOICE_CACHE_DIR": str(root / "cache")})
         service = container.service()
         for payload in payloads:
             answer = service.handle(payload, "fuzz")

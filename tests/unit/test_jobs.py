@@ -1,4 +1,5 @@
 import base64
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -7,7 +8,10 @@ from hypothesis import strategies as st
 from domain.errors import InvalidInput
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
-from entrypoints.jobs import DeleteVoiceRequest, Limits, ListVoicesRequest, parse_job
+from entrypoints.endpoints import parse_job
+from entrypoints.jobs import DeleteVoiceRequest, Limits, ListVoicesRequest
+
+SMALL_VOICES = replace(Limits.defaults(), max_voice_bytes=1000)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
@@ -103,22 +107,22 @@ def test_all_tts_fields_are_honoured():
 )
 def test_bad_jobs_say_what_to_fix(payload, needle):
     with pytest.raises(InvalidInput, match=needle):
-        parse_job(payload, Limits(max_text_chars=20))
+        parse_job(payload, replace(Limits.defaults(), max_text_chars=20))
 
 
 def test_base64_size_is_checked_before_decoding():
     big = base64.b64encode(b"x" * 2000).decode()
     with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
-        parse_job({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, Limits(max_voice_bytes=1000))
+        parse_job({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, SMALL_VOICES)
 
 
 def test_base64_exactly_at_the_cap_passes_and_one_byte_more_fails():
     job = {"endpoint": "upload", "voice_name": "v"}
     at_cap = base64.encodebytes(b"x" * 1000).decode()  # with line breaks, as `base64` writes it
-    assert parse_job(job | {"voice_file_base64": at_cap}, Limits(max_voice_bytes=1000)).data == b"x" * 1000
+    assert parse_job(job | {"voice_file_base64": at_cap}, SMALL_VOICES).data == b"x" * 1000
     over = base64.b64encode(b"x" * 1001).decode()
     with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
-        parse_job(job | {"voice_file_base64": over}, Limits(max_voice_bytes=1000))
+        parse_job(job | {"voice_file_base64": over}, SMALL_VOICES)
 
 
 def test_other_endpoints():

@@ -1,4 +1,6 @@
-"""Concurrent jobs share engine calls; each gets its own audio; a bad item fails alone."""
+"""Concurrent jobs share engine calls; each gets its own audio; a bad item fails alone; the
+batching thread starts and stops with its owner. Batches are built with events, not sleeps:
+a gated engine holds its first call while the other jobs queue up behind it."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import pytest
 from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
 from adapters.micro_batcher import MicroBatcher
-from domain.errors import InvalidInput
+from domain.errors import EngineError, InvalidInput
 from tests.contracts.tts_engine import TtsEngineContract, item
+from tests.helpers import make_test_container
+
+SAFETY = 30  # seconds; a bound on a hang, never how the test synchronises
 
 
 class TestMicroBatcherContract(TtsEngineContract):
@@ -21,28 +26,57 @@ class TestMicroBatcherContract(TtsEngineContract):
 
     @pytest.fixture
     def engine(self):
-        return MicroBatcher(FakeEngine())
+        batcher = MicroBatcher(FakeEngine(), max_items=16, wait_ms=5).start()
+        yield batcher
+        batcher.close()
 
 
-class SlowEngine(FakeEngine):
-    """Holds each call briefly, as a model does, so concurrent jobs pile up behind it;
-    refuses any batch holding a chunk that says BAD, as a model failing on one input."""
+class GatedEngine(FakeEngine):
+    """Holds its first call until `gate` opens, so concurrent jobs pile up behind it; refuses
+    any batch holding a chunk that says BAD, as a model failing on one input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
 
     def synthesize(self, items):
+        first = not self.calls
+        self.calls.append(list(items))
+        if first:
+            self.entered.set()
+            assert self.gate.wait(SAFETY)
         if any("BAD" in i.text for i in items):
             raise InvalidInput("cannot speak BAD")
-        threading.Event().wait(0.05)
-        return super().synthesize(items)
+        return [self._one(i) for i in items]
 
 
-def test_concurrent_jobs_share_calls_and_get_their_own_audio():
-    engine = SlowEngine()
-    batcher = MicroBatcher(engine, max_items=16, wait_ms=20)
+@pytest.fixture
+def gated():
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_items=64, wait_ms=0).start()
+    yield engine, batcher
+    engine.gate.set()
+    batcher.close()
+
+
+def _queue_behind_a_held_call(engine, batcher, pool, jobs, run):
+    """Submit a filler job, wait until the engine holds it, queue `jobs`, then open the gate."""
+    filler = pool.submit(batcher.synthesize, [item("Filler.")])
+    assert engine.entered.wait(SAFETY)
+    futures = [pool.submit(run, job) for job in jobs]
+    assert batcher.wait_until_queued(len(jobs), SAFETY)
+    engine.gate.set()
+    filler.result(SAFETY)
+    return [f.result(SAFETY) for f in futures]
+
+
+def test_concurrent_jobs_share_one_call_and_get_their_own_audio(gated):
+    engine, batcher = gated
     jobs = [[item(f"Job {j} chunk {c}.", seed=10 * j + c) for c in range(1 + j % 3)] for j in range(12)]
-    with ThreadPoolExecutor(12) as pool:
-        results = list(pool.map(batcher.synthesize, jobs))
-    assert max(batcher.batches) > 3, list(batcher.batches)
-    assert sum(batcher.batches) == sum(len(job) for job in jobs)
+    with ThreadPoolExecutor(13) as pool:
+        results = _queue_behind_a_held_call(engine, batcher, pool, jobs, batcher.synthesize)
+    assert list(batcher.batches) == [1, sum(len(job) for job in jobs)]  # the filler, then everyone at once
     for job, audios in zip(jobs, results, strict=True):
         alone = FakeEngine().synthesize(job)
         assert len(audios) == len(job)
@@ -50,8 +84,8 @@ def test_concurrent_jobs_share_calls_and_get_their_own_audio():
             np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
 
 
-def test_a_bad_item_fails_only_its_own_job():
-    batcher = MicroBatcher(SlowEngine(), max_items=16, wait_ms=50)
+def test_a_bad_item_fails_only_its_own_job_after_sharing_a_batch(gated):
+    engine, batcher = gated
     jobs = [[item("Fine one.")], [item("A BAD chunk."), item("And a fine one.")], [item("Fine too.", seed=3)]]
 
     def run(job):
@@ -60,13 +94,55 @@ def test_a_bad_item_fails_only_its_own_job():
         except InvalidInput as exc:
             return exc
 
-    with ThreadPoolExecutor(3) as pool:
-        outcomes = list(pool.map(run, jobs))
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = _queue_behind_a_held_call(engine, batcher, pool, jobs, run)
+    shared = engine.calls[1]
+    assert [i.text for i in shared] == [i.text for job in jobs for i in job]  # the bad job was in the batch
+    assert [len(call) for call in engine.calls[2:]] == [1, 2, 1]  # then each job was retried alone
     assert isinstance(outcomes[1], InvalidInput)
-    assert len(outcomes[0]) == 1 and len(outcomes[2]) == 1
+    np.testing.assert_array_equal(to_numpy(outcomes[0][0]), to_numpy(FakeEngine().synthesize(jobs[0])[0]))
+    np.testing.assert_array_equal(to_numpy(outcomes[2][0]), to_numpy(FakeEngine().synthesize(jobs[2])[0]))
 
 
 def test_a_request_larger_than_the_batch_limit_runs_whole():
-    batcher = MicroBatcher(FakeEngine(), max_items=2, wait_ms=0)
-    assert len(batcher.synthesize([item(f"Chunk {i}.") for i in range(5)])) == 5
-    assert list(batcher.batches) == [5]
+    batcher = MicroBatcher(FakeEngine(), max_items=2, wait_ms=0).start()
+    try:
+        assert len(batcher.synthesize([item(f"Chunk {i}.") for i in range(5)])) == 5
+        assert list(batcher.batches) == [5]
+    finally:
+        batcher.close()
+
+
+def test_close_fails_waiting_jobs_and_stops_the_thread(gated):
+    engine, batcher = gated
+    with ThreadPoolExecutor(3) as pool:
+        held = pool.submit(batcher.synthesize, [item("Held.")])
+        assert engine.entered.wait(SAFETY)
+        waiting = pool.submit(batcher.synthesize, [item("Waiting.")])
+        assert batcher.wait_until_queued(1, SAFETY)
+        closing = pool.submit(batcher.close)
+        with pytest.raises(EngineError, match="shutting down"):
+            waiting.result(SAFETY)
+        engine.gate.set()
+        assert len(held.result(SAFETY)) == 1  # the running batch finishes
+        closing.result(SAFETY)
+    assert not [t for t in threading.enumerate() if t.name == "micro-batcher"]
+    with pytest.raises(EngineError, match="shutting down"):
+        batcher.synthesize([item("Too late.")])
+
+
+def test_an_unstarted_batcher_refuses_instead_of_hanging():
+    with pytest.raises(EngineError, match="not started"):
+        MicroBatcher(FakeEngine(), max_items=4, wait_ms=0).synthesize([item("Hello.")])
+
+
+def test_containers_leave_no_thread_behind():
+    before = threading.active_count()
+    for _ in range(5):
+        container = make_test_container()
+        answer = container.service().handle({"text": "Hello there.", "return": "base64"}, "t")
+        assert answer["status"] == "completed"
+        assert [t.name for t in threading.enumerate()].count("micro-batcher") == 1
+        container.shutdown_resources()
+    assert threading.active_count() == before
+    assert "micro-batcher" not in [t.name for t in threading.enumerate()]

@@ -31,7 +31,7 @@ def fake_transformers(monkeypatch: pytest.MonkeyPatch, pipeline) -> list[dict]:
 def test_without_transformers_asks_for_ref_text(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)  # makes the import fail
     with pytest.raises(InvalidInput, match="ref_text"):
-        WhisperTranscriber().transcribe(AUDIO)
+        WhisperTranscriber("some/model").transcribe(AUDIO)
 
 
 def test_offline_model_load_asks_for_ref_text_and_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,4 +74,4 @@ def test_recognition_failure_is_an_engine_error(monkeypatch: pytest.MonkeyPatch)
 
     fake_transformers(monkeypatch, broken)
     with pytest.raises(EngineError):
-        WhisperTranscriber(device="cpu").transcribe(AUDIO)
+        WhisperTranscriber("some/model", device="cpu").transcribe(AUDIO)

@@ -1,0 +1,175 @@
+"""The job API's endpoints, one table: name -> input model, request builder, runner, log fields.
+
+Adding an endpoint is one `Endpoint(...)` entry here (plus its input model and builder in
+`jobs.py` when it takes fields). The parser, the service and the error message that lists
+the endpoints all read this table.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from domain.errors import InvalidInput
+from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
+from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.voice import voice_name
+from entrypoints import jobs
+from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, Limits, ListVoicesRequest
+
+R = TypeVar("R")
+Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)
+
+
+class UseCases(Protocol):
+    """What a runner may call: the worker service's use cases and its health check."""
+
+    synthesize: Synthesize
+    upload_voice: UploadVoice
+    list_voices: ListVoices
+    delete_voice: DeleteVoice
+
+    def health(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[R]):
+    name: str
+    model: type[jobs._Job]
+    build: Callable[[Any, Limits], R]
+    run: Callable[[UseCases, R], Answer]
+    describe: Callable[[R], dict[str, Any]] = lambda request: {}
+
+
+# --- runners: call the use case, render the client's answer -------------------------------
+
+
+def render_tts(result: TtsResult) -> dict[str, Any]:
+    output: dict[str, Any] = {
+        "duration": result.duration,
+        "text": result.text,
+        "voice": result.voice,
+        "sample_rate": result.sample_rate,
+        "format": result.format,
+        "seed": result.seed,
+        "status": "completed",
+    }
+    if result.audio is not None:
+        output["audio_base64"] = base64.b64encode(result.audio).decode("ascii")
+    else:
+        output["audio_url"] = result.audio_url
+    return output
+
+
+def tts_extra(result: TtsResult) -> dict[str, Any]:
+    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": rounded(result.timings)}
+
+
+def _run_tts(use: UseCases, request: TtsRequest) -> Answer:
+    if request.stream:
+        raise InvalidInput("stream: true needs a worker started with STREAMING=1")
+    result = use.synthesize(request)
+    return render_tts(result), tts_extra(result)
+
+
+def _run_upload(use: UseCases, request: UploadRequest) -> Answer:
+    uploaded = use.upload_voice(request)
+    info = uploaded.voice
+    output = {"voice": info.public(), "transcribed": uploaded.transcribed, "status": "completed"}
+    return output, {"audio_seconds": info.duration, "stages": rounded(uploaded.timings)}
+
+
+def _run_list(use: UseCases, request: ListVoicesRequest) -> Answer:
+    voices = use.list_voices()
+    return {"voices": [v.public() for v in voices], "status": "completed"}, {"voices": len(voices)}
+
+
+def _run_delete(use: UseCases, request: DeleteVoiceRequest) -> Answer:
+    return {"deleted": use.delete_voice(request.name), "status": "completed"}, {}
+
+
+def _run_health(use: UseCases, request: HealthRequest) -> Answer:
+    return use.health(), {}
+
+
+def rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 4) for name, value in timings.items()}
+
+
+# --- the table ------------------------------------------------------------------------------
+
+ENDPOINTS: dict[str, Endpoint[Any]] = {
+    endpoint.name: endpoint
+    for endpoint in (
+        Endpoint(
+            "tts",
+            jobs._TtsJob,
+            jobs._tts,
+            _run_tts,
+            lambda r: {"voice": r.voice, "text_chars": len(r.text), "format": r.format},  # never the text
+        ),
+        Endpoint(
+            "upload",
+            jobs._UploadJob,
+            jobs._upload,
+            _run_upload,
+            lambda r: {"voice": r.name, "source": "url" if r.url else "base64"},
+        ),
+        Endpoint("list_voices", jobs._ListJob, lambda job, limits: ListVoicesRequest(), _run_list),
+        Endpoint(
+            "delete_voice",
+            jobs._DeleteJob,
+            lambda job, limits: DeleteVoiceRequest(voice_name(job.voice_name)),
+            _run_delete,
+            lambda r: {"voice": r.name},
+        ),
+        Endpoint("health", jobs._HealthJob, lambda job, limits: HealthRequest(), _run_health),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ParsedJob(Generic[R]):
+    endpoint: Endpoint[R]
+    request: R
+
+    def run(self, use: UseCases) -> Answer:
+        return self.endpoint.run(use, self.request)
+
+    def describe(self) -> dict[str, Any]:
+        return self.endpoint.describe(self.request)
+
+
+def parse(payload: object, limits: Limits | None = None) -> ParsedJob[Any]:
+    """The job's endpoint and domain request, or InvalidInput saying what to fix. Never any other exception."""
+    if not isinstance(payload, dict):
+        raise InvalidInput("input must be a JSON object")
+    name = payload.get("endpoint", "tts")
+    if not isinstance(name, str) or name not in ENDPOINTS:
+        raise InvalidInput(f"unknown endpoint {_show(name)}; use one of {', '.join(ENDPOINTS)}")
+    endpoint = ENDPOINTS[name]
+    try:
+        job = endpoint.model.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidInput(jobs._describe(exc)) from None
+    return ParsedJob(endpoint, endpoint.build(job, limits or Limits.defaults()))
+
+
+def parse_job(payload: object, limits: Limits | None = None) -> Any:
+    """Only the domain request: what the parser's own tests look at."""
+    return parse(payload, limits).request
+
+
+def endpoint_of(payload: object) -> str:
+    """The endpoint a payload names, for the log line even when it does not parse."""
+    name = payload.get("endpoint", "tts") if isinstance(payload, dict) else None
+    return name if isinstance(name, str) and len(name) <= 32 else "?"
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

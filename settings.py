@@ -1,0 +1,126 @@
+"""Every setting of the worker, read once from the environment, each default written once.
+
+The variable names are the field names in upper case (`max_text_chars` is `MAX_TEXT_CHARS`);
+an empty variable counts as unset, so `FOO=` in a template keeps the default. A bad value
+is one line naming the variable (`SettingsError`), which `boot()` reports instead of a
+traceback. Only this module and `container.py` know these names; adapters get plain
+arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_URL_TTL = 7 * 24 * 3600  # the longest a presigned S3 URL may live
+DEFAULT_LOCAL_STORE = "file://./data"
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class SettingsError(ValueError):
+    """A setting the worker cannot run with; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
+
+    # --- storage ------------------------------------------------------------------
+    storage_url: str | None = None
+    s3_bucket: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
+    aws_request_checksum_calculation: str | None = None
+    aws_response_checksum_validation: str | None = None
+    public_base_url: str | None = None
+    output_url_ttl: PositiveInt = 3600
+    voice_cache_dir: str = Field(default_factory=lambda: os.path.join(tempfile.gettempdir(), "f5-voice-cache"))
+    voice_cache_bytes: Annotated[int, Field(ge=0)] = 512 * 1024 * 1024
+
+    # --- engine ---------------------------------------------------------------------
+    tts_engine: Literal["f5", "fake"] = "f5"
+    f5_model: str = "F5TTS_v1_Base"
+    model_dir: str | None = None
+    f5_ckpt_file: str | None = None
+    f5_vocab_file: str | None = None
+    vocoder_path: str | None = None
+    tts_dtype: str | None = None  # checked by the loader, which knows the device
+    tts_compile: bool = False
+    tts_device: str | None = None
+    asr_model: str = "openai/whisper-large-v3-turbo"
+
+    # --- limits and batching ------------------------------------------------------
+    max_text_chars: PositiveInt = 20_000
+    max_voice_bytes: PositiveInt = 50 * 1024 * 1024
+    max_voice_seconds: Annotated[float, Field(gt=0)] = 60.0
+    max_concurrency: PositiveInt = 4
+    batch_max_items: PositiveInt = 16
+    batch_max_frames: PositiveInt = 32768
+    batch_wait_ms: Annotated[float, Field(ge=0)] = 5.0
+
+    # --- worker mode and logs -------------------------------------------------------
+    streaming: bool = False
+    log_level: str | None = None  # None: the entrypoint's own default (worker INFO, CLI WARNING)
+    log_format: Literal["json", "console"] | None = None
+    runpod_log_level: str = "INFO"
+
+    @field_validator("tts_engine", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("output_url_ttl", mode="after")
+    @classmethod
+    def _cap_ttl(cls, value: int) -> int:
+        return min(value, MAX_URL_TTL)
+
+    @property
+    def resolved_storage_url(self) -> str:
+        """`STORAGE_URL`, else the seed's `S3_BUCKET`, else a folder beside the worker."""
+        if self.storage_url:
+            return self.storage_url
+        if self.s3_bucket:
+            return f"s3://{self.s3_bucket}"
+        return DEFAULT_LOCAL_STORE
+
+    @classmethod
+    def env_names(cls) -> set[str]:
+        """The environment variables this object reads."""
+        return {name.upper() for name in cls.model_fields}
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        """Every default, with no environment read: for tests and for callers with no container."""
+        return _GivenOnly()
+
+
+class _GivenOnly(Settings):
+    """Settings from the mapping given, not from the process environment (tests, benchmarks)."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, *_: Any, **__: Any) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `environ` (default: the process environment), or one SettingsError line."""
+    try:
+        if environ is None:
+            return Settings()
+        known = Settings.env_names()
+        return _GivenOnly(**{k.lower(): v for k, v in environ.items() if k.upper() in known and v.strip() != ""})
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+        problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+    return "bad setting: " + "; ".join(problems)
