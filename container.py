@@ -12,7 +12,9 @@ from collections.abc import Iterator, Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.chinese_numbers import ChineseNumbers
 from adapters.disk_cache import DiskCache
+from adapters.english_numbers import EnglishNumbers
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
@@ -20,6 +22,7 @@ from adapters.http_fetcher import HttpFetcher
 from adapters.micro_batcher import MicroBatcher
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
+from domain.text.normalize import TextNormalizer
 from domain.use_cases.synthesize import Synthesize
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
 from domain.voice import DEFAULT_VOICE
@@ -124,8 +127,17 @@ class Container(containers.DeclarativeContainer):
         builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
         disk_cache=disk_cache,
     )
+    normalizer = providers.Singleton(
+        TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
+    )
     synthesize = providers.Singleton(
-        Synthesize, engine=batched_engine, voices=voices, codec=codec, store=store, url_ttl=config.output_url_ttl
+        Synthesize,
+        engine=batched_engine,
+        voices=voices,
+        codec=codec,
+        store=store,
+        normalizer=normalizer,
+        url_ttl=config.output_url_ttl,
     )
     upload_voice = providers.Singleton(
         UploadVoice,

@@ -74,6 +74,7 @@ class _TtsJob(_Job):
     format: Literal["wav", "flac", "mp3", "ogg"] = "wav"
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
     stream: bool = False
+    normalize: bool = True
 
 
 class _UploadJob(_Job):
@@ -123,6 +124,7 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
         format=job.format,
         return_base64=job.return_ == "base64",
         stream=job.stream,
+        normalize=job.normalize,
     )
 
 

@@ -12,6 +12,8 @@ from domain.audio import Audio, CrossFader, cross_fade
 from domain.chunking import chunk_budget, split_text
 from domain.errors import InvalidInput, StorageError
 from domain.synthesis import SynthesisItem, SynthesisParams, prepare_ref_text
+from domain.text.normalize import TextNormalizer
+from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
@@ -33,6 +35,7 @@ class TtsRequest:
     format: str = "wav"
     return_base64: bool = False
     stream: bool = False
+    normalize: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Synthesize:
         voices: VoiceLibrary,
         codec: AudioCodec,
         store: BlobStore,
+        normalizer: TextNormalizer,
         url_ttl: int = 3600,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -81,6 +85,7 @@ class Synthesize:
         self._voices = voices
         self._codec = codec
         self._store = store
+        self._normalizer = normalizer
         self._url_ttl = url_ttl
         self._new_id = new_id
 
@@ -127,7 +132,8 @@ class Synthesize:
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
         ref_text = prepare_ref_text(reference.text)
         budget = chunk_budget(ref_text, min(reference.audio.duration, 12.0), request.params.speed)
-        chunks = [chunk.strip() for chunk in split_text(request.text, budget, first_max_bytes)]
+        spoken = self._normalizer(request.text) if request.normalize else SpokenText.verbatim(request.text)
+        chunks = [chunk.strip() for chunk in split_text(spoken.text, budget, first_max_bytes)]
         if not chunks:
             raise InvalidInput("text has nothing to speak")
         items = [

@@ -70,10 +70,12 @@ def test_all_tts_fields_are_honoured():
             "remove_silence": True,
             "format": "ogg",
             "return": "base64",
+            "normalize": False,
         }
     )
     assert isinstance(request, TtsRequest)
     assert request.text == "Hi" and request.voice == "my-voice" and request.seed == 9
+    assert not request.normalize and parse_job({"text": "Hi"}).normalize
     assert request.format == "ogg" and request.return_base64
     p = request.params
     assert (p.speed, p.nfe_step, p.cfg_strength, p.sway_sampling_coef, p.cross_fade_duration, p.remove_silence) == (
@@ -95,6 +97,7 @@ def test_all_tts_fields_are_honoured():
         ({"text": "hi", "speed": "fast"}, "'speed'"),
         ({"text": "hi", "seed": True}, "'seed'"),
         ({"text": "hi", "format": "aac"}, "'format'"),
+        ({"text": "hi", "normalize": "yes"}, "'normalize'"),
         ({"endpoint": "transcode"}, "unknown endpoint"),
         ({"endpoint": "upload", "voice_name": "v"}, "exactly one of"),
         ({"endpoint": "upload", "voice_name": "v", "voice_file_url": "ftp://x/y.wav"}, "http or https"),

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.chinese_numbers import ChineseNumbers
+from adapters.english_numbers import EnglishNumbers
 from adapters.fake_engine import FakeEngine
 from adapters.fake_fetcher import FakeFetcher
 from adapters.fake_store import FakeStore
@@ -13,6 +15,7 @@ from adapters.fake_transcriber import FakeTranscriber
 from adapters.soundfile_codec import SoundfileCodec
 from domain.errors import InvalidAudio, InvalidInput, StorageError, VoiceExists, VoiceNotFound
 from domain.synthesis import SynthesisParams
+from domain.text.normalize import TextNormalizer
 from domain.use_cases.synthesize import Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice_library import BuiltinVoice, VoiceLibrary
@@ -30,7 +33,8 @@ class World:
         codec = SoundfileCodec()
         builtin = BuiltinVoice("Some call me nature.", lambda: audio_file(4.0, 24000))
         self.voices = VoiceLibrary(self.store, codec, {"default": builtin})
-        self.synthesize = Synthesize(self.engine, self.voices, codec, self.store, new_id=lambda: "out1")
+        normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
+        self.synthesize = Synthesize(self.engine, self.voices, codec, self.store, normalizer, new_id=lambda: "out1")
         self.upload = UploadVoice(
             self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
         )
@@ -114,12 +118,18 @@ def test_synthesize_base64_writes_nothing(world):
 
 
 def test_long_text_is_one_batch_of_chunks_with_consecutive_seeds(world):
-    text = " ".join(f"This is sentence number {i}, which carries a few words." for i in range(30))
+    text = " ".join(f"This is sentence number {word}, which carries a few words." for word in "abcdefghijklmnopqrst")
     result = world.synthesize(TtsRequest(text=text, seed=100, return_base64=True))
     (batch,) = world.engine.calls
     assert result.chunks == len(batch) > 1
     assert [item.seed for item in batch] == list(range(100, 100 + len(batch)))
     assert " ".join(item.text for item in batch) == text
+
+
+def test_numbers_are_spoken_as_words_unless_normalize_is_off(world):
+    world.synthesize(TtsRequest(text="It costs $4.50.", return_base64=True))
+    world.synthesize(TtsRequest(text="It costs $4.50.", return_base64=True, normalize=False))
+    assert [call[0].text for call in world.engine.calls] == ["It costs four dollars fifty cents.", "It costs $4.50."]
 
 
 def test_duration_is_the_cross_faded_sum(world):

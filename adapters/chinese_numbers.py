@@ -1,0 +1,28 @@
+"""Chinese number words from cn2an: cardinals with 万/亿 grouping, and its "direct"
+digit-by-digit mode, which is how years, phone numbers and decimal places are read.
+
+Decimal places are read here with the direct mode rather than by `an2cn` on the whole
+number, which keeps only 16 of them (with a warning)."""
+
+from __future__ import annotations
+
+import cn2an
+
+
+class ChineseNumbers:
+    def number(self, text: str) -> str:
+        negative = text.startswith("-")
+        integer, _, fraction = text.lstrip("-").partition(".")
+        words = cn2an.an2cn(integer, "low")
+        if fraction:
+            words += "点" + self.digits(fraction)
+        return "负" + words if negative else words
+
+    def ordinal(self, value: int) -> str:
+        return "第" + cn2an.an2cn(str(value), "low")
+
+    def year(self, value: int) -> str:
+        return cn2an.an2cn(str(value), "direct")
+
+    def digits(self, text: str) -> str:
+        return cn2an.an2cn(text, "direct")
