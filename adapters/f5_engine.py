@@ -59,14 +59,14 @@ TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bflo
 
 @dataclass(frozen=True)
 class PreparedReference:
-    """A voice ready for the DiT: its mel (frames x channels, model dtype, on the device),
-    the 24 kHz sample count upstream's duration rule uses, its loudness, and the transcript
-    as upstream feeds it to the model."""
+    """A voice's audio ready for the DiT: its mel (frames x channels, model dtype, on the
+    device), the 24 kHz sample count upstream's duration rule uses, and its loudness. Cached
+    by the audio's sha256, so it holds nothing else: the transcript comes with each item (a
+    voice re-uploaded with corrected text, or one clip under two names, has the same key)."""
 
     mel: torch.Tensor
     audio_frames: int
     rms: float
-    text: str
 
 
 @dataclass
@@ -182,12 +182,7 @@ class F5Engine:
             audio = taf.resample(audio, rate, self._sample_rate)
         audio = audio.to(self._device)
         mel = self._mel_spec(audio).permute(0, 2, 1)[0].to(self._dtype)
-        text = prepare_ref_text(reference.text)
-        if len(text[-1].encode("utf-8")) == 1:
-            # upstream's infer_batch_process adds this second space after preprocess's
-            # ". "; it counts in the duration rule, so it is kept for parity
-            text += " "
-        return PreparedReference(mel=mel, audio_frames=audio.shape[-1] // self._hop, rms=float(rms), text=text)
+        return PreparedReference(mel=mel, audio_frames=audio.shape[-1] // self._hop, rms=float(rms))
 
     # -- synthesis ----------------------------------------------------------------------------
 
@@ -195,7 +190,7 @@ class F5Engine:
         if not item.text.strip():
             raise InvalidInput("nothing to speak in an empty chunk")
         ref = self._reference(item.reference)
-        tokens = self._to_pinyin([ref.text + item.text])[0]
+        tokens = self._to_pinyin([_model_ref_text(item.reference.text) + item.text])[0]
         duration = ref.audio_frames + generated_frames(
             ref.audio_frames, item.reference.text, item.text, item.params.speed
         )
@@ -440,6 +435,16 @@ def build_f5_engine(
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine
+
+
+def _model_ref_text(text: str) -> str:
+    """The transcript as upstream feeds it to the model."""
+    text = prepare_ref_text(text)
+    if len(text[-1].encode("utf-8")) == 1:
+        # upstream's infer_batch_process adds this second space after preprocess's
+        # ". "; it counts in the duration rule, so it is kept for parity
+        text += " "
+    return text
 
 
 __all__ = ["EngineStartupError", "F5Engine", "build_f5_engine"]
