@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 from dependency_injector import containers, providers
 
+from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
 from adapters.disk_cache import DiskCache
 from adapters.english_numbers import EnglishNumbers
@@ -93,6 +94,7 @@ class Container(containers.DeclarativeContainer):
     store = providers.Singleton(_store, settings=settings)
     disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
+    encoder = providers.Singleton(AvEncoder, files=codec)
     fetcher = providers.Singleton(HttpFetcher, max_bytes=config.max_voice_bytes)
     engine = providers.Selector(
         config.tts_engine,
@@ -134,7 +136,7 @@ class Container(containers.DeclarativeContainer):
         Synthesize,
         engine=batched_engine,
         voices=voices,
-        codec=codec,
+        codec=encoder,
         store=store,
         normalizer=normalizer,
         url_ttl=config.output_url_ttl,

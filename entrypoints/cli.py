@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("text")
     synth.add_argument("--voice")
     synth.add_argument("--out", help="file to write (default output.<format>)")
-    synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg"])
+    synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"])
     synth.add_argument("--seed", type=int)
     synth.add_argument("--speed", type=float)
     synth.add_argument("--nfe-step", type=int, dest="nfe_step")

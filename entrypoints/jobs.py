@@ -71,7 +71,7 @@ class _TtsJob(_Job):
     sway_sampling_coef: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
     cross_fade_duration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
     remove_silence: bool = False
-    format: Literal["wav", "flac", "mp3", "ogg"] = "wav"
+    format: Literal["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"] = "wav"
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
     stream: bool = False
     normalize: bool = True

@@ -17,13 +17,21 @@ from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
-from ports.audio_codec import AudioCodec
+from ports.audio_encoder import AudioEncoder
 from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
-CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
+CONTENT_TYPES = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg; codecs=opus",
+    "aac": "audio/aac",
+    "pcm": "audio/pcm",
+}
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,13 @@ class TtsResult:
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One streamed piece: a complete file in the job's format."""
+    """One streamed piece: a complete file in the job's format (`audio`), and its samples
+    (`piece`), which a continuous stream encoder joins into one file."""
 
     index: int
     audio: bytes
     duration: float
+    piece: Audio | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class Synthesize:
         self,
         engine: TtsEngine,
         voices: VoiceLibrary,
-        codec: AudioCodec,
+        codec: AudioEncoder,
         store: BlobStore,
         normalizer: TextNormalizer,
         url_ttl: int = 3600,
@@ -122,7 +132,7 @@ class Synthesize:
                     piece = Audio(piece.samples + fader.finish().samples, piece.sample_rate)
                 with timer.stage("encode"):
                     data = self._codec.encode(piece, request.format)
-                yield StreamChunk(index=len(pieces), audio=data, duration=round(piece.duration, 3))
+                yield StreamChunk(index=len(pieces), audio=data, duration=round(piece.duration, 3), piece=piece)
                 pieces.append(piece)
         audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
         yield self._finish(request, plan, audio, timer)

@@ -96,7 +96,7 @@ def test_all_tts_fields_are_honoured():
         ({"text": "x" * 21}, "the limit is 20"),
         ({"text": "hi", "speed": "fast"}, "'speed'"),
         ({"text": "hi", "seed": True}, "'seed'"),
-        ({"text": "hi", "format": "aac"}, "'format'"),
+        ({"text": "hi", "format": "aiff"}, "'format'"),
         ({"text": "hi", "normalize": "yes"}, "'normalize'"),
         ({"endpoint": "transcode"}, "unknown endpoint"),
         ({"endpoint": "upload", "voice_name": "v"}, "exactly one of"),

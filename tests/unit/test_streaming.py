@@ -48,3 +48,19 @@ def test_a_failing_stream_ends_with_an_error_and_stores_nothing():
     answers = list(service.stream({"text": "Hi.", "stream": True, "local_voice": "nobody"}))
     assert answers == [{"error": "voice_not_found: no voice named 'nobody'; list them with endpoint list_voices"}]
     assert container.store().list("outputs/") == {}
+
+
+def test_stream_chunks_carry_their_samples_for_a_continuous_encoder():
+    """The OpenAI server encodes one continuous file from `piece`: the pieces are exactly the
+    final audio, split where the chunks are."""
+    from adapters.audio_arrays import to_numpy
+    from domain.use_cases.synthesize import StreamChunk, TtsRequest
+
+    synthesize = make_test_container().synthesize()
+    events = list(synthesize.stream(TtsRequest(text=TEXT, seed=5, format="pcm", return_base64=True)))
+    chunks, final = events[:-1], events[-1]
+    assert all(isinstance(c, StreamChunk) and c.piece is not None for c in chunks) and len(chunks) > 2
+    joined = np.concatenate([to_numpy(c.piece) for c in chunks])
+    expected = np.frombuffer(final.audio, "<i2").astype(np.float32) / 32767
+    np.testing.assert_allclose(joined, expected, atol=1e-4)
+    assert [c.duration for c in chunks] == [round(c.piece.duration, 3) for c in chunks]

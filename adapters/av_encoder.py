@@ -1,0 +1,171 @@
+"""Output files in every OpenAI response format, whole or streamed, through PyAV.
+
+wav, flac, mp3 and ogg files come from the libsndfile codec, as before. opus (Ogg Opus) and
+aac (ADTS) need encoders libsndfile lacks: PyAV bundles FFmpeg's, so no system FFmpeg is
+needed. pcm is raw 16-bit little-endian samples. Streams feed an HTTP response piece by
+piece: pcm and wav (a header with "unknown length" sizes, as streaming servers send) are
+written directly; mp3, opus, aac and flac through a PyAV muxer writing to a non-seekable
+sink; ogg (Vorbis has only FFmpeg's experimental encoder) is encoded whole at the end.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from adapters.audio_arrays import from_numpy, to_numpy
+from domain.audio import Audio
+from domain.errors import InvalidInput
+from ports.audio_codec import AudioCodec
+from ports.audio_encoder import OUTPUT_FORMATS, AudioStream
+
+BLOCK = 1 << 16  # samples converted and handed to the encoder at a time
+_FILE_FORMATS = ("wav", "flac", "mp3", "ogg")
+
+
+@dataclass(frozen=True)
+class _AvFormat:
+    container: str
+    codec: str
+    bit_rate: int | None = None
+    rates: tuple[int, ...] = ()  # rates the codec takes; others are resampled to the first
+    options: tuple[tuple[str, str], ...] = ()
+
+
+_AV = {
+    # Ogg pages are cut every 100 ms instead of every second, so streamed audio leaves promptly.
+    "opus": _AvFormat("ogg", "libopus", 48_000, (48000, 24000, 16000, 12000, 8000), (("page_duration", "100000"),)),
+    "aac": _AvFormat("adts", "aac", 64_000),
+    "mp3": _AvFormat("mp3", "libmp3lame", 64_000, (44100, 48000, 32000, 24000, 22050, 16000, 12000, 11025, 8000)),
+    "flac": _AvFormat("flac", "flac"),
+}
+
+
+def _clipped(audio: Audio) -> np.ndarray:
+    return np.clip(to_numpy(audio), -1.0, 1.0)
+
+
+def _pcm16(samples: np.ndarray) -> bytes:
+    return (samples * 32767.0).round().astype("<i2").tobytes()
+
+
+class PcmStream:
+    def push(self, audio: Audio) -> bytes:
+        return _pcm16(_clipped(audio))
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class WavStream:
+    """RIFF and data sizes are 0xFFFFFFFF ("until the end"): the length is unknown when the
+    header leaves. Readers that honour the sizes read to the end of the stream."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._header: bytes | None = wav_stream_header(sample_rate)
+
+    def push(self, audio: Audio) -> bytes:
+        header, self._header = self._header or b"", None
+        return header + _pcm16(_clipped(audio))
+
+    def finish(self) -> bytes:
+        header, self._header = self._header or b"", None
+        return header
+
+
+def wav_stream_header(sample_rate: int) -> bytes:
+    unknown = 0xFFFFFFFF
+    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
+    return b"RIFF" + struct.pack("<I", unknown) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack(
+        "<I", unknown
+    )
+
+
+class _Sink:
+    """A write-only file for PyAV: non-seekable, so the muxer writes strictly in order."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+class AvStream:
+    def __init__(self, spec: _AvFormat, sample_rate: int) -> None:
+        self._sink = _Sink()
+        self._rate = sample_rate
+        self._container = av.open(self._sink, mode="w", format=spec.container, options=dict(spec.options))
+        rate = sample_rate if not spec.rates or sample_rate in spec.rates else spec.rates[0]
+        self._stream = self._container.add_stream(spec.codec, rate=rate, layout="mono")
+        if spec.bit_rate:
+            self._stream.bit_rate = spec.bit_rate
+        self._closed = False
+
+    def push(self, audio: Audio) -> bytes:
+        samples = _clipped(audio).astype(np.float32)
+        for start in range(0, samples.size, BLOCK):
+            frame = av.AudioFrame.from_ndarray(samples[None, start : start + BLOCK], format="flt", layout="mono")
+            frame.sample_rate = self._rate
+            self._container.mux(self._stream.encode(frame))
+        return self._sink.take()
+
+    def finish(self) -> bytes:
+        if not self._closed:
+            self._closed = True
+            self._container.mux(self._stream.encode(None))
+            self._container.close()
+        return self._sink.take()
+
+
+class WholeFileStream:
+    """For a format with no streaming encoder here: collects the audio, encodes it at the end."""
+
+    def __init__(self, encoder: AvEncoder, fmt: str, sample_rate: int) -> None:
+        self._encoder, self._fmt, self._rate = encoder, fmt, sample_rate
+        self._pieces: list[np.ndarray] = []
+
+    def push(self, audio: Audio) -> bytes:
+        self._pieces.append(to_numpy(audio).copy())
+        return b""
+
+    def finish(self) -> bytes:
+        samples = np.concatenate(self._pieces) if self._pieces else np.zeros(0, np.float32)
+        self._pieces = []
+        return self._encoder.encode(from_numpy(samples, self._rate), self._fmt)
+
+
+class AvEncoder:
+    def __init__(self, files: AudioCodec) -> None:
+        self._files = files
+
+    def encode(self, audio: Audio, fmt: str) -> bytes:
+        _check(fmt)
+        if fmt in _FILE_FORMATS:
+            return self._files.encode(audio, fmt)
+        stream = self.open_stream(fmt, audio.sample_rate)
+        return stream.push(audio) + stream.finish()
+
+    def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
+        _check(fmt)
+        if fmt == "pcm":
+            return PcmStream()
+        if fmt == "wav":
+            return WavStream(sample_rate)
+        if fmt in _AV:
+            return AvStream(_AV[fmt], sample_rate)
+        return WholeFileStream(self, fmt, sample_rate)
+
+
+def _check(fmt: str) -> None:
+    if fmt not in OUTPUT_FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(OUTPUT_FORMATS)}")
