@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 F5_TTS_VERSION := 1.1.22
 PORT ?= 8000
+OPENAI_PORT ?= 8880
 STORAGE_URL ?= file://./data
 
-.PHONY: install serve test test-fast lint
+.PHONY: install serve serve-openai test test-fast lint
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,11 @@ install: $(STAMP)
 serve: install
 	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
 		$(BIN)/python -m entrypoints.runpod_handler --rp_serve_api --rp_api_host 127.0.0.1 --rp_api_port $(PORT)
+
+# The OpenAI-compatible speech server (README "OpenAI-compatible server"), on loopback.
+serve-openai: install
+	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
+		$(BIN)/python -m entrypoints.openai_api --host 127.0.0.1 --port $(OPENAI_PORT)
 
 test: install
 	$(BIN)/python -m ruff check .

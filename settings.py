@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_URL_TTL = 7 * 24 * 3600  # the longest a presigned S3 URL may live
@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     log_level: str | None = None  # None: the entrypoint's own default (worker INFO, CLI WARNING)
     log_format: Literal["json", "console"] | None = None
     runpod_log_level: str = "INFO"
+
+    # --- the OpenAI-compatible server (entrypoints/openai_api.py) --------------------------
+    api_key: SecretStr | None = None  # clients send it as a bearer token
+    allow_no_api_key: bool = False  # listen beyond loopback without API_KEY
+    cors_origins: str | None = None  # comma-separated; none: CORS off
 
     @field_validator("tts_engine", "log_format", mode="before")
     @classmethod

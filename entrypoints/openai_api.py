@@ -1,0 +1,379 @@
+"""OpenAI-compatible speech server: `python -m entrypoints.openai_api [--host H] [--port P]`.
+
+A second way in, beside the RunPod worker, over the same container, use cases and voice
+store: `POST /v1/audio/speech` (streamed as audio or SSE), `GET /v1/models`, voices under
+`/v1/audio/voices`, `GET /health`. It only maps HTTP onto the use cases and back; nothing
+about synthesis lives here.
+
+Security (see README "OpenAI-compatible server"): bearer-token auth when `API_KEY` is set; a
+server listening beyond loopback refuses to start without one unless `ALLOW_NO_API_KEY=1`;
+request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hmac
+import ipaddress
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from container import Container, build_container
+from domain.errors import TtsError, VoiceNotFound
+from domain.use_cases.synthesize import CONTENT_TYPES, Synthesize, TtsResult
+from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.voice import DEFAULT_VOICE, voice_name
+from entrypoints.endpoints import parse_job
+from entrypoints.jobs import Limits
+from entrypoints.logging_setup import configure_logging
+from entrypoints.openai_requests import (
+    MODELS,
+    ApiError,
+    SpeechRequest,
+    api_error,
+    form_flag,
+    parse_speech,
+    refuse,
+    voice_object,
+)
+from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
+from ports.audio_encoder import AudioEncoder
+from settings import Settings, SettingsError, load_settings
+
+DEFAULT_PORT = 8880
+SMALL_BODY = 64 * 1024
+log = structlog.get_logger("openai_api")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    allow_no_key: bool = False
+
+
+def server_settings(settings: Settings) -> ServerSettings:
+    origins = tuple(o.strip() for o in (settings.cors_origins or "").split(",") if o.strip())
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    return ServerSettings(api_key=api_key or None, cors_origins=origins, allow_no_key=settings.allow_no_api_key)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, settings: ServerSettings) -> None:
+    """Beyond loopback, anyone who reaches the port could spend the GPU and read, replace or
+    delete voices: refuse to start without a key unless told that is intended."""
+    if not is_loopback(host) and not settings.api_key and not settings.allow_no_key:
+        raise SystemExit(
+            f"refusing to listen on {host} without API_KEY: set API_KEY (clients send it as a bearer token), "
+            "or ALLOW_NO_API_KEY=1 if something in front of this server authenticates"
+        )
+
+
+@dataclass(frozen=True)
+class SpeechApi:
+    """What the router needs: the worker's use cases, the output encoder and the health check."""
+
+    synthesize: Synthesize
+    upload_voice: UploadVoice
+    list_voices: ListVoices
+    delete_voice: DeleteVoice
+    encoder: AudioEncoder
+    health: Callable[[], dict[str, Any]]
+    limits: Limits
+
+
+def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
+    app = FastAPI(title="F5-TTS OpenAI-compatible speech API", docs_url="/docs", redoc_url=None)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "invalid_input"
+        return _error_response(ApiError(exc.status_code, code, str(exc.detail)))
+
+    @app.post("/v1/audio/speech")
+    async def speech(request: Request) -> Response:
+        return await _guarded(_speech(api, request))
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "f5-tts-worker"} for name in MODELS]
+        return {"object": "list", "data": data}
+
+    @app.get("/v1/audio/voices")
+    async def voices() -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            listed = [voice_object(info) for info in await run_in_threadpool(api.list_voices)]
+            # `data` as OpenAI lists objects; `voices` as Open WebUI and Kokoro clients read it.
+            return {"object": "list", "data": listed, "voices": listed}
+
+        return await _guarded(run())
+
+    @app.post("/v1/audio/voices")
+    async def upload(request: Request) -> dict[str, Any]:
+        return await _guarded(_upload(api, request))
+
+    @app.delete("/v1/audio/voices/{voice_id}")
+    async def delete(voice_id: str) -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            name = await run_in_threadpool(api.delete_voice, voice_name(voice_id))
+            return {"id": name, "object": "audio.voice.deleted", "deleted": True}
+
+        return await _guarded(run())
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        answer = await _guarded(run_in_threadpool(api.health))
+        return JSONResponse(answer, status_code=200 if answer["healthy"] else 503)
+
+    app.add_middleware(BodyLimit, limit_for=_body_limit(api.limits))
+    if settings.api_key:
+        app.add_middleware(BearerAuth, api_key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app
+
+
+async def _speech(api: SpeechApi, request: Request) -> Response:
+    speech = parse_speech(await _json(request), api.limits)
+    try:
+        return await _answer(api, speech)
+    except VoiceNotFound as exc:
+        raise api_error(exc, "voice") from None
+
+
+async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
+    tts = speech.tts
+    fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
+    if not speech.stream and speech.stream_format == "audio":
+        start = time.perf_counter()
+        result: TtsResult = await run_in_threadpool(_with_fallback, lambda r: api.synthesize(r), speech)
+        seconds = round(time.perf_counter() - start, 4)
+        log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
+        headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
+        return Response(result.audio, media_type=CONTENT_TYPES[tts.format], headers=headers)
+    # The chunks' own files are not used: pcm is the cheapest for the use case to write.
+    encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
+    pcm = replace(speech, tts=replace(tts, format="pcm"))
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(api.synthesize.stream(r)), pcm)
+    encoded = EncodedSpeech(first, events, encoder, fields)
+    if speech.stream_format == "sse":
+        return StreamingResponse(sse_body(encoded, tts.text), media_type="text/event-stream")
+    return StreamingResponse(audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+
+
+def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
+    """The stream advanced to its first event: planning errors (unknown voice, bad text)
+    surface here, before the response starts, as ordinary HTTP errors."""
+    return next(events), events
+
+
+async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
+    try:
+        form = await request.form(max_files=2, max_fields=16)
+    except MultiPartException as exc:
+        raise refuse(f"the multipart body is malformed: {exc.message}") from None
+    sample = form.get("audio_sample") or form.get("file")
+    if not isinstance(sample, UploadFile):
+        raise refuse("send the recording as the multipart file field audio_sample (or file)", "audio_sample")
+    data = await sample.read(api.limits.max_voice_bytes + 1)
+    if len(data) > api.limits.max_voice_bytes:
+        raise ApiError(413, "invalid_input", f"the recording is larger than {api.limits.max_voice_bytes} bytes")
+    name, ref_text = form.get("name"), form.get("ref_text")
+    if not isinstance(name, str):
+        raise refuse("name is required", "name")
+    job = {
+        "endpoint": "upload",
+        "voice_name": name,
+        "voice_file_base64": base64.b64encode(data).decode("ascii"),
+        "overwrite": form_flag(form.get("overwrite"), "overwrite"),
+    }
+    if isinstance(ref_text, str) and ref_text.strip():
+        job["ref_text"] = ref_text
+    upload = parse_job(job, api.limits)
+    assert isinstance(upload, UploadRequest)
+    result = await run_in_threadpool(api.upload_voice, upload)
+    log.info("voice_uploaded", voice=result.voice.name, transcribed=result.transcribed)
+    return {**voice_object(result.voice), "transcribed": result.transcribed}
+
+
+def _with_fallback(run: Callable[[Any], Any], speech: SpeechRequest) -> Any:
+    """OpenAI's built-in voice names speak in the default voice when no such voice is stored."""
+    try:
+        return run(speech.tts)
+    except VoiceNotFound:
+        if not speech.openai_voice:
+            raise
+        return run(replace(speech.tts, voice=DEFAULT_VOICE))
+
+
+async def _guarded(work: Awaitable[Any]) -> Any:
+    """Every failure as an OpenAI error object: ours with their status and stable code,
+    anything else logged with its traceback and answered as engine_error."""
+    try:
+        return await work
+    except ApiError as exc:
+        log.warning("request_failed", status=exc.status, code=exc.code, error=exc.message)
+        raise
+    except TtsError as exc:
+        log.warning("request_failed", code=exc.code, error=exc.message)
+        raise api_error(exc) from None
+    except Exception as exc:
+        log.error("request_crashed", exc_info=exc)
+        raise ApiError(500, "engine_error", "the server failed unexpectedly; the error was logged") from None
+
+
+async def _json(request: Request) -> object:
+    body = await request.body()
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "invalid_input", "the body is not valid JSON") from None
+
+
+def _error_response(exc: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _body_limit(limits: Limits) -> Callable[[str], int]:
+    """Voice uploads may carry a recording; speech bodies the longest text JSON can spell
+    (6 bytes a character, as \\uXXXX escapes); anything else a small JSON body."""
+    speech = limits.max_text_chars * 6 + SMALL_BODY
+    upload = limits.max_voice_bytes + SMALL_BODY
+
+    def limit_for(path: str) -> int:
+        if path == "/v1/audio/voices":
+            return upload
+        return speech if path == "/v1/audio/speech" else SMALL_BODY
+
+    return limit_for
+
+
+class BodyLimit:
+    """413 for a body over its route's limit: at once when Content-Length says so, else as
+    soon as the bytes received pass it (chunked uploads), before anything is parsed."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        too_large = ApiError(413, "invalid_input", f"the request body is larger than {limit} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _error_response(too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class BearerAuth:
+    """`Authorization: Bearer <API_KEY>` on every route but /health (for load balancers) and
+    CORS preflights; compared in constant time."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app, self._key = app, api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health" and scope["method"] != "OPTIONS":
+            header = dict(scope["headers"]).get(b"authorization", b"")
+            scheme, _, token = header.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._key):
+                error = ApiError(401, "invalid_api_key", "a valid API key is required: Authorization: Bearer <API_KEY>")
+                await _error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def boot(container: Container) -> SpeechApi:
+    """Load and warm the model, as the RunPod worker boots; the caller keeps the container
+    (it owns the batcher's thread) and shuts it down."""
+    started = time.perf_counter()
+    engine = container.batched_engine()
+    engine.warm_up()
+    log.info("server_ready", engine=engine.model_id, ready_seconds=round(time.perf_counter() - started, 3))
+    return speech_api(container)
+
+
+def speech_api(container: Container) -> SpeechApi:
+    service = container.service()
+    return SpeechApi(
+        synthesize=service.synthesize,
+        upload_voice=service.upload_voice,
+        list_voices=service.list_voices,
+        delete_voice=service.delete_voice,
+        encoder=container.encoder(),
+        health=service.health,
+        limits=service.limits,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m entrypoints.openai_api", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None
+    server = server_settings(settings)
+    check_exposure(args.host, server)
+    configure_logging(settings.log_level or "INFO", settings.log_format or "console")
+    container = build_container(settings=settings)
+    try:
+        app = create_app(boot(container), server)
+        log.info("listening", host=args.host, port=args.port, auth=bool(server.api_key), cors=server.cors_origins)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        container.shutdown_resources()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""OpenAI's speech and voice requests turned into this worker's domain requests: pure, so
+they are tested without HTTP, and the errors a client gets rendered as OpenAI error objects.
+
+A speech request becomes a job for `parse_job`, so the job API's validation (limits, voice
+names, `seed`, `nfe_step` and every other extension field the job API takes) applies as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.errors import InvalidInput, TtsError
+from domain.use_cases.synthesize import TtsRequest
+from domain.voice import DEFAULT_VOICE, VoiceInfo
+from entrypoints.endpoints import parse_job
+from entrypoints.jobs import Limits
+
+SERVED_MODEL = "f5-tts"
+# OpenAI's model names are accepted too, so clients with a fixed model list work unchanged.
+MODELS = (SERVED_MODEL, "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
+# OpenAI's built-in voice names speak in the default voice unless a voice of that name was uploaded.
+OPENAI_VOICES = frozenset(
+    ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar", "fable", "onyx", "nova")
+)
+# Job fields the OpenAI request names differently or decides itself.
+_RESERVED = frozenset(("endpoint", "text", "local_voice", "format", "return", "stream", "voice_name"))
+_STATUS = {
+    "invalid_input": 400,
+    "invalid_audio": 400,
+    "download_failed": 400,
+    "voice_not_found": 404,
+    "voice_exists": 409,
+    "storage_error": 500,
+    "engine_error": 500,
+}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, rendered as OpenAI renders errors."""
+
+    def __init__(self, status: int, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.param = status, code, message, param
+
+    def body(self) -> dict[str, Any]:
+        kind = "server_error" if self.status >= 500 else "invalid_request_error"
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+
+
+def api_error(exc: TtsError, param: str | None = None) -> ApiError:
+    return ApiError(_STATUS.get(exc.code, 500), exc.code, exc.message, param)
+
+
+class _VoiceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    id: str
+
+
+class SpeechBody(BaseModel):
+    """OpenAI's `POST /v1/audio/speech` body. Unknown fields are this worker's extensions and
+    go on to the job parser, which refuses the ones it does not know."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    model: str
+    input: str
+    voice: str | _VoiceRef = DEFAULT_VOICE
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm", "ogg"] = "mp3"
+    speed: float = 1.0
+    stream_format: Literal["audio", "sse"] = "audio"
+    stream: bool = True
+    instructions: Annotated[str, Field(max_length=4096)] | None = None
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    tts: TtsRequest
+    stream_format: Literal["audio", "sse"]
+    stream: bool
+    openai_voice: bool  # an OpenAI built-in name: falls back to the default voice when none is stored
+
+
+def parse_speech(payload: object, limits: Limits) -> SpeechRequest:
+    """A speech request, or ApiError (422 for a body of the wrong shape, 400 for bad values)."""
+    if not isinstance(payload, dict):
+        raise ApiError(422, "invalid_input", "the body must be a JSON object")
+    try:
+        body = SpeechBody.model_validate(payload)
+    except ValidationError as exc:
+        raise _schema_error(exc) from None
+    if body.model not in MODELS:
+        raise ApiError(400, "invalid_input", f"unknown model {body.model!r}; use one of {', '.join(MODELS)}", "model")
+    if not body.input.strip():
+        raise ApiError(400, "invalid_input", "input must not be empty", "input")
+    extras = dict(body.model_extra or {})
+    if reserved := sorted(_RESERVED & set(extras)):
+        raise ApiError(422, "invalid_input", f"unknown field {reserved[0]!r}", reserved[0])
+    voice = body.voice.id if isinstance(body.voice, _VoiceRef) else body.voice
+    job = {**extras, "text": body.input, "voice": voice, "speed": body.speed, "format": body.response_format}
+    try:
+        request = parse_job({**job, "return": "base64"}, limits)
+    except TtsError as exc:
+        error = api_error(exc, _param_of(exc.message))
+        if exc.message.startswith("unknown field"):  # the body's shape, as pydantic's findings above
+            error.status = 422
+        raise error from None
+    assert isinstance(request, TtsRequest)
+    return SpeechRequest(request, body.stream_format, body.stream, voice in OPENAI_VOICES)
+
+
+def voice_object(info: VoiceInfo) -> dict[str, Any]:
+    """A voice as OpenAI's `audio.voice` object, with this worker's fields beside it."""
+    try:
+        created = int(datetime.fromisoformat(info.created_at).timestamp())
+    except ValueError:
+        created = 0
+    return {
+        "id": info.name,
+        "object": "audio.voice",
+        "name": info.name,
+        "type": "audio_sample",
+        "created_at": created,
+        "duration": round(info.duration, 3),
+        "ref_text": info.ref_text,
+    }
+
+
+def form_flag(value: object, name: str) -> bool:
+    """A multipart form's boolean field ("true"/"false", "1"/"0")."""
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ApiError(400, "invalid_input", f"{name} must be true or false", name)
+
+
+def _schema_error(exc: ValidationError) -> ApiError:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in error["loc"]) or None
+    message = f"{field!r} is required" if error["type"] == "missing" else f"{field!r}: {error['msg']}"
+    return ApiError(422, "invalid_input", message, field.split(".")[0] if field else None)
+
+
+_JOB_TO_OPENAI = {"text": "input", "format": "response_format", "local_voice": "voice"}
+
+
+def _param_of(message: str) -> str | None:
+    """The field a job parser's message names first (`'speed': ...`), in OpenAI's terms."""
+    if message.startswith(("unknown field '", "'")):
+        field = message.split("'")[1]
+    elif message.startswith(("text ", "voice name")):
+        field = "text" if message.startswith("text") else "voice"
+    else:
+        return None
+    return _JOB_TO_OPENAI.get(field, field)
+
+
+def refuse(message: str, param: str | None = None) -> ApiError:
+    return api_error(InvalidInput(message), param)

@@ -1,0 +1,91 @@
+"""Response bodies that leave while synthesis goes on: raw audio, or OpenAI's SSE events.
+
+Both take the use case's stream already advanced to its first event, so every error that
+comes before any audio (unknown voice, bad text) is an ordinary HTTP error, and then encode
+the chunks' samples into one continuous file as they arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+
+from domain.errors import EngineError, TtsError
+from domain.use_cases.synthesize import StreamChunk, TtsResult
+from entrypoints.openai_requests import api_error
+from ports.audio_encoder import AudioStream
+
+log = structlog.get_logger("openai_api")
+Event = StreamChunk | TtsResult
+MEL_HOP = 256  # samples per generated mel frame: the "tokens" F5-TTS produces
+
+
+class EncodedSpeech:
+    """The encoded bytes of a streamed synthesis, piece by piece; logs the outcome once."""
+
+    def __init__(self, first: Event, events: Iterator[Event], encoder: AudioStream, fields: dict[str, Any]) -> None:
+        self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
+        self._start = time.perf_counter()
+        self.result: TtsResult | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        event: Event = self._first
+        chunks = 0
+        while isinstance(event, StreamChunk):
+            if event.piece is None:
+                raise EngineError("a stream chunk came without its samples")
+            chunks += 1
+            if data := self._encoder.push(event.piece):
+                yield data
+            event = next(self._events)
+        if tail := self._encoder.finish():
+            yield tail
+        self.result = event
+        log.info("speech_done", stream=True, chunks=chunks, audio_seconds=event.duration, **self._timing())
+
+    def failed(self, exc: Exception) -> dict[str, Any]:
+        """The OpenAI error object for a failure mid-stream, logged (with its traceback when
+        it is not one of ours); the client gets only the stable code and message."""
+        if isinstance(exc, TtsError):
+            log.warning("speech_failed", code=exc.code, error=exc.message, **self._timing())
+            return api_error(exc).body()
+        log.error("speech_crashed", exc_info=exc, **self._timing())
+        return api_error(EngineError("the worker failed unexpectedly; the error was logged")).body()
+
+    def _timing(self) -> dict[str, Any]:
+        return {"seconds": round(time.perf_counter() - self._start, 4), **self._fields}
+
+
+def audio_body(speech: EncodedSpeech) -> Iterator[bytes]:
+    """The file's bytes as they are encoded. A failure after the first bytes cannot change
+    the status any more: the connection is cut, so the client sees an incomplete body."""
+    try:
+        yield from speech
+    except Exception as exc:
+        speech.failed(exc)
+        raise
+
+
+def sse_body(speech: EncodedSpeech, text: str) -> Iterator[bytes]:
+    """`speech.audio.delta` events with base64 audio, then `speech.audio.done` with usage
+    (input characters as input tokens, generated mel frames as output tokens); an `error`
+    event when synthesis fails midway."""
+    try:
+        for data in speech:
+            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
+    except Exception as exc:
+        yield _event({"type": "error", **speech.failed(exc)})
+        return
+    result = speech.result
+    frames = round(result.duration * result.sample_rate / MEL_HOP) if result else 0
+    usage = {"input_tokens": len(text), "output_tokens": frames, "total_tokens": len(text) + frames}
+    yield _event({"type": "speech.audio.done", "usage": usage})
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
