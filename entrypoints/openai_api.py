@@ -177,7 +177,7 @@ async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
     fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
     if not speech.stream and speech.stream_format == "audio":
         start = time.perf_counter()
-        result: TtsResult = await run_in_threadpool(_with_fallback, lambda r: api.synthesize(r), speech)
+        result: TtsResult = await run_in_threadpool(_with_fallback, api.synthesize, speech)
         seconds = round(time.perf_counter() - start, 4)
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
