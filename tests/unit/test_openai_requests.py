@@ -51,6 +51,7 @@ def test_defaults_follow_openai():
 def test_worker_extensions_pass_through_to_the_job_parser():
     tts = parsed(seed=42, nfe_step=16, cfg_strength=1.5, remove_silence=True).tts
     assert (tts.seed, tts.params.nfe_step, tts.params.cfg_strength, tts.params.remove_silence) == (42, 16, 1.5, True)
+    assert not parsed(normalize=False).tts.normalize and parsed().tts.normalize  # the text front-end's switch
     assert parsed(voice={"id": "anna.wav"}, stream=False).tts.voice == "anna"
     assert not parsed(stream=False).stream
 
