@@ -45,6 +45,11 @@ class CrossFader:
         self._rate = sample_rate
         self._tail: array | None = None
 
+    @property
+    def pending(self) -> int:
+        """Samples held back for the next part to fade into."""
+        return len(self._tail) if self._tail is not None else 0
+
     def push(self, part: Audio) -> Audio:
         if part.sample_rate != self._rate:
             raise ValueError("cannot join audio of different sample rates")

@@ -16,12 +16,16 @@ from typing import Any
 
 from container import build_container
 from entrypoints.logging_setup import configure_logging
-from entrypoints.service import WorkerService
 from settings import SettingsError, load_settings
 
 
-def _service(args: argparse.Namespace) -> WorkerService:
-    return build_container(settings=args.settings).service()
+def _handle(args: argparse.Namespace, job: dict[str, Any]) -> dict[str, Any]:
+    """One job through a fresh container, whose resources (the batcher's thread) are released after."""
+    container = build_container(settings=args.settings)
+    try:
+        return container.service().handle(job, "cli")
+    finally:
+        container.shutdown_resources()
 
 
 def _answer(output: dict[str, Any]) -> int:
@@ -33,10 +37,16 @@ def _answer(output: dict[str, Any]) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    job: dict[str, Any] = {"text": args.text, "format": args.format, "return": "base64"}
+    """`text` may hold [pause:..] and [voice:..] tags; `--segment VOICE=TEXT` (repeatable) is
+    the job's structured `segments` instead."""
+    job: dict[str, Any] = {"format": args.format, "return": "base64", "normalize": not args.no_normalize}
+    if args.segment:
+        job["segments"] = [dict(zip(("voice", "text"), item.split("=", 1), strict=True)) for item in args.segment]
+    if args.text is not None:
+        job["text"] = args.text
     optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step}
     job.update({key: value for key, value in optional.items() if value is not None})
-    output = _service(args).handle(job, "cli")
+    output = _handle(args, job)
     if "error" in output:
         return _answer(output)
     out = Path(args.out or f"output.{args.format}")
@@ -46,11 +56,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    service = _service(args)
     if args.action == "list":
-        return _answer(service.handle({"endpoint": "list_voices"}, "cli"))
+        return _answer(_handle(args, {"endpoint": "list_voices"}))
     if args.action == "delete":
-        return _answer(service.handle({"endpoint": "delete_voice", "voice_name": args.name}, "cli"))
+        return _answer(_handle(args, {"endpoint": "delete_voice", "voice_name": args.name}))
     job: dict[str, Any] = {"endpoint": "upload", "voice_name": args.name, "overwrite": args.overwrite}
     if args.source.startswith(("http://", "https://")):
         job["voice_file_url"] = args.source
@@ -58,7 +67,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
         job["voice_file_base64"] = base64.b64encode(Path(args.source).read_bytes()).decode("ascii")
     if args.ref_text:
         job["ref_text"] = args.ref_text
-    return _answer(service.handle(job, "cli"))
+    return _answer(_handle(args, job))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -98,12 +107,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _segment(value: str) -> str:
+    if "=" not in value:
+        raise argparse.ArgumentTypeError("a segment is VOICE=TEXT")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f5-tts-worker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     synth = commands.add_parser("synth", help="speak text into an audio file")
-    synth.add_argument("text")
+    synth.add_argument("text", nargs="?", help="text to speak; may hold [pause:1.5s] and [voice:name] tags")
+    synth.add_argument("--segment", action="append", type=_segment, metavar="VOICE=TEXT",
+                       help="a segment in its own voice (repeat for a dialogue), instead of text")  # fmt: skip
+    synth.add_argument("--no-normalize", action="store_true", help="speak numbers and symbols as written")
     synth.add_argument("--voice")
     synth.add_argument("--out", help="file to write (default output.<format>)")
     synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"])

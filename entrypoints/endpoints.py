@@ -56,6 +56,11 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
         "sample_rate": result.sample_rate,
         "format": result.format,
         "seed": result.seed,
+        "spoken_text": result.spoken_text,
+        "segments": [
+            {"voice": segment.voice, "text": segment.text, "start": segment.start, "end": segment.end}
+            for segment in result.segments
+        ],
         "status": "completed",
     }
     if result.audio is not None:

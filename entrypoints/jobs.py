@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.errors import InvalidInput
 from domain.synthesis import SynthesisParams
+from domain.text.script import VoiceText
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
@@ -59,9 +60,18 @@ class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+MAX_SEGMENTS = 200
+
+
+class _SegmentJob(_Job):
+    voice: str | None = None
+    text: str
+
+
 class _TtsJob(_Job):
     endpoint: Literal["tts"] = "tts"
-    text: str
+    text: str | None = None
+    segments: Annotated[list[_SegmentJob], Field(min_length=1, max_length=MAX_SEGMENTS)] | None = None
     local_voice: str | None = None
     voice: str | None = None
     speed: Annotated[float, Field(ge=0.3, le=3.0)] = 1.0
@@ -100,14 +110,20 @@ class _HealthJob(_Job):
 
 
 def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
-    text = job.text.strip()
+    if job.local_voice is not None and job.voice is not None and job.local_voice != job.voice:
+        raise InvalidInput("local_voice and voice name different voices; send one")
+    name = job.local_voice if job.local_voice is not None else job.voice
+    voice = voice_name(name) if name is not None else DEFAULT_VOICE
+    if job.text is None and job.segments is None:
+        raise InvalidInput("'text' is required (or 'segments', a list of {voice, text})")
+    if job.text is not None and job.segments is not None:
+        raise InvalidInput("send text or segments, not both")
+    segments = tuple(_segment(index, segment, voice) for index, segment in enumerate(job.segments or ()))
+    text = " ".join(segment.text for segment in segments) if segments else (job.text or "").strip()
     if not text:
         raise InvalidInput("text must not be empty")
     if len(text) > limits.max_text_chars:
         raise InvalidInput(f"text is {len(text)} characters; the limit is {limits.max_text_chars}")
-    if job.local_voice is not None and job.voice is not None and job.local_voice != job.voice:
-        raise InvalidInput("local_voice and voice name different voices; send one")
-    name = job.local_voice if job.local_voice is not None else job.voice
     params = SynthesisParams(
         speed=job.speed,
         nfe_step=job.nfe_step,
@@ -118,7 +134,8 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
     )
     return TtsRequest(
         text=text,
-        voice=voice_name(name) if name is not None else DEFAULT_VOICE,
+        voice=voice,
+        segments=segments,
         params=params,
         seed=job.seed,
         format=job.format,
@@ -126,6 +143,19 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
         stream=job.stream,
         normalize=job.normalize,
     )
+
+
+def _segment(index: int, segment: _SegmentJob, default_voice: str) -> VoiceText:
+    """One `segments` entry; a voice name that breaks the naming rule is refused with its index."""
+    text = segment.text.strip()
+    if not text:
+        raise InvalidInput(f"segments[{index}].text must not be empty")
+    if segment.voice is None:
+        return VoiceText(default_voice, text)
+    try:
+        return VoiceText(voice_name(segment.voice), text)
+    except InvalidInput as exc:
+        raise InvalidInput(f"segments[{index}].voice: {exc.message}") from None
 
 
 def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:

@@ -1,4 +1,5 @@
-"""Text to speech in a stored voice."""
+"""Text to speech in stored voices: tags resolved, text normalised, chunks of every voice
+synthesised as one engine batch, and the parts assembled with exact pauses and timings."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-from domain.audio import Audio, CrossFader, cross_fade
+from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegment
+from domain.audio import Audio
 from domain.chunking import chunk_budget, split_text
 from domain.errors import InvalidInput, StorageError
-from domain.synthesis import SynthesisItem, SynthesisParams, prepare_ref_text
+from domain.synthesis import Reference, SynthesisItem, SynthesisParams, prepare_ref_text
 from domain.text.normalize import TextNormalizer
+from domain.text.script import Pause, Speech, VoiceText, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
@@ -23,6 +26,7 @@ from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
+VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
 CONTENT_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
@@ -36,8 +40,12 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class TtsRequest:
+    """`text` in `voice`, or, when `segments` is given, each segment in its own voice (then
+    `text` is only what the answer echoes). Tags in the text are resolved either way."""
+
     text: str
     voice: str = DEFAULT_VOICE
+    segments: tuple[VoiceText, ...] = ()
     params: SynthesisParams = field(default_factory=SynthesisParams)
     seed: int | None = None
     format: str = "wav"
@@ -57,6 +65,8 @@ class TtsResult:
     format: str
     seed: int
     chunks: int
+    spoken_text: str = ""
+    segments: tuple[TimedSegment, ...] = ()
     audio: bytes | None = None
     audio_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -78,6 +88,8 @@ class _Plan:
     voice: str
     seed: int
     items: list[SynthesisItem]
+    layout: list[Slot]
+    spoken_text: str
 
 
 class Synthesize:
@@ -106,19 +118,24 @@ class Synthesize:
     def __call__(self, request: TtsRequest) -> TtsResult:
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=None)
+        assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
+        samples = array("f")
         with timer.stage("engine"):
-            audio = cross_fade(self._engine.synthesize(plan.items), request.params.cross_fade_duration)
-        return self._finish(request, plan, audio, timer)
+            for part in self._engine.synthesize(plan.items):
+                samples.extend(assembler.push(part).samples)
+        audio = Audio(samples, self._engine.sample_rate)
+        return self._finish(request, plan, audio, assembler.segments, timer)
 
     def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
         The first chunk is short and synthesized alone, so the first audio comes early; the
-        rest run as one batch. Chunks are cross-faded as they stream, so their samples
-        concatenate to exactly the final audio."""
+        rest run as one batch. Each streamed piece is what the assembly has made final (the
+        cross-fade tail waits for the next part; pauses go out with the part before them),
+        so the pieces concatenate to exactly the final audio."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
-        fader = CrossFader(request.params.cross_fade_duration, self._engine.sample_rate)
+        assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
         pieces: list[Audio] = []
         batches = [plan.items[:1], plan.items[1:]]
         for batch in batches:
@@ -127,32 +144,56 @@ class Synthesize:
             with timer.stage("engine"):
                 parts = self._engine.synthesize(batch)
             for part in parts:
-                piece = fader.push(part)
-                if len(pieces) + 1 == len(plan.items):
-                    piece = Audio(piece.samples + fader.finish().samples, piece.sample_rate)
+                piece = assembler.push(part)
                 with timer.stage("encode"):
                     data = self._codec.encode(piece, request.format)
                 yield StreamChunk(index=len(pieces), audio=data, duration=round(piece.duration, 3), piece=piece)
                 pieces.append(piece)
         audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
-        yield self._finish(request, plan, audio, timer)
+        yield self._finish(request, plan, audio, assembler.segments, timer)
 
     def _plan(self, request: TtsRequest, timer: StageTimer, first_max_bytes: int | None) -> _Plan:
-        info, reference = self._voices.reference(request.voice, timer)
+        """Tags, voices and chunks, all checked before anything is synthesised: a bad tag
+        or an unknown voice fails the job here."""
+        parts = list(request.segments) or [VoiceText(request.voice, request.text)]
+        script = parse_script(parts)
+        references: dict[str, Reference] = {}
+        for voice in dict.fromkeys(part.voice for part in script if isinstance(part, Speech)):
+            references[voice] = self._voices.reference(voice, timer)[1]
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
-        ref_text = prepare_ref_text(reference.text)
-        budget = chunk_budget(ref_text, min(reference.audio.duration, 12.0), request.params.speed)
-        spoken = self._normalizer(request.text) if request.normalize else SpokenText.verbatim(request.text)
-        chunks = [chunk.strip() for chunk in split_text(spoken.text, budget, first_max_bytes)]
-        if not chunks:
+        layout: list[Slot] = []
+        items: list[SynthesisItem] = []
+        last_voice: str | None = None  # voice of the last slot when it is speech
+        for part in script:
+            if isinstance(part, Pause):
+                layout.append(SilenceSlot(part.seconds))
+                last_voice = None
+                continue
+            reference = references[part.voice]
+            budget = chunk_budget(prepare_ref_text(reference.text), min(reference.audio.duration, 12.0),
+                                  request.params.speed)  # fmt: skip
+            spoken = (
+                self._normalizer(part.text, part.offset)
+                if request.normalize
+                else SpokenText.verbatim(part.text, part.offset)
+            )
+            chunks = [c.strip() for c in split_text(spoken.text, budget, None if items else first_max_bytes)]
+            for chunk in chunks:
+                if last_voice is not None and last_voice != part.voice:
+                    layout.append(SilenceSlot(VOICE_CHANGE_GAP))
+                layout.append(SpeechSlot(part.voice, chunk, fade_in=last_voice == part.voice))
+                items.append(SynthesisItem(reference=reference, text=chunk, params=request.params,
+                                           seed=seed + len(items)))  # fmt: skip
+                last_voice = part.voice
+        if not items:
             raise InvalidInput("text has nothing to speak")
-        items = [
-            SynthesisItem(reference=reference, text=chunk, params=request.params, seed=seed + index)
-            for index, chunk in enumerate(chunks)
-        ]
-        return _Plan(voice=info.name, seed=seed, items=items)
+        spoken_text = " ".join(slot.text for slot in layout if isinstance(slot, SpeechSlot))
+        first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
+        return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text)
 
-    def _finish(self, request: TtsRequest, plan: _Plan, audio: Audio, timer: StageTimer) -> TtsResult:
+    def _finish(
+        self, request: TtsRequest, plan: _Plan, audio: Audio, segments: list[TimedSegment], timer: StageTimer
+    ) -> TtsResult:
         with timer.stage("encode"):
             data = self._codec.encode(audio, request.format)
         result = TtsResult(
@@ -163,6 +204,8 @@ class Synthesize:
             format=request.format,
             seed=plan.seed,
             chunks=len(plan.items),
+            spoken_text=plan.spoken_text,
+            segments=tuple(segments),
             timings=timer.seconds,
         )
         if request.return_base64:

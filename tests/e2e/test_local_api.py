@@ -149,6 +149,10 @@ def test_voice_lifecycle_from_url_and_base64(worker, files, store_env):
         ({"text": "hi", "unknown": 1}, "invalid_input"),
         ({"endpoint": "nope"}, "invalid_input"),
         ({"text": "hi", "local_voice": "nobody"}, "voice_not_found"),
+        ({"text": "hi [voice:nobody] there"}, "voice_not_found"),
+        ({"text": "hi [pause:99s] there"}, "invalid_input"),
+        ({"text": "hi [voice:../x] there"}, "invalid_input"),
+        ({"segments": [{"voice": "nobody", "text": "hi"}]}, "voice_not_found"),
         ({"text": "hi", "local_voice": "../../etc/passwd"}, "invalid_input"),
         ({"endpoint": "delete_voice", "voice_name": "ghost"}, "voice_not_found"),
         ({"endpoint": "upload", "voice_name": "junk", "voice_file_base64": base64.b64encode(b"junk").decode()},
@@ -177,3 +181,38 @@ def test_one_log_event_per_job_without_the_text(worker):
     assert {"job_id", "endpoint", "voice", "audio_seconds", "stages"} <= done[0].keys()
     assert {"fetch", "engine", "encode"} <= done[0]["stages"].keys()
     assert secret_text not in worker.logs()
+
+
+def silent_run(samples, middle: int) -> int:
+    """Length of the run of exact zeros around `middle` (a pause is digital silence; speech
+    beside it may by chance hold a zero sample or two)."""
+    start = end = middle
+    while start > 0 and samples[start - 1] == 0:
+        start -= 1
+    while end < len(samples) and samples[end] == 0:
+        end += 1
+    return end - start
+
+
+def test_a_two_voice_dialogue_with_a_pause_is_reproducible(worker):
+    carol = base64.b64encode(audio_file(2.5, 24000)).decode()
+    upload = {"endpoint": "upload", "voice_name": "carol", "voice_file_base64": carol, "ref_text": "I am Carol."}
+    output_of(worker.runsync(upload))
+    job = {"text": "Hello Carol, it is 10:30. [pause:1s] [voice:carol] Hi! That is $4.50.", "seed": 11,
+           "return": "base64"}  # fmt: skip
+    first = output_of(worker.runsync(job))
+    assert first["spoken_text"] == "Hello Carol, it is ten thirty. Hi! That is four dollars fifty cents."
+    segments = first["segments"]
+    assert [(s["voice"], s["text"]) for s in segments] == [
+        ("default", "Hello Carol, it is ten thirty."), (None, ""), ("carol", "Hi! That is four dollars fifty cents."),
+    ]  # fmt: skip
+    assert segments[0]["start"] == 0 and segments[-1]["end"] == first["duration"]
+    samples, rate = decode(base64.b64decode(first["audio_base64"]), "wav")
+    assert segments[1]["end"] - segments[1]["start"] == pytest.approx(1.0, abs=1e-9)
+    assert silent_run(samples, round((segments[1]["start"] + 0.5) * rate)) in range(rate, rate + 3)  # 1 s of zeros
+    again = output_of(worker.runsync(job))
+    assert again["audio_base64"] == first["audio_base64"] and again["segments"] == segments
+    lines = [{"text": "Hello Carol, it is 10:30. [pause:1s]"}, {"voice": "carol", "text": "Hi! That is $4.50."}]
+    structured = {"segments": lines, "seed": 11, "return": "base64"}
+    assert output_of(worker.runsync(structured))["audio_base64"] == first["audio_base64"]
+    output_of(worker.runsync({"endpoint": "delete_voice", "voice_name": "carol"}))

@@ -50,3 +50,15 @@ def test_runsync_aggregates_and_plain_jobs_still_answer(worker):
     # only collects what was yielded, so here the error is the one answer.
     failed = worker.runsync({"text": "", "stream": True})
     assert failed["output"] == [{"error": "invalid_input: text must not be empty"}]
+
+
+def test_a_streamed_dialogue_with_a_pause_concatenates_to_the_answer(worker):
+    text = "It is 10:30, a short line. [pause:700ms] [voice:default] Then a second, longer line that follows it."
+    streamed = worker.runsync({"text": text, "stream": True, "seed": 2, "return": "base64"})
+    *chunks, final = streamed["output"]
+    joined = np.concatenate([samples(c["audio_base64"]) for c in chunks])
+    np.testing.assert_allclose(joined, samples(final["audio_base64"]), atol=1e-4)
+    assert final["spoken_text"].startswith("It is ten thirty, a short line.")
+    pause = [s for s in final["segments"] if s["voice"] is None]
+    assert len(pause) == 1 and round(pause[0]["end"] - pause[0]["start"], 3) == 0.7
+    assert final["segments"][-1]["end"] == final["duration"]

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
+from domain.text.script import VoiceText
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
 from entrypoints.endpoints import parse_job
@@ -133,3 +134,25 @@ def test_other_endpoints():
     assert parse_job({"endpoint": "delete_voice", "voice_name": "a.wav"}) == DeleteVoiceRequest("a")
     upload = parse_job({"endpoint": "upload", "voice_name": "a", "voice_file_url": "https://example.test/a.wav"})
     assert isinstance(upload, UploadRequest) and upload.url and upload.data is None
+
+
+def test_segments_take_the_job_voice_as_their_default():
+    request = parse_job({"segments": [{"text": " Hi. "}, {"voice": "bob.wav", "text": "Yo."}], "voice": "anna"})
+    assert request.segments == (VoiceText("anna", "Hi."), VoiceText("bob", "Yo."))
+    assert request.text == "Hi. Yo." and request.voice == "anna"
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"text": "hi", "segments": [{"text": "yo"}]}, "not both"),
+        ({"segments": []}, "'segments'"),
+        ({"segments": [{"text": "ok"}, {"voice": "../x", "text": "hi"}]}, r"segments\[1\]\.voice: voice name"),
+        ({"segments": [{"text": "  "}]}, r"segments\[0\]\.text must not be empty"),
+        ({"segments": [{"text": "hi", "speed": 2}]}, "unknown field 'segments.0.speed'"),
+        ({"segments": [{"text": "x" * 15}, {"text": "y" * 15}]}, "the limit is 20"),
+    ],
+)
+def test_bad_segments_say_what_to_fix(payload, needle):
+    with pytest.raises(InvalidInput, match=needle):
+        parse_job(payload, Limits(max_text_chars=20, max_voice_bytes=1000))

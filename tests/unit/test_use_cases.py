@@ -16,6 +16,7 @@ from adapters.soundfile_codec import SoundfileCodec
 from domain.errors import InvalidAudio, InvalidInput, StorageError, VoiceExists, VoiceNotFound
 from domain.synthesis import SynthesisParams
 from domain.text.normalize import TextNormalizer
+from domain.text.script import VoiceText
 from domain.use_cases.synthesize import Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice_library import BuiltinVoice, VoiceLibrary
@@ -220,3 +221,72 @@ def test_a_lost_or_corrupt_index_only_costs_reads(world):
     assert [v.name for v in VoiceLibrary(world.store, SoundfileCodec(), {}).list()] == ["a"]
     del world.store.objects["index/voices.json"]
     assert [v.name for v in VoiceLibrary(world.store, SoundfileCodec(), {}).list()] == ["a"]
+
+
+def _dialogue_world(world):
+    world.upload(UploadRequest(name="bob", data=audio_file(3.0), ref_text="Hi, I am Bob."))
+    return world
+
+
+def test_a_two_voice_dialogue_with_a_pause_is_one_batch_with_exact_silence(world):
+    _dialogue_world(world)
+    text = "Hello Bob, it is 10:30. [pause:1.5s] [voice:bob] Hi! I owe you $5. [voice:default] Keep it."
+    result = world.synthesize(TtsRequest(text=text, seed=7, return_base64=True))
+    (batch,) = world.engine.calls
+    assert [(item.reference.text, item.text) for item in batch] == [
+        ("Some call me nature.", "Hello Bob, it is ten thirty."),
+        ("Hi, I am Bob.", "Hi! I owe you five dollars."),
+        ("Some call me nature.", "Keep it."),
+    ]
+    assert [item.seed for item in batch] == [7, 8, 9]
+    assert result.spoken_text == "Hello Bob, it is ten thirty. Hi! I owe you five dollars. Keep it."
+    kinds = [(s.voice, s.text) for s in result.segments]
+    assert kinds == [
+        ("default", "Hello Bob, it is ten thirty."), (None, ""), ("bob", "Hi! I owe you five dollars."), (None, ""),
+        ("default", "Keep it."),
+    ]  # fmt: skip
+    pause, gap = result.segments[1], result.segments[3]
+    assert pause.end - pause.start == pytest.approx(1.5) and gap.end - gap.start == pytest.approx(0.25)
+    assert result.segments[0].start == 0 and result.segments[-1].end == result.duration
+    parts = world.engine.synthesize(batch)
+    assert result.duration == pytest.approx(sum(p.duration for p in parts) + 1.75, abs=1e-3)  # no cross-fades
+
+
+def test_structured_segments_are_the_same_as_voice_tags(world):
+    _dialogue_world(world)
+    tagged = world.synthesize(TtsRequest(text="Hi. [voice:bob] Yo. [pause:1s]", seed=1, return_base64=True))
+    segments = (VoiceText("default", "Hi."), VoiceText("bob", "Yo. [pause:1s]"))
+    structured = world.synthesize(TtsRequest(text="Hi. Yo.", segments=segments, seed=1, return_base64=True))
+    assert structured.audio == tagged.audio and structured.segments == tagged.segments
+
+
+def test_an_unknown_voice_anywhere_fails_before_any_synthesis(world):
+    with pytest.raises(VoiceNotFound, match="'ghost'"):
+        world.synthesize(TtsRequest(text="Hello. [voice:ghost] Boo."))
+    with pytest.raises(InvalidInput, match=r"bad tag '\[pause:20s\]' at position 7"):
+        world.synthesize(TtsRequest(text="Hello. [pause:20s] Boo."))
+    assert world.engine.calls == [] and world.store.objects == {}
+
+
+def test_text_of_only_pauses_has_nothing_to_speak(world):
+    with pytest.raises(InvalidInput, match="nothing to speak"):
+        world.synthesize(TtsRequest(text="[pause:1s] [pause:2s]"))
+
+
+def test_a_plain_request_has_one_segment_per_chunk(world):
+    text = " ".join(f"Sentence {word} has some words in it." for word in "abcdefghijklmnopqrstuvwxyz")
+    result = world.synthesize(TtsRequest(text=text, params=SynthesisParams(cross_fade_duration=0.25)))
+    assert len(result.segments) == result.chunks > 1
+    assert [s.text for s in result.segments] == [item.text for item in world.engine.calls[0]]
+    assert {s.voice for s in result.segments} == {"default"}
+    assert result.segments[-1].end == result.duration
+    assert all(a.end == b.start for a, b in zip(result.segments, result.segments[1:], strict=False))
+
+
+def test_streaming_a_dialogue_yields_the_same_audio_and_segments(world):
+    _dialogue_world(world)
+    text = "First a short line. [voice:bob] Then Bob answers at length, with a pause after. [pause:500ms] Done."
+    whole = world.synthesize(TtsRequest(text=text, seed=3, return_base64=True, format="wav"))
+    *chunks, result = world.synthesize.stream(TtsRequest(text=text, seed=3, return_base64=True, format="wav"))
+    assert result.audio == whole.audio and result.segments == whole.segments
+    assert sum(chunk.duration for chunk in chunks) == pytest.approx(whole.duration, abs=1e-3)
