@@ -14,7 +14,6 @@ reference handling), which the parity test checks against `F5TTS.infer`.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ import torch
 
 from adapters.audio_arrays import from_numpy, to_numpy
 from adapters.f5_attention import make_processor
+from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_loading import (
     EngineStartupError,
     import_f5_model,
@@ -37,6 +37,9 @@ from adapters.f5_loading import (
     read_vocab,
     resolve_files,
 )
+from adapters.f5_runner import OdeBatch, Runner, make_runner
+from adapters.f5_velocity import DitVelocity, text_embeddings
+from adapters.f5_vocoder import decode_batch
 from adapters.precision import Precision, choose_precision, has_native_bf16, processor_name, read_cpu_flags
 from adapters.reference_prep import clip_reference, remove_long_silences
 from domain.audio import Audio
@@ -94,6 +97,7 @@ class F5Engine:
         hop_length: int,
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
+        runner: Runner | None = None,
     ) -> None:
         self._dit = dit
         self._vocoder = vocoder
@@ -109,11 +113,11 @@ class F5Engine:
         self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
         self._refs_max = reference_cache_size
         self._lock = threading.Lock()
+        self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
         self._to_pinyin = f5_utils.convert_char_to_pinyin
         self._to_idx = f5_utils.list_str_to_idx
         self._epss = f5_utils.get_epss_timesteps
-        self._lens_to_mask = f5_utils.lens_to_mask
 
     @property
     def sample_rate(self) -> int:
@@ -122,6 +126,17 @@ class F5Engine:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def runner(self) -> Runner:
+        return self._runner
+
+    @property
+    def max_batch_items(self) -> int | None:
+        """The largest batch the runner runs at full speed (its largest captured bucket),
+        or None when any size runs the same (eager)."""
+        buckets = getattr(self._runner, "buckets", None)
+        return buckets.max_batch if buckets is not None else None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -236,74 +251,63 @@ class F5Engine:
         return t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
 
     def _run_batch(self, batch: list[_Job], nfe: int, cfg: float, sway: float) -> list[Audio]:
+        """Assemble the batch (per-item noise from each item's own generator, the reference
+        mels as conditioning, each item's text embeddings), let the runner integrate it,
+        then vocode every item at its own length."""
         started = time.perf_counter()
         device, dtype = self._device, self._dtype
-        durations = torch.tensor([j.duration for j in batch], device=device, dtype=torch.long)
-        n = int(durations.max())
+        lengths = tuple(j.duration for j in batch)
+        n = max(lengths)
         channels = batch[0].ref.mel.shape[1]
         cond = torch.zeros(len(batch), n, channels, device=device, dtype=dtype)
-        y = torch.zeros(len(batch), n, channels, device=device, dtype=torch.float32)
+        noise = torch.zeros(len(batch), n, channels, device=device, dtype=torch.float32)
+        texts = []
         for i, job in enumerate(batch):
             cond[i, : job.ref.mel.shape[0]] = job.ref.mel
             gen = torch.Generator(device=device).manual_seed(job.item.seed)
-            y[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
-        text = self._to_idx([j.tokens for j in batch], self._vocab).to(device)
-        # no padding, no mask (upstream's single-item path); padded batches need one
-        mask = self._lens_to_mask(durations) if int(durations.min()) < n else None
-        grid = self._time_grid(nfe, sway)
-        try:
-            for t0, t1 in itertools.pairwise(grid):
-                y = y + (t1 - t0) * self._flow(y, cond, text, t0, mask, cfg)
-        finally:
-            self._dit.clear_cache()
-        audios = [self._decode(job, y[i]) for i, job in enumerate(batch)]
-        log.debug("f5_batch", items=len(batch), frames=n, nfe=nfe, seconds=round(time.perf_counter() - started, 3))
+            noise[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
+            tokens = self._to_idx([job.tokens], self._vocab).to(device)
+            texts.append(text_embeddings(self._dit, tokens, job.duration, n))
+        ode = OdeBatch(noise, cond, torch.stack(texts, dim=1), lengths, self._time_grid(nfe, sway), cfg)
+        y = self._runner.run(ode)
+        audios = self._decode(batch, y)
+        log.debug(
+            "f5_batch",
+            items=len(batch),
+            frames=n,
+            nfe=nfe,
+            runner=self._runner.name,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return audios
 
-    def _flow(
-        self,
-        y: torch.Tensor,
-        cond: torch.Tensor,
-        text: torch.Tensor,
-        t: torch.Tensor,
-        mask: torch.Tensor | None,
-        cfg: float,
-    ) -> torch.Tensor:
-        """The velocity at (t, y), with classifier-free guidance packed in one forward as
-        upstream does; the DiT caches the batch's text embeddings across steps."""
-        x, time_ = y.to(self._dtype), t.to(self._dtype)
-        if cfg < 1e-5:
-            pred = self._dit(
-                x=x, cond=cond, text=text, time=time_, mask=mask, drop_audio_cond=False, drop_text=False, cache=True
-            )
-            return pred.float()
-        pred, null = torch.chunk(
-            self._dit(x=x, cond=cond, text=text, time=time_, mask=mask, cfg_infer=True, cache=True).float(), 2, dim=0
-        )
-        return pred + (pred - null) * cfg
-
-    def _decode(self, job: _Job, y: torch.Tensor) -> Audio:
-        """Mel -> waveform for one item. Like upstream, the reference's mel is put back
-        over the prompt and generation starts at `audio_frames` (which includes the
-        prompt's last, centre-padded frame). The vocoder runs per item in fp32: batched,
-        its unmasked convolutions would see the padding."""
-        sampled = y[: job.duration].to(self._dtype)
-        sampled[: job.ref.mel.shape[0]] = job.ref.mel
-        mel = sampled[job.ref.audio_frames :].float().T.unsqueeze(0)
-        wave = self._vocoder.decode(mel)
-        if job.ref.rms < TARGET_RMS:
-            wave = wave * job.ref.rms / TARGET_RMS
-        samples = wave.squeeze(0).float().cpu().numpy()
-        if job.item.params.remove_silence:
-            samples = remove_long_silences(samples, self._sample_rate)
-        return from_numpy(samples, self._sample_rate)
+    def _decode(self, batch: list[_Job], y: torch.Tensor) -> list[Audio]:
+        """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
+        and generation starts at `audio_frames` (which includes the prompt's last,
+        centre-padded frame). The vocoder runs in fp32, batched with per-item lengths."""
+        mels = []
+        for i, job in enumerate(batch):
+            sampled = y[i, : job.duration].to(self._dtype)
+            sampled[: job.ref.mel.shape[0]] = job.ref.mel
+            mels.append(sampled[job.ref.audio_frames :].float().T)
+        out = []
+        for job, wave in zip(batch, decode_batch(self._vocoder, mels), strict=True):
+            if job.ref.rms < TARGET_RMS:
+                wave = wave * job.ref.rms / TARGET_RMS
+            samples = wave.float().cpu().numpy()
+            if job.item.params.remove_silence:
+                samples = remove_long_silences(samples, self._sample_rate)
+            out.append(from_numpy(samples, self._sample_rate))
+        return out
 
 
-def _attention_backend(dit: torch.nn.Module, precision: Precision) -> str:
+def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str) -> str:
     """Mask padded keys in every block (upstream ships with masking off); use flash-attn's
-    kernels where they exist: CUDA, half precision, flash_attn importable."""
+    kernels where they exist: CUDA, half precision, flash_attn importable, and no graph
+    capture (its masked path reads lengths back to the host). Eager CPU batches run
+    attention item by item (see f5_attention)."""
     backend = "torch"
-    if precision.device.startswith("cuda") and precision.dtype in ("fp16", "bf16"):
+    if precision.device.startswith("cuda") and precision.dtype in ("fp16", "bf16") and runner == "eager":
         try:
             import flash_attn  # noqa: F401
 
@@ -313,6 +317,7 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision) -> str:
     for block in dit.transformer_blocks:
         block.attn.processor.attn_backend = backend
         block.attn.processor = make_processor(block.attn.processor)
+        block.attn.processor.split_items = precision.device == "cpu"
     return backend
 
 
@@ -362,14 +367,18 @@ def build_f5_engine(
     compile: bool = False,
     device: str | None = None,
     max_batch_frames: int = 32768,
+    runner: str = "auto",
+    max_graphs: int = 24,
 ) -> F5Engine:
     """Load everything now (the worker takes no job before this returns).
 
     `model` is a config name f5-tts ships or a path to such a yaml; files come from the
     explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
     (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
-    torch.compile to the DiT blocks. Raises EngineStartupError (an EngineError) with a
-    one-line reason when a file is missing or a setting cannot work.
+    torch.compile to the DiT blocks; `runner` (auto/eager/cuda_graph) picks how the ODE loop
+    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes). Raises
+    EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
+    setting cannot work.
     """
     started = time.perf_counter()
     files = resolve_files(
@@ -397,7 +406,12 @@ def build_f5_engine(
     dit = dit.eval().to(precision.device, TORCH_DTYPES[precision.dtype])
     if precision.dtype == "int8":
         dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
-    backend = _attention_backend(dit, precision)
+    dtype_ = TORCH_DTYPES[precision.dtype]
+    try:
+        ode_runner = make_runner(runner, DitVelocity(dit, dtype_), precision.device, ShapeBuckets(), max_graphs)
+    except ValueError as exc:
+        raise EngineStartupError(str(exc)) from exc
+    backend = _attention_backend(dit, precision, ode_runner.name)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
@@ -421,6 +435,7 @@ def build_f5_engine(
         sample_rate=mel_cfg["target_sample_rate"],
         hop_length=mel_cfg["hop_length"],
         max_batch_frames=max_batch_frames,
+        runner=ode_runner,
     )
     log.info(
         "f5_engine_loaded",
@@ -431,6 +446,7 @@ def build_f5_engine(
         dtype_reason=precision.reason,
         attention_backend=backend,
         compile=compile,
+        runner=ode_runner.name,
         model_id=model_id,
         load_seconds=round(time.perf_counter() - started, 2),
     )

@@ -1,0 +1,228 @@
+"""Runners: the Euler ODE loop over one fixed batch, behind one small interface.
+
+The engine decides what runs together and assembles the tensors (noise, conditioning,
+text embeddings, lengths); a runner only integrates. `EagerRunner` is the plain loop (the
+CPU default). `CudaGraphRunner` pads each batch up to a shape bucket, copies it into
+static buffers, and replays one captured graph per (batch, frames, guided) bucket: one
+graph launch per step instead of ~700 kernel launches. Graphs are captured on first use,
+kept in an LRU bounded by `max_graphs`, and share one memory pool (they never run at the
+same time, and everything that outlives a replay lives outside the pool); shapes beyond
+the largest bucket run eagerly. The choice is made once at start-up (`TTS_RUNNER`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+import torch
+
+from adapters.f5_buckets import ShapeBuckets
+from adapters.f5_velocity import DitVelocity
+
+log = structlog.get_logger()
+RUNNERS = ("auto", "eager", "cuda_graph")
+UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
+
+
+@dataclass(frozen=True)
+class OdeBatch:
+    """One batch at its exact shape: `noise` (B, N, C) fp32, `cond` (B, N, C) and `text`
+    (2, B, N, D) in the model dtype, `lengths` each row's valid frames, `grid` the time
+    steps (fp32, on the device), `cfg` the guidance strength."""
+
+    noise: torch.Tensor
+    cond: torch.Tensor
+    text: torch.Tensor
+    lengths: tuple[int, ...]
+    grid: torch.Tensor
+    cfg: float
+
+    @property
+    def guided(self) -> bool:
+        return self.cfg >= UNGUIDED_CFG
+
+
+class Runner(Protocol):
+    name: str
+
+    def run(self, batch: OdeBatch) -> torch.Tensor:
+        """The integrated mel, (B, N, C) fp32, same shape as `batch.noise`."""
+        ...
+
+
+def lengths_mask(lengths: tuple[int, ...] | list[int], frames: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(frames, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
+
+
+class EagerRunner:
+    """Today's loop at the batch's exact shape; unpadded batches run without a mask
+    (upstream's single-item path)."""
+
+    name = "eager"
+
+    def __init__(self, velocity: DitVelocity) -> None:
+        self._velocity = velocity
+
+    def run(self, batch: OdeBatch) -> torch.Tensor:
+        y = batch.noise
+        frames, device = y.shape[1], y.device
+        mask = None if min(batch.lengths) == frames else lengths_mask(batch.lengths, frames, device)
+        cfg = torch.tensor(batch.cfg, device=device) if batch.guided else None
+        for t0, t1 in itertools.pairwise(batch.grid):
+            y = y + (t1 - t0) * self._velocity(y, batch.cond, batch.text, t0, mask, cfg)
+        return y
+
+
+class Replayable(Protocol):
+    def replay(self) -> None: ...
+
+
+class GraphCapturer(Protocol):
+    def capture(self, step: Callable[[], None]) -> Replayable: ...
+
+
+class CudaGraphCapturer:
+    """Captures a step into a `torch.cuda.CUDAGraph`, every graph in one shared pool."""
+
+    def __init__(self, warmup_runs: int = 2) -> None:
+        self._pool = torch.cuda.graph_pool_handle()
+        self._warmup_runs = warmup_runs
+
+    def capture(self, step: Callable[[], None]) -> Replayable:
+        # the documented recipe: run on a side stream first (lazy init, autotuning), then capture
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(self._warmup_runs):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self._pool):
+            step()
+        return graph
+
+
+class _Static:
+    """The buffers one graph reads and writes, allocated outside the graph's pool."""
+
+    def __init__(
+        self, batch: int, frames: int, channels: int, text_dim: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        self.y = torch.zeros(batch, frames, channels, device=device, dtype=torch.float32)
+        self.cond = torch.zeros(batch, frames, channels, device=device, dtype=dtype)
+        self.text = torch.zeros(2, batch, frames, text_dim, device=device, dtype=dtype)
+        self.mask = torch.ones(batch, frames, device=device, dtype=torch.bool)
+        self.t = torch.zeros(1, device=device, dtype=torch.float32)
+        self.dt = torch.zeros(1, device=device, dtype=torch.float32)
+        self.cfg = torch.zeros((), device=device, dtype=torch.float32)
+
+    def load(self, batch: OdeBatch) -> None:
+        rows, frames = batch.noise.shape[:2]
+        self.y.zero_()
+        self.cond.zero_()
+        self.text.zero_()
+        self.y[:rows, :frames] = batch.noise
+        self.cond[:rows, :frames] = batch.cond
+        self.text[:, :rows, :frames] = batch.text
+        # padded rows get one valid frame: a row with no valid key would be NaN in attention
+        lengths = list(batch.lengths) + [1] * (self.y.shape[0] - rows)
+        self.mask.copy_(lengths_mask(lengths, self.y.shape[1], self.y.device))
+        self.cfg.fill_(batch.cfg)
+
+
+@dataclass
+class _Graph:
+    static: _Static
+    graph: Replayable
+
+
+class CudaGraphRunner:
+    """One captured Euler step per bucket, replayed `nfe` times with the step's time
+    copied into a static buffer: one graph serves every NFE and schedule."""
+
+    name = "cuda_graph"
+
+    def __init__(
+        self,
+        velocity: DitVelocity,
+        buckets: ShapeBuckets,
+        capturer: GraphCapturer,
+        max_graphs: int = 24,
+        fallback: Runner | None = None,
+    ) -> None:
+        self._velocity = velocity
+        self.buckets = buckets
+        self._capturer = capturer
+        self._max_graphs = max(1, max_graphs)
+        self._fallback = fallback or EagerRunner(velocity)
+        self._graphs: OrderedDict[tuple[int, int, bool], _Graph] = OrderedDict()
+        self.captures = 0
+
+    @property
+    def cached_shapes(self) -> list[tuple[int, int, bool]]:
+        return list(self._graphs)
+
+    def run(self, batch: OdeBatch) -> torch.Tensor:
+        rows, frames = batch.noise.shape[:2]
+        bucket = self.buckets.choose(rows, frames)
+        if not bucket.captured:
+            return self._fallback.run(batch)
+        entry = self._graph(bucket.batch, bucket.frames, batch)
+        static = entry.static
+        static.load(batch)
+        steps = batch.grid.to(torch.float32)
+        deltas = steps[1:] - steps[:-1]
+        for i in range(len(deltas)):
+            static.t.copy_(steps[i : i + 1])
+            static.dt.copy_(deltas[i : i + 1])
+            entry.graph.replay()
+        return static.y[:rows, :frames].clone()
+
+    def _graph(self, rows: int, frames: int, batch: OdeBatch) -> _Graph:
+        key = (rows, frames, batch.guided)
+        entry = self._graphs.get(key)
+        if entry is not None:
+            self._graphs.move_to_end(key)
+            return entry
+        device = batch.noise.device
+        static = _Static(rows, frames, batch.noise.shape[2], batch.text.shape[3], batch.cond.dtype, device)
+        self._velocity.rope(frames, device)  # built outside the capture, kept across replays
+        guided = batch.guided
+        velocity = self._velocity
+
+        def step() -> None:
+            v = velocity(static.y, static.cond, static.text, static.t, static.mask, static.cfg if guided else None)
+            static.y.add_(static.dt * v)
+
+        entry = _Graph(static, self._capturer.capture(step))
+        self.captures += 1
+        self._graphs[key] = entry
+        while len(self._graphs) > self._max_graphs:
+            evicted, _ = self._graphs.popitem(last=False)
+            log.info("f5_graph_evicted", bucket=evicted)
+        log.info("f5_graph_captured", batch=rows, frames=frames, guided=guided, graphs=len(self._graphs))
+        return entry
+
+
+def make_runner(
+    kind: str,
+    velocity: DitVelocity,
+    device: str,
+    buckets: ShapeBuckets | None = None,
+    max_graphs: int = 24,
+) -> Runner:
+    """`auto` is CUDA graphs on a CUDA device and eager elsewhere; `cuda_graph` off CUDA is
+    a start-up error (ValueError), not a silent fallback."""
+    if kind not in RUNNERS:
+        raise ValueError(f"TTS_RUNNER must be one of {', '.join(RUNNERS)}, got {kind!r}")
+    on_cuda = device.startswith("cuda") and torch.cuda.is_available()
+    if kind == "cuda_graph" and not on_cuda:
+        raise ValueError(f"TTS_RUNNER=cuda_graph needs a CUDA device, the engine runs on {device!r}")
+    if kind == "eager" or not on_cuda:
+        return EagerRunner(velocity)
+    return CudaGraphRunner(velocity, buckets or ShapeBuckets(), CudaGraphCapturer(), max_graphs=max_graphs)

@@ -1,0 +1,113 @@
+"""An item's audio does not depend on its batch mates or its shape bucket.
+
+On the CPU in fp32 this holds bit for bit, through the eager runner and through the graph
+runner's bucketing (static buffers, padded rows and frames, masks) with a capturer that
+replays on the CPU; the batched vocoder equals per-item decoding. On a CUDA device the same
+checks run with real graphs, within the stated tolerances (they skip without CUDA).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from adapters.audio_arrays import to_numpy
+from adapters.f5_buckets import ShapeBuckets
+from adapters.f5_loading import load_vocoder
+from adapters.f5_runner import CudaGraphRunner, EagerRunner
+from adapters.f5_velocity import DitVelocity
+from adapters.f5_vocoder import decode_batch
+from tests.contracts.tts_engine import item
+from tests.integration.test_f5_engine import build, settings  # noqa: F401 - the checkpoint fixture
+
+pytestmark = pytest.mark.slow
+
+SUBJECT = item("The item under test speaks this sentence.", seed=3, nfe_step=8)
+#: one a little shorter and one a little longer (within the engine's padding ratio, so they
+#: share its batch: the subject is padded in one, pads the other), one much longer
+MATES = [
+    item("A shorter mate speaks here.", seed=1, nfe_step=8),
+    item("A longer mate speaks this whole sentence here.", seed=2, nfe_step=8),
+    item("A much longer mate that has a great deal more to say than the others, and says it slowly.", nfe_step=8),
+]
+BATCHES = [[SUBJECT, MATES[0]], [MATES[1], SUBJECT], [MATES[0], SUBJECT, MATES[1], MATES[2]]]
+
+
+class ReplayingCapturer:
+    def capture(self, step):
+        class Graph:
+            def replay(self) -> None:
+                step()
+
+        return Graph()
+
+
+@pytest.fixture(scope="module")
+def engine(settings: dict[str, str]):  # noqa: F811
+    return build(settings)
+
+
+def subject_in(engine, batch) -> np.ndarray:
+    return to_numpy(engine.synthesize(batch)[batch.index(SUBJECT)])
+
+
+def test_eager_cpu_fp32_is_bitwise_the_same_in_any_batch(engine) -> None:
+    alone = subject_in(engine, [SUBJECT])
+    for batch in BATCHES:
+        np.testing.assert_array_equal(subject_in(engine, batch), alone)
+
+
+def test_bucketed_graph_runner_is_bitwise_the_same_in_any_batch_and_bucket(engine, monkeypatch) -> None:
+    alone = subject_in(engine, [SUBJECT])
+    velocity = DitVelocity(engine._dit, torch.float32)
+    for buckets in (ShapeBuckets((1, 2, 4), frame_step=64, max_frames=2048), ShapeBuckets((4,), 256, 4096)):
+        runner = CudaGraphRunner(velocity, buckets, ReplayingCapturer())
+        monkeypatch.setattr(engine, "_runner", runner)
+        for batch in [[SUBJECT], *BATCHES]:
+            np.testing.assert_array_equal(subject_in(engine, batch), alone)
+        assert runner.captures > 0
+
+
+def test_batched_vocoder_equals_per_item_decoding(settings: dict[str, str]) -> None:  # noqa: F811
+    from pathlib import Path
+
+    vocoder = load_vocoder(Path(settings["VOCODER_PATH"]))
+    gen = torch.Generator().manual_seed(0)
+    mels = [torch.randn(100, frames, generator=gen) for frames in (50, 300, 7, 120, 16)]
+    with torch.inference_mode():
+        alone = [vocoder.decode(mel.unsqueeze(0))[0] for mel in mels]
+        together = decode_batch(vocoder, mels)
+    for one, batched in zip(alone, together, strict=True):
+        assert torch.equal(one, batched)
+
+
+# -- on a CUDA device ------------------------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+#: fp32 on CUDA: cuBLAS/SDPA pick kernels by shape, so bitwise equality is not promised; the
+#: waveform stays within this of the item alone. Half precision: within this share of the peak.
+CUDA_FP32_ATOL = 1e-3
+CUDA_HALF_PEAK_SHARE = 0.05
+
+
+@cuda
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_cuda_graphs_match_eager_and_batch_mates_do_not_matter(settings: dict[str, str], dtype: str) -> None:  # noqa: F811
+    graphs = build(settings, device="cuda", dtype=dtype, runner="cuda_graph")
+    eager = build(settings, device="cuda", dtype=dtype, runner="eager")
+    assert isinstance(graphs.runner, CudaGraphRunner) and isinstance(eager.runner, EagerRunner)
+    reference = subject_in(eager, [SUBJECT])
+    results = {"graph alone": subject_in(graphs, [SUBJECT])}
+    for i, batch in enumerate(BATCHES):
+        results[f"graph batch {i}"] = subject_in(graphs, batch)
+        results[f"eager batch {i}"] = subject_in(eager, batch)
+    peak = float(np.abs(reference).max())
+    for name, got in results.items():
+        diff = float(np.abs(got - reference).max())
+        print(f"cuda {dtype} {name}: max abs diff {diff:.2e} (peak {peak:.3f})")
+        assert got.shape == reference.shape
+        if dtype == "fp32":
+            assert diff <= CUDA_FP32_ATOL, name
+        else:
+            assert diff <= CUDA_HALF_PEAK_SHARE * peak, name

@@ -1,0 +1,138 @@
+"""Runners on the CPU: the graph runner's bucketing, static buffers, LRU and fallback.
+
+A capturer that replays by calling the captured step stands in for CUDA graphs: the step
+may read only the runner's static buffers (it is a closure over them, as under capture),
+so equal results with the eager runner show that padding, masking and buffer refills are
+right; the CUDA capture itself is checked on the device (tests/integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from adapters.f5_buckets import ShapeBuckets
+from adapters.f5_runner import CudaGraphRunner, EagerRunner, OdeBatch, make_runner
+
+CHANNELS, TEXT_DIM = 3, 2
+
+
+class ToyVelocity:
+    """A velocity that mixes frames within a row under the mask (like attention), so a
+    padding mistake shows up in the valid frames."""
+
+    def rope(self, frames: int, device: torch.device) -> None:
+        return None
+
+    def __call__(self, x, cond, text, t, mask, cfg):
+        keep = torch.ones(x.shape[:2], dtype=torch.bool) if mask is None else mask
+        weights = keep[..., None].float()
+        mean = (x * weights).sum(dim=1, keepdim=True) / weights.sum(dim=1, keepdim=True)
+        pred = torch.tanh(mean + cond.float() + text[0, ..., :1].float() - x * t.float())
+        if cfg is None:
+            return pred
+        null = torch.tanh(mean - x * t.float() + text[1, ..., :1].float())
+        return pred + (pred - null) * cfg
+
+
+class ReplayingCapturer:
+    def __init__(self) -> None:
+        self.captured: list[Callable[[], None]] = []
+
+    def capture(self, step: Callable[[], None]):
+        self.captured.append(step)
+
+        class Graph:
+            def replay(self) -> None:
+                step()
+
+        return Graph()
+
+
+def ode_batch(lengths: list[int], cfg: float = 2.0, seed: int = 0) -> OdeBatch:
+    gen = torch.Generator().manual_seed(seed)
+    frames = max(lengths)
+    noise = torch.zeros(len(lengths), frames, CHANNELS)
+    cond = torch.zeros(len(lengths), frames, CHANNELS)
+    text = torch.zeros(2, len(lengths), frames, TEXT_DIM)
+    for i, length in enumerate(lengths):
+        noise[i, :length] = torch.randn(length, CHANNELS, generator=gen)
+        cond[i, :length] = torch.randn(length, CHANNELS, generator=gen)
+        text[:, i, :length] = torch.randn(2, length, TEXT_DIM, generator=gen)
+    return OdeBatch(noise, cond, text, tuple(lengths), torch.linspace(0, 1, 5), cfg)
+
+
+def graph_runner(max_graphs: int = 8) -> tuple[CudaGraphRunner, ReplayingCapturer]:
+    capturer = ReplayingCapturer()
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=8, max_frames=32)
+    return CudaGraphRunner(ToyVelocity(), buckets, capturer, max_graphs=max_graphs), capturer
+
+
+def valid(y: torch.Tensor, lengths: list[int]) -> list[torch.Tensor]:
+    return [y[i, :length] for i, length in enumerate(lengths)]
+
+
+@pytest.mark.parametrize("lengths", [[5], [7, 3, 6], [16, 16], [9, 2, 14, 11]])
+@pytest.mark.parametrize("cfg", [2.0, 0.0])
+def test_graph_runner_gives_the_eager_result_in_a_padded_bucket(lengths: list[int], cfg: float) -> None:
+    runner, _ = graph_runner()
+    batch = ode_batch(lengths, cfg)
+    got = runner.run(batch)
+    assert got.shape == batch.noise.shape
+    for ours, eager in zip(valid(got, lengths), valid(EagerRunner(ToyVelocity()).run(batch), lengths), strict=True):
+        torch.testing.assert_close(ours, eager, rtol=0, atol=1e-6)
+
+
+def test_one_capture_per_bucket_and_the_same_static_buffers_each_time() -> None:
+    runner, capturer = graph_runner()
+    runner.run(ode_batch([5, 7]))
+    static = runner._graphs[(2, 8, True)].static
+    pointers = (static.y.data_ptr(), static.cond.data_ptr(), static.text.data_ptr(), static.mask.data_ptr())
+    second = ode_batch([8, 2], seed=1)  # another live shape, same bucket
+    out = runner.run(second)
+    assert len(capturer.captured) == 1 and runner.captures == 1
+    assert runner._graphs[(2, 8, True)].static is static
+    assert (static.y.data_ptr(), static.cond.data_ptr(), static.text.data_ptr(), static.mask.data_ptr()) == pointers
+    expected = EagerRunner(ToyVelocity()).run(second)
+    for ours, eager in zip(valid(out, [8, 2]), valid(expected, [8, 2]), strict=True):
+        torch.testing.assert_close(ours, eager, rtol=0, atol=1e-6)
+
+
+def test_guided_and_unguided_batches_get_their_own_graphs() -> None:
+    runner, capturer = graph_runner()
+    runner.run(ode_batch([5], cfg=2.0))
+    runner.run(ode_batch([5], cfg=0.0))
+    assert runner.cached_shapes == [(1, 8, True), (1, 8, False)]
+    assert len(capturer.captured) == 2
+
+
+@pytest.mark.parametrize("lengths", [[3] * 5, [40]])
+def test_beyond_the_largest_bucket_runs_eagerly(lengths: list[int]) -> None:
+    runner, capturer = graph_runner()
+    batch = ode_batch(lengths)
+    out = runner.run(batch)
+    assert capturer.captured == [] and runner.cached_shapes == []
+    torch.testing.assert_close(out, EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
+
+
+def test_least_recently_used_graph_is_evicted_and_recaptured_on_return() -> None:
+    runner, capturer = graph_runner(max_graphs=2)
+    runner.run(ode_batch([5]))  # (1, 8)
+    runner.run(ode_batch([12]))  # (1, 16)
+    runner.run(ode_batch([5]))  # (1, 8) used again: (1, 16) is now the oldest
+    runner.run(ode_batch([20]))  # (1, 24) evicts (1, 16)
+    assert runner.cached_shapes == [(1, 8, True), (1, 24, True)]
+    assert len(capturer.captured) == 3
+    runner.run(ode_batch([12]))
+    assert runner.cached_shapes == [(1, 24, True), (1, 16, True)]
+    assert len(capturer.captured) == 4
+
+
+def test_runner_choice() -> None:
+    assert make_runner("auto", ToyVelocity(), "cpu").name == "eager"  # type: ignore[arg-type]
+    assert make_runner("eager", ToyVelocity(), "cpu").name == "eager"  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        make_runner("cuda_graph", ToyVelocity(), "cpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="TTS_RUNNER"):
+        make_runner("fast", ToyVelocity(), "cpu")  # type: ignore[arg-type]
