@@ -78,9 +78,15 @@ def _whisper(model: str) -> object:
     return WhisperTranscriber(model=model)
 
 
-def _micro_batcher(engine: TtsEngine, max_items: int, wait_ms: float) -> Iterator[MicroBatcher]:
+DEFAULT_BATCH_ITEMS = 16  # engines that state no preference (the fake)
+
+
+def _micro_batcher(engine: TtsEngine, max_items: int | None, wait_ms: float) -> Iterator[MicroBatcher]:
     """Started on first use, closed by `shutdown_resources()` (not by garbage collection:
-    whoever holds the container decides when the thread stops)."""
+    whoever holds the container decides when the thread stops). Without BATCH_MAX_ITEMS a
+    batch holds what the engine runs best at once on its device (`preferred_batch_items`)."""
+    if max_items is None:
+        max_items = getattr(engine, "preferred_batch_items", DEFAULT_BATCH_ITEMS)
     batcher = MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
     yield batcher
     batcher.close()
@@ -110,6 +116,8 @@ class Container(containers.DeclarativeContainer):
             compile=config.tts_compile,
             device=config.tts_device,
             max_batch_frames=config.batch_max_frames,
+            runner=config.tts_runner,
+            max_graphs=config.tts_max_graphs,
         ),
     )
     batched_engine = providers.Resource(

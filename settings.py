@@ -52,14 +52,16 @@ class Settings(BaseSettings):
     tts_dtype: str | None = None  # checked by the loader, which knows the device
     tts_compile: bool = False
     tts_device: str | None = None
+    tts_runner: Literal["auto", "eager", "cuda_graph"] = "auto"
+    tts_max_graphs: PositiveInt = 24
     asr_model: str = "openai/whisper-large-v3-turbo"
 
     # --- limits and batching ------------------------------------------------------
     max_text_chars: PositiveInt = 20_000
     max_voice_bytes: PositiveInt = 50 * 1024 * 1024
     max_voice_seconds: Annotated[float, Field(gt=0)] = 60.0
-    max_concurrency: PositiveInt = 4
-    batch_max_items: PositiveInt = 16
+    max_concurrency: PositiveInt | None = None  # None: from the device (the engine's batch size)
+    batch_max_items: PositiveInt | None = None  # None: from the device and the largest captured batch
     batch_max_frames: PositiveInt = 32768
     batch_wait_ms: Annotated[float, Field(ge=0)] = 5.0
 
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     allow_no_api_key: bool = False  # listen beyond loopback without API_KEY
     cors_origins: str | None = None  # comma-separated; none: CORS off
 
-    @field_validator("tts_engine", "log_format", mode="before")
+    @field_validator("tts_engine", "tts_runner", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

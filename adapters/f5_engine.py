@@ -57,6 +57,8 @@ log = structlog.get_logger()
 TARGET_RMS = 0.1
 MAX_DURATION = 65536
 MAX_PADDING_RATIO = 1.3
+CPU_BATCH_ITEMS = 8
+GPU_EAGER_BATCH_ITEMS = 16
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 
 
@@ -132,11 +134,14 @@ class F5Engine:
         return self._runner
 
     @property
-    def max_batch_items(self) -> int | None:
-        """The largest batch the runner runs at full speed (its largest captured bucket),
-        or None when any size runs the same (eager)."""
+    def preferred_batch_items(self) -> int:
+        """How many chunks to hand this engine at once: the largest captured batch under
+        CUDA graphs (bigger batches fall back to eager), 16 on an eager GPU, and
+        CPU_BATCH_ITEMS on a CPU, where a batch costs about the sum of its items."""
         buckets = getattr(self._runner, "buckets", None)
-        return buckets.max_batch if buckets is not None else None
+        if buckets is not None:
+            return buckets.max_batch
+        return CPU_BATCH_ITEMS if self._device.type == "cpu" else GPU_EAGER_BATCH_ITEMS
 
     # -- public ---------------------------------------------------------------------------
 

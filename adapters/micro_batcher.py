@@ -78,6 +78,11 @@ class MicroBatcher:
         return self._engine.sample_rate
 
     @property
+    def max_items(self) -> int:
+        """The most chunks in one engine call; the worker's default job concurrency too."""
+        return self._max_items
+
+    @property
     def model_id(self) -> str:
         return self._engine.model_id
 

@@ -9,8 +9,10 @@ worker ready. The handler is `async` and runs each job in a thread: runpod calls
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -40,21 +42,28 @@ def boot(container: Container) -> WorkerService:
     return service
 
 
-def make_handler(service: WorkerService) -> Handler:
+def make_handler(service: WorkerService, executor: Executor | None = None) -> Handler:
+    """`executor` runs the jobs (default: asyncio's, which has only min(32, cores + 4)
+    threads: on a 16-core GPU host 20 jobs at most could reach the batcher together)."""
+
     async def handler(job: dict[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(service.handle, job.get("input"), str(job.get("id", "-")))
+        call = functools.partial(service.handle, job.get("input"), str(job.get("id", "-")))
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
 
     return handler
 
 
-def make_streaming_handler(service: WorkerService) -> Callable[[dict[str, Any]], AsyncIterator[dict[str, Any]]]:
+def make_streaming_handler(
+    service: WorkerService, executor: Executor | None = None
+) -> Callable[[dict[str, Any]], AsyncIterator[dict[str, Any]]]:
     """runpod streams only from a generator handler, and then answers `/runsync` with the
     list of everything it yielded; so streaming is a worker mode (STREAMING=1), not a
     per-job switch, and the job API's plain answers stay plain on a normal worker."""
 
     async def handler(job: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         answers = service.stream(job.get("input"), str(job.get("id", "-")))
-        while (answer := await asyncio.to_thread(next, answers, None)) is not None:
+        loop = asyncio.get_running_loop()
+        while (answer := await loop.run_in_executor(executor, next, answers, None)) is not None:
             yield answer
 
     return handler
@@ -70,11 +79,18 @@ def main() -> None:
     RunPodLogger().set_level(settings.runpod_log_level)
     container = build_container(settings=settings)
     service = boot(container)
-    handler = make_streaming_handler(service) if settings.streaming else make_handler(service)
+    # without MAX_CONCURRENCY: as many jobs as fill one batch of the engine on this device
+    batch_items = container.batched_engine().max_items
+    jobs = settings.max_concurrency or batch_items
+    log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=batch_items)
+    # the local API ignores concurrency_modifier: leave room for more clients than `jobs`
+    executor = ThreadPoolExecutor(max_workers=max(2 * jobs, 8), thread_name_prefix="job")
+    maker = make_streaming_handler if settings.streaming else make_handler
+    handler = maker(service, executor)
     runpod.serverless.start(
         {
             "handler": handler,
-            "concurrency_modifier": lambda current: settings.max_concurrency,
+            "concurrency_modifier": lambda current: jobs,
             "return_aggregate_stream": True,
         }
     )
