@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from domain.errors import EngineError, TtsError
+from domain.streaming import min_playback_margin
 from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
 from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts_extra
@@ -58,10 +59,14 @@ class WorkerService:
             return
         fields.update(job.describe(), stream=True)
         first_chunk = None
+        ready_at: list[float] = []
+        durations: list[float] = []
         try:
             for event in self.synthesize.stream(request):
                 if isinstance(event, StreamChunk):
                     first_chunk = first_chunk or _since(start)
+                    ready_at.append(time.perf_counter())
+                    durations.append(event.duration)
                     yield {
                         "chunk": event.index,
                         "audio_base64": base64.b64encode(event.audio).decode("ascii"),
@@ -75,7 +80,15 @@ class WorkerService:
         except Exception as exc:
             yield _failed(exc, start, fields)
             return
-        log.info("job_done", seconds=_since(start), first_chunk_seconds=first_chunk, **tts_extra(result), **fields)
+        margin = min_playback_margin(ready_at, durations)
+        log.info(
+            "job_done",
+            seconds=_since(start),
+            first_chunk_seconds=first_chunk,
+            min_playback_margin=None if margin is None else round(margin, 3),
+            **tts_extra(result),
+            **fields,
+        )
         yield render_tts(result)
 
     def _answer(self, job: ParsedJob[Any], start: float, fields: dict[str, Any]) -> dict[str, Any]:

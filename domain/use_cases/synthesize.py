@@ -4,6 +4,7 @@ synthesised as one engine batch, and the parts assembled with exact pauses and t
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from array import array
 from collections.abc import Callable, Iterator
@@ -13,7 +14,8 @@ from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegme
 from domain.audio import Audio
 from domain.chunking import chunk_budget, split_text
 from domain.errors import InvalidInput, StorageError
-from domain.synthesis import Reference, SynthesisItem, SynthesisParams, prepare_ref_text
+from domain.streaming import next_batch_size
+from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
 from domain.text.script import Pause, Speech, VoiceText, parse_script
 from domain.text.spoken import SpokenText
@@ -102,8 +104,10 @@ class Synthesize:
         normalizer: TextNormalizer,
         url_ttl: int = 3600,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._voices = voices
         self._codec = codec
         self._store = store
@@ -130,27 +134,46 @@ class Synthesize:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
         The first chunk is short and synthesized alone, so the first audio comes early; the
-        rest run as one batch. Each streamed piece is what the assembly has made final (the
-        cross-fade tail waits for the next part; pauses go out with the part before them),
-        so the pieces concatenate to exactly the final audio."""
+        rest follow in batches that grow with the audio already buffered, each sized to be
+        ready before the audio before it has played (domain.streaming). Each streamed piece
+        is what the assembly has made final (the cross-fade tail waits for the next part;
+        pauses go out with the part before them), so the pieces concatenate to exactly the
+        final audio."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
         pieces: list[Audio] = []
-        batches = [plan.items[:1], plan.items[1:]]
-        for batch in batches:
-            if not batch:
-                continue
+        estimates = self._estimated_seconds(plan.items)
+        delivered, playing_since, cost = 0.0, None, None
+        while len(pieces) < len(plan.items):
+            buffered = 0.0 if playing_since is None else delivered - (self._clock() - playing_since)
+            size = next_batch_size(estimates, len(pieces), buffered, cost)
+            batch = plan.items[len(pieces) : len(pieces) + size]
+            started = self._clock()
             with timer.stage("engine"):
                 parts = self._engine.synthesize(batch)
+            produced = sum(part.duration for part in parts)
+            cost = (self._clock() - started) / produced if produced > 0 else None
             for part in parts:
                 piece = assembler.push(part)
                 with timer.stage("encode"):
                     data = self._codec.encode(piece, request.format)
+                playing_since = self._clock() if playing_since is None else playing_since
                 yield StreamChunk(index=len(pieces), audio=data, duration=round(piece.duration, 3), piece=piece)
+                delivered += piece.duration
                 pieces.append(piece)
         audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
         yield self._finish(request, plan, audio, assembler.segments, timer)
+
+    def _estimated_seconds(self, items: list[SynthesisItem]) -> list[float]:
+        """Each chunk's expected audio seconds, by upstream's length rule."""
+        rate = self._engine.sample_rate
+        out = []
+        for item in items:
+            ref_frames = int(min(item.reference.audio.duration, 12.0) * rate / HOP_LENGTH)
+            frames = generated_frames(ref_frames, item.reference.text, item.text, item.params.speed)
+            out.append(frames * HOP_LENGTH / rate)
+        return out
 
     def _plan(self, request: TtsRequest, timer: StageTimer, first_max_bytes: int | None) -> _Plan:
         """Tags, voices and chunks, all checked before anything is synthesised: a bad tag
