@@ -15,8 +15,15 @@ accelerate, not installed) is bypassed as in the engine, and `transformers` (Whi
 unused here) is stubbed when absent. `torchaudio.load` is swapped for a soundfile reader
 because FFmpeg is not installed.
 
+The two sides are interleaved: both processes load once and stay up, then each case
+runs upstream, engine, upstream, engine, ... (`--repeats` pairs), so a machine that slows
+down or speeds up during the run (shared CPUs drift by up to 1.5x within the hour) affects
+both sides of each pair alike. Each row gives the median wall time of its side, and the
+speedup is the median of the per-pair ratios with their spread (min-max).
+
 The last line is `speedup_vs_upstream: X.XX`, for the paragraph at the settings the worker
-picks on this machine. Opt-in rows (int8, compile) follow the default rows.
+picks on this machine. Opt-in rows (`--extra int8,compile`) follow the default rows, each
+interleaved with upstream the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -174,7 +182,7 @@ def load_upstream(settings: dict[str, str], device: str):
         )
 
 
-def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: str) -> None:
+def run_upstream(settings: dict[str, str], nfe: int, device: str) -> None:
     model = load_upstream(settings, device)
     _emit("READY", {"dtype": str(next(model.ema_model.parameters()).dtype).replace("torch.", "")})
 
@@ -187,19 +195,28 @@ def run_upstream(settings: dict[str, str], cases: list[str], nfe: int, device: s
         return time.perf_counter() - started, len(wav) / rate
 
     infer("Warm up.")
-    for case in cases:
-        if case == "batch8":
-            started = time.perf_counter()
-            audio = sum(infer(text)[1] for text in BATCH_TEXTS)
-            wall = time.perf_counter() - started
-        else:
-            wall, audio = infer(TEXTS[case])
-        _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+
+    def run_case(case: str) -> tuple[float, float]:
+        if case != "batch8":
+            return infer(TEXTS[case])
+        started = time.perf_counter()
+        audio = sum(infer(text)[1] for text in BATCH_TEXTS)
+        return time.perf_counter() - started, audio
+
+    serve_cases(run_case)
 
 
-def run_engine(
-    settings: dict[str, str], cases: list[str], nfe: int, device: str | None, dtype: str | None, compile_: bool
-) -> None:
+def serve_cases(run_case) -> None:
+    """Answer the parent: one case name per stdin line, one RESULT line each, until EOF."""
+    _emit("WARM", {})
+    for line in sys.stdin:
+        case = line.strip()
+        if case:
+            wall, audio = run_case(case)
+            _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+
+
+def run_engine(settings: dict[str, str], nfe: int, device: str | None, dtype: str | None, compile_: bool) -> None:
     import soundfile as sf
 
     stub_absent_modules()
@@ -238,39 +255,74 @@ def run_engine(
 
     engine.warm_up()
     speak("Warm up.")
-    for case in cases:
-        wall, audio = speak_many(BATCH_TEXTS) if case == "batch8" else speak(TEXTS[case])
-        _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+    serve_cases(lambda case: speak_many(BATCH_TEXTS) if case == "batch8" else speak(TEXTS[case]))
 
 
 # -- the parent: runs each side, prints the table ----------------------------------------------
 
 
-def _side(args: list[str], log: Path) -> tuple[float, str, list[dict]]:
-    """Run one side; ready time is process start to its READY line."""
-    started = time.perf_counter()
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
-    with log.open("a") as errors:
-        proc = subprocess.Popen(
+class Side:
+    """One side's process, loaded once; `run(case)` asks it for one timed case."""
+
+    def __init__(self, name: str, args: list[str], log: Path) -> None:
+        self.name = name
+        started = time.perf_counter()
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
+        self._errors = log.open("a")
+        self._proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.engine", *args],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=errors,
+            stderr=self._errors,
             text=True,
         )
-        ready, dtype, results = float("nan"), "?", []
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        self._log = log
+        kind, payload = self._read()
+        assert kind == "READY", kind
+        self.ready, self.dtype = time.perf_counter() - started, payload["dtype"]
+        kind, _ = self._read()
+        assert kind == "WARM", kind
+
+    def _read(self) -> tuple[str, dict]:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
             kind, _, payload = line.partition(" ")
-            if kind == "READY":
-                ready, dtype = time.perf_counter() - started, json.loads(payload)["dtype"]
-            elif kind == "RESULT":
-                results.append(json.loads(payload))
-        if proc.wait() != 0:
-            raise SystemExit(f"benchmark side {args} failed; see {log}")
-    return ready, dtype, results
+            if kind in ("READY", "WARM", "RESULT"):
+                return kind, json.loads(payload)
+        raise SystemExit(f"benchmark side {self.name} failed; see {self._log}")
+
+    def run(self, case: str) -> dict:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(case + "\n")
+        self._proc.stdin.flush()
+        kind, result = self._read()
+        assert kind == "RESULT" and result["case"] == case, (kind, result)
+        return result
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait()
+        self._errors.close()
+
+
+def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, float]:
+    """Median of the per-pair ratios base/ours, and their min and max."""
+    ratios = [b / o for b, o in zip(base, ours, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def interleave(upstream: Side, other: Side, cases: list[str], repeats: int) -> dict[str, tuple[list, list]]:
+    """Per case: upstream's and the other side's results, taken in alternating pairs."""
+    out: dict[str, tuple[list, list]] = {case: ([], []) for case in cases}
+    for _ in range(repeats):
+        for case in cases:
+            out[case][0].append(upstream.run(case))
+            out[case][1].append(other.run(case))
+    return out
 
 
 def main() -> None:
@@ -278,7 +330,8 @@ def main() -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--extra", default="int8,compile", help="opt-in rows: int8, compile, fp16, bf16, fp32")
+    parser.add_argument("--extra", default="", help="opt-in rows: int8, compile, fp16, bf16, fp32 (comma list)")
+    parser.add_argument("--repeats", type=int, default=3, help="upstream/engine pairs per case")
     parser.add_argument("--extra-cases", default="sentence", help="cases for the opt-in rows (time budget)")
     parser.add_argument("--worker", choices=("upstream", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--cases", default="sentence,paragraph", help="sentence, paragraph, batch8 (8 requests)")
@@ -291,9 +344,9 @@ def main() -> None:
         if args.worker == "upstream":
             import torch
 
-            run_upstream(settings, cases, args.nfe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            run_upstream(settings, args.nfe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         else:
-            run_engine(settings, cases, args.nfe, args.device, args.dtype, args.compile)
+            run_engine(settings, args.nfe, args.device, args.dtype, args.compile)
         return
 
     import torch
@@ -314,35 +367,48 @@ def main() -> None:
     common = ["--checkpoint-dir", str(args.checkpoint_dir), "--nfe", str(args.nfe)]
     if args.device:
         common += ["--device", args.device]
+    print(f"interleaved: {args.repeats} upstream/engine pairs per case; ratio = median of per-pair ratios [min-max]")
 
-    runs: list[tuple[str, float, str, list[dict]]] = []
-    ready, dtype, res = _side([*common, "--worker", "upstream", "--cases", ",".join(cases)], log)
-    runs.append(("upstream F5TTS.infer", ready, dtype, res))
-    ready, dtype, res = _side([*common, "--worker", "engine", "--cases", ",".join(cases)], log)
-    runs.append(("engine (default)", ready, dtype, res))
+    upstream = Side("upstream F5TTS.infer", [*common, "--worker", "upstream"], log)
+    rows: list[tuple[str, Side, dict[str, tuple[list, list]]]] = []
+    engine = Side("engine (default)", [*common, "--worker", "engine"], log)
+    rows.append(("engine (default)", engine, interleave(upstream, engine, cases, args.repeats)))
+    engine.close()
     for extra in [e for e in args.extra.split(",") if e]:
         flags_ = ["--compile"] if extra == "compile" else ["--dtype", extra]
-        ready, dtype, res = _side([*common, "--worker", "engine", "--cases", args.extra_cases, *flags_], log)
-        runs.append((f"engine ({extra}, opt-in)", ready, dtype, res))
+        side = Side(f"engine ({extra}, opt-in)", [*common, "--worker", "engine", *flags_], log)
+        extra_cases = [c for c in args.extra_cases.split(",") if c]
+        rows.append((side.name, side, interleave(upstream, side, extra_cases, args.repeats)))
+        side.close()
+    upstream.close()
 
-    upstream = {r["case"]: r["wall"] for r in runs[0][3]}
-    header = f"{'case':<10} {'side':<26} {'dtype':<14} {'wall s':>8} {'audio s':>8} {'RTF':>7} {'speedup':>8}"
+    header = (
+        f"{'case':<10} {'side':<26} {'dtype':<14} {'wall s':>8} {'audio s':>8} {'RTF':>7} "
+        f"{'speedup':>8} {'[min-max]':>13}"
+    )
     print(header)
     print("-" * len(header))
-    for case in cases:
-        for name, _, dtype, results in runs:
-            for r in (r for r in results if r["case"] == case):
-                speedup = upstream[case] / r["wall"]
-                print(
-                    f"{case:<10} {name:<26} {dtype:<14} {r['wall']:>8.2f} {r['audio']:>8.2f} "
-                    f"{r['wall'] / r['audio']:>7.3f} {speedup:>7.2f}x"
-                )
+    speedups: dict[str, float] = {}
+    for name, side, results in rows:
+        for case, (base, ours) in results.items():
+            base_wall, our_wall = [r["wall"] for r in base], [r["wall"] for r in ours]
+            ratio, low, high = pair_stats(base_wall, our_wall)
+            audio = ours[0]["audio"]
+            for label, dtype, walls, shown in (
+                ("upstream F5TTS.infer", upstream.dtype, base_wall, None),
+                (name, side.dtype, our_wall, (ratio, low, high)),
+            ):
+                wall = statistics.median(walls)
+                spread = f"{shown[0]:>7.2f}x {shown[1]:>5.2f}-{shown[2]:<5.2f}" if shown else f"{'1.00x':>8}"
+                print(f"{case:<10} {label:<26} {dtype:<14} {wall:>8.2f} {audio:>8.2f} {wall / audio:>7.3f} {spread}")
+            if side is engine:
+                speedups[case] = ratio
     print()
-    for name, ready, dtype, _ in runs:
-        print(f"ready (process start -> model loaded)  {name:<26} {dtype:<14} {ready:>6.2f} s")
-    default = {r["case"]: r["wall"] for r in runs[1][3]}
-    key = "paragraph" if "paragraph" in default else cases[-1]
-    print(f"speedup_vs_upstream: {upstream[key] / default[key]:.2f}")
+    print(f"ready (process start -> model loaded)  {upstream.name:<26} {upstream.dtype:<14} {upstream.ready:>6.2f} s")
+    for name, side, _ in rows:
+        print(f"ready (process start -> model loaded)  {name:<26} {side.dtype:<14} {side.ready:>6.2f} s")
+    key = "paragraph" if "paragraph" in speedups else cases[-1]
+    print(f"speedup_vs_upstream: {speedups[key]:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,21 @@ and drives each with 1, 4, 8 and 16 concurrent clients sending one-sentence `tts
 the same NFE. Per level it prints requests/s, audio seconds per wall second, p50/p95
 latency, the time to the first streamed chunk of a ~400-character paragraph sent in the
 same load (this worker streams; upstream cannot, so its column is its full latency), and
-the worker's peak resident memory. The last line is `throughput_vs_upstream_c8: X.XX`.
+the smallest playback margin of that stream (how far ahead of the listener each later
+chunk was ready; negative = a gap was heard), and the worker's peak resident memory.
+
+Both workers stay up for the whole run and the levels are interleaved: upstream at a
+level, then this worker at the same level, for `--repeats` rounds, so a shared machine's
+drift hits both sides of each pair alike. The summary gives, per level, the median of the
+per-pair throughput ratios with their spread (min-max); the last line is
+`throughput_vs_upstream_c8: X.XX` (that median at 8 clients).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -28,6 +36,7 @@ from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, ensure_files
 from tests.e2e.worker import Worker, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
+WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
@@ -41,14 +50,15 @@ def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]
     return time.perf_counter() - started, output
 
 
-def first_chunk_seconds(worker: Worker, text_chars: int) -> float | None:
-    """This worker logs when a stream's first chunk was ready; read the latest such job."""
-    found = None
+def stream_log(worker: Worker, text_chars: int) -> dict:
+    """This worker logs when a stream's first chunk was ready and its smallest playback
+    margin; read the latest such job."""
+    found: dict = {}
     for line in worker.logs().splitlines():
         if line.startswith("{") and '"first_chunk_seconds"' in line:
             event = json.loads(line)
             if event.get("text_chars") == text_chars:
-                found = event["first_chunk_seconds"]
+                found = event
     return found
 
 
@@ -67,8 +77,10 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
     wall = time.perf_counter() - started
     latencies = sorted(seconds for seconds, _ in results[1:]) or [results[0][0]]
     audio = sum(output["duration"] for _, output in results)
-    ttfc = first_chunk_seconds(worker, len(PARAGRAPH)) if streams else results[0][0]
+    streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
+    ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
     return {
+        "margin": streamed.get("min_playback_margin"),
         "clients": clients,
         "requests": len(jobs),
         "rps": len(jobs) / wall,
@@ -87,57 +99,90 @@ def main() -> None:
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--levels", default="1,4,8,16")
     parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
-    parser.add_argument("--sides", default="worker,upstream")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
+    parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     settings = ensure_files(args.checkpoint_dir)
     model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
-    rows: dict[str, list[dict]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for side in args.sides.split(","):
-            if side == "worker":
-                env = {
-                    **model_env,
-                    "TTS_ENGINE": "f5",
-                    "HF_HUB_OFFLINE": "1",
-                    "STORAGE_URL": f"file://{tmp}/store",
-                    "VOICE_CACHE_DIR": f"{tmp}/cache",
-                    "STREAMING": "1",
-                    "LOG_LEVEL": "INFO",
-                }
-                module = "entrypoints.runpod_handler"
-            else:
-                env = {**model_env, "REF_WAV": settings["REF_WAV"]}
-                module = "benchmarks.upstream_worker"
-            with running_worker(env, Path(tmp) / f"{side}.log", boot_timeout=900, module=module) as worker:
-                voice = None
-                if side == "worker":
-                    voice = "bench"
-                    upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
-                    upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
-                    post(worker, upload)
-                    post(worker, {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
-                rows[side] = [
-                    run_level(worker, c, args.rounds, args.nfe, voice, streams=side == "worker") for c in levels
-                ]
-    print(f"nfe_step={args.nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char paragraph per level")
+    rows: dict[str, list[dict]] = {"upstream": [], "worker": []}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        worker_env = {
+            **model_env,
+            "TTS_ENGINE": "f5",
+            "HF_HUB_OFFLINE": "1",
+            "STORAGE_URL": f"file://{tmp}/store",
+            "VOICE_CACHE_DIR": f"{tmp}/cache",
+            "STREAMING": "1",
+            "LOG_LEVEL": "INFO",
+        }
+        upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
+        workers = {
+            "upstream": stack.enter_context(
+                running_worker(upstream_env, Path(tmp) / "upstream.log", boot_timeout=900, module=UPSTREAM)
+            ),
+            "worker": stack.enter_context(
+                running_worker(worker_env, Path(tmp) / "worker.log", boot_timeout=900, module=WORKER)
+            ),
+        }
+        voice = "bench"
+        upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
+        upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
+        post(workers["worker"], upload)
+        post(workers["worker"], {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
+        for _ in range(args.warmup_rounds):
+            for clients in levels:
+                run_level(workers["worker"], clients, args.rounds, args.nfe, voice, streams=True)
+        for repeat in range(args.repeats):
+            for clients in levels:
+                for side in ("upstream", "worker"):
+                    row = run_level(
+                        workers[side],
+                        clients,
+                        args.rounds,
+                        args.nfe,
+                        voice if side == "worker" else None,
+                        side == "worker",
+                    )
+                    rows[side].append({**row, "repeat": repeat})
+    print_table(args.nfe, rows, levels)
+
+
+def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
+    print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
+    print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream")
     header = (
-        f"{'side':<9} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'peak RSS MiB':>12}"
+        f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
+        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'peak RSS MiB':>12}"
     )
     print(header)
     print("-" * len(header))
+    nan = float("nan")
     for side, results in rows.items():
-        for r in results:
+        for r in sorted(results, key=lambda r: (r["clients"], r["repeat"])):
+            margin = r["margin"] if r["margin"] is not None else nan
             print(
-                f"{side:<9} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} {r['audio_per_wall']:>9.3f} "
-                f"{r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
-                f"{(r['ttfc'] if r['ttfc'] is not None else float('nan')):>7.2f} {r['peak_rss_mib']:>12.0f}"
+                f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
+                f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
+                f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['peak_rss_mib']:>12.0f}"
             )
-    if "worker" in rows and "upstream" in rows and 8 in levels:
-        ours = next(r for r in rows["worker"] if r["clients"] == 8)["audio_per_wall"]
-        base = next(r for r in rows["upstream"] if r["clients"] == 8)["audio_per_wall"]
-        print(f"throughput_vs_upstream_c8: {ours / base:.2f}")
+    print()
+    print(
+        f"{'clients':>7} {'worker audio s/s':>16} {'upstream audio s/s':>18} "
+        f"{'ratio (median of pairs)':>24} {'[min-max]':>11}"
+    )
+    ratios: dict[int, float] = {}
+    for clients in levels:
+        ours = [r["audio_per_wall"] for r in rows["worker"] if r["clients"] == clients]
+        base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
+        pairs = [o / b for o, b in zip(ours, base, strict=True)]
+        ratios[clients] = statistics.median(pairs)
+        print(
+            f"{clients:>7} {statistics.median(ours):>16.3f} {statistics.median(base):>18.3f} "
+            f"{ratios[clients]:>24.2f} {min(pairs):>5.2f}-{max(pairs):<5.2f}"
+        )
+    if 8 in ratios:
+        print(f"throughput_vs_upstream_c8: {ratios[8]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+"""The DiT alone on this machine: `python -m benchmarks.ceiling [--batches 1,8,16,32]`.
+
+Times one guided velocity evaluation (the DiT forward with classifier-free guidance packed,
+2 sequences per item, as the engine runs it) of the real-size F5TTS_v1_Base at a fixed
+number of frames, per batch size, in each execution mode that exists here: eager (what the
+engine's eager runner does), torch.compile, CUDA graphs (the engine's graph runner: one
+captured forward replayed) and, on CUDA, torch.compile with mode="reduce-overhead"
+(compiled and graphed). From the time per forward it derives the DiT-only ceiling in
+audio seconds per wall second for one-sentence jobs at the given NFE: everything else
+(vocoder, text, encoding, HTTP) is extra, so a serve figure reads as a fraction of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from benchmarks.engine import ensure_files, stub_absent_modules
+
+SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
+FRAMES = 760  # that sentence with its 4 s reference, in mel frames
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_seconds: float = 0.5) -> float:
+    """Median seconds per call over `repeats` timed groups (after two warm-up calls)."""
+    for _ in range(2):
+        fn()
+    _sync(device)
+    started = time.perf_counter()
+    fn()
+    _sync(device)
+    once = max(time.perf_counter() - started, 1e-6)
+    per_group = max(1, int(min_seconds / once)) if device.type == "cuda" else 1
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(per_group):
+            fn()
+        _sync(device)
+        samples.append((time.perf_counter() - started) / per_group)
+    return statistics.median(samples)
+
+
+def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
+    """Matmul FLOPs of one forward over `rows` sequences: 2 x params in the blocks' Linears
+    per token, plus attention's two n x n products."""
+    linear = sum(m.weight.numel() for m in dit.transformer_blocks.modules() if isinstance(m, torch.nn.Linear))
+    block = dit.transformer_blocks[0].attn
+    attention = 4 * frames * frames * block.inner_dim * len(dit.transformer_blocks)
+    return rows * (2 * linear * frames + attention)
+
+
+def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], object]:
+    """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
+    from adapters.f5_runner import CudaGraphCapturer
+
+    if mode == "eager":
+        return lambda: velocity(*inputs)
+    if mode == "compile":
+        compiled = torch.compile(velocity, dynamic=False)
+        return lambda: compiled(*inputs)
+    if mode == "graphs":
+        return CudaGraphCapturer().capture(lambda: velocity(*inputs)).replay
+    if mode == "compile_graphs":
+        graphed = torch.compile(velocity, mode="reduce-overhead", dynamic=False)
+        return lambda: graphed(*inputs)
+    raise SystemExit(f"unknown mode {mode}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-dir", default="/tmp/f5-tts-worker-bench")
+    parser.add_argument("--batches", default=None, help="batch sizes (default: 1,8,16,32 on CUDA, 1,4 on a CPU)")
+    parser.add_argument("--frames", type=int, default=FRAMES)
+    parser.add_argument("--nfe", type=int, default=16)
+    parser.add_argument("--modes", default=None, help="eager,compile,graphs,compile_graphs (default: what exists)")
+    parser.add_argument("--compile-batches", default=None, help="batch sizes for the compiled modes (default: all)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: the engine's choice)")
+    args = parser.parse_args()
+    stub_absent_modules()
+    from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
+    from adapters.f5_runner import lengths_mask
+    from adapters.f5_velocity import DitVelocity
+    from adapters.precision import processor_name
+
+    settings = ensure_files(Path(args.checkpoint_dir))
+    engine = build_f5_engine(
+        ckpt_file=settings["F5_CKPT_FILE"],
+        vocab_file=settings["F5_VOCAB_FILE"],
+        vocoder_path=settings["VOCODER_PATH"],
+        dtype=args.dtype,
+        device=args.device,
+        runner="eager",
+    )
+    device = torch.device(engine.precision.device)
+    dtype = TORCH_DTYPES[engine.precision.dtype]
+    on_cuda = device.type == "cuda"
+    dit = engine._dit  # the engine's own DiT, as loaded and configured (attention processors)
+    for block in dit.transformer_blocks:  # graphs cannot read lengths back: the masked kernel everywhere
+        block.attn.processor.split_items = False
+    batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
+    modes = (args.modes or ("eager,compile,graphs,compile_graphs" if on_cuda else "eager")).split(",")
+    name = torch.cuda.get_device_name() if on_cuda else f"{processor_name()} ({os.cpu_count()} cores)"
+    print(f"device: {name}; dtype {engine.precision.dtype}; torch {torch.__version__}")
+    print(
+        f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {args.frames} frames; "
+        f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)"
+    )
+    header = f"{'mode':<16} {'batch':>5} {'ms/forward':>11} {'TFLOP/s':>8} {'ceiling audio s/s':>18}"
+    print(header)
+    print("-" * len(header))
+    velocity = DitVelocity(dit, dtype)
+    results: dict[tuple[str, int], float] = {}
+    for batch in batches:
+        gen = torch.Generator(device=device).manual_seed(0)
+        x = torch.randn(batch, args.frames, 100, device=device, generator=gen)
+        cond = torch.randn(batch, args.frames, 100, device=device, generator=gen).to(dtype)
+        text = torch.randn(2, batch, args.frames, dit.text_embed.text_embed.embedding_dim, device=device).to(dtype)
+        lengths = [args.frames - (i * 7) % 64 for i in range(batch)]  # a padded batch, as served
+        mask = lengths_mask(lengths, args.frames, device)
+        t = torch.full((1,), 0.5, device=device)
+        cfg = torch.tensor(2.0, device=device)
+        velocity.rope(args.frames, device)
+        compiled_here = not args.compile_batches or str(batch) in args.compile_batches.split(",")
+        for mode in modes:
+            if mode.startswith("compile") and not compiled_here:
+                continue  # compiling costs a minute per shape: only where asked
+            try:
+                with torch.inference_mode():
+                    seconds = time_call(_mode_call(mode, velocity, (x, cond, text, t, mask, cfg)), device, args.repeats)
+            except Exception as exc:  # a mode that cannot run here is reported, not fatal
+                print(f"{mode:<16} {batch:>5} failed: {type(exc).__name__}: {str(exc)[:120]}")
+                continue
+            results[(mode, batch)] = seconds
+            tflops = flops_per_forward(dit, 2 * batch, args.frames) / seconds / 1e12
+            ceiling = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
+            print(f"{mode:<16} {batch:>5} {seconds * 1000:>11.1f} {tflops:>8.1f} {ceiling:>18.1f}")
+    best = max(results.items(), key=lambda kv: kv[0][1] * SENTENCE_AUDIO_SECONDS / kv[1], default=None)
+    if best is not None:
+        (mode, batch), seconds = best
+        ceiling = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
+        print(f"dit_ceiling_audio_per_s: {ceiling:.1f} ({mode}, batch {batch})")
+
+
+if __name__ == "__main__":
+    main()
