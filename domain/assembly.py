@@ -52,7 +52,9 @@ class TimedSegment:
 class Assembler:
     """Takes the engine's parts in layout order and returns, after each, the samples that
     are final, so a stream can send them at once and the pieces concatenate to the whole.
-    After the last part everything has been returned and `segments` is complete."""
+    After the last part everything has been returned and `segments` is complete.
+    `part_starts` (samples) says where each part begins in the output, cross-fade included,
+    for anything that times words inside a part."""
 
     def __init__(self, layout: Sequence[Slot], cross_fade_seconds: float, sample_rate: int) -> None:
         if not any(isinstance(slot, SpeechSlot) for slot in layout):
@@ -64,6 +66,7 @@ class Assembler:
         self._next = 0  # index into the layout
         self._end = 0  # samples of output so far, the fader's held tail included
         self._bounds: list[list[int]] = []  # [start, end] in samples, per layout slot
+        self.part_starts: list[int] = []  # output sample where each pushed part's first sample lands
 
     @property
     def segments(self) -> list[TimedSegment]:
@@ -87,10 +90,12 @@ class Assembler:
             boundary = self._end - overlap + overlap // 2
             self._bounds[-1][1] = boundary
             start = boundary
+            self.part_starts.append(self._end - overlap)
             self._end += part.num_samples - overlap
         else:
             out.extend(self._flush())
             start = self._end
+            self.part_starts.append(self._end)
             self._end += part.num_samples
         out.extend(self._fader.push(part).samples)
         self._bounds.append([start, self._end])

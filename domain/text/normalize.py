@@ -55,7 +55,7 @@ _URL_CHARS = r"[^\s<>\"'，。！？、\u4e00-\u9fff]"
 
 # Rules in priority order: at any position the first that matches wins.
 _RULES: list[tuple[str, str]] = [
-    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
+    ("email", r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"),
     ("url", rf"(?:https?://|www\.)(?:{_URL_CHARS}*{_URL_END})?"),
     ("domain", rf"(?<![A-Za-z0-9@./-])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:{_TLD})(?:/{_URL_CHARS}*{_URL_END})?"
                r"(?![A-Za-z0-9])"),
@@ -116,12 +116,13 @@ class TextNormalizer:
         idempotent and every piece still maps to written text."""
         pieces: list[SpokenPiece] = []
         position = 0
-        for start, end, spoken in self._rewrites(text):
+        rewrites = self._rewrites(text)
+        for start, end, spoken in rewrites:
             pieces.extend(plain_pieces(text[position:start], offset + position))
             pieces.append(SpokenPiece(offset + start, offset + end, text[start:end], spoken))
             position = end
         pieces.extend(plain_pieces(text[position:], offset + position))
-        for _ in range(MAX_PASSES - 1):
+        for _ in range(MAX_PASSES - 1 if rewrites else 0):  # nothing rewritten: nothing new to read
             rewrites = self._rewrites("".join(piece.spoken for piece in pieces))
             if not rewrites:
                 break

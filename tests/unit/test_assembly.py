@@ -92,6 +92,10 @@ def test_one_voice_without_pauses_is_upstreams_cross_fade():
     layout = [SpeechSlot("a", "x", False), SpeechSlot("a", "y", True), SpeechSlot("a", "z", True)]
     whole, segments, _ = assemble(layout, parts, 0.1)
     np.testing.assert_array_equal(whole, to_numpy(cross_fade(parts, 0.1)))
+    assembler = Assembler(layout, 0.1, RATE)
+    for p in parts:
+        assembler.push(p)
+    assert assembler.part_starts == [0, 400, 600]  # each part starts 100 samples before the previous ends
     # boundaries in the middle of each 100-sample overlap
     assert [(s.start, s.end) for s in segments] == [(0.0, 0.45), (0.45, 0.65), (0.65, 1.4)]
 
