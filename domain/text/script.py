@@ -10,6 +10,7 @@ reported instead of being read aloud.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from domain.errors import InvalidInput
@@ -48,30 +49,39 @@ class Pause:
 def parse_script(parts: list[VoiceText]) -> list[Speech | Pause]:
     """The speech and pauses of `parts` in order, tags resolved; InvalidInput names a bad
     tag, where it is (`text` or `segments[i].text`) and its character position there."""
-    script: list[Speech | Pause] = []
-    for index, part in enumerate(parts):
-        where = "text" if len(parts) == 1 else f"segments[{index}].text"
-        script.extend(_parse(part.text, part.voice, where))
-    return script
+    events = (event for index, part in enumerate(parts) for event in _events(part, _where(index, parts)))
+    return [event for event in events if isinstance(event, Pause) or (isinstance(event, Speech) and event.text.strip())]
 
 
-def _parse(text: str, voice: str, where: str) -> list[Speech | Pause]:
-    out: list[Speech | Pause] = []
+def named_voices(parts: list[VoiceText]) -> list[str]:
+    """Every voice the parts name (their own and those of [voice:] tags), once each in order
+    of mention: all are looked up before synthesis, even one that no text follows."""
+    names = [part.voice for part in parts]
+    names += [event for index, part in enumerate(parts) for event in _events(part, _where(index, parts))
+              if isinstance(event, str)]  # fmt: skip
+    return list(dict.fromkeys(names))
+
+
+def _where(index: int, parts: list[VoiceText]) -> str:
+    return "text" if len(parts) == 1 else f"segments[{index}].text"
+
+
+def _events(part: VoiceText, where: str) -> Iterator[Speech | Pause | str]:
+    """Speech, pauses and voice switches (the new voice's name) in order."""
+    text, voice = part.text, part.voice
     position = 0
     for start in (m.start() for m in _TAG_START.finditer(text)):
         if start < position:
             continue
         if start > position:
-            out.append(Speech(voice, text[position:start], position))
+            yield Speech(voice, text[position:start], position)
         tag, element = _tag_at(text, start, where)
-        if isinstance(element, Pause):
-            out.append(element)
-        else:
+        if isinstance(element, str):
             voice = element
+        yield element
         position = start + len(tag)
     if position < len(text):
-        out.append(Speech(voice, text[position:], position))
-    return [part for part in out if not isinstance(part, Speech) or part.text.strip()]
+        yield Speech(voice, text[position:], position)
 
 
 def _tag_at(text: str, start: int, where: str) -> tuple[str, Pause | str]:

@@ -17,7 +17,7 @@ from domain.errors import InvalidInput, StorageError
 from domain.streaming import next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
-from domain.text.script import Pause, Speech, VoiceText, parse_script
+from domain.text.script import Pause, VoiceText, named_voices, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
@@ -181,7 +181,7 @@ class Synthesize:
         parts = list(request.segments) or [VoiceText(request.voice, request.text)]
         script = parse_script(parts)
         references: dict[str, Reference] = {}
-        for voice in dict.fromkeys(part.voice for part in script if isinstance(part, Speech)):
+        for voice in named_voices(parts):
             references[voice] = self._voices.reference(voice, timer)[1]
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
         layout: list[Slot] = []

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
-from domain.text.script import Pause, Speech, VoiceText, parse_script
+from domain.text.script import Pause, Speech, VoiceText, named_voices, parse_script
 
 
 def script(text: str, voice: str = "default"):
@@ -33,6 +33,11 @@ def test_a_voice_tag_switches_the_voice_for_what_follows():
         Speech("bob", " Hello. ", 19),
         Speech("anna", " Hey.", 39),
     ]
+
+
+def test_every_named_voice_is_listed_once_even_one_that_no_text_follows():
+    parts = [VoiceText("anna", "Hi. [voice:bob] Yo. [voice:anna] Hm."), VoiceText("carl", "Bye. [voice:dora]")]
+    assert named_voices(parts) == ["anna", "carl", "bob", "dora"]
 
 
 def test_segments_each_start_in_their_own_voice_and_may_hold_tags():

@@ -263,6 +263,8 @@ def test_structured_segments_are_the_same_as_voice_tags(world):
 def test_an_unknown_voice_anywhere_fails_before_any_synthesis(world):
     with pytest.raises(VoiceNotFound, match="'ghost'"):
         world.synthesize(TtsRequest(text="Hello. [voice:ghost] Boo."))
+    with pytest.raises(VoiceNotFound, match="'ghost'"):
+        world.synthesize(TtsRequest(text="Hello. [voice:ghost]"))
     with pytest.raises(InvalidInput, match=r"bad tag '\[pause:20s\]' at position 7"):
         world.synthesize(TtsRequest(text="Hello. [pause:20s] Boo."))
     assert world.engine.calls == [] and world.store.objects == {}
