@@ -68,6 +68,7 @@ _RULES: list[tuple[str, str]] = [
     ("time", r"(?<![0-9:.])(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?(?![0-9:])"
              r"(?:\s?[AaPp]\.?[Mm]\.?(?![A-Za-z]))?"),
     ("hour", r"(?<![0-9:.])(?:1[0-2]|0?[1-9])\s?[AaPp]\.?[Mm]\.?(?![A-Za-z])"),
+    ("ratio", r"(?<![0-9:.,])[0-9]{1,3}:[0-9]{1,3}(?![0-9:])"),
     ("phone", r"(?<![0-9])(?:\+?[0-9]{1,3}[\s.-]|\+[0-9]{1,3})?"
               r"(?:(?:\([0-9]{3}\)\s?|[0-9]{3}[\s.-])[0-9]{3}[\s.-][0-9]{4}|1[3-9][0-9][\s-][0-9]{4}[\s-][0-9]{4})"
               r"(?![0-9])"),
@@ -164,9 +165,18 @@ class TextNormalizer:
         return speller.number("-1").removesuffix(speller.number("1"))
 
     def _say_number(self, written: str, lang: str, context: _Context) -> str:
+        """A code glued to letters ("BA2490", "A4") is read digit by digit from three digits on."""
+        if context.after_letter() and written.isdigit() and len(written) >= 3:
+            return self._spellers[lang].digits(written)
         return self._number(written, lang)
 
+    def _say_ratio(self, written: str, lang: str, context: _Context) -> str:
+        first, second = written.split(":")
+        return self._number(first, lang) + ("比" if lang == ZH else " to ") + self._number(second, lang)
+
     def _say_year(self, written: str, lang: str, context: _Context) -> str:
+        if context.after_letter():
+            return self._spellers[lang].digits(written)
         if lang == ZH:
             return self._number(written, lang)
         return self._spellers[EN].year(int(written))
@@ -208,6 +218,8 @@ class TextNormalizer:
 
     def _say_fraction(self, written: str, lang: str, context: _Context) -> str:
         numerator, denominator = (int(part) for part in written.split("/"))
+        if written == "24/7" or (numerator == denominator and numerator >= 10):  # "open 24/7", "a 50/50 chance"
+            return " ".join(self._number(part, lang) for part in written.split("/"))
         if lang == ZH:
             return f"{self._number(str(denominator), ZH)}分之{self._number(str(numerator), ZH)}"
         count = self._number(str(numerator), EN)
@@ -411,6 +423,9 @@ class _Context:
         if any(_LATIN.match(c) for c in (before, after) if c):
             return EN
         return self._dominant
+
+    def after_letter(self) -> bool:
+        return self.start > 0 and self.text[self.start - 1].isascii() and self.text[self.start - 1].isalpha()
 
     def padded(self, spoken: str) -> str:
         """Keeps English words apart from letters, digits and symbols glued to the written

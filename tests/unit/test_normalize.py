@@ -62,6 +62,9 @@ ENGLISH = [
     ("url", "See example.org/a-b for more.", "See example dot org slash a dash b for more."),
     ("email", "Mail john.doe@example.com.", "Mail john dot doe at example dot com."),
     ("glued", "F5-TTS, COVID-19, MP3 and 3D.", "F five-TTS, COVID-nineteen, MP three and three D."),
+    ("glued", "Flight BA2490, Q3 2024.", "Flight BA two four nine zero, Q three twenty twenty-four."),
+    ("ratio", "A 16:9 screen, won 3:1.", "A sixteen to nine screen, won three to one."),
+    ("fraction", "Open 24/7, a 50/50 chance.", "Open twenty-four seven, a fifty fifty chance."),
     ("dotted", "Version 1.2.3 at 10.0.0.1", "Version one dot two dot three at ten dot zero dot zero dot one"),
 ]  # fmt: skip
 
@@ -88,6 +91,7 @@ CHINESE = [
     ("phone", "电话13812345678。", "电话一三八一二三四五六七八。"),
     ("phone", "电话+86 138-1234-5678。", "电话加八六，一三八，一二三四，五六七八。"),
     ("symbol", "你&我，1+1=2。", "你和我，一加一等于二。"),
+    ("ratio", "比分3:1。", "比分三比一。"),
     ("url", "访问https://example.com了解", "访问example dot com了解"),
     ("email", "邮箱john@example.com。", "邮箱john at example dot com。"),
     ("mixed", "他说 hello 123 world，然后买了$5的东西。",
