@@ -27,9 +27,15 @@ class SettingsError(ValueError):
     """A setting the worker cannot run with; the message is one line naming the variable."""
 
 
-class Settings(BaseSettings):
+class StartupMode(BaseSettings):
+    """Read on its own too: a worker whose other settings are bad still knows whether to exit."""
+
     model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
 
+    exit_on_startup_failure: bool = False
+
+
+class Settings(StartupMode):
     # --- storage ------------------------------------------------------------------
     storage_url: str | None = None
     s3_bucket: str | None = None
@@ -123,6 +129,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return _GivenOnly(**{k.lower(): v for k, v in environ.items() if k.upper() in known and v.strip() != ""})
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
+
+
+def startup_mode() -> StartupMode:
+    """EXIT_ON_STARTUP_FAILURE alone; a bad value of it means exit, the conservative reading."""
+    try:
+        return StartupMode()
+    except ValidationError:
+        return StartupMode(exit_on_startup_failure=True)
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -1,9 +1,11 @@
 """The RunPod serverless worker: `python -m entrypoints.runpod_handler [--rp_serve_api ...]`.
 
-Booting (configure logs, build the container, load and warm the model) happens once,
-before `runpod.serverless.start`, so the first job and a FlashBoot snapshot find the
-worker ready. The handler is `async` and runs each job in a thread: runpod calls a plain
-`def` handler inside its event loop, where jobs could never overlap.
+Booting (configure logs, build the container, load and warm the model, probe the store)
+happens once, before `runpod.serverless.start`, so the first job and a FlashBoot snapshot
+find the worker ready. A worker that cannot boot stays up and answers every job with the
+reason (entrypoints/failed_start.py) unless EXIT_ON_STARTUP_FAILURE is set. The handler
+is `async` and runs each job in a thread: runpod calls a plain `def` handler inside its
+event loop, where jobs could never overlap.
 """
 
 from __future__ import annotations
@@ -11,19 +13,27 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from container import Container, build_container
+from domain.errors import StorageError
+from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
 from entrypoints.service import WorkerService
-from settings import load_settings
+from settings import Settings, load_settings, startup_mode
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 log = structlog.get_logger("worker")
+
+
+class JobService(Protocol):
+    def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]: ...
+
+    def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
 def boot(container: Container) -> WorkerService:
@@ -33,6 +43,9 @@ def boot(container: Container) -> WorkerService:
     engine = container.batched_engine()
     service = container.service()
     engine.warm_up()
+    failed = [check for check in container.store().check() if not check.ok]
+    if failed:
+        raise StorageError(f"store check {failed[0].name!r} failed: {failed[0].detail}")
     log.info(
         "worker_ready",
         engine=engine.model_id,
@@ -42,7 +55,7 @@ def boot(container: Container) -> WorkerService:
     return service
 
 
-def make_handler(service: WorkerService, executor: Executor | None = None) -> Handler:
+def make_handler(service: JobService, executor: Executor | None = None) -> Handler:
     """`executor` runs the jobs (default: asyncio's, which has only min(32, cores + 4)
     threads: on a 16-core GPU host 20 jobs at most could reach the batcher together)."""
 
@@ -54,7 +67,7 @@ def make_handler(service: WorkerService, executor: Executor | None = None) -> Ha
 
 
 def make_streaming_handler(
-    service: WorkerService, executor: Executor | None = None
+    service: JobService, executor: Executor | None = None
 ) -> Callable[[dict[str, Any]], AsyncIterator[dict[str, Any]]]:
     """runpod streams only from a generator handler, and then answers `/runsync` with the
     list of everything it yielded; so streaming is a worker mode (STREAMING=1), not a
@@ -69,31 +82,55 @@ def make_streaming_handler(
     return handler
 
 
+def start() -> tuple[Settings, JobService, Container | None]:
+    """The settings, the container and its booted service; when any of that fails, the
+    failed-start stand-in with the one-line reason (or SystemExit, if asked to exit)."""
+    settings, container = Settings.defaults(), None
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level or "INFO", settings.log_format or "json")
+        container = build_container(settings=settings)
+        return settings, boot(container), container
+    except Exception as exc:
+        configure_logging(settings.log_level or "INFO", settings.log_format or "json")
+        reason = one_line(exc)
+        if startup_mode().exit_on_startup_failure:
+            log.error("worker_failed_to_start", reason=reason, exiting=True)
+            raise SystemExit(f"worker failed to start: {reason}") from None
+        log.error("worker_failed_to_start", reason=reason, exc_info=exc)
+        if container is not None:
+            container.shutdown_resources()
+        return settings, FailedStart(reason), None
+
+
 def main() -> None:
     import runpod
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
-    settings = load_settings()
-    configure_logging(settings.log_level or "INFO", settings.log_format or "json")
+    settings, service, container = start()
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
     RunPodLogger().set_level(settings.runpod_log_level)
-    container = build_container(settings=settings)
-    service = boot(container)
     # without MAX_CONCURRENCY: as many jobs as fill one batch of the engine on this device
-    batch_items = container.batched_engine().max_items
+    batch_items = container.batched_engine().max_items if container is not None else 1
     jobs = settings.max_concurrency or batch_items
     log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=batch_items)
     # the local API ignores concurrency_modifier: leave room for more clients than `jobs`
     executor = ThreadPoolExecutor(max_workers=max(2 * jobs, 8), thread_name_prefix="job")
     maker = make_streaming_handler if settings.streaming else make_handler
     handler = maker(service, executor)
-    runpod.serverless.start(
-        {
-            "handler": handler,
-            "concurrency_modifier": lambda current: jobs,
-            "return_aggregate_stream": True,
-        }
-    )
+    try:
+        runpod.serverless.start(
+            {
+                "handler": handler,
+                "concurrency_modifier": lambda current: jobs,
+                "return_aggregate_stream": True,
+            }
+        )
+    finally:
+        if container is not None:
+            container.shutdown_resources()
+        executor.shutdown(wait=False)
+        log.info("worker_stopped")
 
 
 if __name__ == "__main__":
