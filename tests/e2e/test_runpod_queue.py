@@ -1,0 +1,276 @@
+"""The worker as the image starts it (`python -m entrypoints.runpod_handler`, no local API),
+taking jobs from a loopback stand-in of RunPod's queue (tests/runpod_queue.py) through the
+runpod SDK's own worker loop: batch takes, streamed pieces, job errors, output posts that
+fail, and SIGTERM mid-job. Fake engine, except the batching test on the tiny checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.worker import ROOT, free_port
+from tests.helpers import audio_file
+from tests.runpod_queue import API_KEY, JobQueue, job_queue
+
+pytestmark = pytest.mark.slow
+
+ERROR_CODES = {
+    "invalid_input",
+    "voice_not_found",
+    "voice_exists",
+    "invalid_audio",
+    "download_failed",
+    "storage_error",
+    "engine_error",
+}
+LONG_TEXT = " ".join(f"Sentence number {i} is here to make the text long enough to split." for i in range(12))
+
+
+@contextmanager
+def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subprocess.Popen]:
+    """The image's CMD, run from an empty folder, with RunPod's variables pointing at `queue`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "STORAGE_URL", "S3_BUCKET"))}
+    full_env = {
+        **inherited,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "LOG_FORMAT": "json",
+        "TTS_ENGINE": "fake",
+        "STORAGE_URL": f"file://{tmp_path / 'store'}",
+        "VOICE_CACHE_DIR": str(tmp_path / "voice-cache"),
+        **queue.env(),
+        **env,
+    }
+    workdir = tmp_path / "app"
+    workdir.mkdir(exist_ok=True)
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.runpod_handler"], cwd=workdir, env=full_env, stdout=log, stderr=log
+        )
+    process.log_path = log_path  # type: ignore[attr-defined]
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def log_events(process: subprocess.Popen, event: str) -> list[dict]:
+    lines = Path(process.log_path).read_text(errors="replace").splitlines()  # type: ignore[attr-defined]
+    return [json.loads(line) for line in lines if line.startswith("{") and f'"event": "{event}"' in line]
+
+
+def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(tmp_path):
+    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="3") as worker:
+        ids = queue.submit_many([{"text": f"Job number {i}.", "seed": i, "return": "base64"} for i in range(7)])
+        done = queue.wait_done(*ids)
+        assert worker.poll() is None
+    takes = [e for e in queue.events if e.kind == "take"]
+    assert sorted(e.job_id for e in takes) == sorted(ids)  # each job taken once
+    assert takes[0].body == 3 and takes[0].query["batch_size"] == ["3"]  # the first take asks for 3 at once
+    assert all(e.body <= 3 and int(e.query.get("batch_size", ["1"])[0]) <= 3 for e in takes)  # never more
+    assert all(e.headers.get("authorization") == API_KEY for e in takes)
+    in_flight = peak = 0
+    for event in queue.events:  # taken but not yet answered, in the order the queue saw them
+        in_flight += {"take": 1, "done": -1}.get(event.kind, 0)
+        peak = max(peak, in_flight)
+    assert peak == 3
+    for i, job_id in enumerate(ids):
+        output = done[job_id]["output"]
+        assert output["status"] == "completed" and output["seed"] == i and output["text"] == f"Job number {i}."
+        assert base64.b64decode(output["audio_base64"])[:4] == b"RIFF"
+    assert all(e.query["isStream"] == ["false"] for e in queue.events if e.kind == "done")
+
+
+def test_pings_report_the_worker_and_its_jobs(tmp_path):
+    with job_queue() as queue, queue_worker(queue, tmp_path):
+        queue.wait_done(queue.submit({"text": "Anyone there?"}))
+        pings = queue.wait_for(lambda events: any(e.kind == "ping" for e in events))
+    ping = next(e for e in pings if e.kind == "ping")
+    assert ping.headers.get("authorization") == API_KEY
+    assert ping.query.get("runpod_version")
+
+
+def test_a_streamed_job_posts_its_chunks_one_by_one_before_its_output(tmp_path):
+    with job_queue() as queue, queue_worker(queue, tmp_path, STREAMING="1") as worker:
+        job_id = queue.submit({"text": LONG_TEXT, "stream": True, "seed": 5, "format": "wav"})
+        plain_id = queue.submit({"endpoint": "list_voices"})
+        done = queue.wait_done(job_id, plain_id)
+        assert worker.poll() is None
+    events = [e for e in queue.of(job_id) if e.kind in ("stream", "done")]
+    streamed = [e.body["output"] for e in events if e.kind == "stream"]
+    assert [e.kind for e in events] == ["stream"] * len(streamed) + ["done"]  # every chunk before the output
+    chunks = [piece for piece in streamed if piece["status"] == "streaming"]
+    assert len(chunks) >= 3
+    assert [piece["chunk"] for piece in chunks] == list(range(len(chunks)))  # one per POST, in order
+    assert all(base64.b64decode(piece["audio_base64"])[:4] == b"RIFF" for piece in chunks)
+    assert streamed[-1]["status"] == "completed" and streamed[-1]["seed"] == 5
+    assert done[job_id] == {"output": streamed}  # return_aggregate_stream: the output repeats every piece
+    plain = done[plain_id]["output"]  # a plain job on a streaming worker: one piece, the usual answer
+    assert len(plain) == 1 and plain[0]["status"] == "completed" and plain[0]["voices"][0]["name"] == "default"
+
+
+@pytest.mark.parametrize("streaming", ["0", "1"])
+def test_failed_jobs_reach_the_queue_as_job_errors_with_stable_codes(tmp_path, streaming):
+    bad = {
+        "invalid_input": {"text": ""},
+        "voice_not_found": {"text": "Hi.", "voice": "nobody"},
+        "voice_exists": {"endpoint": "upload", "voice_name": "default", "voice_file_base64": "AAAA"},
+        "invalid_audio": {"endpoint": "upload", "voice_name": "junk", "voice_file_base64": "AAAA"},
+    }
+    with job_queue() as queue, queue_worker(queue, tmp_path, STREAMING=streaming) as worker:
+        ids = dict(zip(bad, queue.submit_many(list(bad.values())), strict=True))
+        good = queue.submit({"text": "Still fine.", "return": "base64"})
+        done = queue.wait_done(good, *ids.values())
+        assert worker.poll() is None
+    for code, job_id in ids.items():
+        body = done[job_id]
+        assert set(body) == {"error"}, body  # a job error, no output
+        assert body["error"].split(": ", 1)[0] == code
+        assert "Traceback" not in body["error"] and "traceback" not in body["error"]
+        assert not [e for e in queue.of(job_id) if e.kind == "stream"]
+    output = done[good]["output"]
+    assert (output[-1] if streaming == "1" else output)["status"] == "completed"
+
+
+def test_a_job_whose_output_cannot_be_posted_does_not_kill_the_worker(tmp_path):
+    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="1") as worker:
+        refused, dropped = "job-refused", "job-dropped"
+        queue.refuse_output.update({refused: "500", dropped: "drop"})
+        queue.submit({"text": "Nobody will hear this."}, refused)
+        queue.submit({"text": "Nor this."}, dropped)
+        after = queue.submit({"text": "But this arrives.", "return": "base64"})
+        done = queue.wait_done(after)
+        assert worker.poll() is None
+    assert queue.output_attempts[refused] >= 1 and queue.output_attempts[dropped] >= 1
+    assert done[after]["output"]["status"] == "completed"
+    # the queue saw the refused outputs before the later job's: they were really attempted first
+    kinds = [(e.kind, e.job_id) for e in queue.events if e.kind in ("refused", "done")]
+    assert kinds.index(("refused", refused)) < kinds.index(("done", after))
+
+
+@contextmanager
+def held_download(body: bytes) -> Iterator[tuple[str, threading.Event, threading.Event]]:
+    """A loopback URL whose answer waits for `release`; `asked` is set once a client asks."""
+    asked, release = threading.Event(), threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.set()
+            release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/voice.wav", asked, release
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_sigterm_in_the_middle_of_a_job_finishes_it_and_leaves_nothing_half_written(tmp_path):
+    store = tmp_path / "store"
+    with (
+        held_download(audio_file(3.0)) as (url, asked, release),
+        job_queue() as queue,
+        queue_worker(queue, tmp_path, RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS="1") as worker,
+    ):
+        job = {"endpoint": "upload", "voice_name": "late", "voice_file_url": url, "ref_text": "Late words."}
+        job_id = queue.submit(job)
+        assert asked.wait(120)  # the job is in its fetch stage
+        worker.send_signal(signal.SIGTERM)
+        release.set()
+        done = queue.wait_done(job_id)
+        assert worker.wait(timeout=60) == 0
+    assert done[job_id]["output"]["voice"]["name"] == "late"
+    files = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file())
+    assert files == ["voices/late.json", "voices/late.wav"]  # both halves, no temp file
+    meta = json.loads((store / "voices" / "late.json").read_text())
+    assert meta["ref_text"] == "Late words."
+    assert log_events(worker, "worker_stopped")  # the container's resources were shut down
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> dict[str, str]:
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path_factory.mktemp("tiny"))],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
+
+
+def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, tiny_checkpoint):
+    env = {**tiny_checkpoint, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32", "TTS_DEVICE": "cpu"}
+    env |= {"MAX_CONCURRENCY": "4", "BATCH_WAIT_MS": "200", "LOG_LEVEL": "DEBUG"}
+    with job_queue() as queue, queue_worker(queue, tmp_path, **env) as worker:
+        jobs = [{"text": LONG_TEXT, "seed": 1, "nfe_step": 4}]
+        jobs += [{"text": f"Short job {i}.", "seed": i, "nfe_step": 4, "return": "base64"} for i in range(3)]
+        ids = queue.submit_many(jobs)
+        done = queue.wait_done(*ids, timeout=600)
+        assert worker.poll() is None
+    assert all(body["output"]["status"] == "completed" for body in done.values())
+    assert [e.body for e in queue.events if e.kind == "take"] == [4] * 4  # one take of all four
+    batches = log_events(worker, "engine_batch")
+    chunks = {e["job_id"]: e["chunks"] for e in log_events(worker, "job_done")}
+    assert sum(b["items"] for b in batches) == sum(chunks[i] for i in ids)  # every chunk went through the batcher
+    assert max(b["jobs"] for b in batches) >= 2, batches  # jobs taken together ran in one engine call
+    ready = log_events(worker, "worker_ready")
+    assert len(ready) == 1 and ready[0]["engine"].startswith("F5TTS_tiny")
+
+
+def test_a_worker_that_cannot_start_stays_up_and_answers_every_job_with_the_reason(tmp_path):
+    unreachable = {
+        "STORAGE_URL": "s3://voices-bucket",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+    with job_queue() as queue, queue_worker(queue, tmp_path, **unreachable) as worker:
+        ids = queue.submit_many([{"text": "Hello."}, {"endpoint": "health"}, {"endpoint": "upload"}])
+        done = queue.wait_done(*ids)
+        later = queue.wait_done(queue.submit({"endpoint": "list_voices"}))
+        assert worker.poll() is None  # up, not crash-looping
+    answers = {body["error"] for body in [*done.values(), *later.values()]}
+    assert len(answers) == 1, answers  # every job, health included, gets the same answer
+    answer = answers.pop()
+    assert answer.startswith("engine_error: worker failed to start: store check 'bucket' failed")
+    assert "\n" not in answer and "Traceback" not in answer
+    assert len(log_events(worker, "worker_failed_to_start")) == 1
+
+
+def test_exit_on_startup_failure_makes_the_worker_exit_with_the_reason(tmp_path):
+    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_TEXT_CHARS="lots", EXIT_ON_STARTUP_FAILURE="1") as w:
+        assert w.wait(timeout=120) == 1
+    last = Path(w.log_path).read_text().strip().splitlines()[-1]  # type: ignore[attr-defined]
+    assert last.startswith("worker failed to start: bad setting: MAX_TEXT_CHARS='lots'")
+    assert not [e for e in queue.events if e.kind == "take"]  # it never took a job
