@@ -78,20 +78,25 @@ def store_is_clean(root: Path) -> list[str]:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(plausible_jobs | jobs | json_values, min_size=1, max_size=5))
 def test_any_json_gets_an_answer_or_a_known_error(payloads):
+    """engine_error is not a known error here: with the fake engine, codec and transcriber
+    nothing can legitimately fail in the model, so it can only be an unexpected crash."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         container = make_test_container(f"file://{root}/store", env={"VOICE_CACHE_DIR": str(root / "cache")})
         service = container.service()
-        for payload in payloads:
-            answer = service.handle(payload, "fuzz")
-            assert isinstance(answer, dict)
-            event(answer["error"].partition(":")[0] if "error" in answer else "completed")
-            if "error" in answer:
-                code, _, message = answer["error"].partition(": ")
-                assert code in ERROR_CODES and message
-                assert "Traceback" not in message and tmp not in message
-            else:
-                assert answer["status"] in ("completed", "degraded")
+        try:
+            for payload in payloads:
+                answer = service.handle(payload, "fuzz")
+                assert isinstance(answer, dict)
+                event(answer["error"].partition(":")[0] if "error" in answer else "completed")
+                if "error" in answer:
+                    code, _, message = answer["error"].partition(": ")
+                    assert code in ERROR_CODES - {"engine_error"} and message, answer
+                    assert "Traceback" not in message and tmp not in message
+                else:
+                    assert answer["status"] in ("completed", "degraded")
+        finally:
+            container.shutdown_resources()
         outside = [p for p in root.iterdir() if p.name not in ("store", "cache")]
         assert outside == []
         assert store_is_clean(root / "store") == []

@@ -11,6 +11,7 @@ import pytest
 from adapters.audio_arrays import from_numpy
 from adapters.whisper_transcriber import WhisperTranscriber
 from domain.errors import EngineError, InvalidInput
+from tests.contracts.transcriber import TranscriberContract
 
 AUDIO = from_numpy(np.zeros(1600, np.float32), 16000)
 
@@ -75,3 +76,32 @@ def test_recognition_failure_is_an_engine_error(monkeypatch: pytest.MonkeyPatch)
     fake_transformers(monkeypatch, broken)
     with pytest.raises(EngineError):
         WhisperTranscriber("some/model", device="cpu").transcribe(AUDIO)
+
+
+class TestWhisperTranscriberContract(TranscriberContract):
+    """The adapter around a stand-in for transformers' pipeline that checks what it is given
+    (mono float samples at the clip's own rate) and answers padded text, as Whisper does."""
+
+    @pytest.fixture
+    def said(self) -> str:
+        return "Hello from the pipeline."
+
+    @pytest.fixture
+    def transcriber(self, monkeypatch: pytest.MonkeyPatch, said: str) -> WhisperTranscriber:
+        def pipeline(task: str, **kwargs: object):
+            assert task == "automatic-speech-recognition"
+
+            def run(inputs: dict, **options: object) -> dict:
+                raw = inputs["raw"]
+                assert raw.ndim == 1 and raw.dtype == np.float32 and raw.size == int(1.5 * inputs["sampling_rate"])
+                return {"text": f"  {said} \n"}
+
+            return run
+
+        fake_transformers(monkeypatch, pipeline)
+        return WhisperTranscriber("some/model", device="cpu")
+
+    @pytest.fixture
+    def unavailable(self, monkeypatch: pytest.MonkeyPatch) -> WhisperTranscriber:
+        monkeypatch.setitem(sys.modules, "transformers", None)
+        return WhisperTranscriber("some/model", device="cpu")
