@@ -17,7 +17,7 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class DiskCache:
-    def __init__(self, directory: str | os.PathLike[str], max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
         self._dir = Path(directory)
         self._max_bytes = max_bytes
         self._lock = threading.Lock()

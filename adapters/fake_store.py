@@ -46,7 +46,7 @@ class FakeStore:
         self._maybe_fail("delete", key)
         self.objects.pop(key, None)
 
-    def url(self, key: str, expires: int = 3600) -> str:
+    def url(self, key: str, expires: int) -> str:
         self._maybe_fail("url", key)
         return f"fake://{key}"
 

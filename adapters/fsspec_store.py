@@ -139,7 +139,7 @@ class FsspecStore:
 
         self._guard("deleting", key, remove)
 
-    def url(self, key: str, expires: int = 3600) -> str:
+    def url(self, key: str, expires: int) -> str:
         path = self._path(key)
         if self._public_base_url:
             return f"{self._public_base_url}/{key}"

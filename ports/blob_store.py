@@ -46,7 +46,7 @@ class BlobStore(Protocol):
         """Remove the object; removing a missing object is not an error."""
         ...
 
-    def url(self, key: str, expires: int = 3600) -> str:
+    def url(self, key: str, expires: int) -> str:
         """Where a client can fetch the object (a file:// URL for local stores)."""
         ...
 

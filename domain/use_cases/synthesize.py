@@ -102,7 +102,7 @@ class Synthesize:
         codec: AudioEncoder,
         store: BlobStore,
         normalizer: TextNormalizer,
-        url_ttl: int = 3600,
+        url_ttl: int,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -45,7 +45,7 @@ def test_relative_file_url_is_under_the_working_directory(tmp_path, monkeypatch)
     store = FsspecStore("file://./data")
     store.put("outputs/o.wav", b"x")
     assert (tmp_path / "data" / "outputs" / "o.wav").read_bytes() == b"x"
-    assert store.url("outputs/o.wav") == f"file://{tmp_path}/data/outputs/o.wav"
+    assert store.url("outputs/o.wav", 60) == f"file://{tmp_path}/data/outputs/o.wav"
 
 
 def test_credentials_in_the_url_never_reach_a_message():

@@ -54,7 +54,7 @@ def test_presigned_url_serves_the_object(s3_env):
 
 def test_public_base_url_replaces_signing(s3_env):
     store = make_store(s3_env, public_base_url="https://cdn.example.test/tts/")
-    assert store.url("outputs/o.wav") == "https://cdn.example.test/tts/outputs/o.wav"
+    assert store.url("outputs/o.wav", 60) == "https://cdn.example.test/tts/outputs/o.wav"
 
 
 def test_listing_pages_past_a_thousand_keys(s3_env):

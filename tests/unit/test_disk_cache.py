@@ -13,14 +13,14 @@ def digest(data: bytes) -> str:
 
 
 def test_round_trip_and_miss(tmp_path):
-    cache = DiskCache(tmp_path)
+    cache = DiskCache(tmp_path, max_bytes=1 << 20)
     assert cache.get(digest(b"x")) is None
     cache.put(digest(b"x"), b"x")
     assert cache.get(digest(b"x")) == b"x"
 
 
 def test_refuses_wrong_digests_and_odd_names(tmp_path):
-    cache = DiskCache(tmp_path)
+    cache = DiskCache(tmp_path, max_bytes=1 << 20)
     cache.put(digest(b"x"), b"not x")
     cache.put("../../etc/passwd", b"x")
     assert cache.get(digest(b"x")) is None and cache.get("../../etc/passwd") is None
@@ -28,7 +28,7 @@ def test_refuses_wrong_digests_and_odd_names(tmp_path):
 
 
 def test_corrupted_entry_is_dropped(tmp_path):
-    cache = DiskCache(tmp_path)
+    cache = DiskCache(tmp_path, max_bytes=1 << 20)
     cache.put(digest(b"abc"), b"abc")
     (tmp_path / digest(b"abc")).write_bytes(b"abd")
     assert cache.get(digest(b"abc")) is None
@@ -56,7 +56,7 @@ def test_a_warm_worker_downloads_a_reference_once(tmp_path):
     reads: list[str] = []
     original = store.get
     store.get = lambda key: reads.append(key) or original(key)
-    disk = DiskCache(tmp_path)
+    disk = DiskCache(tmp_path, max_bytes=1 << 20)
     VoiceLibrary(store, SoundfileCodec(), disk_cache=disk).reference("v")
     VoiceLibrary(store, SoundfileCodec(), disk_cache=disk).reference("v")  # a new in-memory cache
     assert reads.count("voices/v.wav") == 1

@@ -44,6 +44,7 @@ def stream(fixed: float, per_audio_second: float) -> tuple[list[int], list[Strea
         codec=container.codec(),
         store=container.store(),
         normalizer=container.normalizer(),
+        url_ttl=container.settings().output_url_ttl,
         clock=clock,
     )
     events = list(synthesize.stream(TtsRequest(text=TEXT, stream=True, seed=1, return_base64=True)))

@@ -35,7 +35,9 @@ class World:
         builtin = BuiltinVoice("Some call me nature.", lambda: audio_file(4.0, 24000))
         self.voices = VoiceLibrary(self.store, codec, {"default": builtin})
         normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
-        self.synthesize = Synthesize(self.engine, self.voices, codec, self.store, normalizer, new_id=lambda: "out1")
+        self.synthesize = Synthesize(
+            self.engine, self.voices, codec, self.store, normalizer, url_ttl=600, new_id=lambda: "out1"
+        )
         self.upload = UploadVoice(
             self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
         )
