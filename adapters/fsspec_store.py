@@ -175,9 +175,16 @@ class FsspecStore:
         return results
 
     def _check_root(self) -> None:
-        target = self._root.split("/", 1)[0] if self._s3 else self._root
-        if not self._guard("checking", "/", lambda: self._fs.exists(target)):
-            raise StorageError(f"{self._where()} does not exist")
+        """On S3, HeadBucket itself (s3fs's exists() reads any failure as a missing bucket),
+        so the check says whether the bucket is missing, refused or out of reach."""
+        bucket = self._root.split("/", 1)[0]
+        try:
+            if self._s3:
+                self._guard("checking", "/", lambda: self._fs.call_s3("head_bucket", Bucket=bucket))
+            elif not self._guard("checking", "/", lambda: self._fs.exists(self._root)):
+                raise KeyError(self._root)
+        except KeyError:  # a 404 to HeadBucket has no body to say NoSuchBucket
+            raise StorageError(f"{self._where()} does not exist") from None
 
     @staticmethod
     def _expect(condition: bool, message: str) -> None:

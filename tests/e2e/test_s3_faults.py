@@ -107,14 +107,18 @@ def test_worker_survives_the_store_being_stopped_and_restarted(worker, s3):
 
 
 def test_wrong_credentials_fail_cleanly_and_never_reach_the_logs(s3, tmp_path):
+    """The store's check at boot is refused: the worker stays up in its failed-start mode and
+    every job, health included, says why, without the secret."""
     secret = "this-secret-must-not-leak-42"
     env = {**s3.env(BUCKET), "AWS_ACCESS_KEY_ID": "AKIAUNKNOWNUNKNOWN00", "AWS_SECRET_ACCESS_KEY": secret}
     env |= {"TTS_ENGINE": "fake", "VOICE_CACHE_DIR": str(tmp_path / "cache")}
+    jobs = (upload_job("x"), {"endpoint": "list_voices"}, {"text": "Hi."}, {"endpoint": "health"})
     with enable_iam_authentication(), running_worker(env, tmp_path / "worker.log") as worker:
-        answers = [worker.runsync(job) for job in (upload_job("x"), {"endpoint": "list_voices"}, {"text": "Hi."})]
+        answers = [worker.runsync(job) for job in jobs]
         logs = worker.logs()
     for answer in answers:
-        assert answer["status"] == "FAILED" and answer["error"].startswith("storage_error: "), answer
+        assert answer["status"] == "FAILED", answer
+        assert answer["error"].startswith("engine_error: worker failed to start: store check 'bucket' failed")
         assert "access denied" in answer["error"] and BUCKET in answer["error"]
         assert secret not in json.dumps(answer)
     assert secret not in logs

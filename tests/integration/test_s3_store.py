@@ -81,6 +81,10 @@ def test_wrong_credentials_are_a_storage_error_that_never_leaks(s3_env, monkeypa
     with enable_iam_authentication(), pytest.raises(StorageError, match="access denied") as info:
         store.put("voices/a.wav", b"x")
     assert "bucket 'voices-bucket'" in str(info.value)
+    with enable_iam_authentication():
+        results = store.check()
+    assert [(r.name, r.ok) for r in results] == [("bucket", False)]
+    assert "access denied" in results[0].detail and "voices-bucket" in results[0].detail
     for secret in ("wrong-secret-value-123", CREDENTIALS["AWS_SECRET_ACCESS_KEY"]):
         assert secret not in str(info.value) and secret not in caplog.text
 
@@ -90,6 +94,9 @@ def test_unreachable_store_is_a_storage_error(s3_env):
     store = make_store(env)
     with pytest.raises(StorageError, match="bucket 'voices-bucket'"):
         store.get("voices/a.json")
+    results = store.check()
+    assert [(r.name, r.ok) for r in results] == [("bucket", False)]
+    assert "unreachable" in results[0].detail
 
 
 def test_checksums_only_when_required_for_custom_endpoints():
