@@ -10,11 +10,13 @@ FORMATS = ("wav", "flac", "mp3", "ogg")
 class AudioCodec(Protocol):
     """Turns uploaded bytes into audio and audio into files clients play."""
 
-    def decode(self, data: bytes) -> Audio:
+    def decode(self, data: bytes, max_seconds: float | None = None) -> Audio:
         """Mono float32 audio at the file's own rate.
 
         Raises InvalidAudio when the bytes are not a supported, sane recording: not audio,
-        non-finite samples, an absurd rate, or silence.
+        non-finite samples, an absurd rate or channel count, silence, or (when `max_seconds`
+        is given) longer than that. Length is checked from the header before decoding and
+        again while decoding, so a small file claiming hours costs no more than the cap.
         """
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 
@@ -41,3 +42,16 @@ def make_test_container(
 def shut_down_test_containers() -> None:
     while _open_containers:
         _open_containers.pop().shutdown_resources()
+
+
+@functools.cache
+def claimed_long_flac(seconds: int = 2048, rate: int = 8000, channels: int = 8) -> bytes:
+    """A small FLAC (tens of KB: constant frames compress to almost nothing) whose header
+    honestly claims `seconds` of `channels`-channel audio: decoded whole as float32 it
+    would take seconds * rate * channels * 4 bytes (524 MB by default)."""
+    buffer = io.BytesIO()
+    block = np.full((rate * 16, channels), 0.25, np.float32)
+    with sf.SoundFile(buffer, "w", rate, channels, format="FLAC", subtype="PCM_16", compression_level=1.0) as out:
+        for _ in range(seconds // 16):
+            out.write(block)
+    return buffer.getvalue()

@@ -61,7 +61,7 @@ class UploadVoice:
         with timer.stage("fetch"):
             data = request.data if request.data is not None else self._fetcher.fetch(request.url or "")
         with timer.stage("decode"):
-            audio = self._codec.decode(data)
+            audio = self._codec.decode(data, self._max_seconds)
         if not self._min_seconds <= audio.duration <= self._max_seconds:
             raise InvalidAudio(
                 f"the voice lasts {audio.duration:.1f} s; send {self._min_seconds:g}-{self._max_seconds:g} s of speech"

@@ -8,7 +8,7 @@ import pytest
 from adapters.audio_arrays import from_numpy, to_numpy
 from domain.errors import InvalidAudio, InvalidInput
 from ports.audio_codec import FORMATS
-from tests.helpers import tone
+from tests.helpers import claimed_long_flac, tone
 
 
 class AudioCodecContract:
@@ -52,3 +52,24 @@ class AudioCodecContract:
     def test_unknown_format_is_refused(self, codec) -> None:
         with pytest.raises(InvalidInput):
             codec.encode(from_numpy(tone(0.5), 24000), "aac")
+
+    def test_a_file_claiming_too_long_is_refused_before_decoding(self, codec) -> None:
+        """134 KB claiming 2048 s of 8 channels: refused from its header, so the refusal
+        allocates almost nothing (decoded whole it would be 524 MB of float32)."""
+        import tracemalloc
+
+        data = claimed_long_flac()
+        tracemalloc.start()
+        try:
+            with pytest.raises(InvalidAudio, match=r"lasts 2048\.0 s; the limit is 60 s"):
+                codec.decode(data, max_seconds=60.0)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 * 1024 * 1024
+
+    def test_within_the_cap_decodes(self, codec) -> None:
+        audio = from_numpy(tone(2.0, 16000), 16000)
+        assert codec.decode(codec.encode(audio, "flac"), max_seconds=2.5).duration == pytest.approx(2.0)
+        with pytest.raises(InvalidAudio, match=r"limit is 1\.5 s"):
+            codec.decode(codec.encode(audio, "flac"), max_seconds=1.5)

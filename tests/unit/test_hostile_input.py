@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import ERROR_CODES
-from tests.helpers import audio_file, make_test_container
+from tests.helpers import audio_file, claimed_long_flac, make_test_container
 
 VOICE = base64.b64encode(audio_file(1.5, 16000)).decode()
 
@@ -100,3 +104,39 @@ def test_any_json_gets_an_answer_or_a_known_error(payloads):
         outside = [p for p in root.iterdir() if p.name not in ("store", "cache")]
         assert outside == []
         assert store_is_clean(root / "store") == []
+
+
+# --- named attacks from the second hostile-input round (issue 11) ----------------------
+
+OGG_JOB = """
+import json, sys
+from tests.helpers import make_test_container
+
+service = make_test_container("memory://ogg").service()
+answer = service.handle(json.loads(sys.argv[1]), "ogg")
+print(json.dumps({"error": answer.get("error"), "duration": answer.get("duration")}))
+"""
+
+
+@pytest.mark.slow
+def test_a_long_ogg_answer_does_not_kill_the_worker():
+    """900 characters in the default voice is ~100 s of audio, which libsndfile's Vorbis
+    encoder used to get in one call (SIGSEGV). A subprocess, so a crash fails the test."""
+    job = {"text": "The quick brown fox jumps over the lazy dog. " * 20, "format": "ogg", "return": "base64"}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", OGG_JOB, json.dumps(job)], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert answer["error"] is None and answer["duration"] > 90
+
+
+def test_a_small_upload_claiming_hours_is_refused_from_its_header():
+    """134 KB of 8-channel FLAC claiming 2048 s: refused without decoding it (measured in
+    benchmarks/load.py: the worker's memory stays flat)."""
+    service = make_test_container().service()
+    data = base64.b64encode(claimed_long_flac()).decode()
+    job = {"endpoint": "upload", "voice_name": "bomb", "voice_file_base64": data}
+    answer = service.handle(job, "bomb")
+    assert answer["error"] == "invalid_audio: the audio lasts 2048.0 s; the limit is 60 s"

@@ -7,6 +7,7 @@ import soundfile as sf
 from adapters.soundfile_codec import SoundfileCodec
 from domain.errors import InvalidAudio
 from tests.contracts.audio_codec import AudioCodecContract
+from tests.helpers import claimed_long_flac
 
 
 class TestSoundfileCodecContract(AudioCodecContract):
@@ -29,3 +30,71 @@ def test_absurd_rates_are_refused():
     sf.write(buffer, np.full(100, 0.1, np.float32), 1000, format="WAV")
     with pytest.raises(InvalidAudio, match="sample rate"):
         SoundfileCodec().decode(buffer.getvalue())
+
+
+def test_many_channels_are_downmixed_block_by_block():
+    """Uncapped, the 8-channel file decodes to its mono length plus small blocks, never to
+    all channels at once (8 x as much) or a second whole copy."""
+    import tracemalloc
+
+    data = claimed_long_flac()
+    mono_bytes = 2048 * 8000 * 4
+    tracemalloc.start()
+    try:
+        audio = SoundfileCodec().decode(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert audio.num_samples == 2048 * 8000
+    assert peak < mono_bytes * 1.3
+
+
+def test_absurd_channel_counts_are_refused():
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full((100, 9), 0.1, np.float32), 16000, format="WAV")
+    with pytest.raises(InvalidAudio, match="9 channels"):
+        SoundfileCodec().decode(buffer.getvalue())
+
+
+LONG_ENCODE = """
+import sys, threading
+import numpy as np
+from adapters.audio_arrays import from_numpy
+from adapters.soundfile_codec import SoundfileCodec
+
+rate = 24000
+samples = (0.3 * np.sin(np.arange(30 * 60 * rate, dtype=np.float32) * 0.05)).astype(np.float32)
+audio = from_numpy(samples, rate)
+sizes = {}
+
+def encode_all():
+    for fmt in sys.argv[1:]:
+        sizes[fmt] = len(SoundfileCodec().encode(audio, fmt))
+
+threading.stack_size(1 << 20)  # a worker thread's stack, smaller than the main thread's 8 MiB
+worker = threading.Thread(target=encode_all)
+worker.start()
+worker.join()
+print(" ".join(f"{fmt}={size}" for fmt, size in sizes.items()))
+"""
+
+
+@pytest.mark.slow
+def test_every_format_encodes_thirty_minutes_without_crashing():
+    """libsndfile's Vorbis encoder overflowed the stack (SIGSEGV) when handed ~90 s in one
+    call; a subprocess, so a crash fails this test instead of killing pytest."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ports.audio_codec import FORMATS
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", LONG_ENCODE, *FORMATS], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    sizes = dict(pair.split("=") for pair in done.stdout.split())
+    assert set(sizes) == set(FORMATS)
+    assert int(sizes["wav"]) == 30 * 60 * 24000 * 2 + 44
+    assert all(int(size) > 1_000_000 for size in sizes.values())
