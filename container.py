@@ -148,6 +148,7 @@ class Container(containers.DeclarativeContainer):
         store=store,
         normalizer=normalizer,
         url_ttl=config.output_url_ttl,
+        max_audio_seconds=config.max_audio_seconds,
     )
     upload_voice = providers.Singleton(
         UploadVoice,

@@ -64,6 +64,11 @@ class Settings(StartupMode):
 
     # --- limits and batching ------------------------------------------------------
     max_text_chars: PositiveInt = 20_000
+    max_text_bytes: PositiveInt = 40_000  # speech length follows UTF-8 bytes, not characters
+    # MAX_TEXT_CHARS at 8.3 characters a second, slower than natural speech (13-16), so the
+    # longest text fits any sane voice (the default voice speaks 20,000 ASCII characters in
+    # about 2,010 s); what passes it comes from a voice or a speed that stretches speech.
+    max_audio_seconds: Annotated[float, Field(gt=0)] = 2400.0
     max_voice_bytes: PositiveInt = 50 * 1024 * 1024
     max_voice_seconds: Annotated[float, Field(gt=0)] = 60.0
     max_concurrency: PositiveInt | None = None  # None: from the device (the engine's batch size)

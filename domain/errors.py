@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 500
+
 
 class TtsError(Exception):
-    """Base of every error a client may see; `code` is part of the public API."""
+    """Base of every error a client may see; `code` is part of the public API. The message
+    is bounded (MAX_MESSAGE_CHARS), whatever client input went into it."""
 
     code = "engine_error"
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
         super().__init__(message)
         self.message = message
 

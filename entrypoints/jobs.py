@@ -10,6 +10,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,17 +22,24 @@ from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
 from settings import Settings
 
+MAX_URL_CHARS = 8192
+
 
 @dataclass(frozen=True)
 class Limits:
     """The settings the parser enforces; their defaults live in `settings.py` only."""
 
     max_text_chars: int
+    max_text_bytes: int
     max_voice_bytes: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(max_text_chars=settings.max_text_chars, max_voice_bytes=settings.max_voice_bytes)
+        return cls(
+            max_text_chars=settings.max_text_chars,
+            max_text_bytes=settings.max_text_bytes,
+            max_voice_bytes=settings.max_voice_bytes,
+        )
 
     @classmethod
     def defaults(cls) -> Limits:
@@ -122,8 +130,12 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
     text = " ".join(segment.text for segment in segments) if segments else (job.text or "").strip()
     if not text:
         raise InvalidInput("text must not be empty")
-    if len(text) > limits.max_text_chars:
-        raise InvalidInput(f"text is {len(text)} characters; the limit is {limits.max_text_chars}")
+    size = len(_utf8(text, "text"))
+    if len(text) > limits.max_text_chars or size > limits.max_text_bytes:
+        raise InvalidInput(
+            f"text is {len(text)} characters, {size} UTF-8 bytes; the limits are {limits.max_text_chars} characters "
+            f"and {limits.max_text_bytes} bytes (speech length follows the bytes)"
+        )
     params = SynthesisParams(
         speed=job.speed,
         nfe_step=job.nfe_step,
@@ -165,8 +177,8 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
     data = None
     if job.voice_file_base64 is not None:
         data = _decode_base64(job.voice_file_base64, limits.max_voice_bytes)
-    elif not job.voice_file_url.lower().startswith(("http://", "https://")):  # type: ignore[union-attr]
-        raise InvalidInput("voice_file_url must be an http or https URL")
+    else:
+        _check_url(job.voice_file_url or "")
     return UploadRequest(
         name=name,
         url=job.voice_file_url,
@@ -176,24 +188,51 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
     )
 
 
+def _utf8(text: str, field: str) -> bytes:
+    """JSON may carry lone surrogates (`"\\ud800"`), which are not text and cannot be encoded."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} holds lone surrogates (half of a UTF-16 pair); send valid Unicode") from None
+
+
+def _check_url(url: str) -> None:
+    """Malformed URLs (`http://[::1`, a port past 65535) are the client's mistake, found
+    here rather than as an exception deep in the download."""
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInput(f"voice_file_url is longer than {MAX_URL_CHARS} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError:
+        raise InvalidInput("voice_file_url is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("voice_file_url must be an http or https URL with a host")
+
+
 def _decode_base64(text: str, max_bytes: int) -> bytes:
     """Size is checked on the encoded text first, so a huge payload is never decoded.
-    Line breaks (as `base64` writes them without -w0) are allowed."""
+    Line breaks (as `base64` writes them without -w0) are allowed. Each refusal is a new
+    exception raised where it is made: one kept in a local would form a frame -> exception ->
+    traceback -> frame cycle holding the whole payload until a full garbage collection."""
     if text.startswith("data:") and "," in text:
         text = text.split(",", 1)[1]
-    too_big = InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
     if len(text) > ((max_bytes + 2) // 3 * 4) * 77 // 76 + 4:
-        raise too_big
+        raise _too_big(max_bytes)
     compact = "".join(text.split())
     if len(compact) > (max_bytes + 2) // 3 * 4:
-        raise too_big
+        raise _too_big(max_bytes)
     try:
         data = base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("voice_file_base64 is not valid base64") from None
     if len(data) > max_bytes:
-        raise too_big
+        raise _too_big(max_bytes)
     return data
+
+
+def _too_big(max_bytes: int) -> InvalidInput:
+    return InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
 
 
 def _describe(exc: ValidationError) -> str:
@@ -201,9 +240,15 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in error["loc"]) or "input"
         if error["type"] == "extra_forbidden":
-            problems.append(f"unknown field {field!r}")
+            problems.append(f"unknown field {_bounded(field)}")
         elif error["type"] == "missing":
-            problems.append(f"{field!r} is required")
+            problems.append(f"{_bounded(field)} is required")
         else:
-            problems.append(f"{field!r}: {error['msg']}")
+            problems.append(f"{_bounded(field)}: {_bounded(error['msg'], 200, quote=False)}")
     return "; ".join(problems[:5])
+
+
+def _bounded(text: str, limit: int = 40, quote: bool = True) -> str:
+    """A client's field name (or pydantic's note on it) in a message: names can be megabytes."""
+    shown = repr(text) if quote else text
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."

@@ -27,6 +27,7 @@ from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
+MAX_REF_SECONDS = 12.0  # upstream clips a longer reference to about this much before speaking
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
 VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
 CONTENT_TYPES = {
@@ -104,6 +105,7 @@ class Synthesize:
         normalizer: TextNormalizer,
         url_ttl: int,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        max_audio_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
@@ -114,6 +116,7 @@ class Synthesize:
         self._normalizer = normalizer
         self._url_ttl = url_ttl
         self._new_id = new_id
+        self._max_audio_seconds = max_audio_seconds
 
     @property
     def sample_rate(self) -> int:
@@ -168,12 +171,50 @@ class Synthesize:
     def _estimated_seconds(self, items: list[SynthesisItem]) -> list[float]:
         """Each chunk's expected audio seconds, by upstream's length rule."""
         rate = self._engine.sample_rate
-        out = []
-        for item in items:
-            ref_frames = int(min(item.reference.audio.duration, 12.0) * rate / HOP_LENGTH)
-            frames = generated_frames(ref_frames, item.reference.text, item.text, item.params.speed)
-            out.append(frames * HOP_LENGTH / rate)
-        return out
+        return [self._item_samples(item) / rate for item in items]
+
+    def _item_samples(self, item: SynthesisItem) -> int:
+        """Samples the engine makes for one item (`generated_frames`), with the reference
+        counted as the engine counts it, up to MAX_REF_SECONDS."""
+        rate, ref = self._engine.sample_rate, item.reference.audio
+        ref_samples = min(int(ref.num_samples * rate / ref.sample_rate), int(MAX_REF_SECONDS * rate))
+        frames = generated_frames(ref_samples // HOP_LENGTH, item.reference.text, item.text, item.params.speed)
+        return frames * HOP_LENGTH
+
+    def expected_seconds(self, items: list[SynthesisItem], layout: list[Slot], params: SynthesisParams) -> float:
+        """How long the answer will be, before any synthesis: each item's length by the
+        engine's rule, plus the silences, less the cross-fades, as the Assembler joins them.
+        Exact for references of at most MAX_REF_SECONDS (and parts longer than a cross-fade);
+        the engine clips a longer reference, which only shortens the answer, so this is then
+        an upper bound."""
+        rate = self._engine.sample_rate
+        overlap = max(0, int(params.cross_fade_duration * rate))
+        lengths = iter([self._item_samples(item) for item in items])
+        total = previous = 0
+        for slot in layout:
+            if isinstance(slot, SilenceSlot):
+                total += round(slot.seconds * rate)
+                previous = 0
+                continue
+            length = next(lengths)
+            if slot.fade_in and previous:
+                total -= min(overlap, previous, length)
+            total += length
+            previous = length
+        return total / rate
+
+    def _refuse_too_long(
+        self, voices: list[str], items: list[SynthesisItem], layout: list[Slot], params: SynthesisParams
+    ) -> None:
+        if self._max_audio_seconds is None:
+            return
+        seconds = self.expected_seconds(items, layout, params)
+        if seconds > self._max_audio_seconds:
+            named = ", ".join(repr(voice) for voice in voices)
+            raise InvalidInput(
+                f"this text would be {seconds:.1f} s of audio (voice {named}, speed {params.speed:g}); "
+                f"the limit is {self._max_audio_seconds:g} s: send less text or split it into several jobs"
+            )
 
     def _plan(self, request: TtsRequest, timer: StageTimer, first_max_bytes: int | None) -> _Plan:
         """Tags, voices and chunks, all checked before anything is synthesised: a bad tag
@@ -193,7 +234,7 @@ class Synthesize:
                 last_voice = None
                 continue
             reference = references[part.voice]
-            budget = chunk_budget(prepare_ref_text(reference.text), min(reference.audio.duration, 12.0),
+            budget = chunk_budget(prepare_ref_text(reference.text), min(reference.audio.duration, MAX_REF_SECONDS),
                                   request.params.speed)  # fmt: skip
             spoken = (
                 self._normalizer(part.text, part.offset)
@@ -212,6 +253,7 @@ class Synthesize:
             raise InvalidInput("text has nothing to speak")
         spoken_text = " ".join(slot.text for slot in layout if isinstance(slot, SpeechSlot))
         first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
+        self._refuse_too_long(list(references), items, layout, request.params)
         return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text)
 
     def _finish(

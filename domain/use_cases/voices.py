@@ -16,6 +16,14 @@ from ports.audio_codec import AudioCodec
 from ports.audio_fetcher import AudioFetcher
 from ports.transcriber import Transcriber
 
+# Speech runs at about 12-16 UTF-8 bytes a second whatever the script: conversational English
+# is ~150-170 words a minute, 13-16 characters a second with spaces; Mandarin ~4-5 syllables a
+# second at one 3-byte character each, 12-15 bytes. The engine paces what it generates by the
+# reference's bytes per second, so a transcript far off that pace makes absurd audio (12 s of
+# voice with the transcript "a" turned 599 characters into 66 minutes).
+MIN_TRANSCRIPT_RATE = 3.0  # bytes/s: a fifth of normal speech (~30 words a minute)
+MAX_TRANSCRIPT_RATE = 40.0  # bytes/s: past the fastest sustained speech (auctioneers, ~25-30 characters/s)
+
 
 @dataclass(frozen=True)
 class UploadRequest:
@@ -73,6 +81,7 @@ class UploadVoice:
                 ref_text = self._transcriber.transcribe(audio).strip()
             if not ref_text:
                 raise InvalidInput("no speech was recognised in the voice; send ref_text with the upload")
+        _refuse_implausible(ref_text, audio.duration, transcribed)
         with timer.stage("encode"):
             wav = self._codec.encode(audio, "wav")
         info = VoiceInfo(
@@ -93,6 +102,20 @@ class UploadVoice:
             return
         if self._voices.exists(request.name) or self._voices.is_builtin(request.name):
             raise VoiceExists(f"a voice named {request.name!r} exists; send overwrite: true to replace it")
+
+
+def _refuse_implausible(ref_text: str, seconds: float, transcribed: bool) -> None:
+    """A transcript must be about as long as the speech in the clip (MIN/MAX_TRANSCRIPT_RATE)."""
+    size = len(ref_text.encode("utf-8"))
+    rate = size / seconds
+    if MIN_TRANSCRIPT_RATE <= rate <= MAX_TRANSCRIPT_RATE:
+        return
+    which = "the recognised transcript" if transcribed else "ref_text"
+    verdict = "too short" if rate < MIN_TRANSCRIPT_RATE else "too long"
+    raise InvalidInput(
+        f"{which} is {size} UTF-8 bytes for {seconds:.1f} s of audio ({rate:.1f} bytes/s), {verdict} for speech "
+        f"({MIN_TRANSCRIPT_RATE:g}-{MAX_TRANSCRIPT_RATE:g} bytes/s): send the exact words spoken in the clip"
+    )
 
 
 class ListVoices:

@@ -30,7 +30,7 @@ def job_mix(count: int, max_voice_bytes: int, seed: int = 0) -> list[tuple[dict,
     rng = random.Random(seed)
     run = uuid.uuid4().hex[:8]
     too_big = base64.b64encode(b"\0" * (max_voice_bytes + 1)).decode()
-    upload = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi."}
+    upload = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi, this is my voice."}
     kinds = [
         lambda i: ({"text": f"Request number {i}, spoken quickly.", "seed": i}, "completed"),
         lambda i: ({"text": "Inline audio please.", "return": "base64", "format": "flac"}, "completed"),

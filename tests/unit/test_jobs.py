@@ -1,11 +1,12 @@
 import base64
+import re
 from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
+from domain.errors import MAX_MESSAGE_CHARS, InvalidInput
 from domain.text.script import VoiceText
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
@@ -94,7 +95,7 @@ def test_all_tts_fields_are_honoured():
     [
         ({"text": "hi", "bogus": 1}, "unknown field 'bogus'"),
         ({"text": "   "}, "text must not be empty"),
-        ({"text": "x" * 21}, "the limit is 20"),
+        ({"text": "x" * 21}, "the limits are 20 characters"),
         ({"text": "hi", "speed": "fast"}, "'speed'"),
         ({"text": "hi", "seed": True}, "'seed'"),
         ({"text": "hi", "format": "aiff"}, "'format'"),
@@ -150,9 +151,71 @@ def test_segments_take_the_job_voice_as_their_default():
         ({"segments": [{"text": "ok"}, {"voice": "../x", "text": "hi"}]}, r"segments\[1\]\.voice: voice name"),
         ({"segments": [{"text": "  "}]}, r"segments\[0\]\.text must not be empty"),
         ({"segments": [{"text": "hi", "speed": 2}]}, "unknown field 'segments.0.speed'"),
-        ({"segments": [{"text": "x" * 15}, {"text": "y" * 15}]}, "the limit is 20"),
+        ({"segments": [{"text": "x" * 15}, {"text": "y" * 15}]}, "the limits are 20 characters"),
     ],
 )
 def test_bad_segments_say_what_to_fix(payload, needle):
     with pytest.raises(InvalidInput, match=needle):
-        parse_job(payload, Limits(max_text_chars=20, max_voice_bytes=1000))
+        parse_job(payload, Limits(max_text_chars=20, max_text_bytes=80, max_voice_bytes=1000))
+
+
+UPLOAD = {"endpoint": "upload", "voice_name": "v"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({**UPLOAD, "voice_file_url": "http://[::1"}, "not a valid URL"),
+        (
+            {"endpoint": "upload", "voice_name": "v", "voice_file_url": "http://127.0.0.1:65536/v.wav"},
+            "not a valid URL",
+        ),
+        ({**UPLOAD, "voice_file_url": "http:///v.wav"}, "with a host"),
+        ({**UPLOAD, "voice_file_url": "http://h/" + "a" * 9000}, "longer than 8192"),
+        ({"text": "\ud800\udfff\ud800"}, "text holds lone surrogates"),
+        (
+            {"endpoint": "upload", "voice_name": "v", "voice_file_base64": "AAAA", "ref_text": "\udc00"},
+            "'ref_text'",
+        ),
+        ({"text": "\U0001f600" * 10_001}, "40004 UTF-8 bytes; the limits are 20000 characters and 40000 bytes"),
+    ],
+)
+def test_malformed_values_are_invalid_input(payload, needle):
+    """Each of these used to escape parsing and end as engine_error with a traceback."""
+    with pytest.raises(InvalidInput, match=re.escape(needle)):
+        parse_job(payload)
+
+
+def test_unknown_field_names_are_echoed_bounded():
+    with pytest.raises(InvalidInput) as refused:
+        parse_job({"text": "hi", "x" * 1_000_000: 1, "y" * 5000: 2})
+    assert len(str(refused.value)) < 200 and "unknown field 'xxxx" in str(refused.value)
+
+
+def test_every_client_message_is_bounded():
+    assert len(str(InvalidInput("z" * 100_000))) <= MAX_MESSAGE_CHARS + len("invalid_input: ")
+
+
+def test_a_refused_huge_upload_is_freed_without_the_garbage_collector():
+    """The refusal used to sit in a local of the frame it was raised from: frame -> exception
+    -> traceback -> frame, a cycle that kept the decoded payload (50 MiB here) alive until a
+    full collection. Measured with the collector off: what parsing allocated is all freed."""
+    import gc
+    import tracemalloc
+
+    payload = {
+        "endpoint": "upload",
+        "voice_name": "v",
+        "voice_file_base64": "data:audio/wav;base64," + "A" * (50 << 20),
+    }
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput, match="larger than"):
+            parse_job(payload, replace(Limits.defaults(), max_voice_bytes=1 << 20))
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert kept < 1 << 20

@@ -78,7 +78,7 @@ def test_worker_extensions_pass_through_to_the_job_parser():
     ],
 )
 def test_bad_requests_name_the_field_and_status(fields, status, param):
-    error = refused({**BASE, **fields}, Limits(max_text_chars=20, max_voice_bytes=1000))
+    error = refused({**BASE, **fields}, Limits(max_text_chars=20, max_text_bytes=80, max_voice_bytes=1000))
     assert (error.status, error.param, error.code) == (status, param, "invalid_input")
     assert error.body()["error"]["type"] == "invalid_request_error"
 

@@ -122,7 +122,7 @@ def test_a_failed_overwrite_restores_the_previous_voice(service_with):
         original(key, data, content_type)
 
     store.put = fail_on_metadata
-    replacement = {"endpoint": "upload", "voice_name": "known", "overwrite": True, "ref_text": "New."}
+    replacement = {"endpoint": "upload", "voice_name": "known", "overwrite": True, "ref_text": "New voice here."}
     answer = service.handle({**replacement, "voice_file_base64": base64.b64encode(audio_file(3.0)).decode()})
     assert answer["error"].startswith("storage_error: ")
     assert store.objects == before

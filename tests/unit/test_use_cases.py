@@ -25,6 +25,11 @@ from tests.helpers import audio_file
 URL = "https://voices.test/v.wav"
 
 
+def said(word: str) -> str:
+    """A transcript as long as speech in the 3 s test clip (uploads refuse implausible ones)."""
+    return f"The voice {word} says hello."
+
+
 class World:
     def __init__(self) -> None:
         self.store = FakeStore()
@@ -34,9 +39,9 @@ class World:
         codec = SoundfileCodec()
         builtin = BuiltinVoice("Some call me nature.", lambda: audio_file(4.0, 24000))
         self.voices = VoiceLibrary(self.store, codec, {"default": builtin})
-        normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
+        self.normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
         self.synthesize = Synthesize(
-            self.engine, self.voices, codec, self.store, normalizer, url_ttl=600, new_id=lambda: "out1"
+            self.engine, self.voices, codec, self.store, self.normalizer, url_ttl=600, new_id=lambda: "out1"
         )
         self.upload = UploadVoice(
             self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
@@ -68,25 +73,25 @@ def test_upload_without_ref_text_is_transcribed_once(world):
 
 
 def test_upload_refuses_existing_names_unless_overwrite(world):
-    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    world.upload(UploadRequest(name="anna", url=URL, ref_text=said("a")))
     with pytest.raises(VoiceExists):
-        world.upload(UploadRequest(name="anna", url=URL, ref_text="b"))
+        world.upload(UploadRequest(name="anna", url=URL, ref_text=said("b")))
     with pytest.raises(VoiceExists):
-        world.upload(UploadRequest(name="default", url=URL, ref_text="b"))
-    world.upload(UploadRequest(name="anna", url=URL, ref_text="b", overwrite=True))
-    assert world.voices.info("anna").ref_text == "b"
+        world.upload(UploadRequest(name="default", url=URL, ref_text=said("b")))
+    world.upload(UploadRequest(name="anna", url=URL, ref_text=said("b"), overwrite=True))
+    assert world.voices.info("anna").ref_text == said("b")
 
 
 @pytest.mark.parametrize(("seconds", "needle"), [(0.5, "lasts 0.5 s"), (61.0, "lasts 61.0 s")])
 def test_upload_refuses_too_short_or_long_audio(world, seconds, needle):
     with pytest.raises(InvalidAudio, match=needle):
-        world.upload(UploadRequest(name="anna", data=audio_file(seconds), ref_text="x"))
+        world.upload(UploadRequest(name="anna", data=audio_file(seconds), ref_text=said("x")))
     assert world.store.objects == {}
 
 
 def test_upload_of_garbage_never_reaches_the_store(world):
     with pytest.raises(InvalidAudio):
-        world.upload(UploadRequest(name="anna", data=b"<html>not audio</html>", ref_text="x"))
+        world.upload(UploadRequest(name="anna", data=b"<html>not audio</html>", ref_text=said("x")))
     assert world.store.objects == {}
 
 
@@ -102,7 +107,7 @@ def test_upload_leaves_nothing_when_metadata_write_fails(world):
 
     world.store.put = put_then_fail
     with pytest.raises(StorageError):
-        world.upload(UploadRequest(name="anna", url=URL, ref_text="x"))
+        world.upload(UploadRequest(name="anna", url=URL, ref_text=said("x")))
     assert world.store.objects == {}
 
 
@@ -163,13 +168,13 @@ def test_no_orphan_output_when_the_url_cannot_be_made(world):
 
 
 def test_list_shows_stored_and_builtin_voices_and_ignores_half_voices(world):
-    world.upload(UploadRequest(name="zed", url=URL, ref_text="z"))
+    world.upload(UploadRequest(name="zed", url=URL, ref_text=said("z")))
     world.store.put("voices/half.wav", b"audio without metadata")
     assert [v.name for v in world.list()] == ["default", "zed"]
 
 
 def test_delete_removes_both_objects(world):
-    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    world.upload(UploadRequest(name="anna", url=URL, ref_text=said("a")))
     assert world.delete("anna") == "anna"
     assert world.store.objects == {}
     with pytest.raises(VoiceNotFound):
@@ -179,7 +184,7 @@ def test_delete_removes_both_objects(world):
 
 
 def test_a_voice_replaced_under_a_reader_is_detected(world):
-    world.upload(UploadRequest(name="anna", url=URL, ref_text="a"))
+    world.upload(UploadRequest(name="anna", url=URL, ref_text=said("a")))
     world.store.objects["voices/anna.wav"] = audio_file(2.5)
     with pytest.raises(StorageError, match="being replaced"):
         world.synthesize(TtsRequest(text="Hello.", voice="anna"))
@@ -187,7 +192,7 @@ def test_a_voice_replaced_under_a_reader_is_detected(world):
 
 def test_list_reads_only_new_or_changed_metadata(world):
     for name in ("a", "b", "c"):
-        world.upload(UploadRequest(name=name, url=URL, ref_text=name))
+        world.upload(UploadRequest(name=name, url=URL, ref_text=said(name)))
     reads: list[str] = []
     original = world.store.get_many
     world.store.get_many = lambda keys: reads.extend(keys) or original(keys)
@@ -196,16 +201,17 @@ def test_list_reads_only_new_or_changed_metadata(world):
     reads.clear()
     world.list()
     assert reads == []
-    world.upload(UploadRequest(name="b", url=URL, ref_text="changed", overwrite=True))
+    world.upload(UploadRequest(name="b", url=URL, ref_text=said("changed"), overwrite=True))
     world.delete("c")
     reads.clear()
     voices = {v.name: v.ref_text for v in world.list()}
-    assert reads == ["voices/b.json"] and voices == {"a": "a", "b": "changed", "default": "Some call me nature."}
+    assert reads == ["voices/b.json"]
+    assert voices == {"a": said("a"), "b": said("changed"), "default": "Some call me nature."}
 
 
 def test_a_cold_worker_lists_from_one_listing_and_the_index(world):
     for name in ("a", "b"):
-        world.upload(UploadRequest(name=name, url=URL, ref_text=name))
+        world.upload(UploadRequest(name=name, url=URL, ref_text=said(name)))
     world.list()  # a warm worker wrote the index
     cold = VoiceLibrary(world.store, SoundfileCodec(), {})
     calls: list[str] = []
@@ -217,7 +223,7 @@ def test_a_cold_worker_lists_from_one_listing_and_the_index(world):
 
 
 def test_a_lost_or_corrupt_index_only_costs_reads(world):
-    world.upload(UploadRequest(name="a", url=URL, ref_text="a"))
+    world.upload(UploadRequest(name="a", url=URL, ref_text=said("a")))
     world.list()
     world.store.objects["index/voices.json"] = b"{not json"
     assert [v.name for v in VoiceLibrary(world.store, SoundfileCodec(), {}).list()] == ["a"]
@@ -294,3 +300,50 @@ def test_streaming_a_dialogue_yields_the_same_audio_and_segments(world):
     *chunks, result = world.synthesize.stream(TtsRequest(text=text, seed=3, return_base64=True, format="wav"))
     assert result.audio == whole.audio and result.segments == whole.segments
     assert sum(chunk.duration for chunk in chunks) == pytest.approx(whole.duration, abs=1e-3)
+
+
+def test_a_transcript_implausibly_short_or_long_for_its_audio_is_refused(world):
+    """12 s of voice with the transcript "a" would pace generated speech at one byte per 12 s."""
+    with pytest.raises(InvalidInput, match=r"ref_text is 1 UTF-8 bytes for 12\.0 s .* too short for speech"):
+        world.upload(UploadRequest(name="anna", data=audio_file(12.0), ref_text="a"))
+    with pytest.raises(InvalidInput, match=r"ref_text is 199 UTF-8 bytes for 3\.0 s .* too long for speech"):
+        world.upload(UploadRequest(name="anna", url=URL, ref_text="word " * 40))
+    world.transcriber.text = "Hm."
+    with pytest.raises(InvalidInput, match="the recognised transcript is 3 UTF-8 bytes"):
+        world.upload(UploadRequest(name="anna", url=URL))
+    assert world.store.objects == {}
+
+
+def _capped(world, seconds: float) -> Synthesize:
+    return Synthesize(
+        world.engine, world.voices, SoundfileCodec(), world.store, world.normalizer, 600, max_audio_seconds=seconds
+    )
+
+
+def test_generated_audio_is_capped_before_any_synthesis(world):
+    text = "The quick brown fox jumps over the lazy dog. " * 20
+    with pytest.raises(
+        InvalidInput, match=r"this text would be [\d.]+ s of audio \(voice 'default', speed 1\); the limit is 60 s"
+    ):
+        _capped(world, 60.0)(TtsRequest(text=text, voice="default"))
+    assert world.engine.calls == []
+
+
+def test_the_length_estimate_is_the_answers_length(world):
+    """The estimate follows the engine's own rule and the assembly (pauses, voice changes,
+    cross-fades), so a cap at the answer's length passes and 20 ms below it refuses; and it
+    follows UTF-8 bytes, not characters."""
+    world.upload(UploadRequest(name="bob", data=audio_file(3.0), ref_text="Hi, I am Bob."))
+    text = "The quick brown fox jumps over the lazy dog. " * 8 + "[pause:1.5s] [voice:bob] Hi there! " * 3
+    duration = _capped(world, 3600.0)(TtsRequest(text=text, return_base64=True)).duration
+    assert _capped(world, duration + 0.001)(TtsRequest(text=text, return_base64=True)).duration == duration
+    with pytest.raises(InvalidInput, match=rf"would be {duration:.1f} s"):
+        _capped(world, duration - 0.02)(TtsRequest(text=text))
+
+    def estimate(text: str) -> float:
+        with pytest.raises(InvalidInput) as refused:
+            _capped(world, 0.001)(TtsRequest(text=text, normalize=False))
+        return float(refused.value.message.split("would be ")[1].split(" s")[0])
+
+    emoji = estimate("\U0001f600" * 100)  # 100 characters, 400 bytes
+    assert emoji == pytest.approx(estimate("abcd" * 100), rel=0.05) and emoji > 3 * estimate("abcd" * 25)
