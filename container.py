@@ -16,11 +16,12 @@ from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
 from adapters.disk_cache import DiskCache
 from adapters.english_numbers import EnglishNumbers
+from adapters.fake_aligner import FakeAligner
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.http_fetcher import HttpFetcher
-from adapters.micro_batcher import MicroBatcher
+from adapters.micro_batcher import AlignBatcher, MicroBatcher
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
 from domain.text.normalize import TextNormalizer
@@ -30,6 +31,7 @@ from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
 from entrypoints.jobs import Limits
 from entrypoints.service import WorkerService
+from ports.aligner import Aligner
 from ports.tts_engine import TtsEngine
 from settings import Settings, load_settings
 
@@ -72,6 +74,12 @@ def _f5_engine(**settings: object) -> object:
     return build_f5_engine(**settings)  # type: ignore[arg-type]
 
 
+def _ctc_aligner(path: str | None) -> object:
+    from adapters.ctc_aligner import CtcAligner
+
+    return CtcAligner(path)
+
+
 def _whisper(model: str) -> object:
     from adapters.whisper_transcriber import WhisperTranscriber
 
@@ -88,6 +96,14 @@ def _micro_batcher(engine: TtsEngine, max_items: int | None, wait_ms: float) -> 
     if max_items is None:
         max_items = getattr(engine, "preferred_batch_items", DEFAULT_BATCH_ITEMS)
     batcher = MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
+    yield batcher
+    batcher.close()
+
+
+def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> Iterator[AlignBatcher]:
+    """Like the micro-batcher: a thread from first use to `shutdown_resources()`; the model
+    inside still loads only when a job first asks for timestamps."""
+    batcher = AlignBatcher(aligner, max_items=max_items or DEFAULT_BATCH_ITEMS, wait_ms=wait_ms).start()
     yield batcher
     batcher.close()
 
@@ -123,6 +139,15 @@ class Container(containers.DeclarativeContainer):
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
     )
+    # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
+    aligner = providers.Selector(
+        config.aligner_kind,
+        fake=providers.Singleton(FakeAligner),
+        ctc=providers.Singleton(_ctc_aligner, path=config.resolved_aligner_path),
+    )
+    batched_aligner = providers.Resource(
+        _align_batcher, aligner=aligner, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
+    )
     transcriber = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeTranscriber),
@@ -149,6 +174,7 @@ class Container(containers.DeclarativeContainer):
         normalizer=normalizer,
         url_ttl=config.output_url_ttl,
         max_audio_seconds=config.max_audio_seconds,
+        aligner=batched_aligner,
     )
     upload_voice = providers.Singleton(
         UploadVoice,
@@ -171,6 +197,7 @@ class Container(containers.DeclarativeContainer):
         delete_voice=delete_voice,
         store=store,
         limits=limits,
+        aligner=batched_aligner,
     )
 
 

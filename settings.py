@@ -61,6 +61,7 @@ class Settings(StartupMode):
     tts_runner: Literal["auto", "eager", "cuda_graph"] = "auto"
     tts_max_graphs: PositiveInt = 24
     asr_model: str = "openai/whisper-large-v3-turbo"
+    aligner_path: str | None = None  # word timestamps; default MODEL_DIR/mms-fa
 
     # --- limits and batching ------------------------------------------------------
     max_text_chars: PositiveInt = 20_000
@@ -105,6 +106,18 @@ class Settings(StartupMode):
         if self.s3_bucket:
             return f"s3://{self.s3_bucket}"
         return DEFAULT_LOCAL_STORE
+
+    @property
+    def resolved_aligner_path(self) -> str | None:
+        """`ALIGNER_PATH`, else `MODEL_DIR/mms-fa` (where the image bakes it), else none."""
+        if self.aligner_path:
+            return self.aligner_path
+        return os.path.join(self.model_dir, "mms-fa") if self.model_dir else None
+
+    @property
+    def aligner_kind(self) -> Literal["ctc", "fake"]:
+        """The fake aligner only on a fake worker that was not pointed at aligner weights."""
+        return "fake" if self.tts_engine == "fake" and not self.aligner_path else "ctc"
 
     @classmethod
     def env_names(cls) -> set[str]:

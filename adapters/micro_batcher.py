@@ -10,6 +10,9 @@ own job.
 
 The batching thread is a resource with an owner: `start()` runs it, `close()` stops it and
 fails whatever is still waiting, so a container that is shut down leaves no thread behind.
+
+The same gathering serves the forced aligner (`AlignBatcher`): the chunks of concurrent jobs
+that asked for word timestamps are aligned in one padded forward pass.
 """
 
 from __future__ import annotations
@@ -17,30 +20,38 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import structlog
 
 from domain.audio import Audio
 from domain.errors import EngineError
 from domain.synthesis import SynthesisItem
+from domain.word_timing import AlignmentItem, WordSpan
+from ports.aligner import Aligner
 from ports.tts_engine import TtsEngine
 
 log = structlog.get_logger()
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 @dataclass(eq=False)
 class _Request:
-    items: list[SynthesisItem]
+    items: list[Any]
     done: threading.Event = field(default_factory=threading.Event)
-    result: list[Audio] | None = None
+    result: list[Any] | None = None
     error: BaseException | None = None
 
 
-class MicroBatcher:
-    def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
-        self._engine = engine
+class _Batcher(Generic[Item, Result]):
+    """Gathers concurrent calls into one call of `run`, a batch-first model method."""
+
+    def __init__(self, run: Callable[[list[Item]], list[Result]], max_items: int, wait_ms: float, name: str) -> None:
+        self._call = run
+        self._name = name
         self._max_items = max(1, max_items)
         self._wait = max(0.0, wait_ms) / 1000
         self._queue: deque[_Request] = deque()
@@ -50,12 +61,12 @@ class MicroBatcher:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def start(self) -> MicroBatcher:
+    def start(self) -> _Batcher[Item, Result]:
         with self._ready:
             if self._closed:
-                raise RuntimeError("a closed MicroBatcher cannot start again")
+                raise RuntimeError(f"a closed {type(self).__name__} cannot start again")
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="micro-batcher", daemon=True)
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
         return self
 
@@ -73,25 +84,7 @@ class MicroBatcher:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    @property
-    def sample_rate(self) -> int:
-        return self._engine.sample_rate
-
-    @property
-    def max_items(self) -> int:
-        """The most chunks in one engine call; the worker's default job concurrency too."""
-        return self._max_items
-
-    @property
-    def model_id(self) -> str:
-        return self._engine.model_id
-
-    def warm_up(self) -> None:
-        warm_up = getattr(self._engine, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
-
-    def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+    def _submit(self, items: Sequence[Item]) -> list[Result]:
         request = _Request(list(items))
         if not request.items:
             return []
@@ -151,9 +144,9 @@ class MicroBatcher:
     def _run(self, batch: list[_Request]) -> None:
         items = [item for request in batch for item in request.items]
         self.batches.append(len(items))
-        log.debug("engine_batch", jobs=len(batch), items=len(items))
+        log.debug("model_batch", batcher=self._name, jobs=len(batch), items=len(items))
         try:
-            audios = self._engine.synthesize(items)
+            audios = self._call(items)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
@@ -168,3 +161,57 @@ class MicroBatcher:
             request.result = audios[start : start + len(request.items)]
             start += len(request.items)
             request.done.set()
+
+
+class MicroBatcher(_Batcher[SynthesisItem, Audio]):
+    """The engine behind a batcher: concurrent jobs' chunks share forward passes."""
+
+    def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
+        self._engine = engine
+        super().__init__(lambda items: engine.synthesize(items), max_items, wait_ms, "micro-batcher")
+
+    @property
+    def sample_rate(self) -> int:
+        return self._engine.sample_rate
+
+    @property
+    def max_items(self) -> int:
+        """The most chunks in one engine call; the worker's default job concurrency too."""
+        return self._max_items
+
+    @property
+    def model_id(self) -> str:
+        return self._engine.model_id
+
+    def warm_up(self) -> None:
+        warm_up = getattr(self._engine, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
+
+    def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+        return self._submit(items)
+
+
+class AlignBatcher(_Batcher[AlignmentItem, list[WordSpan]]):
+    """The aligner behind a batcher. Starting it starts only the thread: the model still
+    loads on the first alignment."""
+
+    def __init__(self, aligner: Aligner, max_items: int, wait_ms: float) -> None:
+        self._aligner = aligner
+        super().__init__(lambda items: aligner.align(items), max_items, wait_ms, "align-batcher")
+
+    @property
+    def available(self) -> bool:
+        return self._aligner.available
+
+    @property
+    def detail(self) -> str:
+        return self._aligner.detail
+
+    def warm_up(self) -> None:
+        warm_up = getattr(self._aligner, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
+
+    def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:
+        return self._submit(items)

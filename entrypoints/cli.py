@@ -99,6 +99,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         except Exception as exc:
             line("engine loaded", False, time.perf_counter() - start, str(exc))
     start = time.perf_counter()
+    aligner = container.aligner()
+    if not aligner.available:
+        line("aligner weights", True, 0.0, f"absent: timestamps are refused ({aligner.detail})")
+    elif args.skip_engine:
+        line("aligner weights", True, time.perf_counter() - start, aligner.detail)
+    else:
+        try:
+            getattr(aligner, "warm_up", lambda: None)()
+            line("aligner loaded", True, time.perf_counter() - start, aligner.detail)
+        except Exception as exc:
+            line("aligner loaded", False, time.perf_counter() - start, str(exc))
+    start = time.perf_counter()
     try:
         container.voices().info("default")
         line("default voice", True, time.perf_counter() - start)

@@ -67,6 +67,12 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
         output["audio_base64"] = base64.b64encode(result.audio).decode("ascii")
     else:
         output["audio_url"] = result.audio_url
+    if result.words is not None:
+        output["words"] = [word.public() for word in result.words]
+    if result.captions is not None:
+        output["captions"] = result.captions
+    if result.captions_url is not None:
+        output["captions_url"] = result.captions_url
     return output
 
 
@@ -115,7 +121,13 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
             jobs._TtsJob,
             jobs._tts,
             _run_tts,
-            lambda r: {"voice": r.voice, "text_chars": len(r.text), "format": r.format},  # never the text
+            lambda r: {  # never the text
+                "voice": r.voice,
+                "text_chars": len(r.text),
+                "format": r.format,
+                "timestamps": r.timestamps,
+                "captions": r.captions,
+            },
         ),
         Endpoint(
             "upload",

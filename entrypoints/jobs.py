@@ -93,6 +93,8 @@ class _TtsJob(_Job):
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
     stream: bool = False
     normalize: bool = True
+    timestamps: bool = False
+    captions: Literal["srt", "vtt"] | None = None
 
 
 class _UploadJob(_Job):
@@ -154,6 +156,8 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
         return_base64=job.return_ == "base64",
         stream=job.stream,
         normalize=job.normalize,
+        timestamps=job.timestamps,
+        captions=job.captions,
     )
 
 

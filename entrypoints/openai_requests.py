@@ -108,6 +108,10 @@ def parse_speech(payload: object, limits: Limits) -> SpeechRequest:
             error.status = 422
         raise error from None
     assert isinstance(request, TtsRequest)
+    if request.captions is not None:
+        raise refuse("captions are answered by the job API (runsync), not the OpenAI API", "captions")
+    if request.timestamps and body.stream_format != "sse":
+        raise refuse('timestamps come as speech.words.delta events: send stream_format "sse"', "timestamps")
     return SpeechRequest(request, body.stream_format, body.stream, voice in OPENAI_VOICES)
 
 

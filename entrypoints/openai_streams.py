@@ -32,6 +32,7 @@ class EncodedSpeech:
         self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
         self._start = time.perf_counter()
         self.result: TtsResult | None = None
+        self.words: list[dict[str, Any]] = []  # timed words not yet sent (`timestamps: true`)
 
     def __iter__(self) -> Iterator[bytes]:
         event: Event = self._first
@@ -40,6 +41,7 @@ class EncodedSpeech:
             if event.piece is None:
                 raise EngineError("a stream chunk came without its samples")
             chunks += 1
+            self.words.extend(word.public() for word in event.words or ())
             if data := self._encoder.push(event.piece):
                 yield data
             event = next(self._events)
@@ -74,10 +76,13 @@ def audio_body(speech: EncodedSpeech) -> Iterator[bytes]:
 def sse_body(speech: EncodedSpeech, text: str) -> Iterator[bytes]:
     """`speech.audio.delta` events with base64 audio, then `speech.audio.done` with usage
     (input characters as input tokens, generated mel frames as output tokens); an `error`
-    event when synthesis fails midway."""
+    event when synthesis fails midway. With `timestamps: true`, `speech.words.delta` events
+    carry the words (seconds of the whole answer) as their audio is sent."""
     try:
         for data in speech:
             yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
+            yield from _words(speech)
+        yield from _words(speech)
     except Exception as exc:
         yield _event({"type": "error", **speech.failed(exc)})
         return
@@ -85,6 +90,14 @@ def sse_body(speech: EncodedSpeech, text: str) -> Iterator[bytes]:
     frames = round(result.duration * result.sample_rate / MEL_HOP) if result else 0
     usage = {"input_tokens": len(text), "output_tokens": frames, "total_tokens": len(text) + frames}
     yield _event({"type": "speech.audio.done", "usage": usage})
+
+
+def _words(speech: EncodedSpeech) -> Iterator[bytes]:
+    """This worker's extension event: the words timed so far (`timestamps: true`), sent
+    after the audio that holds them; clients that do not know the type skip it."""
+    if speech.words:
+        words, speech.words = speech.words, []
+        yield _event({"type": "speech.words.delta", "words": words})
 
 
 def _event(payload: dict[str, Any]) -> bytes:

@@ -20,6 +20,7 @@ from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
 from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts_extra
 from entrypoints.jobs import Limits
+from ports.aligner import Aligner
 from ports.blob_store import BlobStore
 
 log = structlog.get_logger("worker")
@@ -33,6 +34,7 @@ class WorkerService:
     delete_voice: DeleteVoice
     store: BlobStore
     limits: Limits
+    aligner: Aligner | None = None
 
     def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]:
         start = time.perf_counter()
@@ -67,7 +69,7 @@ class WorkerService:
                     first_chunk = first_chunk or _since(start)
                     ready_at.append(time.perf_counter())
                     durations.append(event.duration)
-                    yield {
+                    chunk = {
                         "chunk": event.index,
                         "audio_base64": base64.b64encode(event.audio).decode("ascii"),
                         "duration": event.duration,
@@ -75,6 +77,9 @@ class WorkerService:
                         "sample_rate": self.synthesize.sample_rate,
                         "status": "streaming",
                     }
+                    if event.words is not None:
+                        chunk["words"] = [word.public() for word in event.words]
+                    yield chunk
                 else:
                     result = event
         except Exception as exc:
@@ -106,7 +111,9 @@ class WorkerService:
             for c in self.store.check()
         ]
         ok = all(c["ok"] for c in checks)
-        return {"store": checks, "healthy": ok, "status": "completed" if ok else "degraded"}
+        aligner = {"available": bool(self.aligner and self.aligner.available)}
+        aligner["detail"] = self.aligner.detail if self.aligner else "no aligner configured"
+        return {"store": checks, "aligner": aligner, "healthy": ok, "status": "completed" if ok else "degraded"}
 
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,10 @@ invalidate the 1.4 GB weights layer).
 Each file is fetched from `<base-url>/<repo>/resolve/<revision>/<path>` (an immutable commit)
 into `MODEL_DIR/<dest>`, with the layout the engine's `MODEL_DIR` lookup expects
 (`F5TTS_v1_Base/model_1250000.safetensors`, `F5TTS_v1_Base/vocab.txt`,
-`vocos-mel-24khz/{config.yaml,pytorch_model.bin}`, optionally `whisper-large-v3-turbo/`).
+`vocos-mel-24khz/{config.yaml,pytorch_model.bin}`, optionally `whisper-large-v3-turbo/` and
+`mms-fa/model.pt`). A file published outside a model hub (the MMS_FA aligner) names its own
+`url` instead, which pins the object version itself (its `revision` is in the URL); it is
+fetched from there whatever `--base-url` says.
 
 Downloads go to a hidden `.<name>.partial` file beside the target and are renamed into place
 (`os.replace`) only after size and sha256 match, so a reader never sees a half file under its
@@ -63,8 +66,11 @@ class WeightFile:
     dest: str
     size: int | None
     sha256: str | None
+    direct_url: str | None = None
 
     def url(self, base_url: str) -> str:
+        if self.direct_url:
+            return self.direct_url
         quoted = urllib.parse.quote(self.path)
         return f"{base_url.rstrip('/')}/{self.repo}/resolve/{self.revision}/{quoted}"
 
@@ -76,12 +82,13 @@ def load_manifest(path: Path) -> tuple[str, list[WeightFile]]:
     for raw in data["files"]:
         entry = WeightFile(
             group=raw["group"],
-            repo=raw["repo"],
+            repo=raw.get("repo", "") if raw.get("url") else raw["repo"],
             revision=raw["revision"],
             path=raw["path"],
             dest=raw["dest"],
             size=raw.get("size"),
             sha256=(raw.get("sha256") or None),
+            direct_url=raw.get("url") or None,
         )
         if entry.sha256 is not None and not _SHA256.match(entry.sha256):
             raise FetchError(f"{path}: {entry.dest}: sha256 must be 64 lowercase hex digits, got {entry.sha256!r}")
@@ -236,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Fetch the selected groups; exit 0 when every file is in place and verified."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, default=os.environ.get("MODEL_DIR") or None)
-    parser.add_argument("--group", action="append", dest="groups", help="f5 (default), whisper; repeatable")
+    parser.add_argument("--group", action="append", dest="groups", help="f5 (default), whisper, aligner; repeatable")
     parser.add_argument("--base-url", default=os.environ.get("WEIGHTS_BASE_URL") or None)
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
     parser.add_argument("--allow-unpinned", action="store_true", help="fetch entries without a sha256 (prints it)")

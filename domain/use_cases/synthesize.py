@@ -10,9 +10,10 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
+from domain import captions
 from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegment
 from domain.audio import Audio
-from domain.chunking import chunk_budget, split_text
+from domain.chunking import chunk_budget, normalize_text, split_text
 from domain.errors import InvalidInput, StorageError
 from domain.streaming import next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
@@ -22,6 +23,17 @@ from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
+from domain.word_timing import (
+    AlignmentItem,
+    ChunkWords,
+    Token,
+    WordClock,
+    WordSpan,
+    WordTiming,
+    chunk_words,
+    trace_to_written,
+)
+from ports.aligner import Aligner
 from ports.audio_encoder import AudioEncoder
 from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
@@ -39,6 +51,7 @@ CONTENT_TYPES = {
     "aac": "audio/aac",
     "pcm": "audio/pcm",
 }
+NO_ALIGNER = "timestamps need the aligner's weights and this worker was built without them"
 
 
 @dataclass(frozen=True)
@@ -55,11 +68,19 @@ class TtsRequest:
     return_base64: bool = False
     stream: bool = False
     normalize: bool = True
+    timestamps: bool = False
+    captions: str | None = None
+
+    @property
+    def aligned(self) -> bool:
+        """Word timings are needed: asked for, or to write captions from."""
+        return self.timestamps or self.captions is not None
 
 
 @dataclass(frozen=True)
 class TtsResult:
-    """`audio` is set when the client asked for the bytes, `audio_url` otherwise."""
+    """`audio` is set when the client asked for the bytes, `audio_url` otherwise; likewise
+    `captions` (the caption text) or `captions_url`. `words` only when asked for."""
 
     voice: str
     text: str
@@ -73,17 +94,22 @@ class TtsResult:
     audio: bytes | None = None
     audio_url: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    words: tuple[WordTiming, ...] | None = None
+    captions: str | None = None
+    captions_url: str | None = None
 
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One streamed piece: a complete file in the job's format (`audio`), and its samples
-    (`piece`), which a continuous stream encoder joins into one file."""
+    """One streamed piece: a complete file in the job's format (`audio`), its samples
+    (`piece`), which a continuous stream encoder joins into one file, and the words it
+    completes when timestamps were asked for."""
 
     index: int
     audio: bytes
     duration: float
     piece: Audio | None = None
+    words: tuple[WordTiming, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +119,10 @@ class _Plan:
     items: list[SynthesisItem]
     layout: list[Slot]
     spoken_text: str
+    tokens: list[Token] = field(default_factory=list)  # spoken, as aligned
+    chunk_words: list[ChunkWords] = field(default_factory=list)  # one per item
+    written: list[Token] = field(default_factory=list)  # as the client wrote them
+    owners: list[tuple[int, ...]] = field(default_factory=list)  # spoken token -> written words
 
 
 class Synthesize:
@@ -107,8 +137,10 @@ class Synthesize:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         max_audio_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        aligner: Aligner | None = None,
     ) -> None:
         self._engine = engine
+        self._aligner = aligner
         self._clock = clock
         self._voices = voices
         self._codec = codec
@@ -126,12 +158,18 @@ class Synthesize:
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=None)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
+        words = self._word_clock(plan) if request.aligned else None
+        timed: list[WordTiming] = []
         samples = array("f")
         with timer.stage("engine"):
-            for part in self._engine.synthesize(plan.items):
-                samples.extend(assembler.push(part).samples)
+            parts = self._engine.synthesize(plan.items)
+        spans = self._align(plan, 0, parts, timer) if words else None
+        for index, part in enumerate(parts):
+            samples.extend(assembler.push(part).samples)
+            if words and spans is not None:
+                timed.extend(self._tick(words, plan, assembler, index, part, spans[index], request))
         audio = Audio(samples, self._engine.sample_rate)
-        return self._finish(request, plan, audio, assembler.segments, timer)
+        return self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
 
     def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
@@ -146,6 +184,8 @@ class Synthesize:
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
         pieces: list[Audio] = []
+        words = self._word_clock(plan) if request.aligned else None
+        timed: list[WordTiming] = []
         estimates = self._estimated_seconds(plan.items)
         delivered, playing_since, cost = 0.0, None, None
         while len(pieces) < len(plan.items):
@@ -157,16 +197,64 @@ class Synthesize:
                 parts = self._engine.synthesize(batch)
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
-            for part in parts:
+            spans = self._align(plan, len(pieces), parts, timer) if words else None
+            for number, part in enumerate(parts):
                 piece = assembler.push(part)
+                done = None
+                if words and spans is not None:
+                    done = self._tick(words, plan, assembler, len(pieces), part, spans[number], request)
+                    timed.extend(done)
                 with timer.stage("encode"):
                     data = self._codec.encode(piece, request.format)
                 playing_since = self._clock() if playing_since is None else playing_since
-                yield StreamChunk(index=len(pieces), audio=data, duration=round(piece.duration, 3), piece=piece)
+                yield StreamChunk(
+                    index=len(pieces),
+                    audio=data,
+                    duration=round(piece.duration, 3),
+                    piece=piece,
+                    words=tuple(done) if done is not None and request.timestamps else None,
+                )
                 delivered += piece.duration
                 pieces.append(piece)
         audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
-        yield self._finish(request, plan, audio, assembler.segments, timer)
+        yield self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
+
+    def _word_clock(self, plan: _Plan) -> WordClock:
+        return WordClock(plan.tokens, plan.chunk_words, plan.written, plan.owners)
+
+    def _align(self, plan: _Plan, first: int, parts: list[Audio], timer: StageTimer) -> list[list[WordSpan]]:
+        """Word spans of items `first`.. (their audio `parts`), from one aligner call."""
+        assert self._aligner is not None
+        chunks = plan.chunk_words[first : first + len(parts)]
+        wanted = [i for i, chunk in enumerate(chunks) if chunk.pieces]
+        with timer.stage("align"):
+            spans = self._aligner.align([AlignmentItem(parts[i], chunks[i].pieces) for i in wanted]) if wanted else []
+        by_part = dict(zip(wanted, spans, strict=True))
+        return [by_part.get(i, []) for i in range(len(parts))]
+
+    def _tick(
+        self,
+        clock: WordClock,
+        plan: _Plan,
+        assembler: Assembler,
+        index: int,
+        part: Audio,
+        spans: list[WordSpan],
+        request: TtsRequest,
+    ) -> list[WordTiming]:
+        """Item `index`'s spans, just pushed into the assembly, as output times kept inside
+        its segment. The segment's end is where the cross-fade into the next part of the same
+        voice will put it (the middle of the overlap), known before that part arrives."""
+        rate = self._engine.sample_rate
+        offset = assembler.part_starts[index]
+        slot = [i for i, s in enumerate(plan.layout) if isinstance(s, SpeechSlot)][index]
+        following = plan.layout[slot + 1] if slot + 1 < len(plan.layout) else None
+        end = offset + part.num_samples
+        if isinstance(following, SpeechSlot) and following.fade_in:
+            overlap = min(int(request.params.cross_fade_duration * rate), part.num_samples)
+            end -= overlap - overlap // 2
+        start = assembler.segments[slot].start
+        return clock.add(spans, offset / rate, start, end / rate)
 
     def _estimated_seconds(self, items: list[SynthesisItem]) -> list[float]:
         """Each chunk's expected audio seconds, by upstream's length rule."""
@@ -219,8 +307,10 @@ class Synthesize:
     def _plan(self, request: TtsRequest, timer: StageTimer, first_max_bytes: int | None) -> _Plan:
         """Tags, voices and chunks, all checked before anything is synthesised: a bad tag
         or an unknown voice fails the job here."""
+        self.check(request)
         parts = list(request.segments) or [VoiceText(request.voice, request.text)]
         script = parse_script(parts)
+        words: tuple[list, list, list, list] = ([], [], [], [])
         references: dict[str, Reference] = {}
         for voice in named_voices(parts):
             references[voice] = self._voices.reference(voice, timer)[1]
@@ -242,6 +332,8 @@ class Synthesize:
                 else SpokenText.verbatim(part.text, part.offset)
             )
             chunks = [c.strip() for c in split_text(spoken.text, budget, None if items else first_max_bytes)]
+            if request.aligned:
+                self._trace(words, spoken, chunks, part.text, part.offset)
             for chunk in chunks:
                 if last_voice is not None and last_voice != part.voice:
                     layout.append(SilenceSlot(VOICE_CHANGE_GAP))
@@ -251,13 +343,42 @@ class Synthesize:
                 last_voice = part.voice
         if not items:
             raise InvalidInput("text has nothing to speak")
+        tokens, chunk_list, written, owners = words
         spoken_text = " ".join(slot.text for slot in layout if isinstance(slot, SpeechSlot))
         first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
         self._refuse_too_long(list(references), items, layout, request.params)
-        return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text)
+        return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text,
+                     tokens=tokens, chunk_words=chunk_list, written=written, owners=owners)  # fmt: skip
+
+    @staticmethod
+    def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,
+               offset: int) -> None:  # fmt: skip
+        """Adds one stretch of speech's spoken tokens, its chunks' words and its written words
+        (with the spoken-to-written map) to the plan's lists, indices continuing across stretches."""
+        tokens, chunk_list, written, owners = words
+        local, per_chunk = chunk_words(normalize_text(spoken.text), chunks)
+        local_written, local_owners = trace_to_written(spoken.text, spoken.pieces, local, text, offset)
+        shift, written_shift = len(tokens), len(written)
+        tokens.extend(local)
+        chunk_list.extend(ChunkWords(tuple(i + shift for i in c.indices), c.pieces) for c in per_chunk)
+        written.extend(local_written)
+        owners.extend(tuple(w + written_shift for w in owned) for owned in local_owners)
+
+    def check(self, request: TtsRequest) -> None:
+        """Refuses, before any work, what this worker cannot answer."""
+        if request.aligned and (self._aligner is None or not self._aligner.available):
+            raise InvalidInput(NO_ALIGNER)
+        if request.captions is not None and request.captions not in captions.FORMATS:
+            raise InvalidInput(f"captions must be one of {', '.join(captions.FORMATS)}")
 
     def _finish(
-        self, request: TtsRequest, plan: _Plan, audio: Audio, segments: list[TimedSegment], timer: StageTimer
+        self,
+        request: TtsRequest,
+        plan: _Plan,
+        audio: Audio,
+        segments: list[TimedSegment],
+        timer: StageTimer,
+        words: list[WordTiming] | None = None,
     ) -> TtsResult:
         with timer.stage("encode"):
             data = self._codec.encode(audio, request.format)
@@ -272,18 +393,30 @@ class Synthesize:
             spoken_text=plan.spoken_text,
             segments=tuple(segments),
             timings=timer.seconds,
+            words=tuple(words) if request.timestamps and words is not None else None,
         )
+        text = captions.render(words or [], request.captions) if request.captions is not None else None
         if request.return_base64:
-            return replace(result, audio=data)
+            return replace(result, audio=data, captions=text)
         with timer.stage("store"):
-            url = self._publish(data, request.format)
-        return replace(result, audio_url=url)
+            key = self._new_id()
+            url = self._publish(key, data, request.format, CONTENT_TYPES[request.format])
+            if text is None:
+                return replace(result, audio_url=url)
+            try:
+                fmt = request.captions
+                text_url = self._publish(key, text.encode("utf-8"), fmt, captions.CONTENT_TYPES[fmt])
+            except StorageError:
+                self._store.delete(f"outputs/{key}.{request.format}")
+                raise
+        return replace(result, audio_url=url, captions_url=text_url)
 
-    def _publish(self, data: bytes, fmt: str) -> str:
-        key = f"outputs/{self._new_id()}.{fmt}"
-        self._store.put(key, data, CONTENT_TYPES[fmt])
+    def _publish(self, key: str, data: bytes, ext: str, content_type: str) -> str:
+        """Stores `outputs/<key>.<ext>` and answers its URL; nothing is left behind on failure."""
+        path = f"outputs/{key}.{ext}"
+        self._store.put(path, data, content_type)
         try:
-            return self._store.url(key, self._url_ttl)
+            return self._store.url(path, self._url_ttl)
         except StorageError:
-            self._store.delete(key)
+            self._store.delete(path)
             raise

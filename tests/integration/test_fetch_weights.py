@@ -302,10 +302,13 @@ def test_repo_manifest_is_pinned_and_lands_where_the_engine_looks(tmp_path: Path
     """Every file the image bakes has a size, an immutable revision and a sha256, and the F5
     files end up exactly where the engine's MODEL_DIR lookup finds them."""
     _, files = fetch_weights.load_manifest(REPO_MANIFEST)
-    assert {f.group for f in files} == {"f5", "whisper"}
+    assert {f.group for f in files} == {"f5", "whisper", "aligner"}
     for f in files:
         assert f.sha256 and re.fullmatch(r"[0-9a-f]{64}", f.sha256), f.dest
-        assert re.fullmatch(r"[0-9a-f]{40}", f.revision), f.dest
+        if f.direct_url:  # outside a model hub: the URL pins the object version
+            assert f.direct_url.startswith("https://") and f.direct_url.endswith(f"?versionId={f.revision}"), f.dest
+        else:
+            assert re.fullmatch(r"[0-9a-f]{40}", f.revision), f.dest
         assert isinstance(f.size, int) and f.size > 0, f.dest
     for f in files:
         (tmp_path / f.dest).parent.mkdir(parents=True, exist_ok=True)
@@ -320,3 +323,28 @@ def test_repo_manifest_is_pinned_and_lands_where_the_engine_looks(tmp_path: Path
     assert found.checkpoint.name == "model_1250000.safetensors"
     assert str(found.vocab.relative_to(tmp_path)) in f5
     assert {str((found.vocoder_dir / n).relative_to(tmp_path)) for n in ("config.yaml", "pytorch_model.bin")} <= f5
+
+
+def test_an_entry_with_its_own_url_is_fetched_from_it_and_verified(tmp_path: Path) -> None:
+    """The aligner is published outside a model hub: its entry names the URL itself."""
+    data = b"aligner weights" * 100
+    entry = {"group": "aligner", "revision": "v1", "path": "model.pt", "dest": "mms-fa/model.pt",
+             "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+    with weight_server() as server:
+        server.files["/elsewhere/model.pt?versionId=v1"] = data
+        entry["url"] = f"{server.base_url}/elsewhere/model.pt?versionId=v1"
+        manifest = tmp_path / "weights.json"
+        manifest.write_text(json.dumps({"base_url": "http://unused.invalid", "files": [entry]}))
+        argv = ["--manifest", str(manifest), "--model-dir", str(tmp_path / "models"), "--group", "aligner"]
+        assert fetch_weights.main([*argv, "--base-url", "http://unused.invalid", "--backoff", "0"]) == 0
+        assert [path for path, _ in server.requests] == ["/elsewhere/model.pt?versionId=v1"]
+    assert (tmp_path / "models" / "mms-fa" / "model.pt").read_bytes() == data
+
+
+def test_the_aligner_lands_where_the_worker_looks() -> None:
+    from settings import load_settings
+
+    _, files = fetch_weights.load_manifest(REPO_MANIFEST)
+    (aligner,) = [f for f in files if f.group == "aligner"]
+    settings = load_settings({"MODEL_DIR": "/tmp/models"})
+    assert f"/tmp/models/{aligner.dest}" == f"{settings.resolved_aligner_path}/model.pt"

@@ -155,6 +155,8 @@ def test_weights_are_fetched_by_the_script_with_pinned_checksums() -> None:
     assert "fetch_weights.py" in fetch and '--model-dir "$MODEL_DIR"' in fetch
     whisper = STEPS[_run_index("--group whisper")]["value"]
     assert '"$BAKE_WHISPER" = "1"' in whisper and _arg_defaults()["BAKE_WHISPER"] == "0"
+    aligner = STEPS[_run_index("--group aligner")]["value"]
+    assert '"$BAKE_ALIGNER" = "1"' in aligner and _arg_defaults()["BAKE_ALIGNER"] == "0"
     assert "--allow-unpinned" not in PARSER.content
     assert all(re.fullmatch(r"[0-9a-f]{64}", f.get("sha256") or "") for f in WEIGHTS["files"])
 
