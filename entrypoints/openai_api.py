@@ -129,7 +129,7 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
     async def voices() -> dict[str, Any]:
         async def run() -> dict[str, Any]:
             listed = [voice_object(info) for info in await run_in_threadpool(api.list_voices)]
-            # `data` as OpenAI lists objects; `voices` as Open WebUI and Kokoro clients read it.
+            # `data` as OpenAI lists objects; `voices` (objects with `id` and `name`) as Open WebUI reads it.
             return {"object": "list", "data": listed, "voices": listed}
 
         return await _guarded(run())
