@@ -147,7 +147,7 @@ def main() -> None:
             results[(mode, batch)] = seconds
             tflops = flops_per_forward(dit, 2 * batch, args.frames) / seconds / 1e12
             ceiling = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
-            print(f"{mode:<16} {batch:>5} {seconds * 1000:>11.1f} {tflops:>8.1f} {ceiling:>18.1f}")
+            print(f"{mode:<16} {batch:>5} {seconds * 1000:>11.1f} {tflops:>8.2f} {ceiling:>18.1f}")
     best = max(results.items(), key=lambda kv: kv[0][1] * SENTENCE_AUDIO_SECONDS / kv[1], default=None)
     if best is not None:
         (mode, batch), seconds = best
