@@ -147,7 +147,8 @@ def main() -> None:
                     rows[side].append({**row, "repeat": repeat})
                 ours, base = rows["worker"][-1]["audio_per_wall"], rows["upstream"][-1]["audio_per_wall"]
                 print(
-                    f"round {repeat} clients {clients}: worker {ours:.3f} upstream {base:.3f} audio s/s, pair ratio {ours / base:.2f}"
+                    f"round {repeat} clients {clients}: worker {ours:.3f} upstream {base:.3f} audio s/s, "
+                    f"pair ratio {ours / base:.2f}"
                 )
     print_table(args.nfe, rows, levels)
 
