@@ -22,6 +22,7 @@ from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.http_fetcher import HttpFetcher
 from adapters.micro_batcher import AlignBatcher, MicroBatcher
+from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
 from domain.text.normalize import TextNormalizer
@@ -32,6 +33,7 @@ from domain.voice_library import VoiceLibrary
 from entrypoints.jobs import Limits
 from entrypoints.service import WorkerService
 from ports.aligner import Aligner
+from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
 from settings import Settings, load_settings
 
@@ -66,6 +68,15 @@ def _store(settings: Settings) -> FsspecStore:
         # botocore retries (standard mode: 3 attempts with backoff); s3fs adds none on top.
         return FsspecStore(url, public_base_url=public_base_url, retries=1, **s3_options(settings))
     return FsspecStore(url, public_base_url=public_base_url)
+
+
+def _output_sweeper(store: BlobStore, settings: Settings) -> FolderOutputSweeper | None:
+    """Only a folder store needs one: S3 and B2 expire outputs with a lifecycle rule."""
+    root = getattr(store, "local_root", None)  # a test's stand-in store has no folder
+    retention = settings.output_retention_seconds
+    if root is None or retention <= 0:
+        return None
+    return FolderOutputSweeper(root, retention)
 
 
 def _f5_engine(**settings: object) -> object:
@@ -114,6 +125,7 @@ class Container(containers.DeclarativeContainer):
 
     # --- gateways -------------------------------------------------------------
     store = providers.Singleton(_store, settings=settings)
+    output_sweeper = providers.Singleton(_output_sweeper, store=store, settings=settings)
     disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
@@ -198,6 +210,7 @@ class Container(containers.DeclarativeContainer):
         store=store,
         limits=limits,
         aligner=batched_aligner,
+        sweep_outputs=output_sweeper,
     )
 
 

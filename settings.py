@@ -10,6 +10,7 @@ arguments.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -21,6 +22,16 @@ MAX_URL_TTL = 7 * 24 * 3600  # the longest a presigned S3 URL may live
 DEFAULT_LOCAL_STORE = "file://./data"
 
 PositiveInt = Annotated[int, Field(ge=1)]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """`3600`, `90s`, `30m`, `24h`, `7d` as seconds. ValueError for anything else."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 3600, 30m, 24h or 7d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
 
 
 class SettingsError(ValueError):
@@ -45,6 +56,7 @@ class Settings(StartupMode):
     aws_response_checksum_validation: str | None = None
     public_base_url: str | None = None
     output_url_ttl: PositiveInt = 3600
+    output_retention: str = "24h"  # answers under outputs/ on a folder store; 0 keeps them
     voice_cache_dir: str = Field(default_factory=lambda: os.path.join(tempfile.gettempdir(), "f5-voice-cache"))
     voice_cache_bytes: Annotated[int, Field(ge=0)] = 512 * 1024 * 1024
 
@@ -93,10 +105,20 @@ class Settings(StartupMode):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("output_retention", mode="after")
+    @classmethod
+    def _check_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value.strip()
+
     @field_validator("output_url_ttl", mode="after")
     @classmethod
     def _cap_ttl(cls, value: int) -> int:
         return min(value, MAX_URL_TTL)
+
+    @property
+    def output_retention_seconds(self) -> float:
+        return parse_duration(self.output_retention)
 
     @property
     def resolved_storage_url(self) -> str:

@@ -51,6 +51,11 @@ class FsspecStore:
     def fs(self) -> fsspec.AbstractFileSystem:
         return self._fs
 
+    @property
+    def local_root(self) -> str | None:
+        """The store's folder on this machine, for a folder store; None otherwise."""
+        return self._fs._strip_protocol(self._root) if self._local else None
+
     def _path(self, key: str) -> str:
         parts = key.split("/")
         if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
@@ -185,6 +190,37 @@ class FsspecStore:
                 raise KeyError(self._root)
         except KeyError:  # a 404 to HeadBucket has no body to say NoSuchBucket
             raise StorageError(f"{self._where()} does not exist") from None
+
+    def expiry_rule(self, prefix: str) -> str | None:
+        """S3 only: the enabled lifecycle rule that expires every object under `prefix` of
+        this store, described (e.g. "rule 'outputs' expires after 1 days"); None when no rule
+        does. Raises StorageError when the rules cannot be read, or for a store without them."""
+        if not self._s3:
+            raise StorageError(f"{self._where()} has no lifecycle rules")
+        bucket, _, base = self._root.partition("/")
+        full = f"{base}/{prefix}" if base else prefix
+
+        def rules() -> list[dict[str, Any]]:
+            try:
+                answer = self._fs.call_s3("get_bucket_lifecycle_configuration", Bucket=bucket)
+            except FileNotFoundError as exc:  # s3fs's NoSuchLifecycleConfiguration (or NoSuchBucket)
+                if "lifecycle" in f"{exc} {exc.__cause__}".lower():
+                    return []
+                raise
+            return list(answer.get("Rules", []))
+
+        for rule in self._guard("reading the lifecycle of", bucket, rules):
+            expiration = rule.get("Expiration") or {}
+            if rule.get("Status") != "Enabled" or not (expiration.get("Days") or expiration.get("Date")):
+                continue
+            rule_filter = rule.get("Filter") or {}
+            rule_prefix = rule_filter.get("Prefix", rule_filter.get("And", {}).get("Prefix", rule.get("Prefix", "")))
+            if rule_filter.get("Tag") or rule_filter.get("And", {}).get("Tags"):
+                continue  # a tag filter covers only tagged objects, and outputs carry no tags
+            if full.startswith(rule_prefix or ""):
+                when = f"after {expiration['Days']} days" if expiration.get("Days") else f"on {expiration['Date']}"
+                return f"rule {rule.get('ID', '?')!r} expires {rule_prefix or 'everything'!r} {when}"
+        return None
 
     @staticmethod
     def _expect(condition: bool, message: str) -> None:

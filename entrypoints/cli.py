@@ -75,10 +75,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     container = build_container(settings=args.settings)
     failures = 0
 
-    def line(name: str, ok: bool, seconds: float, detail: str = "") -> None:
+    def line(name: str, ok: bool, seconds: float, detail: str = "", warn: bool = False) -> None:
         nonlocal failures
-        failures += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
+        failures += not ok and not warn
+        print(f"{'ok  ' if ok else 'WARN' if warn else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
 
     settings = container.settings()
     print(f"engine={settings.tts_engine} store={settings.resolved_storage_url}")
@@ -91,6 +91,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 1
     for check in store.check():
         line(f"store {check.name}", check.ok, check.seconds, check.detail)
+    if settings.resolved_storage_url.startswith(("s3://", "s3a://")):
+        start = time.perf_counter()
+        try:
+            rule = store.expiry_rule("outputs/")
+        except Exception as exc:
+            line("outputs lifecycle", False, time.perf_counter() - start, str(exc), warn=True)
+        else:
+            missing = "no lifecycle rule expires outputs/: answers pile up forever (README: Storage)"
+            line("outputs lifecycle", rule is not None, time.perf_counter() - start, rule or missing, warn=True)
     if not args.skip_engine:
         start = time.perf_counter()
         try:

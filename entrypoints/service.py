@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ class WorkerService:
     store: BlobStore
     limits: Limits
     aligner: Aligner | None = None
+    sweep_outputs: Callable[[], object] | None = None  # starts a retention sweep: rate-limited, off this thread
 
     def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]:
         start = time.perf_counter()
@@ -94,7 +95,9 @@ class WorkerService:
             **tts_extra(result),
             **fields,
         )
-        yield render_tts(result)
+        output = render_tts(result)
+        self._stored(output)
+        yield output
 
     def _answer(self, job: ParsedJob[Any], start: float, fields: dict[str, Any]) -> dict[str, Any]:
         fields.update(job.describe())
@@ -103,7 +106,13 @@ class WorkerService:
         except Exception as exc:
             return _failed(exc, start, fields)
         log.info("job_done", seconds=_since(start), **fields, **extra)
+        self._stored(output)
         return output
+
+    def _stored(self, output: dict[str, Any]) -> None:
+        """A stored answer is what grows outputs/: the moment to let old ones go."""
+        if "audio_url" in output and self.sweep_outputs is not None:
+            self.sweep_outputs()
 
     def health(self) -> dict[str, Any]:
         checks = [

@@ -124,13 +124,37 @@ def test_wrong_credentials_fail_cleanly_and_never_reach_the_logs(s3, tmp_path):
     assert secret not in logs
 
 
-def test_doctor_passes_every_check_against_the_server(s3):
+def _doctor(s3) -> tuple[int, list[str]]:
     env = {**s3.env(BUCKET), "TTS_ENGINE": "fake", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "entrypoints.cli", "doctor"], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    lines = done.stdout.splitlines()
-    assert done.returncode == 0, done.stdout + done.stderr
+    return done.returncode, done.stdout.splitlines()
+
+
+def test_doctor_passes_every_check_against_the_server(s3):
+    client = boto3.client("s3", endpoint_url=s3.endpoint, **_boto_credentials())
+    client.put_bucket_lifecycle_configuration(
+        Bucket=BUCKET,
+        LifecycleConfiguration={
+            "Rules": [
+                {"ID": "outputs", "Status": "Enabled", "Filter": {"Prefix": "outputs/"}, "Expiration": {"Days": 1}}
+            ]
+        },
+    )
+    try:
+        code, lines = _doctor(s3)
+    finally:
+        client.delete_bucket_lifecycle(Bucket=BUCKET)
+    assert code == 0, lines
     checks = [line.split()[1:3] for line in lines[1:]]
     assert ["store", "bucket"] in checks and ["store", "write"] in checks and ["store", "delete"] in checks
+    assert ["outputs", "lifecycle"] in checks
     assert all(line.startswith("ok") for line in lines[1:])
+
+
+def test_doctor_warns_when_no_lifecycle_rule_expires_outputs(s3):
+    code, lines = _doctor(s3)
+    assert code == 0, lines
+    [warning] = [line for line in lines[1:] if not line.startswith("ok")]
+    assert warning.startswith("WARN outputs lifecycle") and "no lifecycle rule expires outputs/" in warning

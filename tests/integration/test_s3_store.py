@@ -107,3 +107,18 @@ def test_checksums_only_when_required_for_custom_endpoints():
     )
     assert "request_checksum_calculation" not in overridden["config_kwargs"]  # type: ignore[operator]
     assert "request_checksum_calculation" not in s3_options(Settings.defaults())["config_kwargs"]  # type: ignore[operator]
+
+
+def test_the_outputs_lifecycle_rule_is_found_only_when_it_covers_outputs(s3, s3_env):
+    import boto3
+
+    store = make_store(s3_env)
+    assert store.expiry_rule("outputs/") is None
+    client = boto3.client("s3", endpoint_url=s3.endpoint)
+    rule = {"ID": "r", "Status": "Enabled", "Expiration": {"Days": 1}}
+    for prefix, covered in (("voices/", False), ("tenant/outputs/", True), ("", True)):
+        client.put_bucket_lifecycle_configuration(
+            Bucket="voices-bucket", LifecycleConfiguration={"Rules": [{**rule, "Filter": {"Prefix": prefix}}]}
+        )
+        assert (store.expiry_rule("outputs/") is not None) is covered, prefix
+    assert "after 1 days" in (store.expiry_rule("outputs/") or "")
