@@ -10,10 +10,39 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import requests
+
 from tests.e2e.worker import Worker
-from tests.helpers import audio_file
+from tests.helpers import audio_file, claimed_long_flac
 
 VOICE = base64.b64encode(audio_file(2.0, 16000)).decode()
+UPLOAD = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi, this is my voice."}
+FOX = "The quick brown fox jumps over the lazy dog. "
+
+
+def hostile_jobs(run: str, i: int) -> dict[str, tuple[dict, str]]:
+    """The second hostile-input round's attacks, by name: (job input, expected outcome)."""
+    bomb = base64.b64encode(claimed_long_flac()).decode()
+    return {
+        "ogg answer of ~100 s": ({"text": FOX * 20, "format": "ogg", "return": "base64"}, "completed"),
+        "FLAC claiming 2048 s x 8 ch": (
+            {"endpoint": "upload", "voice_name": f"bomb-{run}-{i}", "voice_file_base64": bomb}, "invalid_audio"
+        ),
+        "2 s voice, ref_text 'a'": (
+            {**UPLOAD, "voice_name": f"mute-{run}-{i}", "ref_text": "a"}, "invalid_input"
+        ),
+        "audio past MAX_AUDIO_SECONDS": ({"text": FOX * 400, "speed": 0.3}, "invalid_input"),
+        "10,001 emoji": ({"text": "\U0001f600" * 10_001}, "invalid_input"),
+        "lone surrogates": ({"text": "\ud800\udc00\ud800"}, "invalid_input"),
+        "URL http://[::1": (
+            {"endpoint": "upload", "voice_name": f"u-{i}", "voice_file_url": "http://[::1"}, "invalid_input"
+        ),
+        "URL port 70000": (
+            {"endpoint": "upload", "voice_name": f"p-{i}", "voice_file_url": "http://127.0.0.1:70000/v.wav"},
+            "invalid_input",
+        ),
+        "100 KB field name": ({"text": "hi", "f" * 100_000: 1}, "invalid_input"),
+    }  # fmt: skip
 
 
 @dataclass
@@ -30,11 +59,10 @@ def job_mix(count: int, max_voice_bytes: int, seed: int = 0) -> list[tuple[dict,
     rng = random.Random(seed)
     run = uuid.uuid4().hex[:8]
     too_big = base64.b64encode(b"\0" * (max_voice_bytes + 1)).decode()
-    upload = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi, this is my voice."}
     kinds = [
         lambda i: ({"text": f"Request number {i}, spoken quickly.", "seed": i}, "completed"),
         lambda i: ({"text": "Inline audio please.", "return": "base64", "format": "flac"}, "completed"),
-        lambda i: ({**upload, "voice_name": f"load-{run}-{i}"}, "completed"),
+        lambda i: ({**UPLOAD, "voice_name": f"load-{run}-{i}"}, "completed"),
         lambda i: ({"endpoint": "list_voices"}, "completed"),
         lambda i: ({"text": ""}, "invalid_input"),
         lambda i: ({"text": "hi", "speed": "fast"}, "invalid_input"),
@@ -42,14 +70,19 @@ def job_mix(count: int, max_voice_bytes: int, seed: int = 0) -> list[tuple[dict,
         lambda i: ({"text": "x" * 20_001}, "invalid_input"),
         lambda i: ({"text": "hi", "local_voice": f"ghost-{i}"}, "voice_not_found"),
         lambda i: ({"endpoint": "upload", "voice_name": "../../x", "voice_file_base64": VOICE}, "invalid_input"),
-        lambda i: ({**upload, "voice_name": f"junk-{i}", "voice_file_base64": "AAAA" * 50}, "invalid_audio"),
+        lambda i: ({**UPLOAD, "voice_name": f"junk-{i}", "voice_file_base64": "AAAA" * 50}, "invalid_audio"),
         lambda i: ({"endpoint": "upload", "voice_name": f"big-{i}", "voice_file_base64": too_big}, "invalid_input"),
         lambda i: ({"endpoint": "delete_voice", "voice_name": f"never-{i}"}, "voice_not_found"),
         lambda i: ({"endpoint": "transcode"}, "invalid_input"),
     ]  # fmt: skip
+    kinds += [lambda i, name=name: hostile_jobs(run, i)[name] for name in hostile_jobs(run, 0)]
     jobs = [kinds[i % len(kinds)](i) for i in range(count)]
     rng.shuffle(jobs)
     return jobs
+
+
+def answer_code(answer: dict) -> str:
+    return "completed" if answer["status"] == "COMPLETED" else answer.get("error", "crashed").split(":", 1)[0]
 
 
 def run_load(worker: Worker, count: int = 200, threads: int = 16, max_voice_bytes: int = 1 << 20) -> LoadReport:
@@ -57,9 +90,10 @@ def run_load(worker: Worker, count: int = 200, threads: int = 16, max_voice_byte
 
     def send(pair: tuple[dict, str]) -> tuple[str, str]:
         job, expected = pair
-        answer = worker.runsync(job, timeout=120)
-        got = "completed" if answer["status"] == "COMPLETED" else answer["error"].split(":", 1)[0]
-        return expected, got
+        try:
+            return expected, answer_code(worker.runsync(job, timeout=120))
+        except requests.RequestException:  # the worker died (as it did on a long ogg answer)
+            return expected, "no answer"
 
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:

@@ -20,7 +20,7 @@ def test_mixed_load_every_job_gets_its_answer_and_memory_settles(tmp_path):
         "LOG_LEVEL": "WARNING",
     }
     with running_worker(env, tmp_path / "worker.log") as worker:
-        run_load(worker, count=40, threads=8)  # warm every path once
+        run_load(worker, count=200, threads=16)  # warm every path, at the same concurrency
         baseline = worker.memory_kib()["VmRSS"]
         report = run_load(worker, count=200, threads=16)
         after = worker.memory_kib()

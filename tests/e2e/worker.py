@@ -34,6 +34,11 @@ class Worker:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
 
+    def reset_peak(self) -> int:
+        """Reset the kernel's peak-memory mark (VmHWM) to the current RSS; the new mark in KiB."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        return self.memory_kib()["VmHWM"]
+
     def runsync(self, job_input: object, timeout: float = 120) -> dict:
         response = requests.post(f"{self.base_url}/runsync", json={"input": job_input}, timeout=timeout)
         response.raise_for_status()
@@ -45,8 +50,13 @@ class Worker:
 
 @contextmanager
 def running_worker(
-    env: Mapping[str, str], log_path: Path, boot_timeout: float = 180, module: str = "entrypoints.runpod_handler"
+    env: Mapping[str, str],
+    log_path: Path,
+    boot_timeout: float = 180,
+    module: str = "entrypoints.runpod_handler",
+    root: Path = ROOT,
 ) -> Iterator[Worker]:
+    """The worker from `root` (this checkout unless told otherwise) on a free loopback port."""
     port = free_port()
     full_env = {**os.environ, "LOG_FORMAT": "json", **env}
     command = [
@@ -54,7 +64,7 @@ def running_worker(
         "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port),
     ]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     worker = Worker(f"http://127.0.0.1:{port}", log_path, process.pid)
     try:
         deadline = time.monotonic() + boot_timeout

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import ERROR_CODES
+from domain.errors import ERROR_CODES, MAX_MESSAGE_CHARS
 from tests.helpers import audio_file, claimed_long_flac, make_test_container
 
 VOICE = base64.b64encode(audio_file(1.5, 16000)).decode()
@@ -39,7 +39,9 @@ fields = st.sampled_from(
 )  # fmt: skip
 good_values = st.sampled_from(
     ["tts", "upload", "list_voices", "delete_voice", "health", "wav", "mp3", "base64", "url", "Hello there.", "v1",
-     "default", VOICE, 1.0, 0.5, 16, 7, 0, True, False, "http://127.0.0.1:9/x.wav", "ftp://x"]
+     "default", VOICE, 1.0, 0.5, 16, 7, 0, True, False, "http://127.0.0.1:9/x.wav", "ftp://x", "http://[::1",
+     "http://127.0.0.1:70000/v.wav", "http://u:p@127.0.0.1:9/v.wav?sig=s3cr3t", "\ud800\udc00\ud800", "a",
+     "\U0001f600" * 10_001]
 )  # fmt: skip
 jobs = st.dictionaries(fields, good_values | json_values, max_size=9)
 names = st.sampled_from(["v1", "v2.wav", "default", "nobody", "bad name", "../v1"])
@@ -96,7 +98,8 @@ def test_any_json_gets_an_answer_or_a_known_error(payloads):
                 if "error" in answer:
                     code, _, message = answer["error"].partition(": ")
                     assert code in ERROR_CODES - {"engine_error"} and message, answer
-                    assert "Traceback" not in message and tmp not in message
+                    assert "Traceback" not in message and tmp not in message and "s3cr3t" not in message
+                    assert len(message) <= MAX_MESSAGE_CHARS
                 else:
                     assert answer["status"] in ("completed", "degraded")
         finally:
