@@ -49,9 +49,12 @@ class _Request:
 class _Batcher(Generic[Item, Result]):
     """Gathers concurrent calls into one call of `run`, a batch-first model method."""
 
-    def __init__(self, run: Callable[[list[Item]], list[Result]], max_items: int, wait_ms: float, name: str) -> None:
+    def __init__(
+        self, run: Callable[[list[Item]], list[Result]], max_items: int, wait_ms: float, name: str, event: str
+    ) -> None:
         self._call = run
         self._name = name
+        self._event = event  # the debug log event of each model call
         self._max_items = max(1, max_items)
         self._wait = max(0.0, wait_ms) / 1000
         self._queue: deque[_Request] = deque()
@@ -144,7 +147,7 @@ class _Batcher(Generic[Item, Result]):
     def _run(self, batch: list[_Request]) -> None:
         items = [item for request in batch for item in request.items]
         self.batches.append(len(items))
-        log.debug("model_batch", batcher=self._name, jobs=len(batch), items=len(items))
+        log.debug(self._event, jobs=len(batch), items=len(items))
         try:
             audios = self._call(items)
         except Exception as exc:
@@ -168,7 +171,7 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
 
     def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
         self._engine = engine
-        super().__init__(lambda items: engine.synthesize(items), max_items, wait_ms, "micro-batcher")
+        super().__init__(lambda items: engine.synthesize(items), max_items, wait_ms, "micro-batcher", "engine_batch")
 
     @property
     def sample_rate(self) -> int:
@@ -198,7 +201,7 @@ class AlignBatcher(_Batcher[AlignmentItem, list[WordSpan]]):
 
     def __init__(self, aligner: Aligner, max_items: int, wait_ms: float) -> None:
         self._aligner = aligner
-        super().__init__(lambda items: aligner.align(items), max_items, wait_ms, "align-batcher")
+        super().__init__(lambda items: aligner.align(items), max_items, wait_ms, "align-batcher", "align_batch")
 
     @property
     def available(self) -> bool:
