@@ -34,6 +34,7 @@ from adapters.f5_loading import (
     load_dit_state,
     load_model_config,
     load_vocoder,
+    prefetch,
     read_vocab,
     resolve_files,
 )
@@ -51,6 +52,7 @@ from domain.synthesis import (
     generated_frames,
     prepare_ref_text,
 )
+from domain.timing import StageTimer
 
 log = structlog.get_logger()
 
@@ -156,10 +158,16 @@ class F5Engine:
             log.exception("f5_failed", items=len(items))
             raise EngineError(f"F5-TTS failed ({type(exc).__name__}); the error was logged") from exc
 
-    def warm_up(self) -> None:
+    def warm_up(self, reference: Reference | None = None) -> None:
         """Two short syntheses, one item alone and a padded pair (the unmasked and the
         masked attention paths), so the first job's latency excludes one-off costs:
-        allocator growth, oneDNN kernel selection, and torch.compile when it is on."""
+        allocator growth, oneDNN kernel selection, and torch.compile when it is on. They use
+        a one-second tone as the voice, the cheapest reference that runs every path.
+        `reference` (the worker passes its default voice) is prepared too and stays cached,
+        so a first job in that voice pays no reference preparation either."""
+        if reference is not None:
+            with self._lock, torch.inference_mode():
+                self._reference(reference)
         t = np.arange(self._sample_rate, dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
         ref = Reference(key="warm-up", audio=from_numpy(tone, self._sample_rate), text="Warm up.")
@@ -361,6 +369,14 @@ def _default_device(device: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _init_device(device: str) -> None:
+    """Create the device's context now (CUDA initialisation is seconds on a cold machine),
+    so the timer books it here rather than inside the first copy of weights."""
+    if device.startswith("cuda"):
+        torch.cuda.init()
+        torch.empty(1, device=device)
+
+
 def build_f5_engine(
     *,
     model: str = "F5TTS_v1_Base",
@@ -374,6 +390,7 @@ def build_f5_engine(
     max_batch_frames: int = 32768,
     runner: str = "auto",
     max_graphs: int = 24,
+    timer: StageTimer | None = None,
 ) -> F5Engine:
     """Load everything now (the worker takes no job before this returns).
 
@@ -381,54 +398,76 @@ def build_f5_engine(
     explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
     (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
     torch.compile to the DiT blocks; `runner` (auto/eager/cuda_graph) picks how the ODE loop
-    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes). Raises
+    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes). The weights are
+    read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
+    given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
     setting cannot work.
     """
     started = time.perf_counter()
+    timer = timer or StageTimer()
+    with timer.stage("device_init"):
+        dev = _default_device(device)
+        cpu_flags = read_cpu_flags()
+        cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        precision = choose_precision(device=dev, cpu_flags=cpu_flags, requested=dtype, cuda_bf16_supported=cuda_bf16)
+    serving = "fp32" if precision.dtype == "int8" else precision.dtype
     files = resolve_files(
-        model=model, ckpt_file=ckpt_file, vocab_file=vocab_file, vocoder_path=vocoder_path, model_dir=model_dir
+        model=model,
+        ckpt_file=ckpt_file,
+        vocab_file=vocab_file,
+        vocoder_path=vocoder_path,
+        model_dir=model_dir,
+        serving_dtype=serving,
     )
+    prefetch([files.checkpoint, files.vocoder_dir / "pytorch_model.bin"])
     cfg = load_model_config(files.config)
     mel_cfg = cfg["mel_spec"]
-    dev = _default_device(device)
-    cpu_flags = read_cpu_flags()
-    cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    precision = choose_precision(device=dev, cpu_flags=cpu_flags, requested=dtype, cuda_bf16_supported=cuda_bf16)
-
-    f5_model = import_f5_model()
-    modules = __import__("f5_tts.model.modules", fromlist=["modules"])
+    with timer.stage("device_init"):
+        _init_device(precision.device)
+    with timer.stage("imports_model"):
+        f5_model = import_f5_model()
+        modules = __import__("f5_tts.model.modules", fromlist=["modules"])
+        __import__("f5_tts.model.utils", fromlist=["utils"])
     vocab = read_vocab(files.vocab)
     arch = {k: v for k, v in cfg["arch"].items() if k not in ("attn_backend", "attn_mask_enabled")}
+    torch_dtype = TORCH_DTYPES[precision.dtype]
     try:
-        with _no_weight_init():
-            dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
-        dit.load_state_dict(load_dit_state(files.checkpoint))
+        with timer.stage("weights_read"):
+            state = load_dit_state(files.checkpoint, device=precision.device, dtype=torch_dtype)
+        with timer.stage("weights_to_device"):
+            with _no_weight_init():
+                dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
+            # assign: the module takes the tensors just read (already on the device, in the
+            # serving dtype) instead of copying them into its own fp32 parameters
+            dit.load_state_dict(state, assign=True)
     except (RuntimeError, TypeError) as exc:
         raise EngineStartupError(
             f"{files.checkpoint} does not fit {files.config.name} with vocab {files.vocab}: {str(exc)[:200]}"
         ) from exc
-    dit = dit.eval().to(precision.device, TORCH_DTYPES[precision.dtype])
-    if precision.dtype == "int8":
-        dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
-    dtype_ = TORCH_DTYPES[precision.dtype]
+    with timer.stage("weights_to_device"):
+        del state
+        dit = dit.eval().to(precision.device, torch_dtype)  # the non-persistent buffers (rotary tables)
+        if precision.dtype == "int8":
+            dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
     try:
-        ode_runner = make_runner(runner, DitVelocity(dit, dtype_), precision.device, ShapeBuckets(), max_graphs)
+        ode_runner = make_runner(runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs)
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
     backend = _attention_backend(dit, precision, ode_runner.name)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
-    mel_spec = modules.MelSpec(
-        n_fft=mel_cfg["n_fft"],
-        hop_length=mel_cfg["hop_length"],
-        win_length=mel_cfg["win_length"],
-        n_mel_channels=mel_cfg["n_mel_channels"],
-        target_sample_rate=mel_cfg["target_sample_rate"],
-        mel_spec_type="vocos",
-    ).to(precision.device)
-    vocoder = load_vocoder(files.vocoder_dir).to(precision.device)
+    with timer.stage("vocoder"):
+        mel_spec = modules.MelSpec(
+            n_fft=mel_cfg["n_fft"],
+            hop_length=mel_cfg["hop_length"],
+            win_length=mel_cfg["win_length"],
+            n_mel_channels=mel_cfg["n_mel_channels"],
+            target_sample_rate=mel_cfg["target_sample_rate"],
+            mel_spec_type="vocos",
+        ).to(precision.device)
+        vocoder = load_vocoder(files.vocoder_dir).to(precision.device)
     model_id = f"{files.config.stem}:{files.checkpoint.name}:{files.checkpoint.stat().st_size}"
     engine = F5Engine(
         dit=dit,
@@ -453,6 +492,7 @@ def build_f5_engine(
         compile=compile,
         runner=ode_runner.name,
         model_id=model_id,
+        checkpoint=str(files.checkpoint),
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine

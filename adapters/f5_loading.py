@@ -1,13 +1,22 @@
 """Finding and loading F5-TTS's files: model config, DiT weights, vocabulary, Vocos vocoder.
 
-Two things here exist for cold start and offline operation:
+These things here exist for cold start and offline operation:
 
 * `import_f5_model()` imports only the model modules inference needs (`dit`, `modules`,
   `utils`). A plain `import f5_tts.model.<anything>` first runs `f5_tts/model/__init__.py`,
   which imports the trainer and with it wandb, datasets and accelerate: packages a worker
   does not install, and seconds of import time where they are. Registering a bare package
   object for `f5_tts.model` (with the real directory as its `__path__`) before importing
-  the submodules lets Python find them without executing that `__init__`.
+  the submodules lets Python find them without executing that `__init__`. Two imports of
+  those modules serve no inference path and are deferred to their first use (see
+  `DEFERRED_IMPORTS`): `einx`, which x-transformers imports for position-bias classes the
+  DiT does not use and which pulls in torch._dynamo and sympy, and librosa's mel filterbank
+  (scipy.signal, numba), used only for BigVGAN mels.
+* `load_dit_state()` reads the weights straight into the serving dtype on the serving
+  device, tensor by tensor (safetensors' `safe_open(device=...)`), so a half-precision file
+  (`scripts/convert_weights.py`) is read once at half the bytes and an fp32 file is never
+  held in full precision as a whole; `prefetch()` asks the kernel to start reading the
+  files while the imports run, which is what a cold page cache waits on.
 * `resolve_files()` looks for every file locally first (explicit paths, then `MODEL_DIR`,
   then the vocabulary packaged with f5-tts) and goes to the hub only where that is allowed;
   offline and missing is one clear error naming the file and the variable to set.
@@ -15,11 +24,13 @@ Two things here exist for cold start and offline operation:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
 import types
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +46,11 @@ HUB_CHECKPOINTS = {
 VOCOS_REPO = "charactr/vocos-mel-24khz"
 VOCOS_FILES = ("config.yaml", "pytorch_model.bin")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
+#: modules f5-tts's model code imports but no inference path uses: name -> functions it
+#: imports from them by name (which must exist on the stand-in at import time)
+DEFERRED_IMPORTS: dict[str, tuple[str, ...]] = {"einx": (), "librosa.filters": ("mel",)}
+#: the dtype a checkpoint's file name declares (`model_1250000.bf16.safetensors`); no tag: fp32
+NAMED_DTYPES = ("bf16", "fp16")
 
 
 class EngineStartupError(EngineError):
@@ -56,9 +72,52 @@ def f5_package_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module while another one is imported: the importer binds this object,
+    and the real module is imported the first time an attribute is used. Dunder lookups do
+    not load it (tools that scan sys.modules probe `__file__`). Functions imported by name
+    (`from m import f`) are wrappers that import `m` when called."""
+
+    def __init__(self, name: str, functions: Iterable[str] = ()) -> None:
+        super().__init__(name)
+        for function in functions:
+            setattr(self, function, self._later(function))
+
+    def _real(self) -> types.ModuleType:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return importlib.import_module(self.__name__)
+
+    def _later(self, function: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(self._real(), function)(*args, **kwargs)
+
+        return call
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._real(), attr)
+
+
+@contextlib.contextmanager
+def _deferred(modules: dict[str, tuple[str, ...]]) -> Iterator[None]:
+    """Stand-ins for `modules` (those not imported yet) while the block imports; afterwards
+    sys.modules holds only real modules again, so any later importer gets the real ones."""
+    stand_ins = {name: _DeferredModule(name, fns) for name, fns in modules.items() if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
 def import_f5_model() -> types.ModuleType:
-    """`f5_tts.model` with `DiT` loaded, without running the package `__init__` (see the
-    module docstring). Idempotent; if the real package is already imported it is used."""
+    """`f5_tts.model` with `DiT` loaded, without running the package `__init__` and with
+    `DEFERRED_IMPORTS` left for later (see the module docstring). Idempotent; if the real
+    package is already imported it is used."""
     existing = sys.modules.get("f5_tts.model")
     if existing is None:
         pkg = types.ModuleType("f5_tts.model")
@@ -68,7 +127,8 @@ def import_f5_model() -> types.ModuleType:
         sys.modules["f5_tts.model"] = pkg
         existing = pkg
     if not hasattr(existing, "DiT"):
-        existing.DiT = importlib.import_module("f5_tts.model.backbones.dit").DiT
+        with _deferred(DEFERRED_IMPORTS):
+            existing.DiT = importlib.import_module("f5_tts.model.backbones.dit").DiT
     return existing
 
 
@@ -120,14 +180,33 @@ def load_model_config(path: Path) -> dict[str, Any]:
     return model
 
 
-def _in_model_dir(model_dir: Path, model_name: str) -> dict[str, Path | None]:
+def checkpoint_dtype(path: Path) -> str:
+    """The dtype a checkpoint's name declares: `<stem>.bf16.safetensors` (what
+    `scripts/convert_weights.py` writes) is bf16; a name without a tag is the fp32 release."""
+    tag = path.name.split(".")[-2] if path.name.count(".") >= 2 else ""
+    return tag if tag in NAMED_DTYPES else "fp32"
+
+
+def _preferred_checkpoint(candidates: list[Path], serving_dtype: str | None) -> Path | None:
+    """The checkpoint stored in the dtype it is served in, else a half-precision one (half
+    the bytes to read), else the last by name."""
+
+    def rank(path: Path) -> tuple[int, str]:
+        stored = checkpoint_dtype(path)
+        return (2 if stored == serving_dtype else 1 if stored != "fp32" else 0, path.name)
+
+    return max(candidates, key=rank) if candidates else None
+
+
+def _in_model_dir(model_dir: Path, model_name: str, serving_dtype: str | None = None) -> dict[str, Path | None]:
     """Files under MODEL_DIR: `<dir>` or `<dir>/<model>` for the checkpoint (any
-    .safetensors/.pt) and vocab.txt, `<dir>/vocos-mel-24khz` or `<dir>` for the vocoder."""
+    .safetensors/.pt, the serving dtype's first) and vocab.txt, `<dir>/vocos-mel-24khz` or
+    `<dir>` for the vocoder."""
     found: dict[str, Path | None] = {"checkpoint": None, "vocab": None, "vocoder": None}
     for base in (model_dir / model_name, model_dir):
         if found["checkpoint"] is None and base.is_dir():
-            ckpts = sorted(p for p in base.iterdir() if p.suffix in CHECKPOINT_SUFFIXES)
-            found["checkpoint"] = ckpts[-1] if ckpts else None
+            ckpts = [p for p in base.iterdir() if p.suffix in CHECKPOINT_SUFFIXES and not p.name.startswith(".")]
+            found["checkpoint"] = _preferred_checkpoint(ckpts, serving_dtype)
         if found["vocab"] is None and (base / "vocab.txt").exists():
             found["vocab"] = base / "vocab.txt"
     for base in (model_dir / "vocos-mel-24khz", model_dir):
@@ -143,10 +222,13 @@ def resolve_files(
     vocab_file: str | None,
     vocoder_path: str | None,
     model_dir: str | None,
+    serving_dtype: str | None = None,
 ) -> ModelFiles:
+    """Every file the engine loads, local first; in MODEL_DIR the checkpoint stored in
+    `serving_dtype` wins over the others."""
     config = model_config_path(model)
     model_name = config.stem
-    local = _in_model_dir(Path(model_dir), model_name) if model_dir else {}
+    local = _in_model_dir(Path(model_dir), model_name, serving_dtype) if model_dir else {}
     if model_dir and not Path(model_dir).is_dir():
         raise EngineStartupError(f"MODEL_DIR {model_dir} is not a directory")
 
@@ -184,19 +266,54 @@ def read_vocab(path: Path) -> dict[str, int]:
         return {line[:-1]: i for i, line in enumerate(fh)}
 
 
-def load_dit_state(path: Path) -> dict[str, Any]:
-    """The EMA weights of the DiT, as upstream's `load_checkpoint(use_ema=True)` takes them."""
+def prefetch(paths: Iterable[Path]) -> None:
+    """Ask the kernel to read these files into the page cache in the background
+    (POSIX_FADV_WILLNEED), so a cold start reads the weights while Python is still importing.
+    Advice only: where it is unsupported or fails, the files are read when loaded."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def load_dit_state(path: Path, device: str = "cpu", dtype: Any = None) -> dict[str, Any]:
+    """The EMA weights of the DiT, as upstream's `load_checkpoint(use_ema=True)` takes them,
+    read onto `device` and cast to `dtype` one tensor at a time: a file already in that
+    dtype is read straight onto the device with no copy in another precision; an fp32 file
+    holds at most one tensor in fp32 besides the result."""
     import torch
 
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        raw = load_file(str(path), device="cpu")
-    else:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-        raw = ckpt.get("ema_model_state_dict", ckpt)
     prefix = "ema_model.transformer."
-    state = {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+    state: dict[str, Any] = {}
+
+    def take(key: str, tensor: torch.Tensor) -> None:
+        if dtype is not None and tensor.is_floating_point() and tensor.dtype != dtype:
+            tensor = tensor.to(dtype)
+        state[key[len(prefix) :]] = tensor
+
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device=device) as fh:
+            for key in fh.keys():  # noqa: SIM118 (a safe_open handle is not iterable)
+                if key.startswith(prefix):
+                    take(key, fh.get_tensor(key))
+    else:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        raw = ckpt.get("ema_model_state_dict", ckpt)
+        for key, tensor in raw.items():
+            if key.startswith(prefix):
+                take(key, tensor.to(device))
     if not state:
         raise EngineStartupError(f"{path} holds no '{prefix}*' weights: not an F5-TTS EMA checkpoint")
     return state
