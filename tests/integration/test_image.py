@@ -161,6 +161,21 @@ def test_weights_are_fetched_by_the_script_with_pinned_checksums() -> None:
     assert all(re.fullmatch(r"[0-9a-f]{64}", f.get("sha256") or "") for f in WEIGHTS["files"])
 
 
+def test_the_dit_is_baked_in_its_serving_dtype_from_the_pinned_release() -> None:
+    """The converter runs in the same step as the fetch (so no layer keeps the fp32 file it
+    removes), on a source the manifest pins, into a name the engine's lookup prefers."""
+    fetch = STEPS[_run_index("--group f5")]["value"]
+    assert "convert_weights.py" in fetch and "--remove-source" in fetch
+    assert fetch.index("fetch_weights.py") < fetch.index("convert_weights.py")
+    copy = [value for _, value in _steps("COPY") if "fetch_weights.py" in value]
+    assert "scripts/convert_weights.py" in copy[0]
+    pinned = {f["dest"] for f in WEIGHTS["files"] if f["sha256"]}
+    derived = [d for d in WEIGHTS["derived"] if d["group"] == "f5"]
+    assert derived and all(d["source"] in pinned for d in derived)
+    assert all(d["dest"].endswith(f".{d['dtype']}.safetensors") for d in derived)
+    assert all(d["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", d["sha256"]) for d in derived)
+
+
 def test_runs_as_a_non_root_user() -> None:
     users = _steps("USER")
     assert users, "no USER: the worker would run as root"
@@ -186,6 +201,7 @@ def test_torch_deps_and_weights_are_layered_before_the_code() -> None:
                 "pyproject.toml",
                 "scripts/fetch_weights.py",
                 "scripts/weights.json",
+                "scripts/convert_weights.py",
             }
 
 
