@@ -20,12 +20,12 @@ from adapters.fake_aligner import FakeAligner
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
-from adapters.http_fetcher import HttpFetcher
 from adapters.micro_batcher import AlignBatcher, MicroBatcher
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
 from domain.text.normalize import TextNormalizer
+from domain.timing import StageTimer
 from domain.use_cases.synthesize import Synthesize
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
 from domain.voice import DEFAULT_VOICE
@@ -79,10 +79,32 @@ def _output_sweeper(store: BlobStore, settings: Settings) -> FolderOutputSweeper
     return FolderOutputSweeper(root, retention)
 
 
-def _f5_engine(**settings: object) -> object:
-    from adapters.f5_engine import build_f5_engine
+def _f5_engine(
+    timer: StageTimer,
+    model: str,
+    ckpt_file: str | None,
+    vocoder_path: str | None,
+    model_dir: str | None,
+    **settings: object,
+) -> object:
+    from adapters.f5_loading import prefetch_local_files
 
-    return build_f5_engine(**settings)  # type: ignore[arg-type]
+    # the kernel reads the weights from disk while torch is imported (a cold page cache)
+    prefetch_local_files(model=model, ckpt_file=ckpt_file, vocoder_path=vocoder_path, model_dir=model_dir)
+    with timer.stage("imports_engine"):  # torch and the engine's modules
+        from adapters.f5_engine import build_f5_engine
+
+    return build_f5_engine(  # type: ignore[arg-type]
+        timer=timer, model=model, ckpt_file=ckpt_file, vocoder_path=vocoder_path, model_dir=model_dir, **settings
+    )
+
+
+def _fetcher(max_bytes: int) -> object:
+    """Imported when first built: it imports runpod, which the worker imports beside the
+    model's loading instead of before it (entrypoints/runpod_handler.py)."""
+    from adapters.http_fetcher import HttpFetcher
+
+    return HttpFetcher(max_bytes=max_bytes)
 
 
 def _ctc_aligner(path: str | None) -> object:
@@ -122,6 +144,8 @@ def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> I
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     config = settings.provided
+    #: where start-up stages are timed (the worker's `worker_ready` breakdown)
+    startup_timer = providers.Singleton(StageTimer)
 
     # --- gateways -------------------------------------------------------------
     store = providers.Singleton(_store, settings=settings)
@@ -129,12 +153,13 @@ class Container(containers.DeclarativeContainer):
     disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
-    fetcher = providers.Singleton(HttpFetcher, max_bytes=config.max_voice_bytes)
+    fetcher = providers.Singleton(_fetcher, max_bytes=config.max_voice_bytes)
     engine = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeEngine),
         f5=providers.Singleton(
             _f5_engine,
+            timer=startup_timer,
             model=config.f5_model,
             ckpt_file=config.f5_ckpt_file,
             vocab_file=config.f5_vocab_file,

@@ -28,7 +28,7 @@ import structlog
 
 from domain.audio import Audio
 from domain.errors import EngineError
-from domain.synthesis import SynthesisItem
+from domain.synthesis import Reference, SynthesisItem
 from domain.word_timing import AlignmentItem, WordSpan
 from ports.aligner import Aligner
 from ports.tts_engine import TtsEngine
@@ -186,10 +186,10 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
     def model_id(self) -> str:
         return self._engine.model_id
 
-    def warm_up(self) -> None:
+    def warm_up(self, reference: Reference | None = None) -> None:
         warm_up = getattr(self._engine, "warm_up", None)
         if callable(warm_up):
-            warm_up()
+            warm_up(reference) if reference is not None else warm_up()
 
     def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
         return self._submit(items)

@@ -5,13 +5,21 @@ happens once, before `runpod.serverless.start`, so the first job and a FlashBoot
 find the worker ready. A worker that cannot boot stays up and answers every job with the
 reason (entrypoints/failed_start.py) unless EXIT_ON_STARTUP_FAILURE is set. The handler
 is `async` and runs each job in a thread: runpod calls a plain `def` handler inside its
-event loop, where jobs could never overlap.
+event loop, where jobs could never overlap. Jobs sent while the worker boots wait in
+RunPod's queue: it asks for none before it is ready.
+
+Cold start: `ready_seconds` in the `worker_ready` event counts from the process's start
+(the image's command), with a per-stage breakdown (`stages`). runpod is imported in a
+thread beside the model's loading, since most of its import is waiting on a subprocess
+(py-cpuinfo's CPU probe); the rest of start-up imports only what serving needs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -20,9 +28,12 @@ from typing import Any, Protocol
 import structlog
 
 from container import Container, build_container
-from domain.errors import StorageError
+from domain.errors import StorageError, TtsError
+from domain.voice import DEFAULT_VOICE
+from entrypoints import CODE_STARTED
 from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
+from entrypoints.process_clock import process_started
 from entrypoints.service import WorkerService
 from settings import Settings, load_settings, startup_mode
 
@@ -36,21 +47,54 @@ class JobService(Protocol):
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
+def import_in_background(module: str) -> threading.Thread:
+    """Start importing `module` in a daemon thread; `join()` it before using the module. An
+    import that fails there fails again, with its traceback, where the module is used."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # re-raised by the main thread's own import
+            __import__(module)
+
+    thread = threading.Thread(target=run, name=f"import-{module}", daemon=True)
+    thread.start()
+    return thread
+
+
 def boot(container: Container) -> WorkerService:
-    """Load and warm the model; the caller keeps the container (it owns the batcher's thread)."""
-    started = time.perf_counter()
+    """Load and warm the model; the caller keeps the container (it owns the batcher's thread).
+    Logs `worker_ready` with the time since the process started and where it went."""
+    started, origin = process_started()
     settings = container.settings()
+    timer = container.startup_timer()
+    timer.record("interpreter", CODE_STARTED - started)  # python's own start-up, before our code ran
+    timer.record("imports_worker", time.perf_counter() - CODE_STARTED)  # the worker's modules, settings, logs
     engine = container.batched_engine()
-    service = container.service()
-    engine.warm_up()
-    failed = [check for check in container.store().check() if not check.ok]
+    with timer.stage("service"):  # the store, the use cases, the voice fetcher (runpod's ssrf guard)
+        service = container.service()
+    reference = None
+    with timer.stage("reference_prep"):  # the default voice read and decoded; its mel is made in the warm-up
+        try:
+            _, reference = container.voices().reference(DEFAULT_VOICE)
+        except TtsError as exc:  # a speed-up only: the store check below reports a store that fails
+            log.warning("default_voice_not_prepared", error=str(exc))
+    with timer.stage("warm_up"):
+        engine.warm_up(reference)
+    with timer.stage("store_check"):
+        failed = [check for check in container.store().check() if not check.ok]
     if failed:
         raise StorageError(f"store check {failed[0].name!r} failed: {failed[0].detail}")
+    ready = time.perf_counter() - started
     log.info(
         "worker_ready",
         engine=engine.model_id,
         store=settings.resolved_storage_url,
-        ready_seconds=round(time.perf_counter() - started, 3),
+        ready_seconds=round(ready, 3),
+        ready_from=origin,
+        # CPU time of the whole process so far (all threads): on a shared machine, wall time
+        # also counts waiting for a core, which this does not
+        ready_cpu_seconds=round(time.process_time(), 3),
+        stages=timer.rounded(),
+        unaccounted_seconds=round(ready - sum(timer.seconds.values()), 3),
     )
     return service
 
@@ -104,10 +148,12 @@ def start() -> tuple[Settings, JobService, Container | None]:
 
 
 def main() -> None:
+    runpod_import = import_in_background("runpod")
+    settings, service, container = start()
+    runpod_import.join()
     import runpod
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
-    settings, service, container = start()
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
     RunPodLogger().set_level(settings.runpod_log_level)
     # without MAX_CONCURRENCY: as many jobs as fill one batch of the engine on this device

@@ -1,0 +1,227 @@
+"""Cold start: what the worker imports and times while it boots, and the weights it bakes in
+the dtype it serves them in (scripts/convert_weights.py), read through the engine's loader.
+
+Everything runs on the tiny checkpoint scripts/make_tiny_checkpoint.py writes; the worker is
+started in a subprocess as the image starts it, so sys.modules is the worker's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from adapters.f5_engine import build_f5_engine
+from adapters.f5_loading import load_dit_state, resolve_files
+from tests.contracts.tts_engine import item
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVERT = ROOT / "scripts" / "convert_weights.py"
+#: what serving never needs at start: the trainer and its stack, plotting, the ASR stack,
+#: pydub, and the modules f5-tts's model code imports for paths inference does not take
+HEAVY = (
+    "f5_tts.model.trainer",
+    "f5_tts.infer.utils_infer",
+    "wandb",
+    "datasets",
+    "accelerate",
+    "gradio",
+    "matplotlib",
+    "transformers",
+    "pydub",
+    "einx",
+    "sympy",
+    "torch._dynamo",
+    "scipy.signal",
+    "numba",
+    "librosa.filters",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("tiny")
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return dict(line.split("=", 1) for line in made.stdout.splitlines() if "=" in line)
+
+
+def _convert(src: str | Path, dst: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(CONVERT), str(src), str(dst), *extra], capture_output=True, text=True, timeout=300
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- the worker's start-up -------------------------------------------------------------------
+
+BOOT = """
+import json, sys
+from container import build_container
+from entrypoints.runpod_handler import boot
+boot(build_container())
+print("MODULES " + json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_worker_boot_imports_no_heavy_module_and_times_every_stage(tiny: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, **tiny, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "STORAGE_URL": f"file://{tmp_path}/data", "LOG_FORMAT": "json"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", BOOT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    modules = set(json.loads(next(line for line in done.stdout.splitlines() if line.startswith("MODULES "))[8:]))
+    assert "f5_tts.model.backbones.dit" in modules  # the model was loaded, through the trimmed path
+    assert not modules & set(HEAVY), f"start-up imported {sorted(modules & set(HEAVY))}"
+    ready = json.loads(next(line for line in output.splitlines() if '"worker_ready"' in line))
+    stages = ready["stages"]
+    assert {"interpreter", "imports_worker", "imports_engine", "imports_model", "device_init", "weights_read",
+            "weights_to_device", "vocoder", "reference_prep", "warm_up"} <= set(stages)  # fmt: skip
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert ready["ready_from"] == "process start (/proc/self/stat)"
+    # counted from the process start: every stage, from the interpreter's own start-up on, is inside it
+    assert ready["ready_seconds"] >= sum(stages.values()) - 0.01
+    assert ready["unaccounted_seconds"] == pytest.approx(ready["ready_seconds"] - sum(stages.values()), abs=0.01)
+
+
+# --- weights in the serving dtype ------------------------------------------------------------
+
+
+def test_conversion_is_deterministic_and_keeps_every_tensor(tiny: dict[str, str], tmp_path: Path) -> None:
+    first, second = tmp_path / "a.bf16.safetensors", tmp_path / "b.bf16.safetensors"
+    assert _convert(tiny["F5_CKPT_FILE"], first).returncode == 0
+    assert _convert(tiny["F5_CKPT_FILE"], second).returncode == 0  # another process: another hash seed
+    assert _sha256(first) == _sha256(second)
+    assert first.stat().st_size < 0.55 * Path(tiny["F5_CKPT_FILE"]).stat().st_size
+    with safe_open(tiny["F5_CKPT_FILE"], "pt") as src, safe_open(str(first), "pt") as dst:
+        assert set(src.keys()) == set(dst.keys())
+        for key in src.keys():  # noqa: SIM118
+            a, b = src.get_tensor(key), dst.get_tensor(key)
+            if a.is_floating_point():
+                assert b.dtype == torch.bfloat16 and torch.equal(b, a.to(torch.bfloat16)), key
+            else:
+                assert torch.equal(a, b), key
+
+
+def test_half_precision_file_is_read_straight_into_the_serving_dtype(tiny: dict[str, str], tmp_path: Path) -> None:
+    converted = tmp_path / "model.bf16.safetensors"
+    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    state = load_dit_state(converted, device="cpu", dtype=torch.bfloat16)
+    assert state and all(t.dtype == torch.bfloat16 for t in state.values() if t.is_floating_point())
+    from_fp32 = load_dit_state(Path(tiny["F5_CKPT_FILE"]), device="cpu", dtype=torch.bfloat16)
+    assert state.keys() == from_fp32.keys() and all(torch.equal(state[k], from_fp32[k]) for k in state)
+
+
+def _engine(tiny: dict[str, str], ckpt: Path | str, dtype: str):
+    return build_f5_engine(model=tiny["F5_MODEL"], ckpt_file=str(ckpt), vocab_file=tiny["F5_VOCAB_FILE"],
+                           vocoder_path=tiny["VOCODER_PATH"], dtype=dtype, device="cpu")  # fmt: skip
+
+
+def test_engine_serves_the_same_audio_from_the_bf16_file_and_still_loads_fp32(
+    tiny: dict[str, str], tmp_path: Path
+) -> None:
+    converted = tmp_path / "model.bf16.safetensors"
+    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    job = [item("Hello there.", seed=3, nfe_step=4)]
+    from_bf16 = _engine(tiny, converted, "bf16").synthesize(job)[0]
+    from_fp32_file = _engine(tiny, tiny["F5_CKPT_FILE"], "bf16").synthesize(job)[0]
+    assert np.array_equal(np.asarray(from_bf16.samples), np.asarray(from_fp32_file.samples))
+    fp32 = _engine(tiny, tiny["F5_CKPT_FILE"], "fp32")  # the release's fp32 file still serves fp32
+    assert next(fp32._dit.parameters()).dtype == torch.float32
+    upcast = _engine(tiny, converted, "fp32")  # and the bf16 file serves a CPU without native bf16
+    assert next(upcast._dit.parameters()).dtype == torch.float32
+    assert np.isfinite(np.asarray(upcast.synthesize(job)[0].samples)).all()
+
+
+def test_model_dir_prefers_the_checkpoint_stored_in_the_serving_dtype(tiny: dict[str, str], tmp_path: Path) -> None:
+    model_dir = tmp_path / "models" / "F5TTS_tiny"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model_1.safetensors").symlink_to(tiny["F5_CKPT_FILE"])
+    (model_dir / "model_1.bf16.safetensors").write_bytes(b"")
+
+    def pick(serving: str | None) -> str:
+        found = resolve_files(model=tiny["F5_MODEL"], ckpt_file=None, vocab_file=None,
+                              vocoder_path=tiny["VOCODER_PATH"], model_dir=str(tmp_path / "models"),
+                              serving_dtype=serving)  # fmt: skip
+        return found.checkpoint.name
+
+    assert pick("bf16") == "model_1.bf16.safetensors"
+    assert pick("fp32") == "model_1.safetensors"
+    assert pick("fp16") == "model_1.bf16.safetensors"  # half the bytes, cast at load
+    assert pick(None) == "model_1.bf16.safetensors"
+
+
+# --- the image build's conversion step -------------------------------------------------------
+
+
+def _manifest(tmp_path: Path, source_sha: str, derived_sha: str | None) -> Path:
+    manifest = tmp_path / "weights.json"
+    manifest.write_text(json.dumps({
+        "files": [{"group": "f5", "repo": "r", "revision": "0" * 40, "path": "m.safetensors",
+                   "dest": "M/model_1.safetensors", "size": 1, "sha256": source_sha}],
+        "derived": [{"group": "f5", "source": "M/model_1.safetensors", "dtype": "bf16",
+                     "dest": "M/model_1.bf16.safetensors", "sha256": derived_sha}],
+    }))  # fmt: skip
+    return manifest
+
+
+def _build_step(model_dir: Path, manifest: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(CONVERT), "--model-dir", str(model_dir), "--manifest", str(manifest), "--remove-source"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def _model_dir(tiny: dict[str, str], tmp_path: Path) -> Path:
+    model_dir = tmp_path / "models"
+    (model_dir / "M").mkdir(parents=True)
+    (model_dir / "M" / "model_1.safetensors").write_bytes(Path(tiny["F5_CKPT_FILE"]).read_bytes())
+    return model_dir
+
+
+def test_build_step_converts_a_pinned_source_and_records_the_result(tiny: dict[str, str], tmp_path: Path) -> None:
+    model_dir = _model_dir(tiny, tmp_path)
+    manifest = _manifest(tmp_path, _sha256(Path(tiny["F5_CKPT_FILE"])), None)
+    done = _build_step(model_dir, manifest)
+    assert done.returncode == 0, done.stderr
+    out = model_dir / "M" / "model_1.bf16.safetensors"
+    digest = _sha256(out)
+    assert (model_dir / "derived.sha256").read_text() == f"{digest}  M/model_1.bf16.safetensors\n"
+    assert "UNPINNED" in done.stderr and digest in done.stderr
+    assert not (model_dir / "M" / "model_1.safetensors").exists()  # --remove-source
+    with safe_open(str(out), "pt") as fh:
+        assert json.loads(fh.metadata()["f5_tts_worker"])["source_sha256"] == _sha256(Path(tiny["F5_CKPT_FILE"]))
+
+    # pinned: the same conversion passes again, a different pin fails and leaves nothing
+    again = tmp_path / "again"
+    model_dir = _model_dir(tiny, again)
+    assert _build_step(model_dir, _manifest(again, _sha256(Path(tiny["F5_CKPT_FILE"])), digest)).returncode == 0
+    wrong = tmp_path / "wrong"
+    model_dir = _model_dir(tiny, wrong)
+    failed = _build_step(model_dir, _manifest(wrong, _sha256(Path(tiny["F5_CKPT_FILE"])), "0" * 64))
+    assert failed.returncode == 1 and "not the pinned" in failed.stderr
+    assert not (model_dir / "M" / "model_1.bf16.safetensors").exists()
+
+
+def test_build_step_refuses_a_source_that_is_not_the_pinned_file(tiny: dict[str, str], tmp_path: Path) -> None:
+    model_dir = _model_dir(tiny, tmp_path)
+    done = _build_step(model_dir, _manifest(tmp_path, "1" * 64, None))
+    assert done.returncode == 1 and "not the pinned file" in done.stderr
+    assert sorted(p.name for p in (model_dir / "M").iterdir()) == ["model_1.safetensors"]
