@@ -73,7 +73,9 @@ def _sha256(path: Path) -> str:
 BOOT = """
 import json, sys
 from container import build_container
+from entrypoints.logging_setup import configure_logging
 from entrypoints.runpod_handler import boot
+configure_logging("INFO", "json")
 boot(build_container())
 print("MODULES " + json.dumps(sorted(sys.modules)))
 """
