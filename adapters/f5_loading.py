@@ -286,6 +286,21 @@ def prefetch(paths: Iterable[Path]) -> None:
             os.close(fd)
 
 
+def prefetch_local_files(*, model: str, ckpt_file: str | None, vocoder_path: str | None, model_dir: str | None) -> None:
+    """`prefetch()` for the checkpoint and vocoder weights found on local disk (never the
+    hub; in MODEL_DIR, the half-precision checkpoint a GPU serves), called before torch is
+    imported so a cold page cache fills during the imports. Anything unresolvable is left to
+    the real load, which reports it."""
+    try:
+        name = model_config_path(model).stem
+    except EngineStartupError:
+        return
+    local = _in_model_dir(Path(model_dir), name) if model_dir and Path(model_dir).is_dir() else {}
+    checkpoint = Path(ckpt_file) if ckpt_file else local.get("checkpoint")
+    vocoder = Path(vocoder_path) if vocoder_path else local.get("vocoder")
+    prefetch(p for p in (checkpoint, vocoder / "pytorch_model.bin" if vocoder else None) if p is not None)
+
+
 def load_dit_state(path: Path, device: str = "cpu", dtype: Any = None) -> dict[str, Any]:
     """The EMA weights of the DiT, as upstream's `load_checkpoint(use_ema=True)` takes them,
     read onto `device` and cast to `dtype` one tensor at a time: a file already in that

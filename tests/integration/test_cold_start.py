@@ -98,6 +98,7 @@ def test_worker_boot_imports_no_heavy_module_and_times_every_stage(tiny: dict[st
             "weights_to_device", "vocoder", "reference_prep", "warm_up"} <= set(stages)  # fmt: skip
     assert all(seconds >= 0 for seconds in stages.values())
     assert ready["ready_from"] == "process start (/proc/self/stat)"
+    assert ready["ready_cpu_seconds"] > 0
     # counted from the process start: every stage, from the interpreter's own start-up on, is inside it
     assert ready["ready_seconds"] >= sum(stages.values()) - 0.01
     assert ready["unaccounted_seconds"] == pytest.approx(ready["ready_seconds"] - sum(stages.values()), abs=0.01)
