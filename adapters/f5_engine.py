@@ -171,7 +171,7 @@ class F5Engine:
         t = np.arange(self._sample_rate, dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
         ref = Reference(key="warm-up", audio=from_numpy(tone, self._sample_rate), text="Warm up.")
-        params = SynthesisParams(nfe_step=2)
+        params = SynthesisParams(nfe_step=1)  # one step runs every kernel a job runs; more only repeat them
         ready = SynthesisItem(reference=ref, text="Ready.", params=params, seed=0)
         self.synthesize([ready])
         self.synthesize([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
