@@ -1,0 +1,72 @@
+"""Jobs sent while the worker starts wait for it: none is refused and none runs before the
+worker is ready. The worker runs as the image starts it (`python -m entrypoints.runpod_handler`)
+on the real engine with the tiny checkpoint, so its start-up (torch, the model, the
+warm-up) takes seconds, against the loopback stand-in of RunPod's queue, which holds the
+jobs from before the process exists. Order is checked, never time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.worker import ROOT
+from tests.runpod_queue import job_queue
+
+pytestmark = pytest.mark.slow
+
+
+def _tiny_checkpoint(out: Path) -> dict[str, str]:
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    return dict(line.split("=", 1) for line in made.stdout.splitlines() if "=" in line)
+
+
+def _events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith("{")]
+
+
+def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Path) -> None:
+    settings = _tiny_checkpoint(tmp_path / "ckpt")
+    log_path = tmp_path / "worker.log"
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    seen_at_first_take: list[str] = []
+
+    def first_take(events: list) -> bool:
+        if any(e.kind == "take" for e in events):
+            if not seen_at_first_take:  # what the worker had logged when it first took a job
+                seen_at_first_take.append(log_path.read_text(errors="replace"))
+            return True
+        return False
+
+    with job_queue() as queue:
+        inputs = [{"text": f"Job number {n} was sent before the worker started.", "nfe_step": 4} for n in range(3)]
+        job_ids = queue.submit_many(inputs)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "STORAGE_URL", "S3_BUCKET"))}
+        env = {**inherited, **settings, **queue.env(), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+               "LOG_FORMAT": "json", "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32",
+               "STORAGE_URL": f"file://{tmp_path / 'store'}"}  # fmt: skip
+        with log_path.open("wb") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "entrypoints.runpod_handler"], cwd=workdir, env=env,
+                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            queue.wait_for(first_take, timeout=600)
+            answers = queue.wait_done(*job_ids, timeout=600)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+
+    assert '"worker_ready"' in seen_at_first_take[0], "the worker took a job before it was ready"
+    for job_id in job_ids:
+        assert answers[job_id]["output"]["status"] == "completed", answers[job_id]
+    events = _events(log_path)
+    ready = next(i for i, e in enumerate(events) if e.get("event") == "worker_ready")
+    done = [i for i, e in enumerate(events) if e.get("event") == "job_done"]
+    assert len(done) == len(job_ids) and min(done) > ready
