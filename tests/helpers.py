@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import functools
 import io
+import re
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from dependency_injector import providers
 
 from container import Container, build_container
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tone(seconds: float = 2.0, rate: int = 24000, freq: float = 180.0) -> np.ndarray:
@@ -55,3 +61,27 @@ def claimed_long_flac(seconds: int = 2048, rate: int = 8000, channels: int = 8) 
         for _ in range(seconds // 16):
             out.write(block)
     return buffer.getvalue()
+
+
+def script_settings(script: str, out: Path) -> dict[str, str]:
+    """Run one of the project's scripts that write a tiny random model (make_tiny_checkpoint.py,
+    make_tiny_aligner.py) into `out`, and return the KEY=VALUE settings it prints to load it."""
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    return dict(line.split("=", 1) for line in printed.splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+
+
+def tiny_f5_env(out: Path) -> dict[str, str]:
+    """The settings that run the real F5 engine on the tiny checkpoint written to `out`: offline,
+    fp32 (bitwise-reproducible on any CPU), loaded as production loads the real weights."""
+    return {
+        **script_settings("make_tiny_checkpoint.py", out),
+        "TTS_ENGINE": "f5",
+        "HF_HUB_OFFLINE": "1",
+        "TTS_DTYPE": "fp32",
+    }

@@ -76,16 +76,3 @@ def serving_in_process(api: SpeechApi, settings: ServerSettings | None = None) -
     finally:
         server.should_exit = True
         thread.join(timeout=15)
-
-
-def tiny_checkpoint_env(directory: Path) -> dict[str, str]:
-    """The settings that load the project's tiny random F5-TTS checkpoint, written to `directory`,
-    offline, as production loads the real one."""
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(directory)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    env = dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
-    return {"TTS_ENGINE": "f5", **env, "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 from urllib.parse import urlparse
 
 import pytest
@@ -13,8 +11,8 @@ import requests
 
 from ports.audio_encoder import OUTPUT_FORMATS
 from tests.audio_decode import decode
-from tests.e2e.worker import ROOT, running_worker
-from tests.helpers import audio_file
+from tests.e2e.worker import running_worker
+from tests.helpers import audio_file, tiny_f5_env
 from tests.loopback import loopback_files
 from tests.moto_s3 import moto_s3
 
@@ -35,14 +33,7 @@ def store_env(request, tmp_path_factory):
     engine, store = request.param.split("-")
     env = {"TTS_ENGINE": engine}
     if engine == "f5":
-        printed = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path_factory.mktemp("tiny"))],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        env |= dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
-        env |= {"HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32"}
+        env |= tiny_f5_env(tmp_path_factory.mktemp("tiny"))
     if store == "file":
         yield {**env, "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}"}
         return

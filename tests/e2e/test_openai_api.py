@@ -14,8 +14,8 @@ import requests
 import soundfile as sf
 
 from tests.audio_decode import decode
-from tests.e2e.openai_server import running_openai_server, tiny_checkpoint_env
-from tests.helpers import audio_file
+from tests.e2e.openai_server import running_openai_server
+from tests.helpers import audio_file, tiny_f5_env
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-0123456789"
@@ -26,7 +26,7 @@ PARAGRAPH = " ".join(f"Sentence number {i} of a paragraph the server streams." f
 
 @pytest.fixture(scope="module", params=["fake", "f5"])
 def server(request, tmp_path_factory):
-    env = {"TTS_ENGINE": "fake"} if request.param == "fake" else tiny_checkpoint_env(tmp_path_factory.mktemp("tiny"))
+    env = {"TTS_ENGINE": "fake"} if request.param == "fake" else tiny_f5_env(tmp_path_factory.mktemp("tiny"))
     env |= {
         "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}",
         "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),

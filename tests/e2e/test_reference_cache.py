@@ -9,13 +9,11 @@ engine (tiny checkpoint, fp32 on the CPU), runpod's local API, one store shared 
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.worker import ROOT, running_worker
-from tests.helpers import audio_file
+from tests.e2e.worker import running_worker
+from tests.helpers import audio_file, tiny_f5_env
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +25,8 @@ OTHER = "A second name for the clip, with its own text."
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path_factory.mktemp("tiny"))],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    settings = dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
     return {
-        **settings,
-        "TTS_ENGINE": "f5",
-        "HF_HUB_OFFLINE": "1",
-        "TTS_DTYPE": "fp32",
+        **tiny_f5_env(tmp_path_factory.mktemp("tiny")),
         "TTS_DEVICE": "cpu",
         "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}",
         "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.worker import ROOT, free_port
-from tests.helpers import audio_file
+from tests.helpers import audio_file, script_settings
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 
 pytestmark = pytest.mark.slow
@@ -219,13 +219,7 @@ def test_sigterm_in_the_middle_of_a_job_finishes_it_and_leaves_nothing_half_writ
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> dict[str, str]:
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path_factory.mktemp("tiny"))],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
+    return script_settings("make_tiny_checkpoint.py", tmp_path_factory.mktemp("tiny"))
 
 
 def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, tiny_checkpoint):

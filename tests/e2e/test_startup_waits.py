@@ -15,17 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.worker import ROOT
+from tests.helpers import script_settings
 from tests.runpod_queue import job_queue
 
 pytestmark = pytest.mark.slow
-
-
-def _tiny_checkpoint(out: Path) -> dict[str, str]:
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out)],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    return dict(line.split("=", 1) for line in made.stdout.splitlines() if "=" in line)
 
 
 def _events(log: Path) -> list[dict]:
@@ -33,7 +26,7 @@ def _events(log: Path) -> list[dict]:
 
 
 def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Path) -> None:
-    settings = _tiny_checkpoint(tmp_path / "ckpt")
+    settings = script_settings("make_tiny_checkpoint.py", tmp_path / "ckpt")
     log_path = tmp_path / "worker.log"
     workdir = tmp_path / "app"
     workdir.mkdir()

@@ -19,6 +19,7 @@ import srt
 import webvtt
 
 from tests.e2e.worker import ROOT, running_worker
+from tests.helpers import script_settings, tiny_f5_env
 
 pytestmark = pytest.mark.slow
 TEXT = "Hello, world! Timestamps come back for every word I speak, even 你好 and café."
@@ -26,24 +27,16 @@ WORDS = ["Hello,", "world!", "Timestamps", "come", "back", "for", "every", "word
          "and", "café."]  # fmt: skip
 
 
-def _script(name: str, out) -> dict[str, str]:
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), str(out)], check=True, capture_output=True, text=True
-    ).stdout
-    return dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
-
-
 @pytest.fixture(scope="module")
 def aligner_env(tmp_path_factory) -> dict[str, str]:
-    return _script("make_tiny_aligner.py", tmp_path_factory.mktemp("aligner"))
+    return script_settings("make_tiny_aligner.py", tmp_path_factory.mktemp("aligner"))
 
 
 @pytest.fixture(scope="module", params=["fake", "f5"])
 def worker(request, aligner_env, tmp_path_factory):
     env = {"TTS_ENGINE": request.param, "STREAMING": "1", **aligner_env}
     if request.param == "f5":
-        env |= _script("make_tiny_checkpoint.py", tmp_path_factory.mktemp("tiny"))
-        env |= {"HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32"}
+        env |= tiny_f5_env(tmp_path_factory.mktemp("tiny"))
     env["STORAGE_URL"] = f"file://{tmp_path_factory.mktemp('store')}"
     with running_worker(env, tmp_path_factory.mktemp("logs") / "worker.log") as running:
         yield running

@@ -22,6 +22,7 @@ from safetensors import safe_open
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import load_dit_state, resolve_files
 from tests.contracts.tts_engine import item
+from tests.helpers import script_settings
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +51,7 @@ HEAVY = (
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    out = tmp_path_factory.mktemp("tiny")
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(out)],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    return dict(line.split("=", 1) for line in made.stdout.splitlines() if "=" in line)
+    return script_settings("make_tiny_checkpoint.py", tmp_path_factory.mktemp("tiny"))
 
 
 def _convert(src: str | Path, dst: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from settings import Settings
-from tests.helpers import make_test_container
+from tests.helpers import make_test_container, script_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile.runpod"
@@ -400,11 +400,7 @@ def _image_command() -> list[str]:
 
 @pytest.mark.slow
 def test_worker_started_like_the_image_runs_test_input_on_the_tiny_checkpoint(tmp_path: Path) -> None:
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path / "ckpt")],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
-    settings = dict(line.split("=", 1) for line in made.stdout.splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+    settings = script_settings("make_tiny_checkpoint.py", tmp_path / "ckpt")
     assert {"F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH"} <= set(settings)
     workdir = tmp_path / "app"
     workdir.mkdir()

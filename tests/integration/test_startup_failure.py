@@ -4,8 +4,6 @@ the process-level version of these checks is in tests/e2e/test_runpod_queue.py."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +13,8 @@ from entrypoints.failed_start import FailedStart
 from entrypoints.runpod_handler import start
 from entrypoints.service import WorkerService
 from settings import Settings
-from tests.e2e.worker import ROOT, free_port
+from tests.e2e.worker import free_port
+from tests.helpers import script_settings
 
 PREFIX = "engine_error: worker failed to start: "
 
@@ -75,13 +74,7 @@ def test_missing_weights_are_a_failed_start(environ, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_bad_tts_dtype_is_a_failed_start(environ, tmp_path: Path) -> None:
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_tiny_checkpoint.py"), str(tmp_path / "tiny")],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    environ(**dict(line.split("=", 1) for line in printed.splitlines() if "=" in line))
+    environ(**script_settings("make_tiny_checkpoint.py", tmp_path / "tiny"))
     environ(TTS_ENGINE="f5", HF_HUB_OFFLINE="1", TTS_DEVICE="cpu", TTS_DTYPE="fp8")
     assert_failed_start("TTS_DTYPE='fp8'")
 
