@@ -4,8 +4,6 @@ test controls."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -13,11 +11,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 import uvicorn
 
 from entrypoints.openai_api import ServerSettings, SpeechApi, create_app
-from tests.e2e.worker import ROOT, free_port
+from tests.e2e.worker import free_port, serving_process
 
 
 class Server:
@@ -32,31 +29,10 @@ class Server:
 @contextmanager
 def running_openai_server(env: Mapping[str, str], log_path: Path, boot_timeout: float = 180) -> Iterator[Server]:
     port = free_port()
-    full_env = {**os.environ, "LOG_FORMAT": "json", **env}
     command = [sys.executable, "-m", "entrypoints.openai_api", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", log_path)
-    try:
-        deadline = time.monotonic() + boot_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.logs()[-3000:]}")
-            try:
-                requests.get(f"{server.base_url}/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{server.logs()[-3000:]}") from None
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    base_url = f"http://127.0.0.1:{port}"
+    with serving_process(command, env, log_path, f"{base_url}/health", boot_timeout):
+        yield Server(base_url, log_path)
 
 
 @contextmanager

@@ -49,6 +49,39 @@ class Worker:
 
 
 @contextmanager
+def serving_process(
+    command: list[str], env: Mapping[str, str], log_path: Path, ready_url: str, boot_timeout: float, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen]:
+    """`command` started with its output in `log_path`, once `ready_url` answers; stopped after
+    (terminate, then kill). A process that exits or does not answer in time fails with its log."""
+    full_env = {**os.environ, "LOG_FORMAT": "json", **env}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + boot_timeout
+        while True:
+            if process.poll() is not None:
+                logs = log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{command[2]} exited with {process.returncode}:\n{logs}")
+            try:
+                requests.get(ready_url, timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    logs = log_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"{command[2]} did not start:\n{logs}") from None
+                time.sleep(0.2)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def running_worker(
     env: Mapping[str, str],
     log_path: Path,
@@ -58,31 +91,10 @@ def running_worker(
 ) -> Iterator[Worker]:
     """The worker from `root` (this checkout unless told otherwise) on a free loopback port."""
     port = free_port()
-    full_env = {**os.environ, "LOG_FORMAT": "json", **env}
     command = [
         sys.executable, "-m", module,
         "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port),
     ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    worker = Worker(f"http://127.0.0.1:{port}", log_path, process.pid)
-    try:
-        deadline = time.monotonic() + boot_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.logs()[-3000:]}")
-            try:
-                requests.get(f"{worker.base_url}/docs", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"worker did not start:\n{worker.logs()[-3000:]}") from None
-                time.sleep(0.2)
-        yield worker
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    base_url = f"http://127.0.0.1:{port}"
+    with serving_process(command, env, log_path, f"{base_url}/docs", boot_timeout, cwd=root) as process:
+        yield Worker(base_url, log_path, process.pid)
