@@ -13,6 +13,7 @@ the largest bucket run eagerly. The choice is made once at start-up (`TTS_RUNNER
 from __future__ import annotations
 
 import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,13 +200,21 @@ class CudaGraphRunner:
             v = velocity(static.y, static.cond, static.text, static.t, static.mask, static.cfg if guided else None)
             static.y.add_(static.dt * v)
 
+        started = time.perf_counter()
         entry = _Graph(static, self._capturer.capture(step))
         self.captures += 1
         self._graphs[key] = entry
         while len(self._graphs) > self._max_graphs:
             evicted, _ = self._graphs.popitem(last=False)
             log.info("f5_graph_evicted", bucket=evicted)
-        log.info("f5_graph_captured", batch=rows, frames=frames, guided=guided, graphs=len(self._graphs))
+        log.info(
+            "f5_graph_captured",
+            batch=rows,
+            frames=frames,
+            guided=guided,
+            graphs=len(self._graphs),
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return entry
 
 

@@ -2,24 +2,27 @@
 # Every GPU check of the engine in one prepared script, for a scarce GPU machine (Python 3.12,
 # torch with CUDA; the project's other packages come as wheels, see gpu_wheels.sh).
 #
-#   here:        bash benchmarks/gpu_wheels.sh                       # once: .whl/
-#   on the GPU:  bash benchmarks/gpu_suite.sh tests,ceiling,engine   # ~6 min   (carry .whl)
-#                bash benchmarks/gpu_suite.sh serve                   # ~6 min   (carry .whl)
-#                bash benchmarks/gpu_suite.sh coldstart               # ~7 min   (carry .whl)
+#   here:        bash benchmarks/gpu_wheels.sh                        # once: .whl/ (carry it)
+#   on the GPU:  SUITE_SECONDS=480 bash benchmarks/gpu_suite.sh       # every stage, in this order
+#                bash benchmarks/gpu_suite.sh serve,coldstart         # some stages
 #
-# Stages (comma list, default all; each call must end inside the device's 10-minute limit):
-#   tests    the CUDA-only tests: graphs vs eager, batch mates and buckets, fp32 and bf16
-#   ceiling  the DiT alone: eager, torch.compile, CUDA graphs, compile+graphs (benchmarks/ceiling.py)
-#   engine   this engine against upstream F5TTS.infer, interleaved (benchmarks/engine.py)
-#   serve    both workers through runpod's local API at 1/8/16 clients, interleaved (benchmarks/serve.py)
-#   coldstart the worker started as the image starts it, warm and cold page cache, and each side's
-#            load against upstream's (benchmarks/coldstart_gpu.sh -> coldstart-gpu.txt)
-# Each stage's table goes to $OUT/<stage>-gpu.txt (and to stdout).
+# Stages (comma list, run in the order given; default: all, most wanted first):
+#   tests     the CUDA-only tests: graphs vs eager, batch mates and buckets, fp32 and bf16
+#   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
+#   serve     both workers through runpod's local API at 1/8/16 clients, interleaved, with a
+#             second worker copy under TTS_COMPILE=1
+#   coldstart the worker started as the image starts it, warm page cache
+#   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16
+#   coldcache the same as coldstart with the page cache dropped before every process (root)
+# The whole run ends within SUITE_SECONDS (default 540): each stage gets at most its own cap
+# and what is left, so one slow stage cannot take the next ones' time, and a stage cut off
+# keeps what it printed. Each stage's output goes to $OUT/<stage>-gpu.txt (and to stdout).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
-stages="${1:-tests,ceiling,engine,serve,coldstart}"
+stages="${1:-tests,engine,serve,coldstart,ceiling,coldcache}"
+deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -29,24 +32,42 @@ else
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 {
+  date -u
   nvidia-smi -L
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
   python3 -c "import container, adapters.f5_engine, runpod.serverless.utils.rp_ssrf; print('imports ok')"
+  python3 -c "from benchmarks.engine import ensure_files; from pathlib import Path; ensure_files(Path('/tmp/f5-tts-worker-bench'))"
+  echo "setup done at ${SECONDS}s"
 } 2>&1 | tee "$OUT/env-gpu.txt"
 
-run() {  # run STAGE SECONDS COMMAND...: one stage, its output kept even when it times out
-  local stage=$1 seconds=$2
+run() {  # run STAGE CAP_SECONDS COMMAND...: one stage, within its cap and the suite's deadline
+  local stage=$1 cap=$2 left=$((deadline - SECONDS))
   shift 2
-  case ",$stages," in *",$stage,"*) ;; *) return 0 ;; esac
-  echo "== $stage: $*" | tee "$OUT/$stage-gpu.txt"
-  timeout "$seconds" "$@" 2>&1 | tee -a "$OUT/$stage-gpu.txt"
-  echo "== $stage exit ${PIPESTATUS[0]}" | tee -a "$OUT/$stage-gpu.txt"
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -lt 20 ]; then
+    echo "== $stage: skipped, ${left}s left" | tee -a "$OUT/env-gpu.txt"
+    return 0
+  fi
+  echo "== $stage (cap ${cap}s, at ${SECONDS}s): $*" | tee "$OUT/$stage-gpu.txt"
+  timeout -k 5 "$cap" "$@" 2>&1 | tee -a "$OUT/$stage-gpu.txt"
+  echo "== $stage exit ${PIPESTATUS[0]} at ${SECONDS}s" | tee -a "$OUT/$stage-gpu.txt"
 }
 
-run tests 150 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py -k cuda
-run ceiling 200 python3 -m benchmarks.ceiling --batches 1,8,16,32 --compile-batches 16,32
-run engine 200 python3 -m benchmarks.engine --cases sentence,paragraph,batch8 --repeats 3 --extra compile \
-  --extra-cases sentence,batch8
-run serve 420 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 2 --warmup-rounds 1
-run coldstart 560 env WARM_ROUNDS=2 COLD_ROUNDS=1 bash benchmarks/coldstart_gpu.sh "$OUT"
+stage() {
+  case "$1" in
+    tests) run tests 100 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py -k cuda ;;
+    engine) run engine 150 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 2 --extra compile \
+      --extra-cases sentence,batch8 ;;
+    serve) run serve 240 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 1 --repeats 1 --warmup-rounds 1 \
+      --variant compiled:TTS_COMPILE=1 ;;
+    coldstart) run coldstart 90 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads ;;
+    ceiling) run ceiling 150 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile,compile_graphs \
+      --compile-batches 16 ;;
+    coldcache) run coldcache 120 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold ;;
+    *) echo "unknown stage $1" ;;
+  esac
+}
+
+for name in ${stages//,/ }; do stage "$name"; done
+echo "suite done at ${SECONDS}s" | tee -a "$OUT/env-gpu.txt"
 ls -la "$OUT"

@@ -15,6 +15,11 @@ level, then this worker at the same level, for `--repeats` rounds, so a shared m
 drift hits both sides of each pair alike. The summary gives, per level, the median of the
 per-pair throughput ratios with their spread (min-max); the last line is
 `throughput_vs_upstream_c8: X.XX` (that median at 8 clients).
+
+`--variant NAME:KEY=VALUE[,KEY=VALUE]` (repeatable) adds another copy of this worker with
+those settings (say `compiled:TTS_COMPILE=1`), run after the default one at every level
+against the same upstream round; each gets its own ratio line. The worker's CUDA-graph
+captures (how many, how long in all) are summed from its log after the run.
 """
 
 from __future__ import annotations
@@ -93,6 +98,23 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
     }
 
 
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    name, _, pairs = text.partition(":")
+    env = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
+    if not name or name in ("upstream", "worker"):
+        raise SystemExit(f"--variant needs a new name before ':', got {text!r}")
+    return name, env
+
+
+def capture_summary(worker: Worker) -> str:
+    """The worker's graph captures from its JSON log: count and seconds in all."""
+    seconds = []
+    for line in worker.logs().splitlines():
+        if line.startswith("{") and '"f5_graph_captured"' in line:
+            seconds.append(json.loads(line).get("seconds", 0.0))
+    return f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
@@ -101,11 +123,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
     parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
+    parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
     args = parser.parse_args()
+    variants = dict(parse_variant(text) for text in args.variant)
     levels = [int(level) for level in args.levels.split(",")]
     settings = ensure_files(args.checkpoint_dir)
     model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
-    rows: dict[str, list[dict]] = {"upstream": [], "worker": []}
+    sides = ["worker", *variants]
+    rows: dict[str, list[dict]] = {"upstream": [], **{side: [] for side in sides}}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         worker_env = {
             **model_env,
@@ -121,35 +146,38 @@ def main() -> None:
             "upstream": stack.enter_context(
                 running_worker(upstream_env, Path(tmp) / "upstream.log", boot_timeout=900, module=UPSTREAM)
             ),
-            "worker": stack.enter_context(
-                running_worker(worker_env, Path(tmp) / "worker.log", boot_timeout=900, module=WORKER)
-            ),
         }
+        for side in list(sides):
+            env = {**worker_env, "STORAGE_URL": f"file://{tmp}/store-{side}", **variants.get(side, {})}
+            log_file = Path(tmp) / f"{side}.log"
+            try:
+                workers[side] = stack.enter_context(running_worker(env, log_file, boot_timeout=900, module=WORKER))
+            except RuntimeError as exc:
+                if side == "worker":
+                    raise
+                print(f"variant {side} did not start, left out: {str(exc)[-1500:]}")  # the others still run
+                sides.remove(side)
+                del rows[side]
         voice = "bench"
         upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
         upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
-        post(workers["worker"], upload)
-        post(workers["worker"], {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
-        for _ in range(args.warmup_rounds):
-            for clients in levels:
-                run_level(workers["worker"], clients, args.rounds, args.nfe, voice, streams=True)
+        for side in sides:
+            post(workers[side], upload)
+            post(workers[side], {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
+            for _ in range(args.warmup_rounds):
+                for clients in levels:
+                    run_level(workers[side], clients, args.rounds, args.nfe, voice, streams=True)
         for repeat in range(args.repeats):
             for clients in levels:
-                for side in ("upstream", "worker"):
-                    row = run_level(
-                        workers[side],
-                        clients,
-                        args.rounds,
-                        args.nfe,
-                        voice if side == "worker" else None,
-                        side == "worker",
-                    )
+                for side in ("upstream", *sides):
+                    ours = side != "upstream"
+                    row = run_level(workers[side], clients, args.rounds, args.nfe, voice if ours else None, ours)
                     rows[side].append({**row, "repeat": repeat})
-                ours, base = rows["worker"][-1]["audio_per_wall"], rows["upstream"][-1]["audio_per_wall"]
-                print(
-                    f"round {repeat} clients {clients}: worker {ours:.3f} upstream {base:.3f} audio s/s, "
-                    f"pair ratio {ours / base:.2f}"
-                )
+                base = rows["upstream"][-1]["audio_per_wall"]
+                pairs = ", ".join(f"{side} {rows[side][-1]['audio_per_wall']:.3f}" for side in sides)
+                print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
+        for side in sides:
+            print(f"{side}: {capture_summary(workers[side])}")
     print_table(args.nfe, rows, levels)
 
 
@@ -173,21 +201,25 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
             )
     print()
     print(
-        f"{'clients':>7} {'worker audio s/s':>16} {'upstream audio s/s':>18} "
+        f"{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} "
         f"{'ratio (median of pairs)':>24} {'[min-max]':>11}"
     )
-    ratios: dict[int, float] = {}
-    for clients in levels:
-        ours = [r["audio_per_wall"] for r in rows["worker"] if r["clients"] == clients]
-        base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
-        pairs = [o / b for o, b in zip(ours, base, strict=True)]
-        ratios[clients] = statistics.median(pairs)
-        print(
-            f"{clients:>7} {statistics.median(ours):>16.3f} {statistics.median(base):>18.3f} "
-            f"{ratios[clients]:>24.2f} {min(pairs):>5.2f}-{max(pairs):<5.2f}"
-        )
-    if 8 in ratios:
-        print(f"throughput_vs_upstream_c8: {ratios[8]:.2f}")
+    c8: dict[str, float] = {}
+    for side in [side for side in rows if side != "upstream"]:
+        for clients in levels:
+            ours = [r["audio_per_wall"] for r in rows[side] if r["clients"] == clients]
+            base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
+            pairs = [o / b for o, b in zip(ours, base, strict=True)]
+            ratio = statistics.median(pairs)
+            if clients == 8:
+                c8[side] = ratio
+            print(
+                f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
+                f"{ratio:>24.2f} {min(pairs):>5.2f}-{max(pairs):<5.2f}"
+            )
+    for side, ratio in c8.items():
+        label = "throughput_vs_upstream_c8" if side == "worker" else f"throughput_vs_upstream_c8[{side}]"
+        print(f"{label}: {ratio:.2f}")
 
 
 if __name__ == "__main__":
