@@ -13,7 +13,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-import av
 import numpy as np
 
 from adapters.audio_arrays import from_numpy, to_numpy
@@ -101,7 +100,13 @@ class _Sink:
 
 
 class AvStream:
+    """PyAV is imported by the first stream that needs it (opus, aac, mp3 and flac streams):
+    its import is a tenth of a second of every worker's cold start otherwise."""
+
     def __init__(self, spec: _AvFormat, sample_rate: int) -> None:
+        import av
+
+        self._av = av
         self._sink = _Sink()
         self._rate = sample_rate
         self._container = av.open(self._sink, mode="w", format=spec.container, options=dict(spec.options))
@@ -114,7 +119,7 @@ class AvStream:
     def push(self, audio: Audio) -> bytes:
         samples = _clipped(audio).astype(np.float32)
         for start in range(0, samples.size, BLOCK):
-            frame = av.AudioFrame.from_ndarray(samples[None, start : start + BLOCK], format="flt", layout="mono")
+            frame = self._av.AudioFrame.from_ndarray(samples[None, start : start + BLOCK], format="flt", layout="mono")
             frame.sample_rate = self._rate
             self._container.mux(self._stream.encode(frame))
         return self._sink.take()

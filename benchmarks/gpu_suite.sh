@@ -8,12 +8,12 @@
 #
 # Stages (comma list, run in the order given; default: all, most wanted first):
 #   tests     the CUDA-only tests: graphs vs eager, batch mates and buckets, fp32 and bf16
-#   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
 #   serve     both workers through runpod's local API at 1/8/16 clients, interleaved, with a
 #             second worker copy under TTS_COMPILE=1
+#   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
 #   coldstart the worker started as the image starts it, warm page cache
+#   coldcache the same with the page cache dropped before every process (root)
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16
-#   coldcache the same as coldstart with the page cache dropped before every process (root)
 # The whole run ends within SUITE_SECONDS (default 540): each stage gets at most its own cap
 # and what is left, so one slow stage cannot take the next ones' time, and a stage cut off
 # keeps what it printed. Each stage's output goes to $OUT/<stage>-gpu.txt (and to stdout).
@@ -21,7 +21,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
-stages="${1:-tests,engine,serve,coldstart,ceiling,coldcache}"
+stages="${1:-tests,serve,engine,coldstart,coldcache,ceiling}"
 deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
@@ -56,14 +56,14 @@ run() {  # run STAGE CAP_SECONDS COMMAND...: one stage, within its cap and the s
 stage() {
   case "$1" in
     tests) run tests 100 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py -k cuda ;;
-    engine) run engine 150 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 2 --extra compile \
+    engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile \
       --extra-cases sentence,batch8 ;;
-    serve) run serve 240 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 1 --repeats 1 --warmup-rounds 1 \
+    serve) run serve 210 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
       --variant compiled:TTS_COMPILE=1 ;;
-    coldstart) run coldstart 90 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads ;;
+    coldstart) run coldstart 60 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads ;;
     ceiling) run ceiling 150 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile,compile_graphs \
       --compile-batches 16 ;;
-    coldcache) run coldcache 120 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold ;;
+    coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold --skip-loads ;;
     *) echo "unknown stage $1" ;;
   esac
 }

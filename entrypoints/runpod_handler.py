@@ -10,16 +10,14 @@ RunPod's queue: it asks for none before it is ready.
 
 Cold start: `ready_seconds` in the `worker_ready` event counts from the process's start
 (the image's command), with a per-stage breakdown (`stages`). runpod is imported in a
-thread beside the model's loading, since most of its import is waiting on a subprocess
-(py-cpuinfo's CPU probe); the rest of start-up imports only what serving needs.
+thread beside the model's loading, without py-cpuinfo's subprocess probe
+(entrypoints/runpod_import.py); the rest of start-up imports only what serving needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -34,6 +32,7 @@ from entrypoints import CODE_STARTED
 from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
 from entrypoints.process_clock import process_started
+from entrypoints.runpod_import import import_runpod_in_background
 from entrypoints.service import WorkerService
 from settings import Settings, load_settings, startup_mode
 
@@ -45,19 +44,6 @@ class JobService(Protocol):
     def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]: ...
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
-
-
-def import_in_background(module: str) -> threading.Thread:
-    """Start importing `module` in a daemon thread; `join()` it before using the module. An
-    import that fails there fails again, with its traceback, where the module is used."""
-
-    def run() -> None:
-        with contextlib.suppress(Exception):  # re-raised by the main thread's own import
-            __import__(module)
-
-    thread = threading.Thread(target=run, name=f"import-{module}", daemon=True)
-    thread.start()
-    return thread
 
 
 def boot(container: Container) -> WorkerService:
@@ -148,7 +134,7 @@ def start() -> tuple[Settings, JobService, Container | None]:
 
 
 def main() -> None:
-    runpod_import = import_in_background("runpod")
+    runpod_import = import_runpod_in_background()
     settings, service, container = start()
     runpod_import.join()
     import runpod

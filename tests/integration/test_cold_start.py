@@ -29,8 +29,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 CONVERT = ROOT / "scripts" / "convert_weights.py"
 #: what serving never needs at start: the trainer and its stack, plotting, the ASR stack,
-#: pydub, and the modules f5-tts's model code imports for paths inference does not take
+#: pydub, the modules f5-tts's model code imports for paths inference does not take, and
+#: what only some jobs need (PyAV for opus/aac/mp3/flac streams, cn2an for Chinese numbers)
 HEAVY = (
+    "av",
+    "cn2an",
     "f5_tts.model.trainer",
     "f5_tts.infer.utils_infer",
     "wandb",
