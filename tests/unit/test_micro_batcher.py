@@ -5,6 +5,7 @@ a gated engine holds its first call while the other jobs queue up behind it."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
-from adapters.micro_batcher import MicroBatcher
+from adapters.micro_batcher import COMPANY_WAIT_SHARE, MicroBatcher
 from domain.errors import EngineError, InvalidInput
 from tests.contracts.tts_engine import TtsEngineContract, item
 from tests.helpers import make_test_container
@@ -146,3 +147,58 @@ def test_containers_leave_no_thread_behind():
         container.shutdown_resources()
     assert threading.active_count() == before
     assert "micro-batcher" not in [t.name for t in threading.enumerate()]
+
+
+class SlowEngine(FakeEngine):
+    """Takes `seconds` per call, as a GPU batch does whatever its size."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def synthesize(self, items):
+        time.sleep(self.seconds)
+        return super().synthesize(items)
+
+
+def test_closed_loop_clients_come_back_to_one_batch_instead_of_splitting():
+    """Eight clients, each sending its next job 0-21 ms after its answer (encoding, HTTP,
+    parsing), as they do under steady load: with only `wait_ms` (5 ms) for company they split
+    into a small and a large batch turn after turn (8, 2, 8, 2, 6, 2, ... before this); the
+    batcher waits for the jobs of its last batch instead, so after the first turns every batch
+    holds all eight."""
+    clients, turns = 8, 6
+    batcher = MicroBatcher(SlowEngine(0.3), max_items=16, wait_ms=5).start()
+    start = threading.Barrier(clients)
+
+    def client(number: int) -> None:
+        start.wait(SAFETY)
+        for turn in range(turns):
+            batcher.synthesize([item(f"client {number} turn {turn}", seed=number)])
+            time.sleep(0.003 * number)  # the answer goes out, the next request comes in
+
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, range(clients)))
+    finally:
+        batcher.close()
+    sizes = list(batcher.batches)
+    assert sum(sizes) == clients * turns
+    # the first job runs alone (nothing is expected yet), which can put one client a turn
+    # ahead of the rest until the end: the first two batches and the last are left out
+    assert len(sizes) <= turns + 2 and sizes[2:-1] == [clients] * (len(sizes) - 3), sizes
+
+
+def test_a_batch_waits_for_its_company_no_longer_than_its_patience():
+    """When the clients of the last batch do not come back, the next job waits at most
+    COMPANY_WAIT_SHARE of the last call's time (here 0.25 x 0.2 s), not for ever."""
+    batcher = MicroBatcher(SlowEngine(0.2), max_items=16, wait_ms=5).start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: batcher.synthesize([item(f"job {n}", seed=n)]), range(4)))
+        started = time.monotonic()
+        batcher.synthesize([item("a job alone after the others left", seed=9)])
+        alone = time.monotonic() - started
+    finally:
+        batcher.close()
+    assert alone < 0.2 + COMPANY_WAIT_SHARE * 0.2 + 0.15, alone  # the call, the patience, scheduling slack
