@@ -51,6 +51,7 @@ from entrypoints.openai_requests import (
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
+from entrypoints.runpod_import import import_runpod_in_background
 from ports.audio_encoder import AudioEncoder
 from settings import Settings, SettingsError, load_settings
 
@@ -333,8 +334,10 @@ def boot(container: Container) -> SpeechApi:
     """Load and warm the model, as the RunPod worker boots; the caller keeps the container
     (it owns the batcher's thread) and shuts it down."""
     started = time.perf_counter()
+    runpod_import = import_runpod_in_background()  # the voice fetcher's (rp_ssrf), beside the model's loading
     engine = container.batched_engine()
     engine.warm_up()
+    runpod_import.join()
     log.info("server_ready", engine=engine.model_id, ready_seconds=round(time.perf_counter() - started, 3))
     return speech_api(container)
 
