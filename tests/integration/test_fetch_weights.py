@@ -276,6 +276,10 @@ def test_removes_partial_files_left_by_a_killed_run(tmp_path: Path) -> None:
     assert _all_files(tmp_path / "models") == ["F5TTS_v1_Base/vocab.txt"]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_by_a_signal_leaves_no_half_file(tmp_path: Path, signum: int) -> None:
     data = os.urandom(300_000)
@@ -286,7 +290,9 @@ def test_interrupted_by_a_signal_leaves_no_half_file(tmp_path: Path, signum: int
         server.stall[_url_path(entry)] = 100_000
         command = [sys.executable, str(SCRIPT), "--manifest", str(manifest), "--model-dir", str(model_dir),
                    "--base-url", server.base_url, "--timeout", "30"]  # fmt: skip
-        process = subprocess.Popen(command, stderr=subprocess.PIPE)
+        # a shell that starts a command in the background sets SIGINT to ignored, and Python keeps
+        # an inherited ignore: the child gets the default back, as a terminal's Ctrl-C finds it
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, preexec_fn=_default_sigint)
         partial = model_dir / "F5TTS_v1_Base/.model_1250000.safetensors.partial"
         deadline = time.monotonic() + 20
         while not (partial.exists() and partial.stat().st_size >= 100_000):
