@@ -8,7 +8,8 @@ the same NFE. Per level it prints requests/s, audio seconds per wall second, p50
 latency, the time to the first streamed chunk of a ~400-character paragraph sent in the
 same load (this worker streams; upstream cannot, so its column is its full latency), and
 the smallest playback margin of that stream (how far ahead of the listener each later
-chunk was ready; negative = a gap was heard), and the worker's peak resident memory.
+chunk was ready; negative = a gap was heard), this worker's engine calls and the chunks each
+held on average (from its micro-batcher's debug events), and the worker's peak resident memory.
 
 Both workers stay up for the whole run and the levels are interleaved: upstream at a
 level, then this worker at the same level, for `--repeats` rounds, so a shared machine's
@@ -67,6 +68,17 @@ def stream_log(worker: Worker, text_chars: int) -> dict:
     return found
 
 
+def engine_calls(worker: Worker, since: int) -> list[int]:
+    """Items per engine call in this worker's log after line `since` (its micro-batcher's
+    `engine_batch` debug events): how well concurrent jobs shared forward passes."""
+    items = []
+    for line in worker.logs().splitlines()[since:]:
+        if line.startswith("{") and '"engine_batch"' in line:
+            with contextlib.suppress(ValueError):  # a line another thread's output cut into
+                items.append(json.loads(line)["items"])
+    return items
+
+
 def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | None, streams: bool) -> dict:
     jobs = []
     for i in range(clients * rounds):
@@ -76,6 +88,7 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
         jobs.append(job)
     # one client's first request is the paragraph; this worker streams it
     jobs[0] = {**jobs[0], "text": PARAGRAPH} | ({"stream": True} if streams else {})
+    since = len(worker.logs().splitlines())
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         results = list(pool.map(lambda job: post(worker, job), jobs))
@@ -84,7 +97,10 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
     audio = sum(output["duration"] for _, output in results)
     streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
     ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
+    calls = engine_calls(worker, since) if streams else []
     return {
+        "calls": len(calls),
+        "items_per_call": sum(calls) / len(calls) if calls else float("nan"),
         "margin": streamed.get("min_playback_margin"),
         "clients": clients,
         "requests": len(jobs),
@@ -139,7 +155,7 @@ def main() -> None:
             "STORAGE_URL": f"file://{tmp}/store",
             "VOICE_CACHE_DIR": f"{tmp}/cache",
             "STREAMING": "1",
-            "LOG_LEVEL": "INFO",
+            "LOG_LEVEL": "DEBUG",  # the micro-batcher's engine_batch events: items per engine call
         }
         upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
         workers = {
@@ -183,10 +199,11 @@ def main() -> None:
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream")
+    print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
+    print("calls / items = this worker's engine calls in the level and the chunks each held on average")
     header = (
         f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'peak RSS MiB':>12}"
+        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'peak RSS MiB':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -197,7 +214,8 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
             print(
                 f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
                 f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
-                f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['peak_rss_mib']:>12.0f}"
+                f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
+                f"{r['items_per_call']:>5.1f} {r['peak_rss_mib']:>12.0f}"
             )
     print()
     print(
