@@ -168,7 +168,7 @@ def test_closed_loop_clients_come_back_to_one_batch_instead_of_splitting():
     batcher waits for the jobs of its last batch instead, so after the first turns every batch
     holds all eight."""
     clients, turns = 8, 6
-    batcher = MicroBatcher(SlowEngine(0.3), max_items=16, wait_ms=5).start()
+    batcher = MicroBatcher(SlowEngine(0.6), max_items=16, wait_ms=5).start()
     start = threading.Barrier(clients)
 
     def client(number: int) -> None:
@@ -191,7 +191,7 @@ def test_closed_loop_clients_come_back_to_one_batch_instead_of_splitting():
 
 def test_a_batch_waits_for_its_company_no_longer_than_its_patience():
     """When the clients of the last batch do not come back, the next job waits at most
-    COMPANY_WAIT_SHARE of the last call's time (here 0.25 x 0.2 s), not for ever."""
+    COMPANY_WAIT_SHARE of the last call's time (here 0.1 x 0.2 s), not for ever."""
     batcher = MicroBatcher(SlowEngine(0.2), max_items=16, wait_ms=5).start()
     try:
         with ThreadPoolExecutor(4) as pool:
