@@ -21,34 +21,27 @@ output): while it is null the build records the sha256 it made in `MODEL_DIR/der
 and prints it to be pinned; once pinned, a different result fails the build. It was left
 null here because no machine here can fetch the released weights to compute it.
 Output goes to a hidden `.partial` file renamed into place only when complete and
-verified, as fetch_weights.py does.
+verified, with fetch_weights.py's own naming and hashing (the image copies both scripts
+side by side, and a script's own folder is first on Python's path).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fetch_weights import partial_path, sha256_file
+
 DEFAULT_MANIFEST = Path(__file__).resolve().with_name("weights.json")
 DTYPES = ("bf16", "fp16")
-CHUNK = 1 << 20
 
 
 class ConvertError(Exception):
     """The conversion cannot go ahead or did not give the pinned file; the message says why."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def convert(src: Path, dst: Path, dtype: str, source_sha256: str | None = None) -> str:
@@ -69,7 +62,7 @@ def convert(src: Path, dst: Path, dtype: str, source_sha256: str | None = None) 
     # one metadata key: safetensors writes several in hash-map order, which differs between runs
     metadata = {"f5_tts_worker": json.dumps({"dtype": dtype, "source_sha256": source_sha256}, sort_keys=True)}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    partial = dst.with_name(f".{dst.name}.partial")
+    partial = partial_path(dst)
     try:
         save_file(tensors, str(partial), metadata=metadata)
         digest = sha256_file(partial)
