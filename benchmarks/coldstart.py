@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -92,6 +91,7 @@ def _base_env() -> dict[str, str]:
 
 
 def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, device: str) -> dict:
+    from tests.e2e.worker import stop
     from tests.runpod_queue import job_queue
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -120,12 +120,7 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, 
                 queue.wait_done(second, timeout=900)
                 second_done = time.perf_counter()
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc, timeout=30)
         for job_id in (first, second):
             body = queue.done_body(job_id)
             if "error" in body:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT, free_port
+from tests.e2e.worker import ROOT, free_port, stop
 from tests.helpers import audio_file, script_settings
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 
@@ -63,13 +63,7 @@ def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subpro
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 def log_events(process: subprocess.Popen, event: str) -> list[dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT
+from tests.e2e.worker import ROOT, stop
 from tests.helpers import script_settings
 from tests.runpod_queue import job_queue
 
@@ -53,8 +53,7 @@ def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Pat
             queue.wait_for(first_take, timeout=600)
             answers = queue.wait_done(*job_ids, timeout=600)
         finally:
-            worker.terminate()
-            worker.wait(timeout=60)
+            stop(worker, timeout=60)
 
     assert '"worker_ready"' in seen_at_first_take[0], "the worker took a job before it was ready"
     for job_id in job_ids:

@@ -48,6 +48,18 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM (the worker's graceful stop), then SIGKILL if it is not gone in `timeout`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def serving_process(
     command: list[str], env: Mapping[str, str], log_path: Path, ready_url: str, boot_timeout: float, cwd: Path = ROOT
@@ -73,12 +85,7 @@ def serving_process(
                 time.sleep(0.2)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextmanager
