@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import json
 import os
 import statistics
 import tempfile
@@ -59,24 +58,14 @@ def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]
 def stream_log(worker: Worker, text_chars: int) -> dict:
     """This worker logs when a stream's first chunk was ready and its smallest playback
     margin; read the latest such job."""
-    found: dict = {}
-    for line in worker.logs().splitlines():
-        if line.startswith("{") and '"first_chunk_seconds"' in line:
-            event = json.loads(line)
-            if event.get("text_chars") == text_chars:
-                found = event
-    return found
+    streams = [e for e in worker.events("job_done") if "first_chunk_seconds" in e and e.get("text_chars") == text_chars]
+    return streams[-1] if streams else {}
 
 
 def engine_calls(worker: Worker, since: int) -> list[int]:
     """Items per engine call in this worker's log after line `since` (its micro-batcher's
     `engine_batch` debug events): how well concurrent jobs shared forward passes."""
-    items = []
-    for line in worker.logs().splitlines()[since:]:
-        if line.startswith("{") and '"engine_batch"' in line:
-            with contextlib.suppress(ValueError):  # a line another thread's output cut into
-                items.append(json.loads(line)["items"])
-    return items
+    return [event["items"] for event in worker.events("engine_batch", since)]
 
 
 def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | None, streams: bool) -> dict:
@@ -124,10 +113,7 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 
 def capture_summary(worker: Worker) -> str:
     """The worker's graph captures from its JSON log: count and seconds in all."""
-    seconds = []
-    for line in worker.logs().splitlines():
-        if line.startswith("{") and '"f5_graph_captured"' in line:
-            seconds.append(json.loads(line).get("seconds", 0.0))
+    seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
     return f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -46,6 +48,18 @@ class Worker:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def events(self, name: str, since: int = 0) -> list[dict]:
+        """The JSON log's events called `name`, from line `since` on; a line another
+        thread's output cut into is skipped."""
+        found = []
+        for line in self.logs().splitlines()[since:]:
+            if line.startswith("{") and f'"{name}"' in line:
+                with contextlib.suppress(ValueError):
+                    event = json.loads(line)
+                    if event.get("event") == name:
+                        found.append(event)
+        return found
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
