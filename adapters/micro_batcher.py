@@ -44,6 +44,7 @@ from ports.tts_engine import TtsEngine
 
 log = structlog.get_logger()
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 #: how long a batch may wait for the jobs expected back, as a share of the last engine call,
 #: and at most. The share is about what a batch of one or two costs against a full one (on a
 #: GPU with graphs: 6.7 ms per forward at batch 1 against 64 ms at 16; on a CPU, 1/8 of a
@@ -51,7 +52,6 @@ Item = TypeVar("Item")
 #: alone would have kept it busy, and the late ones then join a full batch for free.
 COMPANY_WAIT_SHARE = 0.1
 COMPANY_WAIT_MAX = 0.1  # seconds
-Result = TypeVar("Result")
 
 
 @dataclass(eq=False)
