@@ -91,7 +91,7 @@ def _base_env() -> dict[str, str]:
 
 
 def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, device: str) -> dict:
-    from tests.e2e.worker import stop
+    from tests.e2e.worker import log_events, stop
     from tests.runpod_queue import job_queue
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -125,9 +125,9 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, 
             body = queue.done_body(job_id)
             if "error" in body:
                 raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
-    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
-    ready = next(line for line in lines if line.get("event") == "worker_ready")
-    loaded = next(line for line in lines if line.get("event") == "f5_engine_loaded")
+    log_text = log_path.read_text(errors="replace")
+    ready = log_events(log_text, "worker_ready")[0]
+    loaded = log_events(log_text, "f5_engine_loaded")[0]
     return {
         "takes_jobs": took - started,
         "ready_seconds": ready["ready_seconds"],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT, free_port, stop
+from tests.e2e.worker import ROOT, free_port, log_events, stop
 from tests.helpers import audio_file, script_settings
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 
@@ -66,9 +66,8 @@ def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subpro
         stop(process, timeout=30)
 
 
-def log_events(process: subprocess.Popen, event: str) -> list[dict]:
-    lines = Path(process.log_path).read_text(errors="replace").splitlines()  # type: ignore[attr-defined]
-    return [json.loads(line) for line in lines if line.startswith("{") and f'"event": "{event}"' in line]
+def worker_events(process: subprocess.Popen, event: str) -> list[dict]:
+    return log_events(Path(process.log_path).read_text(errors="replace"), event)  # type: ignore[attr-defined]
 
 
 def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(tmp_path):
@@ -208,7 +207,7 @@ def test_sigterm_in_the_middle_of_a_job_finishes_it_and_leaves_nothing_half_writ
     assert files == ["voices/late.json", "voices/late.wav"]  # both halves, no temp file
     meta = json.loads((store / "voices" / "late.json").read_text())
     assert meta["ref_text"] == "Late words."
-    assert log_events(worker, "worker_stopped")  # the container's resources were shut down
+    assert worker_events(worker, "worker_stopped")  # the container's resources were shut down
 
 
 @pytest.fixture(scope="module")
@@ -227,11 +226,11 @@ def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, t
         assert worker.poll() is None
     assert all(body["output"]["status"] == "completed" for body in done.values())
     assert [e.body for e in queue.events if e.kind == "take"] == [4] * 4  # one take of all four
-    batches = log_events(worker, "engine_batch")
-    chunks = {e["job_id"]: e["chunks"] for e in log_events(worker, "job_done")}
+    batches = worker_events(worker, "engine_batch")
+    chunks = {e["job_id"]: e["chunks"] for e in worker_events(worker, "job_done")}
     assert sum(b["items"] for b in batches) == sum(chunks[i] for i in ids)  # every chunk went through the batcher
     assert max(b["jobs"] for b in batches) >= 2, batches  # jobs taken together ran in one engine call
-    ready = log_events(worker, "worker_ready")
+    ready = worker_events(worker, "worker_ready")
     assert len(ready) == 1 and ready[0]["engine"].startswith("F5TTS_tiny")
 
 
@@ -253,7 +252,7 @@ def test_a_worker_that_cannot_start_stays_up_and_answers_every_job_with_the_reas
     answer = answers.pop()
     assert answer.startswith("engine_error: worker failed to start: store check 'bucket' failed")
     assert "\n" not in answer and "Traceback" not in answer
-    assert len(log_events(worker, "worker_failed_to_start")) == 1
+    assert len(worker_events(worker, "worker_failed_to_start")) == 1
 
 
 def test_exit_on_startup_failure_makes_the_worker_exit_with_the_reason(tmp_path):

@@ -6,7 +6,6 @@ jobs from before the process exists. Order is checked, never time."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT, stop
+from tests.e2e.worker import ROOT, log_events, stop
 from tests.helpers import script_settings
 from tests.runpod_queue import job_queue
 
 pytestmark = pytest.mark.slow
-
-
-def _events(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
 def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Path) -> None:
@@ -58,7 +53,7 @@ def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Pat
     assert '"worker_ready"' in seen_at_first_take[0], "the worker took a job before it was ready"
     for job_id in job_ids:
         assert answers[job_id]["output"]["status"] == "completed", answers[job_id]
-    events = _events(log_path)
+    events = log_events(log_path.read_text(errors="replace"))
     ready = next(i for i, e in enumerate(events) if e.get("event") == "worker_ready")
     done = [i for i, e in enumerate(events) if e.get("event") == "job_done"]
     assert len(done) == len(job_ids) and min(done) > ready

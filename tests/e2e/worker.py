@@ -50,16 +50,22 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
     def events(self, name: str, since: int = 0) -> list[dict]:
-        """The JSON log's events called `name`, from line `since` on; a line another
-        thread's output cut into is skipped."""
-        found = []
-        for line in self.logs().splitlines()[since:]:
-            if line.startswith("{") and f'"{name}"' in line:
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if event.get("event") == name:
-                        found.append(event)
-        return found
+        return log_events(self.logs(), name, since)
+
+
+def log_events(text: str, name: str | None = None, since: int = 0) -> list[dict]:
+    """The events in a worker's JSON log (`name`'s only, when given), from line `since` on.
+    Its stdout and stderr share the file, so runpod's plain-text lines can land right after
+    a JSON object, before its newline: the object at the start of such a line still counts."""
+    decoder = json.JSONDecoder()
+    found = []
+    for line in text.splitlines()[since:]:
+        if line.startswith("{") and (name is None or f'"{name}"' in line):
+            with contextlib.suppress(ValueError):
+                event, _ = decoder.raw_decode(line)
+                if name is None or event.get("event") == name:
+                    found.append(event)
+    return found
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
