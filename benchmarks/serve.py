@@ -62,10 +62,21 @@ def stream_log(worker: Worker, text_chars: int) -> dict:
     return streams[-1] if streams else {}
 
 
-def engine_calls(worker: Worker, since: int) -> list[int]:
-    """Items per engine call in this worker's log after line `since` (its micro-batcher's
-    `engine_batch` debug events): how well concurrent jobs shared forward passes."""
-    return [event["items"] for event in worker.events("engine_batch", since)]
+def engine_use(worker: Worker, since: int, wall: float) -> dict:
+    """This worker's engine calls after log line `since` (its micro-batcher's `engine_batch`
+    and the engine's `f5_batch` debug events): how many, the chunks each held on average
+    (how well concurrent jobs shared forward passes), and the shares of the level's wall
+    time the engine was busy and spent in the ODE loop itself. Busy well under 100% means
+    the device waited on the worker between calls; busy minus ODE is the engine's own time
+    outside the DiT (text embeddings, vocoder, copies)."""
+    calls = worker.events("engine_batch", since)
+    batches = worker.events("f5_batch", since)
+    return {
+        "calls": len(calls),
+        "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else float("nan"),
+        "busy": sum(e.get("seconds", 0.0) for e in calls) / wall,
+        "ode": sum(e.get("ode_seconds", 0.0) for e in batches) / wall,
+    }
 
 
 def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | None, streams: bool) -> dict:
@@ -86,10 +97,10 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
     audio = sum(output["duration"] for _, output in results)
     streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
     ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
-    calls = engine_calls(worker, since) if streams else []
+    nan = float("nan")
+    use = engine_use(worker, since, wall) if streams else {"calls": 0, "items_per_call": nan, "busy": nan, "ode": nan}
     return {
-        "calls": len(calls),
-        "items_per_call": sum(calls) / len(calls) if calls else float("nan"),
+        **use,
         "margin": streamed.get("min_playback_margin"),
         "clients": clients,
         "requests": len(jobs),
@@ -186,10 +197,12 @@ def main() -> None:
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
     print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
-    print("calls / items = this worker's engine calls in the level and the chunks each held on average")
+    print("calls / items = this worker's engine calls in the level and the chunks each held on average;")
+    print("busy / ode = shares of the level's wall time its engine was in a call / in the ODE loop (the DiT)")
     header = (
         f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'peak RSS MiB':>12}"
+        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'busy %':>6} {'ode %':>5} "
+        f"{'peak RSS MiB':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -201,7 +214,7 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
                 f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
                 f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
                 f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
-                f"{r['items_per_call']:>5.1f} {r['peak_rss_mib']:>12.0f}"
+                f"{r['items_per_call']:>5.1f} {100 * r['busy']:>6.0f} {100 * r['ode']:>5.0f} {r['peak_rss_mib']:>12.0f}"
             )
     print()
     print(
