@@ -17,7 +17,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +117,8 @@ class F5Engine:
         self._max_batch_frames = max_batch_frames
         self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
         self._refs_max = reference_cache_size
-        self._lock = threading.Lock()
+        # re-entrant: `between_steps` may synthesize other items from inside a running call
+        self._lock = threading.RLock()
         self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
         self._to_pinyin = f5_utils.convert_char_to_pinyin
@@ -148,10 +149,18 @@ class F5Engine:
 
     # -- public ---------------------------------------------------------------------------
 
-    def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+    def synthesize(
+        self,
+        items: Sequence[SynthesisItem],
+        *,
+        urgent: bool = False,
+        between_steps: Callable[[], None] | None = None,
+    ) -> list[Audio]:
+        """See `ports.tts_engine`. `urgent` changes nothing here: this engine runs every call
+        at once (the micro-batcher in front of it is what queues)."""
         try:
             with self._lock, torch.inference_mode():
-                return self._synthesize(items)
+                return self._synthesize(items, between_steps)
         except TtsError:
             raise
         except Exception as exc:  # a model failure must reach the client as engine_error
@@ -229,17 +238,19 @@ class F5Engine:
         duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
         return _Job(index, item, ref, tokens, duration)
 
-    def _synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+    def _synthesize(self, items: Sequence[SynthesisItem], between_steps: Callable[[], None] | None) -> list[Audio]:
         jobs = [self._job(i, item) for i, item in enumerate(items)]
         groups: dict[tuple[int, float, float], list[_Job]] = {}
         for job in jobs:
             p = job.item.params
             groups.setdefault((p.nfe_step, p.cfg_strength, p.sway_sampling_coef), []).append(job)
         out: list[Audio | None] = [None] * len(jobs)
-        for (nfe, cfg, sway), group in groups.items():
-            for batch in self._batches(group):
-                for job, audio in zip(batch, self._run_batch(batch, nfe, cfg, sway), strict=True):
-                    out[job.index] = audio
+        batches = [(batch, key) for key, group in groups.items() for batch in self._batches(group)]
+        for number, (batch, (nfe, cfg, sway)) in enumerate(batches):
+            if number and between_steps is not None:
+                between_steps()
+            for job, audio in zip(batch, self._run_batch(batch, nfe, cfg, sway, between_steps), strict=True):
+                out[job.index] = audio
         return [a for a in out if a is not None]
 
     def _batches(self, group: list[_Job]) -> list[list[_Job]]:
@@ -266,7 +277,9 @@ class F5Engine:
         t = self._epss(nfe, device=self._device, dtype=torch.float32)
         return t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
 
-    def _run_batch(self, batch: list[_Job], nfe: int, cfg: float, sway: float) -> list[Audio]:
+    def _run_batch(
+        self, batch: list[_Job], nfe: int, cfg: float, sway: float, between_steps: Callable[[], None] | None
+    ) -> list[Audio]:
         """Assemble the batch (per-item noise from each item's own generator, the reference
         mels as conditioning, each item's text embeddings), let the runner integrate it,
         then vocode every item at its own length."""
@@ -285,17 +298,40 @@ class F5Engine:
             tokens = self._to_idx([job.tokens], self._vocab).to(device)
             texts.append(text_embeddings(self._dit, tokens, job.duration, n))
         ode = OdeBatch(noise, cond, torch.stack(texts, dim=1), lengths, self._time_grid(nfe, sway), cfg)
-        y = self._runner.run(ode)
+        self._sync()
+        assembled = time.perf_counter()
+        paused = [0.0]  # seconds spent in `between_steps`: other calls' work, not this batch's
+
+        def pause() -> None:
+            began = time.perf_counter()
+            between_steps()
+            paused[0] += time.perf_counter() - began
+
+        y = self._runner.run(ode, pause if between_steps is not None else None)
+        self._sync()
+        integrated = time.perf_counter()
         audios = self._decode(batch, y)
+        done = time.perf_counter()
         log.debug(
             "f5_batch",
             items=len(batch),
             frames=n,
             nfe=nfe,
             runner=self._runner.name,
-            seconds=round(time.perf_counter() - started, 3),
+            seconds=round(done - started - paused[0], 4),
+            assemble_seconds=round(assembled - started, 4),
+            ode_seconds=round(integrated - assembled - paused[0], 4),
+            decode_seconds=round(done - integrated, 4),
+            paused_seconds=round(paused[0], 4),
         )
         return audios
+
+    def _sync(self) -> None:
+        """Wait for the device, so the stage times in `f5_batch` are each stage's own (a GPU
+        runs behind the host; the decode's copy to the host waits anyway, so this costs only
+        the overlap of a few launches)."""
+        if self._device.type == "cuda":
+            torch.cuda.synchronize(self._device)
 
     def _decode(self, batch: list[_Job], y: torch.Tensor) -> list[Audio]:
         """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt

@@ -51,8 +51,10 @@ class OdeBatch:
 class Runner(Protocol):
     name: str
 
-    def run(self, batch: OdeBatch) -> torch.Tensor:
-        """The integrated mel, (B, N, C) fp32, same shape as `batch.noise`."""
+    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
+        """The integrated mel, (B, N, C) fp32, same shape as `batch.noise`. `between_steps`
+        is called between two steps (never after the last); it may run this runner again
+        for another batch (see `ports.tts_engine`)."""
         ...
 
 
@@ -69,12 +71,14 @@ class EagerRunner:
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
 
-    def run(self, batch: OdeBatch) -> torch.Tensor:
+    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         y = batch.noise
         frames, device = y.shape[1], y.device
         mask = None if min(batch.lengths) == frames else lengths_mask(batch.lengths, frames, device)
         cfg = torch.tensor(batch.cfg, device=device) if batch.guided else None
-        for t0, t1 in itertools.pairwise(batch.grid):
+        for step, (t0, t1) in enumerate(itertools.pairwise(batch.grid)):
+            if step and between_steps is not None:
+                between_steps()
             y = y + (t1 - t0) * self._velocity(y, batch.cond, batch.text, t0, mask, cfg)
         return y
 
@@ -83,8 +87,16 @@ class Replayable(Protocol):
     def replay(self) -> None: ...
 
 
+class Fence(Protocol):
+    def synchronize(self) -> None: ...
+
+
 class GraphCapturer(Protocol):
     def capture(self, step: Callable[[], None]) -> Replayable: ...
+
+    def fence(self) -> Fence:
+        """A marker after the work queued so far; `synchronize()` waits until it has run."""
+        ...
 
 
 class CudaGraphCapturer:
@@ -106,6 +118,11 @@ class CudaGraphCapturer:
         with torch.cuda.graph(graph, pool=self._pool):
             step()
         return graph
+
+    def fence(self) -> Fence:
+        event = torch.cuda.Event()
+        event.record()
+        return event
 
 
 class _Static:
@@ -144,7 +161,15 @@ class _Graph:
 
 class CudaGraphRunner:
     """One captured Euler step per bucket, replayed `nfe` times with the step's time
-    copied into a static buffer: one graph serves every NFE and schedule."""
+    copied into a static buffer: one graph serves every NFE and schedule.
+
+    The host queues replays far faster than the device runs them, so with `between_steps`
+    the host keeps at most two steps queued (it waits on a fence after the step before
+    last): the callback then runs while the device is still busy with the current step, and
+    whatever it queues runs after that step, not after the whole batch. A graph whose
+    batch is paused that way is busy: a run from inside the callback that needs its bucket
+    runs eagerly instead of overwriting its buffers, and the LRU never evicts it.
+    """
 
     name = "cuda_graph"
 
@@ -162,26 +187,39 @@ class CudaGraphRunner:
         self._max_graphs = max(1, max_graphs)
         self._fallback = fallback or EagerRunner(velocity)
         self._graphs: OrderedDict[tuple[int, int, bool], _Graph] = OrderedDict()
+        self._busy: set[tuple[int, int, bool]] = set()  # buckets whose batch is paused mid-run
         self.captures = 0
 
     @property
     def cached_shapes(self) -> list[tuple[int, int, bool]]:
         return list(self._graphs)
 
-    def run(self, batch: OdeBatch) -> torch.Tensor:
+    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)
-        if not bucket.captured:
-            return self._fallback.run(batch)
+        key = (bucket.batch, bucket.frames, batch.guided)
+        if not bucket.captured or key in self._busy:
+            return self._fallback.run(batch, between_steps)
         entry = self._graph(bucket.batch, bucket.frames, batch)
         static = entry.static
         static.load(batch)
         steps = batch.grid.to(torch.float32)
         deltas = steps[1:] - steps[:-1]
-        for i in range(len(deltas)):
-            static.t.copy_(steps[i : i + 1])
-            static.dt.copy_(deltas[i : i + 1])
-            entry.graph.replay()
+        self._busy.add(key)
+        try:
+            fences: list[Fence] = []
+            for i in range(len(deltas)):
+                if i and between_steps is not None:
+                    if len(fences) > 1:
+                        fences.pop(0).synchronize()
+                    between_steps()
+                static.t.copy_(steps[i : i + 1])
+                static.dt.copy_(deltas[i : i + 1])
+                entry.graph.replay()
+                if between_steps is not None:
+                    fences.append(self._capturer.fence())
+        finally:
+            self._busy.discard(key)
         return static.y[:rows, :frames].clone()
 
     def _graph(self, rows: int, frames: int, batch: OdeBatch) -> _Graph:
@@ -204,8 +242,10 @@ class CudaGraphRunner:
         entry = _Graph(static, self._capturer.capture(step))
         self.captures += 1
         self._graphs[key] = entry
-        while len(self._graphs) > self._max_graphs:
-            evicted, _ = self._graphs.popitem(last=False)
+        idle = [shape for shape in self._graphs if shape not in self._busy]
+        while len(self._graphs) > self._max_graphs and idle:
+            evicted = idle.pop(0)
+            del self._graphs[evicted]
             log.info("f5_graph_evicted", bucket=evicted)
         log.info(
             "f5_graph_captured",

@@ -8,7 +8,7 @@ only on the item (its text, reference and seed), as the real engine's must.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +24,25 @@ class FakeEngine:
     sample_rate: int = 24000
     model_id: str = "fake-engine-v1"
     calls: list[list[SynthesisItem]] = field(default_factory=list)
+    urgent_calls: list[bool] = field(default_factory=list)  # each call's `urgent`, in order
 
-    def synthesize(self, items: Sequence[SynthesisItem]) -> list[Audio]:
+    def synthesize(
+        self,
+        items: Sequence[SynthesisItem],
+        *,
+        urgent: bool = False,
+        between_steps: Callable[[], None] | None = None,
+    ) -> list[Audio]:
+        """Speaks the items one by one; `between_steps` runs between them (the fake's steps),
+        so callers that interleave work can be tested without the model."""
         self.calls.append(list(items))
-        return [self._one(item) for item in items]
+        self.urgent_calls.append(urgent)
+        out = []
+        for index, item in enumerate(items):
+            if index and between_steps is not None:
+                between_steps()
+            out.append(self._one(item))
+        return out
 
     def _one(self, item: SynthesisItem) -> Audio:
         if not item.text.strip():

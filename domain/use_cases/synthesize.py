@@ -174,12 +174,12 @@ class Synthesize:
     def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
-        The first chunk is short and synthesized alone, so the first audio comes early; the
-        rest follow in batches that grow with the audio already buffered, each sized to be
-        ready before the audio before it has played (domain.streaming). Each streamed piece
-        is what the assembly has made final (the cross-fade tail waits for the next part;
-        pauses go out with the part before them), so the pieces concatenate to exactly the
-        final audio."""
+        The first chunk is short and synthesized alone, and marked urgent (a batching engine
+        runs it ahead of other jobs' work), so the first audio comes early; the rest follow
+        in batches that grow with the audio already buffered, each sized to be ready before
+        the audio before it has played (domain.streaming). Each streamed piece is what the
+        assembly has made final (the cross-fade tail waits for the next part; pauses go out
+        with the part before them), so the pieces concatenate to exactly the final audio."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
@@ -194,7 +194,8 @@ class Synthesize:
             batch = plan.items[len(pieces) : len(pieces) + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch)
+                # nothing plays until the first chunk arrives: it goes ahead of other work
+                parts = self._engine.synthesize(batch, urgent=not pieces)
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, len(pieces), parts, timer) if words else None

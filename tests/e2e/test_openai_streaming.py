@@ -34,7 +34,7 @@ class HeldEngine(FakeEngine):
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
-    def synthesize(self, items):
+    def synthesize(self, items, **options):
         self.batches += 1
         if self.batches > 1:
             if self.fail_after_first:
@@ -42,7 +42,7 @@ class HeldEngine(FakeEngine):
             self.holding.set()
             if not self.release.wait(60):
                 raise RuntimeError("the test never released the engine")
-        return super().synthesize(items)
+        return super().synthesize(items, **options)
 
 
 def serve(engine, settings=None):

@@ -42,6 +42,13 @@ class ReplayingCapturer:
 
         return Graph()
 
+    def fence(self):
+        class Done:  # the CPU ran the step already
+            def synchronize(self) -> None:
+                pass
+
+        return Done()
+
 
 @pytest.fixture(scope="module")
 def engine(settings: dict[str, str]):  # noqa: F811
@@ -50,6 +57,19 @@ def engine(settings: dict[str, str]):  # noqa: F811
 
 def subject_in(engine, batch) -> np.ndarray:
     return to_numpy(engine.synthesize(batch)[batch.index(SUBJECT)])
+
+
+def subject_paused_and_in_a_gap(engine, batch) -> tuple[np.ndarray, np.ndarray]:
+    """The subject in `batch` while the subject alone is spoken in the batch's first gap
+    between steps (as the micro-batcher runs a stream's first chunk), and that one."""
+    inner: list = []
+
+    def gap() -> None:
+        if not inner:
+            inner.extend(engine.synthesize([SUBJECT]))
+
+    paused = engine.synthesize(batch, between_steps=gap)[batch.index(SUBJECT)]
+    return to_numpy(paused), to_numpy(inner[0])
 
 
 def test_eager_cpu_fp32_is_bitwise_the_same_in_any_batch(engine) -> None:
@@ -66,6 +86,9 @@ def test_bucketed_graph_runner_is_bitwise_the_same_in_any_batch_and_bucket(engin
         monkeypatch.setattr(engine, "_runner", runner)
         for batch in [[SUBJECT], *BATCHES]:
             np.testing.assert_array_equal(subject_in(engine, batch), alone)
+        for batch in ([SUBJECT], BATCHES[0]):  # the gap's item in the paused bucket (eager), then another
+            for got in subject_paused_and_in_a_gap(engine, batch):
+                np.testing.assert_array_equal(got, alone)
         assert runner.captures > 0
 
 
@@ -104,6 +127,10 @@ def test_cuda_graphs_match_eager_and_batch_mates_do_not_matter(settings: dict[st
     for i, batch in enumerate(BATCHES):
         results[f"graph batch {i}"] = subject_in(graphs, batch)
         results[f"eager batch {i}"] = subject_in(eager, batch)
+    for batch in ([SUBJECT], BATCHES[2]):  # the gap's item in the paused bucket (eager), then another
+        paused, in_gap = subject_paused_and_in_a_gap(graphs, batch)
+        results[f"graph paused, {len(batch)} items"] = paused
+        results[f"graph in its gap, {len(batch)} items"] = in_gap
     peak = float(np.abs(reference).max())
     for name, got in results.items():
         diff = float(np.abs(got - reference).max())

@@ -37,17 +37,33 @@ class ToyVelocity:
 
 
 class ReplayingCapturer:
+    """Replays by calling the step; `log` records replays and fences in order ("R", "F0",
+    "S0": fence 0 created, waited on), so the host's lead over the device can be checked."""
+
     def __init__(self) -> None:
         self.captured: list[Callable[[], None]] = []
+        self.log: list[str] = []
 
     def capture(self, step: Callable[[], None]):
         self.captured.append(step)
+        log = self.log
 
         class Graph:
             def replay(self) -> None:
+                log.append("R")
                 step()
 
         return Graph()
+
+    def fence(self):
+        number, log = sum(entry.startswith("F") for entry in self.log), self.log
+        log.append(f"F{number}")
+
+        class Fence:
+            def synchronize(self) -> None:
+                log.append(f"S{number}")
+
+        return Fence()
 
 
 def ode_batch(lengths: list[int], cfg: float = 2.0, seed: int = 0) -> OdeBatch:
@@ -136,3 +152,55 @@ def test_runner_choice() -> None:
         make_runner("cuda_graph", ToyVelocity(), "cpu")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="TTS_RUNNER"):
         make_runner("fast", ToyVelocity(), "cpu")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["eager", "graph"])
+def test_between_steps_runs_between_every_two_steps_and_changes_nothing(kind: str) -> None:
+    runner = EagerRunner(ToyVelocity()) if kind == "eager" else graph_runner()[0]
+    batch = ode_batch([7, 3])
+    calls: list[int] = []
+    out = runner.run(batch, lambda: calls.append(1))
+    assert len(calls) == len(batch.grid) - 2  # 4 steps: 3 gaps, none before the first or after the last
+    expected = EagerRunner(ToyVelocity()).run(batch)
+    for ours, eager in zip(valid(out, [7, 3]), valid(expected, [7, 3]), strict=True):
+        torch.testing.assert_close(ours, eager, rtol=0, atol=1e-6)
+
+
+def test_graph_runner_keeps_at_most_two_steps_queued_while_it_offers_the_gaps() -> None:
+    """The call-back must run while the device works on the current step, not after the
+    host queued every step: before each gap the host waits for the step before last."""
+    runner, capturer = graph_runner()
+    runner.run(ode_batch([5]), lambda: capturer.log.append("H"))
+    assert capturer.log == ["R", "F0", "H", "R", "F1", "S0", "H", "R", "F2", "S1", "H", "R", "F3"]
+    capturer.log.clear()
+    runner.run(ode_batch([5]))  # without a call-back nothing waits: the host queues every step
+    assert capturer.log == ["R", "R", "R", "R"]
+
+
+def test_a_batch_run_inside_the_gap_leaves_the_paused_batch_alone() -> None:
+    """Another batch in the paused batch's bucket runs eagerly (its buffers hold the paused
+    state); one in another bucket gets its graph; every result is the eager one."""
+    runner, capturer = graph_runner()
+    paused, same_bucket, other_bucket = ode_batch([7, 3]), ode_batch([6, 8], seed=1), ode_batch([12], seed=2)
+    inner: list[torch.Tensor] = []
+
+    def gap() -> None:
+        if not inner:
+            inner.extend([runner.run(same_bucket), runner.run(other_bucket)])
+
+    out = runner.run(paused, gap)
+    eager = EagerRunner(ToyVelocity())
+    for got, batch in [(out, paused), (inner[0], same_bucket), (inner[1], other_bucket)]:
+        lengths = list(batch.lengths)
+        for ours, expected in zip(valid(got, lengths), valid(eager.run(batch), lengths), strict=True):
+            torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+    assert runner.cached_shapes == [(2, 8, True), (1, 16, True)]  # nothing captured for the busy bucket
+    assert len(capturer.captured) == 2
+
+
+def test_a_paused_graph_is_never_evicted() -> None:
+    runner, _ = graph_runner(max_graphs=1)
+    inner: list[torch.Tensor] = []
+    runner.run(ode_batch([5]), lambda: inner or inner.append(runner.run(ode_batch([12], seed=1))))
+    assert runner.cached_shapes == [(1, 8, True)]  # the one captured inside the gap made way
+    assert inner and inner[0].shape == (1, 12, CHANNELS)

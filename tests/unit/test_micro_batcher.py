@@ -24,6 +24,7 @@ SAFETY = 30  # seconds; a bound on a hang, never how the test synchronises
 class TestMicroBatcherContract(TtsEngineContract):
     batch_atol = 0.0
     length_tolerance = 0.0
+    calls_between_steps = False  # its callers' call-backs are not its to run: it offers its own
 
     @pytest.fixture
     def engine(self):
@@ -41,7 +42,7 @@ class GatedEngine(FakeEngine):
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def synthesize(self, items):
+    def synthesize(self, items, **options):
         first = not self.calls
         self.calls.append(list(items))
         if first:
@@ -105,6 +106,87 @@ def test_a_bad_item_fails_only_its_own_job_after_sharing_a_batch(gated):
     np.testing.assert_array_equal(to_numpy(outcomes[2][0]), to_numpy(FakeEngine().synthesize(jobs[2])[0]))
 
 
+def test_an_urgent_job_goes_before_waiting_jobs_and_alone(gated):
+    """The gated engine never calls back between steps, so the urgent job waits for the
+    running call; then it runs first, without the jobs queued before it."""
+    engine, batcher = gated
+    with ThreadPoolExecutor(4) as pool:
+        held = pool.submit(batcher.synthesize, [item("Held.")])
+        assert engine.entered.wait(SAFETY)
+        waiting = [pool.submit(batcher.synthesize, [item(f"Waiting {i}.")]) for i in range(2)]
+        assert batcher.wait_until_queued(2, SAFETY)
+        urgent = pool.submit(lambda: batcher.synthesize([item("First chunk.")], urgent=True))
+        assert batcher.wait_until_queued(3, SAFETY)
+        engine.gate.set()
+        for job in (held, urgent, *waiting):
+            job.result(SAFETY)
+    assert [[i.text for i in call] for call in engine.calls] == [
+        ["Held."],
+        ["First chunk."],
+        ["Waiting 0.", "Waiting 1."],
+    ]
+
+
+class SteppingEngine(FakeEngine):
+    """The fake, calling back between items as F5 does between ODE steps. Its first call
+    pauses in its first gap until `go` opens (so a test can queue work mid-batch) and in
+    its second until `resume` does. `finished` lists each call's texts when it returns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.midway = threading.Event()
+        self.go = threading.Event()
+        self.resume = threading.Event()
+        self.finished: list[list[str]] = []
+
+    def synthesize(self, items, *, urgent=False, between_steps=None):
+        first = not self.calls
+        gaps = 0
+
+        def gap() -> None:
+            nonlocal gaps
+            gaps += 1
+            if first and gaps == 1:
+                self.midway.set()
+                assert self.go.wait(SAFETY)
+            if first and gaps == 2:
+                assert self.resume.wait(SAFETY)
+            if between_steps is not None:
+                between_steps()
+
+        out = super().synthesize(items, urgent=urgent, between_steps=gap)
+        self.finished.append([i.text for i in items])
+        return out
+
+
+def test_an_urgent_job_runs_in_the_middle_of_a_running_batch():
+    """A stream's first chunk arriving while a long batch runs is spoken in the batch's next
+    gap between steps, and returns before the batch does; nobody's audio changes."""
+    engine = SteppingEngine()
+    batcher = MicroBatcher(engine, max_items=8, wait_ms=0).start()
+    long_job = [item(f"Part {i} of a long batch.", seed=i) for i in range(4)]
+    first_chunk = [item("Hello?", seed=9)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            batch = pool.submit(batcher.synthesize, long_job)
+            assert engine.midway.wait(SAFETY)
+            urgent = pool.submit(lambda: batcher.synthesize(first_chunk, urgent=True))
+            assert batcher.wait_until_queued(1, SAFETY)
+            engine.go.set()
+            audios = {"urgent": urgent.result(SAFETY)}  # returns while the batch is held in its next gap
+            assert not batch.done()
+            engine.resume.set()
+            audios["batch"] = batch.result(SAFETY)
+    finally:
+        engine.go.set()
+        engine.resume.set()
+        batcher.close()
+    assert engine.finished == [["Hello?"], [i.text for i in long_job]]  # spoken inside the batch's call
+    for job, key in ((long_job, "batch"), (first_chunk, "urgent")):
+        for got, want in zip(audios[key], FakeEngine().synthesize(job), strict=True):
+            np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+
+
 def test_a_request_larger_than_the_batch_limit_runs_whole():
     batcher = MicroBatcher(FakeEngine(), max_items=2, wait_ms=0).start()
     try:
@@ -116,14 +198,16 @@ def test_a_request_larger_than_the_batch_limit_runs_whole():
 
 def test_close_fails_waiting_jobs_and_stops_the_thread(gated):
     engine, batcher = gated
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(4) as pool:
         held = pool.submit(batcher.synthesize, [item("Held.")])
         assert engine.entered.wait(SAFETY)
         waiting = pool.submit(batcher.synthesize, [item("Waiting.")])
-        assert batcher.wait_until_queued(1, SAFETY)
+        urgent = pool.submit(lambda: batcher.synthesize([item("Urgent.")], urgent=True))
+        assert batcher.wait_until_queued(2, SAFETY)
         closing = pool.submit(batcher.close)
-        with pytest.raises(EngineError, match="shutting down"):
-            waiting.result(SAFETY)
+        for job in (waiting, urgent):
+            with pytest.raises(EngineError, match="shutting down"):
+                job.result(SAFETY)
         engine.gate.set()
         assert len(held.result(SAFETY)) == 1  # the running batch finishes
         closing.result(SAFETY)
@@ -156,9 +240,9 @@ class SlowEngine(FakeEngine):
         super().__init__()
         self.seconds = seconds
 
-    def synthesize(self, items):
+    def synthesize(self, items, **options):
         time.sleep(self.seconds)
-        return super().synthesize(items)
+        return super().synthesize(items, **options)
 
 
 def test_closed_loop_clients_come_back_to_one_batch_instead_of_splitting():
