@@ -157,8 +157,9 @@ class _Batcher(Generic[Item, Result]):
         request, then whatever else is waiting or arrives within `wait_ms`, up to
         `max_items` chunks; a request is never split across calls. While fewer jobs are in
         hand than came with the last batch (see the module's docstring), it waits for them
-        up to its patience, unless an urgent request arrives. A lone job (the last call
-        served one request) does not wait for company that is not coming."""
+        up to its patience; an urgent request arriving meanwhile goes first, and what was
+        gathered goes back to the front of the queue. A lone job (the last call served one
+        request) does not wait for company that is not coming."""
         with self._ready:
             while not self._queue and not self._urgent:
                 if self._closed:
@@ -176,7 +177,10 @@ class _Batcher(Generic[Item, Result]):
                 if not self._queue:
                     expecting = len(batch) < self._expected
                     remaining = (patience if expecting else deadline) - time.monotonic()
-                    if remaining <= 0 or not self._ready.wait(remaining) or not self._queue or self._urgent:
+                    if remaining > 0 and self._ready.wait(remaining) and self._urgent:
+                        self._queue.extendleft(reversed(batch))
+                        return self._take_urgent(), True
+                    if remaining <= 0 or not self._queue:
                         break
                 if count + len(self._queue[0].items) > self._max_items:
                     break

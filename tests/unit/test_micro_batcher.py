@@ -127,6 +127,36 @@ def test_an_urgent_job_goes_before_waiting_jobs_and_alone(gated):
     ]
 
 
+def test_an_urgent_job_does_not_wait_while_a_batch_waits_for_company():
+    """Two jobs gathered and waiting for company (wait_ms) when an urgent one arrives: it
+    runs at once, then the two go back to the front and run together."""
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_items=8, wait_ms=2000).start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            held = pool.submit(batcher.synthesize, [item("Held.")])
+            assert engine.entered.wait(SAFETY)
+            waiting = [pool.submit(batcher.synthesize, [item(f"Waiting {i}.")]) for i in range(2)]
+            assert batcher.wait_until_queued(2, SAFETY)
+            engine.gate.set()
+            held.result(SAFETY)
+            deadline = time.monotonic() + SAFETY
+            while batcher._queue and time.monotonic() < deadline:  # the two are gathered: it waits for company
+                time.sleep(0.001)
+            urgent = pool.submit(lambda: batcher.synthesize([item("First chunk.")], urgent=True))
+            urgent.result(SAFETY)
+            for job in waiting:
+                job.result(SAFETY)
+    finally:
+        engine.gate.set()
+        batcher.close()
+    assert [[i.text for i in call] for call in engine.calls] == [
+        ["Held."],
+        ["First chunk."],
+        ["Waiting 0.", "Waiting 1."],
+    ]
+
+
 class SteppingEngine(FakeEngine):
     """The fake, calling back between items as F5 does between ODE steps. Its first call
     pauses in its first gap until `go` opens (so a test can queue work mid-batch) and in
