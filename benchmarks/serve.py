@@ -65,15 +65,17 @@ def stream_log(worker: Worker, text_chars: int) -> dict:
 def engine_use(worker: Worker, since: int, wall: float) -> dict:
     """This worker's engine calls after log line `since` (its micro-batcher's `engine_batch`
     and the engine's `f5_batch` debug events): how many, the chunks each held on average
-    (how well concurrent jobs shared forward passes), and the shares of the level's wall
-    time the engine was busy and spent in the ODE loop itself. Busy well under 100% means
-    the device waited on the worker between calls; busy minus ODE is the engine's own time
-    outside the DiT (text embeddings, vocoder, copies)."""
+    (how well concurrent jobs shared forward passes), the ODE runs (length groups) per call,
+    and the shares of the level's wall time the engine was busy and spent in the ODE loop
+    itself. Busy well under 100% means the device waited on the worker between calls; busy
+    minus ODE is the engine's own time outside the DiT (text embeddings, vocoder, copies);
+    several runs per call mean chunks of unlike lengths split a call into smaller batches."""
     calls = worker.events("engine_batch", since)
     batches = worker.events("f5_batch", since)
     return {
         "calls": len(calls),
         "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else float("nan"),
+        "runs_per_call": len(batches) / len(calls) if calls else float("nan"),
         "busy": sum(e.get("seconds", 0.0) for e in calls) / wall,
         "ode": sum(e.get("ode_seconds", 0.0) for e in batches) / wall,
     }
@@ -98,7 +100,8 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
     streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
     ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
     nan = float("nan")
-    use = engine_use(worker, since, wall) if streams else {"calls": 0, "items_per_call": nan, "busy": nan, "ode": nan}
+    idle = {"calls": 0, "items_per_call": nan, "runs_per_call": nan, "busy": nan, "ode": nan}
+    use = engine_use(worker, since, wall) if streams else idle
     return {
         **use,
         "margin": streamed.get("min_playback_margin"),
@@ -197,11 +200,12 @@ def main() -> None:
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
     print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
-    print("calls / items = this worker's engine calls in the level and the chunks each held on average;")
+    print("calls / items / runs = this worker's engine calls in the level, the chunks each held on average,")
+    print("and the ODE runs (length groups) each made;")
     print("busy / ode = shares of the level's wall time its engine was in a call / in the ODE loop (the DiT)")
     header = (
         f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'busy %':>6} {'ode %':>5} "
+        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5} "
         f"{'peak RSS MiB':>12}"
     )
     print(header)
@@ -214,7 +218,8 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
                 f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
                 f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
                 f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
-                f"{r['items_per_call']:>5.1f} {100 * r['busy']:>6.0f} {100 * r['ode']:>5.0f} {r['peak_rss_mib']:>12.0f}"
+                f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} "
+                f"{100 * r['ode']:>5.0f} {r['peak_rss_mib']:>12.0f}"
             )
     print()
     print(
