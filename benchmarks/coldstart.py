@@ -19,6 +19,11 @@ fp32 file (with the shims benchmarks/engine.py documents, which only make it fas
 its Python, torch and weights from disk as on a new machine; without it the files are in
 the page cache, as for a restarted or FlashBoot-resumed worker. The weights are real-size
 (F5TTS_v1_Base, 337 M parameters) and random, written by benchmarks/engine.py.
+
+`--compile` starts the worker with TTS_COMPILE=1 and PyTorch's compile cache
+(TORCHINDUCTOR_CACHE_DIR, which holds Triton's kernels too) in one directory that is empty
+for round 1 (a first start, or a machine without a persistent volume) and kept for the later
+rounds (a restart with the cache on a volume that survives it).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,7 +96,9 @@ def _base_env() -> dict[str, str]:
 # -- one worker, as the image starts it ------------------------------------------------------
 
 
-def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, device: str) -> dict:
+def worker_round(
+    model_dir: Path, workdir: Path, cold: bool, dtype: str | None, device: str, extra_env: dict[str, str]
+) -> dict:
     from tests.e2e.worker import log_events, stop
     from tests.runpod_queue import job_queue
 
@@ -102,6 +110,7 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, dtype: str | None, 
         if dtype:
             env["TTS_DTYPE"] = dtype
         env["TTS_DEVICE"] = device
+        env.update(extra_env)
         first = queue.submit({"text": JOBS[0], **JOB_PARAMS})
         if cold and (why := drop_caches()):
             raise SystemExit(f"cannot drop the page cache: {why}")
@@ -205,6 +214,7 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="TTS_DTYPE for the worker (default: its own choice)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, as the worker)")
     parser.add_argument("--skip-loads", action="store_true", help="only the worker rounds")
+    parser.add_argument("--compile", action="store_true", help="TTS_COMPILE=1; compile cache empty, then kept")
     parser.add_argument("--load-side", choices=("upstream", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--ckpt", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,8 +241,16 @@ def main() -> None:
           f"{'yes' if has_native_bf16(read_cpu_flags()) else 'no'}{gpu}; page cache: {cache}")  # fmt: skip
     print(f"load average at start: {os.getloadavg()[0]:.2f}; rounds: {args.rounds}; medians shown")
     print(f"jobs: {JOBS[0]!r} then {JOBS[1]!r}, {JOB_PARAMS}")
+    extra_env, compile_cache = {}, args.checkpoint_dir / "coldstart-work" / "compile-cache"
+    if args.compile:
+        print(f"TTS_COMPILE=1; compile cache {compile_cache}: empty for round 1, kept for the later rounds")
+        extra_env = {"TTS_COMPILE": "1", "TORCHINDUCTOR_CACHE_DIR": str(compile_cache)}
     if not args.cold:  # one untimed start so every file the rounds read is in the page cache
-        worker_round(model_dir, args.checkpoint_dir / "coldstart-work" / "prime", False, args.dtype, device)
+        prime = args.checkpoint_dir / "coldstart-work" / "prime"
+        prime_env = {**extra_env, "TORCHINDUCTOR_CACHE_DIR": str(prime / "compile-cache")} if args.compile else {}
+        shutil.rmtree(prime / "compile-cache", ignore_errors=True)
+        worker_round(model_dir, prime, False, args.dtype, device, prime_env)
+    shutil.rmtree(compile_cache, ignore_errors=True)
 
     workers: list[dict] = []
     loads: dict[str, list[float]] = {}
@@ -247,7 +265,7 @@ def main() -> None:
             seconds, dtypes[name] = load_round(side, ckpt, args.checkpoint_dir, args.cold, device)
             loads.setdefault(name, []).append(seconds)
         work = args.checkpoint_dir / "coldstart-work" / str(i)
-        workers.append(worker_round(model_dir, work, args.cold, args.dtype, device))
+        workers.append(worker_round(model_dir, work, args.cold, args.dtype, device, extra_env))
         print(f"round {i + 1}: takes jobs {workers[-1]['takes_jobs']:.2f} s, load avg {os.getloadavg()[0]:.2f}",
               flush=True)  # fmt: skip
 

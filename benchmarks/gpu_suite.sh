@@ -13,6 +13,7 @@
 #   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
 #   coldstart the worker started as the image starts it, warm page cache
 #   coldcache the same with the page cache dropped before every process (root)
+#   coldcompile the same under TTS_COMPILE=1: compile cache empty in round 1, kept after
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16
 # The whole run ends within SUITE_SECONDS (default 540): each stage gets at most its own cap
 # and what is left, so one slow stage cannot take the next ones' time, and a stage cut off
@@ -21,7 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
-stages="${1:-tests,serve,engine,coldstart,coldcache,ceiling}"
+stages="${1:-tests,serve,engine,coldstart,coldcache,coldcompile,ceiling}"
 deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
@@ -64,6 +65,7 @@ stage() {
     ceiling) run ceiling 150 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile,compile_graphs \
       --compile-batches 16 ;;
     coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold --skip-loads ;;
+    coldcompile) run coldcompile 120 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads --compile ;;
     *) echo "unknown stage $1" ;;
   esac
 }
