@@ -43,6 +43,7 @@ from adapters.f5_velocity import DitVelocity, text_embeddings
 from adapters.f5_vocoder import decode_batch
 from adapters.precision import Precision, choose_precision, has_native_bf16, processor_name, read_cpu_flags
 from adapters.reference_prep import clip_reference, remove_long_silences
+from adapters.stage_marks import StageMarks
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.synthesis import (
@@ -284,6 +285,8 @@ class F5Engine:
         mels as conditioning, each item's text embeddings), let the runner integrate it,
         then vocode every item at its own length."""
         started = time.perf_counter()
+        marks = StageMarks(self._device)
+        marks.mark()
         device, dtype = self._device, self._dtype
         lengths = tuple(j.duration for j in batch)
         n = max(lengths)
@@ -298,8 +301,7 @@ class F5Engine:
             tokens = self._to_idx([job.tokens], self._vocab).to(device)
             texts.append(text_embeddings(self._dit, tokens, job.duration, n))
         ode = OdeBatch(noise, cond, torch.stack(texts, dim=1), lengths, self._time_grid(nfe, sway), cfg)
-        self._sync()
-        assembled = time.perf_counter()
+        marks.mark()
         paused = [0.0]  # seconds spent in `between_steps`: other calls' work, not this batch's
 
         def pause() -> None:
@@ -308,30 +310,23 @@ class F5Engine:
             paused[0] += time.perf_counter() - began
 
         y = self._runner.run(ode, pause if between_steps is not None else None)
-        self._sync()
-        integrated = time.perf_counter()
+        marks.mark()
         audios = self._decode(batch, y)
-        done = time.perf_counter()
+        marks.mark()
+        assemble, integrate, decode = marks.seconds()
         log.debug(
             "f5_batch",
             items=len(batch),
             frames=n,
             nfe=nfe,
             runner=self._runner.name,
-            seconds=round(done - started - paused[0], 4),
-            assemble_seconds=round(assembled - started, 4),
-            ode_seconds=round(integrated - assembled - paused[0], 4),
-            decode_seconds=round(done - integrated, 4),
+            seconds=round(time.perf_counter() - started - paused[0], 4),
+            assemble_seconds=round(assemble, 4),
+            ode_seconds=round(integrate - paused[0], 4),
+            decode_seconds=round(decode, 4),
             paused_seconds=round(paused[0], 4),
         )
         return audios
-
-    def _sync(self) -> None:
-        """Wait for the device, so the stage times in `f5_batch` are each stage's own (a GPU
-        runs behind the host; the decode's copy to the host waits anyway, so this costs only
-        the overlap of a few launches)."""
-        if self._device.type == "cuda":
-            torch.cuda.synchronize(self._device)
 
     def _decode(self, batch: list[_Job], y: torch.Tensor) -> list[Audio]:
         """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
