@@ -206,8 +206,16 @@ class _Batcher(Generic[Item, Result]):
                 return
             batch = self._take_urgent()
         began = time.monotonic()
-        self._run(batch, urgent=True)
-        self._paused += time.monotonic() - began
+        try:
+            self._run(batch, urgent=True)
+        except BaseException as exc:  # the batch below fails with it: these must not hang either
+            for request in batch:
+                if not request.done.is_set():
+                    request.error = exc
+                    request.done.set()
+            raise
+        finally:
+            self._paused += time.monotonic() - began
 
     def _run(self, batch: list[_Request], urgent: bool = False) -> None:
         """One model call for `batch`. An urgent batch runs without the call-back (it is

@@ -4,6 +4,7 @@ a gated engine holds its first call while the other jobs queue up behind it."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -215,6 +216,50 @@ def test_an_urgent_job_runs_in_the_middle_of_a_running_batch():
     for job, key in ((long_job, "batch"), (first_chunk, "urgent")):
         for got, want in zip(audios[key], FakeEngine().synthesize(job), strict=True):
             np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+
+
+class Fatal(BaseException):
+    """What no `except Exception` catches (a SystemExit, say)."""
+
+
+class FatalOnDemandEngine(SteppingEngine):
+    def synthesize(self, items, *, urgent=False, between_steps=None):
+        if any("FATAL" in i.text for i in items):
+            raise Fatal("gone")
+        return super().synthesize(items, urgent=urgent, between_steps=between_steps)
+
+
+def in_daemon_thread(call) -> queue.Queue:
+    """Run `call` where a hang cannot hold up the test run; its outcome arrives on the queue."""
+    outcome: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        try:
+            outcome.put(call())
+        except BaseException as exc:  # the test inspects what was raised, Fatal included
+            outcome.put(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return outcome
+
+
+def test_an_urgent_job_that_dies_fails_with_the_batch_it_ran_in_and_nothing_hangs():
+    engine = FatalOnDemandEngine()
+    batcher = MicroBatcher(engine, max_items=8, wait_ms=0).start()
+    try:
+        batch = in_daemon_thread(lambda: batcher.synthesize([item(f"Part {i}.", seed=i) for i in range(3)]))
+        assert engine.midway.wait(SAFETY)
+        urgent = in_daemon_thread(lambda: batcher.synthesize([item("FATAL first chunk.")], urgent=True))
+        assert batcher.wait_until_queued(1, SAFETY)
+        engine.go.set()
+        engine.resume.set()
+        assert isinstance(urgent.get(timeout=SAFETY), Fatal)
+        assert isinstance(batch.get(timeout=SAFETY), Fatal)
+        assert len(batcher.synthesize([item("Still serving.")])) == 1
+    finally:
+        engine.go.set()
+        engine.resume.set()
+        batcher.close()
 
 
 def test_a_request_larger_than_the_batch_limit_runs_whole():
