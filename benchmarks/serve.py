@@ -8,8 +8,10 @@ the same NFE. Per level it prints requests/s, audio seconds per wall second, p50
 latency, the time to the first streamed chunk of a ~400-character paragraph sent in the
 same load (this worker streams; upstream cannot, so its column is its full latency), and
 the smallest playback margin of that stream (how far ahead of the listener each later
-chunk was ready; negative = a gap was heard), this worker's engine calls and the chunks each
-held on average (from its micro-batcher's debug events), and the worker's peak resident memory.
+chunk was ready; negative = a gap was heard), this worker's engine calls, the chunks each
+held on average and the ODE runs each made, the shares of the wall time its engine was busy
+and in the DiT (from its micro-batcher's and engine's debug events), and the worker's peak
+resident memory.
 
 Both workers stay up for the whole run and the levels are interleaved: upstream at a
 level, then this worker at the same level, for `--repeats` rounds, so a shared machine's
