@@ -60,7 +60,8 @@ log = structlog.get_logger()
 TARGET_RMS = 0.1
 MAX_DURATION = 65536
 MAX_PADDING_RATIO = 1.3
-CPU_BATCH_ITEMS = 8
+CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
+CPU_JOBS = 8  # see F5Engine.preferred_jobs
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
@@ -141,12 +142,23 @@ class F5Engine:
     @property
     def preferred_batch_items(self) -> int:
         """How many chunks to hand this engine at once: the largest captured batch under
-        CUDA graphs (bigger batches fall back to eager), 16 on an eager GPU, and
-        CPU_BATCH_ITEMS on a CPU, where a batch costs about the sum of its items."""
+        CUDA graphs (bigger batches fall back to eager), 16 on an eager GPU, and one job's
+        chunks (CPU_BATCH_ITEMS: a request is never split) on a CPU. There a batch costs the
+        sum of its items plus its padding (2-core EPYC: four same-length items 20.46 s, one
+        5.10 s), so batching jobs only makes each wait for all: at 8 clients one job at a time
+        gave a median latency of 24.9 s instead of 61.5 s, and 3% more audio per second
+        (benchmarks/results/serve-cpu.txt)."""
         buckets = getattr(self._runner, "buckets", None)
         if buckets is not None:
             return buckets.max_batch
         return CPU_BATCH_ITEMS if self._device.type == "cpu" else GPU_EAGER_BATCH_ITEMS
+
+    @property
+    def preferred_jobs(self) -> int:
+        """How many jobs a worker should hold at once (MAX_CONCURRENCY unset): one batch's
+        worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
+        stream's first chunk can go ahead of them (the micro-batcher's urgent path)."""
+        return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
 
     # -- public ---------------------------------------------------------------------------
 

@@ -273,6 +273,12 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
         return self._max_items
 
     @property
+    def preferred_jobs(self) -> int:
+        """Jobs to hold at once when MAX_CONCURRENCY and BATCH_MAX_ITEMS are unset: the
+        engine's preference where it states one, else one batch's worth."""
+        return int(getattr(self._engine, "preferred_jobs", self._max_items))
+
+    @property
     def model_id(self) -> str:
         return self._engine.model_id
 

@@ -46,6 +46,23 @@ class JobService(Protocol):
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
+class Batcher(Protocol):
+    @property
+    def preferred_jobs(self) -> int: ...
+
+
+def job_concurrency(settings: Settings, batcher: Batcher | None) -> int:
+    """How many jobs the worker takes at once: MAX_CONCURRENCY; else BATCH_MAX_ITEMS (jobs
+    that fill one batch); else what the engine prefers on its device (one full batch on a
+    GPU; on a CPU, which runs them one by one, a few, so a stream can go ahead); 1 for a
+    worker that failed to start (it only answers with the reason)."""
+    if settings.max_concurrency:
+        return settings.max_concurrency
+    if settings.batch_max_items:
+        return settings.batch_max_items
+    return batcher.preferred_jobs if batcher is not None else 1
+
+
 def boot(container: Container) -> WorkerService:
     """Load and warm the model; the caller keeps the container (it owns the batcher's thread).
     Logs `worker_ready` with the time since the process started and where it went."""
@@ -142,9 +159,9 @@ def main() -> None:
 
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
     RunPodLogger().set_level(settings.runpod_log_level)
-    # without MAX_CONCURRENCY: as many jobs as fill one batch of the engine on this device
-    batch_items = container.batched_engine().max_items if container is not None else 1
-    jobs = settings.max_concurrency or batch_items
+    batcher = container.batched_engine() if container is not None else None
+    batch_items = batcher.max_items if batcher is not None else 1
+    jobs = job_concurrency(settings, batcher)
     log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=batch_items)
     # the local API ignores concurrency_modifier: leave room for more clients than `jobs`
     executor = ThreadPoolExecutor(max_workers=max(2 * jobs, 8), thread_name_prefix="job")

@@ -217,7 +217,8 @@ def tiny_checkpoint(tmp_path_factory) -> dict[str, str]:
 
 def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, tiny_checkpoint):
     env = {**tiny_checkpoint, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32", "TTS_DEVICE": "cpu"}
-    env |= {"MAX_CONCURRENCY": "4", "BATCH_WAIT_MS": "200", "LOG_LEVEL": "DEBUG"}
+    # a CPU engine runs one job at a time by default: ask for batches, which are what is tested
+    env |= {"MAX_CONCURRENCY": "4", "BATCH_MAX_ITEMS": "16", "BATCH_WAIT_MS": "200", "LOG_LEVEL": "DEBUG"}
     with job_queue() as queue, queue_worker(queue, tmp_path, **env) as worker:
         jobs = [{"text": LONG_TEXT, "seed": 1, "nfe_step": 4}]
         jobs += [{"text": f"Short job {i}.", "seed": i, "nfe_step": 4, "return": "base64"} for i in range(3)]

@@ -92,6 +92,10 @@ def test_int8_runs(settings: dict[str, str]) -> None:
     assert out.size > 0 and np.isfinite(out).all()
 
 
+def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
+    assert (fp32_engine.preferred_batch_items, fp32_engine.preferred_jobs) == (1, 8)
+
+
 def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:
     expected = {7: [0, 2, 4, 6, 8, 16, 24, 32], 16: [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32]}
     for nfe, steps in expected.items():

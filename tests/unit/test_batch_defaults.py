@@ -1,15 +1,24 @@
-"""BATCH_MAX_ITEMS (and with it the default MAX_CONCURRENCY) comes from the engine's device
-unless set: a captured-graph GPU engine batches up to its largest graph, a CPU engine less."""
+"""BATCH_MAX_ITEMS and MAX_CONCURRENCY come from the engine's device unless set: a
+captured-graph GPU engine batches up to its largest graph and takes that many jobs; a CPU
+engine runs one job's chunks at a time and holds a few jobs."""
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.fake_engine import FakeEngine
 from container import DEFAULT_BATCH_ITEMS
+from entrypoints.runpod_handler import job_concurrency
 from tests.helpers import make_test_container
 
 
 class PreferringEngine(FakeEngine):
     preferred_batch_items = 32
+
+
+class CpuLikeEngine(FakeEngine):
+    preferred_batch_items = 1
+    preferred_jobs = 8
 
 
 def test_the_engine_preference_sets_the_batch_size_when_unset() -> None:
@@ -31,3 +40,22 @@ def test_concurrency_and_runner_settings_parse() -> None:
     assert settings.max_concurrency == 12 and settings.tts_runner == "cuda_graph"
     defaults = make_test_container().settings()
     assert defaults.max_concurrency is None and defaults.batch_max_items is None and defaults.tts_runner == "auto"
+
+
+@pytest.mark.parametrize(
+    ("env", "engine", "jobs"),
+    [
+        ({}, PreferringEngine(), 32),  # a GPU: one full batch
+        ({}, CpuLikeEngine(), 8),  # a CPU: one at a time, a few held
+        ({}, FakeEngine(), DEFAULT_BATCH_ITEMS),  # no preference: one batch's worth
+        ({"BATCH_MAX_ITEMS": "4"}, CpuLikeEngine(), 4),  # jobs that fill the batch asked for
+        ({"MAX_CONCURRENCY": "3", "BATCH_MAX_ITEMS": "4"}, PreferringEngine(), 3),
+    ],
+)
+def test_job_concurrency(env: dict[str, str], engine: FakeEngine, jobs: int) -> None:
+    container = make_test_container(env=env, engine=engine)
+    assert job_concurrency(container.settings(), container.batched_engine()) == jobs
+
+
+def test_a_worker_that_failed_to_start_takes_one_job_at_a_time() -> None:
+    assert job_concurrency(make_test_container().settings(), None) == 1
