@@ -1,0 +1,44 @@
+"""The serve benchmark's engine-use figures from the worker's log events (the columns the next
+GPU run is read by: calls, chunks per call, ODE runs per call, busy and ODE shares)."""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks.serve import engine_use
+
+EVENTS = {
+    "engine_batch": [
+        {"items": 6, "seconds": 1.5, "urgent": False},
+        {"items": 1, "seconds": 0.25, "urgent": True},  # run inside the first: its own seconds
+        {"items": 3, "seconds": 1.0, "urgent": False},
+    ],
+    "f5_batch": [{"ode_seconds": 1.0}, {"ode_seconds": 0.25}, {"ode_seconds": 0.2}, {"ode_seconds": 0.55}],
+}
+
+
+class LoggedWorker:
+    def __init__(self, events: dict[str, list[dict]]) -> None:
+        self._events = events
+        self.asked: list[tuple[str, int]] = []
+
+    def events(self, name: str, since: int = 0) -> list[dict]:
+        self.asked.append((name, since))
+        return self._events.get(name, [])
+
+
+def test_engine_use_sums_the_calls_against_the_wall_time() -> None:
+    worker = LoggedWorker(EVENTS)
+    use = engine_use(worker, since=42, wall=5.5)  # type: ignore[arg-type]
+    assert use["calls"] == 3
+    assert math.isclose(use["items_per_call"], 10 / 3)
+    assert math.isclose(use["runs_per_call"], 4 / 3)
+    assert math.isclose(use["busy"], 2.75 / 5.5)
+    assert math.isclose(use["ode"], 2.0 / 5.5)
+    assert {since for _, since in worker.asked} == {42}  # only this level's events
+
+
+def test_a_level_without_engine_calls_has_no_shares_to_speak_of() -> None:
+    use = engine_use(LoggedWorker({}), since=0, wall=1.0)  # type: ignore[arg-type]
+    assert use["calls"] == 0 and math.isnan(use["items_per_call"]) and math.isnan(use["runs_per_call"])
+    assert use["busy"] == 0.0 and use["ode"] == 0.0
