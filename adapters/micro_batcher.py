@@ -69,6 +69,14 @@ class _Request:
     error: BaseException | None = None
 
 
+def _fail_unfinished(batch: list[_Request], exc: BaseException) -> None:
+    """Hand `exc` to every request of `batch` still waiting for its result."""
+    for request in batch:
+        if not request.done.is_set():
+            request.error = exc
+            request.done.set()
+
+
 class _Batcher(Generic[Item, Result]):
     """Gathers concurrent calls into one call of `run`, a batch-first model method."""
 
@@ -147,10 +155,7 @@ class _Batcher(Generic[Item, Result]):
             try:
                 self._run(batch, urgent)
             except BaseException as exc:  # never let the batching thread die
-                for request in batch:
-                    if not request.done.is_set():
-                        request.error = exc
-                        request.done.set()
+                _fail_unfinished(batch, exc)
 
     def _gather(self) -> tuple[list[_Request], bool] | None:
         """The waiting urgent requests, if any (they wait for nobody); else the oldest waiting
@@ -209,10 +214,7 @@ class _Batcher(Generic[Item, Result]):
         try:
             self._run(batch, urgent=True)
         except BaseException as exc:  # the batch below fails with it: these must not hang either
-            for request in batch:
-                if not request.done.is_set():
-                    request.error = exc
-                    request.done.set()
+            _fail_unfinished(batch, exc)
             raise
         finally:
             self._paused += time.monotonic() - began
