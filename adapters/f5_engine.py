@@ -26,6 +26,7 @@ import structlog
 import torch
 
 from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.cpu_linear import pack_linears, packing_works
 from adapters.f5_attention import make_processor
 from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_loading import (
@@ -436,6 +437,7 @@ def build_f5_engine(
     max_batch_frames: int = 32768,
     runner: str = "auto",
     max_graphs: int = 24,
+    pack_cpu_linears: bool = True,
     timer: StageTimer | None = None,
 ) -> F5Engine:
     """Load everything now (the worker takes no job before this returns).
@@ -444,7 +446,9 @@ def build_f5_engine(
     explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
     (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
     torch.compile to the DiT blocks; `runner` (auto/eager/cuda_graph) picks how the ODE loop
-    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes). The weights are
+    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
+    `pack_cpu_linears` lets an eager CPU engine run its Linears as oneDNN-packed layers (see
+    cpu_linear; benchmarks turn it off to measure what it gives). The weights are
     read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
     given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
@@ -501,6 +505,10 @@ def build_f5_engine(
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
     backend = _attention_backend(dit, precision, ode_runner.name)
+    packed = 0
+    if pack_cpu_linears and _packs_linears(precision, compile):
+        with timer.stage("weights_pack"):
+            packed = pack_linears(dit)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
@@ -536,12 +544,21 @@ def build_f5_engine(
         dtype_reason=precision.reason,
         attention_backend=backend,
         compile=compile,
+        packed_linears=packed,
         runner=ode_runner.name,
         model_id=model_id,
         checkpoint=str(files.checkpoint),
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine
+
+
+def _packs_linears(precision: Precision, compile: bool) -> bool:
+    """oneDNN-packed Linears (see cpu_linear) on a CPU in fp32 or bf16; not under
+    torch.compile, whose own CPU lowering decides the kernels, nor for int8's quantized layers."""
+    if precision.device != "cpu" or precision.dtype not in ("fp32", "bf16") or compile:
+        return False
+    return packing_works(TORCH_DTYPES[precision.dtype])
 
 
 def _model_ref_text(text: str) -> str:

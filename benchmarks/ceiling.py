@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from adapters.cpu_linear import PackedLinear
 from benchmarks.engine import ensure_files, stub_absent_modules
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
@@ -55,7 +56,11 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_
 def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
     """Matmul FLOPs of one forward over `rows` sequences: 2 x params in the blocks' Linears
     per token, plus attention's two n x n products."""
-    linear = sum(m.weight.numel() for m in dit.transformer_blocks.modules() if isinstance(m, torch.nn.Linear))
+    linear = sum(
+        m.in_features * m.out_features
+        for m in dit.transformer_blocks.modules()
+        if isinstance(m, torch.nn.Linear | PackedLinear)
+    )
     block = dit.transformer_blocks[0].attn
     attention = 4 * frames * frames * block.inner_dim * len(dit.transformer_blocks)
     return rows * (2 * linear * frames + attention)

@@ -22,7 +22,7 @@ both sides of each pair alike. Each row gives the median wall time of its side, 
 speedup is the median of the per-pair ratios with their spread (min-max).
 
 The last line is `speedup_vs_upstream: X.XX`, for the paragraph at the settings the worker
-picks on this machine. Opt-in rows (`--extra int8,compile`) follow the default rows, each
+picks on this machine. Extra rows (`--extra int8,compile,unpacked`) follow the default rows, each
 interleaved with upstream the same way.
 """
 
@@ -64,6 +64,7 @@ BATCH_TEXTS = [
     "Remember to water the plants before you leave.",
 ]
 SEED = 1234
+DTYPE_NAMES = ("fp32", "fp16", "bf16", "int8")
 
 
 def stub_absent_modules() -> list[str]:
@@ -216,7 +217,9 @@ def serve_cases(run_case) -> None:
             _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
 
 
-def run_engine(settings: dict[str, str], nfe: int, device: str | None, dtype: str | None, compile_: bool) -> None:
+def run_engine(
+    settings: dict[str, str], nfe: int, device: str | None, dtype: str | None, compile_: bool, unpacked: bool
+) -> None:
     import soundfile as sf
 
     stub_absent_modules()
@@ -234,8 +237,10 @@ def run_engine(settings: dict[str, str], nfe: int, device: str | None, dtype: st
         dtype=dtype,
         compile=compile_,
         device=device,
+        pack_cpu_linears=not unpacked,
     )
-    _emit("READY", {"dtype": engine.precision.dtype + ("+compile" if compile_ else "")})
+    label = engine.precision.dtype + ("+compile" if compile_ else "") + ("+unpacked" if unpacked else "")
+    _emit("READY", {"dtype": label})
     samples, rate = sf.read(settings["REF_WAV"], dtype="float32")
     reference = Reference(key="bench", audio=from_numpy(samples, rate), text=REF_TEXT)
     params = SynthesisParams(nfe_step=nfe)
@@ -337,13 +342,19 @@ def main() -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--extra", default="", help="opt-in rows: int8, compile, fp16, bf16, fp32 (comma list)")
+    parser.add_argument(
+        "--extra",
+        default="",
+        help="extra rows: int8, compile, fp16, bf16, fp32, unpacked (plain nn.Linear on a CPU); "
+        "comma list, '+' combines (fp32+unpacked)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="upstream/engine pairs per case")
-    parser.add_argument("--extra-cases", default="sentence", help="cases for the opt-in rows (time budget)")
+    parser.add_argument("--extra-cases", default="sentence", help="cases for the extra rows (time budget)")
     parser.add_argument("--worker", choices=("upstream", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--cases", default="sentence,paragraph", help="sentence, paragraph, batch8 (8 requests)")
     parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--unpacked", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     if args.worker:
@@ -353,7 +364,7 @@ def main() -> None:
 
             run_upstream(settings, args.nfe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         else:
-            run_engine(settings, args.nfe, args.device, args.dtype, args.compile)
+            run_engine(settings, args.nfe, args.device, args.dtype, args.compile, args.unpacked)
         return
 
     import torch
@@ -382,8 +393,10 @@ def main() -> None:
     rows.append(("engine (default)", engine, interleave(upstream, engine, cases, args.repeats)))
     engine.close()
     for extra in [e for e in args.extra.split(",") if e]:
-        flags_ = ["--compile"] if extra == "compile" else ["--dtype", extra]
-        side = Side(f"engine ({extra}, opt-in)", [*common, "--worker", "engine", *flags_], log)
+        flags_ = [
+            flag for part in extra.split("+") for flag in (["--dtype", part] if part in DTYPE_NAMES else [f"--{part}"])
+        ]
+        side = Side(f"engine ({extra})", [*common, "--worker", "engine", *flags_], log)
         extra_cases = [c for c in args.extra_cases.split(",") if c]
         rows.append((side.name, side, interleave(upstream, side, extra_cases, args.repeats)))
         side.close()
