@@ -13,11 +13,10 @@ reference handling), which the parity test checks against `F5TTS.infer`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +34,7 @@ from adapters.f5_loading import (
     load_dit_state,
     load_model_config,
     load_vocoder,
+    no_weight_init,
     prefetch,
     read_vocab,
     resolve_files,
@@ -381,35 +381,6 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str) 
     return backend
 
 
-_INIT_FUNCTIONS = (
-    "uniform_",
-    "normal_",
-    "trunc_normal_",
-    "constant_",
-    "zeros_",
-    "ones_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-)
-
-
-@contextlib.contextmanager
-def _no_weight_init() -> Iterator[None]:
-    """Build the DiT without drawing random initial weights (1.4 s of cold start for the
-    337 M parameters of F5TTS_v1_Base on a 2-core CPU), since the strict
-    `load_state_dict` that follows overwrites every parameter and persistent buffer."""
-    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS}
-    try:
-        for name in _INIT_FUNCTIONS:
-            setattr(torch.nn.init, name, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for name, fn in saved.items():
-            setattr(torch.nn.init, name, fn)
-
-
 def _default_device(device: str | None) -> str:
     if device:
         return device
@@ -486,7 +457,7 @@ def build_f5_engine(
         with timer.stage("weights_read"):
             state = load_dit_state(files.checkpoint, device=precision.device, dtype=torch_dtype)
         with timer.stage("weights_to_device"):
-            with _no_weight_init():
+            with no_weight_init():
                 dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
             # assign: the module takes the tensors just read (already on the device, in the
             # serving dtype) instead of copying them into its own fp32 parameters
