@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -476,23 +477,26 @@ def build_f5_engine(
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
     backend = _attention_backend(dit, precision, ode_runner.name)
-    packed = 0
-    if pack_cpu_linears and _packs_linears(precision, compile):
-        with timer.stage("weights_pack"):
-            packed = pack_linears(dit)
+    packs = pack_cpu_linears and _packs_linears(precision, compile)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
-    with timer.stage("vocoder"):
-        mel_spec = modules.MelSpec(
-            n_fft=mel_cfg["n_fft"],
-            hop_length=mel_cfg["hop_length"],
-            win_length=mel_cfg["win_length"],
-            n_mel_channels=mel_cfg["n_mel_channels"],
-            target_sample_rate=mel_cfg["target_sample_rate"],
-            mel_spec_type="vocos",
-        ).to(precision.device)
-        vocoder = load_vocoder(files.vocoder_dir).to(precision.device)
+    with ThreadPoolExecutor(max_workers=1) as overlap:
+        # packing (oneDNN reorders on all cores) runs beside the vocoder's load (mostly
+        # single-threaded Python); weights_pack books only the wait left after it
+        packing = overlap.submit(pack_linears, dit) if packs else None
+        with timer.stage("vocoder"):
+            mel_spec = modules.MelSpec(
+                n_fft=mel_cfg["n_fft"],
+                hop_length=mel_cfg["hop_length"],
+                win_length=mel_cfg["win_length"],
+                n_mel_channels=mel_cfg["n_mel_channels"],
+                target_sample_rate=mel_cfg["target_sample_rate"],
+                mel_spec_type="vocos",
+            ).to(precision.device)
+            vocoder = load_vocoder(files.vocoder_dir).to(precision.device)
+        with timer.stage("weights_pack"):
+            packed = packing.result() if packing is not None else 0
     model_id = f"{files.config.stem}:{files.checkpoint.name}:{files.checkpoint.stat().st_size}"
     engine = F5Engine(
         dit=dit,
