@@ -64,7 +64,6 @@ BATCH_TEXTS = [
     "Remember to water the plants before you leave.",
 ]
 SEED = 1234
-DTYPE_NAMES = ("fp32", "fp16", "bf16", "int8")
 
 
 def stub_absent_modules() -> list[str]:
@@ -369,7 +368,7 @@ def main() -> None:
 
     import torch
 
-    from adapters.precision import has_native_bf16, processor_name, read_cpu_flags
+    from adapters.precision import DTYPES, has_native_bf16, processor_name, read_cpu_flags
 
     settings = ensure_files(args.checkpoint_dir)
     on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
@@ -394,7 +393,7 @@ def main() -> None:
     engine.close()
     for extra in [e for e in args.extra.split(",") if e]:
         flags_ = [
-            flag for part in extra.split("+") for flag in (["--dtype", part] if part in DTYPE_NAMES else [f"--{part}"])
+            flag for part in extra.split("+") for flag in (["--dtype", part] if part in DTYPES else [f"--{part}"])
         ]
         side = Side(f"engine ({extra})", [*common, "--worker", "engine", *flags_], log)
         extra_cases = [c for c in args.extra_cases.split(",") if c]
