@@ -12,6 +12,10 @@ item over each item's own frames: the same kernel call, on the same shapes, as t
 alone, so an item's audio is bitwise the same in any batch (padded keys change the fused
 kernel's blocking, by a few ulps); it also skips the padded keys' work. It reads the
 lengths back to the host, so it is for eager runs only, never inside a captured graph.
+
+`attend` is the kernel for unmasked attention (one item, or a whole unpadded batch): torch's
+fused kernel by default (unmasked calls then stay upstream's own code), `onednn_attention`
+where the engine picks it on a CPU (see cpu_attention).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from adapters.cpu_attention import sdpa_attention
+
 
 def make_processor(base: Any) -> Any:
     """An instance of the subclass below, configured like `base` (pe heads, backend)."""
@@ -30,6 +36,7 @@ def make_processor(base: Any) -> Any:
     processor.attn_backend = base.attn_backend
     processor.attn_mask_enabled = True
     processor.split_items = False
+    processor.attend = sdpa_attention
     return processor
 
 
@@ -45,7 +52,8 @@ def _processor_class() -> type:
         def __call__(
             self, attn: Any, x: torch.Tensor, mask: torch.Tensor | None = None, rope: Any = None
         ) -> torch.Tensor:
-            if mask is None or self.attn_backend != "torch" or not self.attn_mask_enabled:
+            upstreams = mask is None and self.attend is sdpa_attention
+            if upstreams or self.attn_backend != "torch" or not self.attn_mask_enabled:
                 return super().__call__(attn, x, mask=mask, rope=rope)
             batch = x.shape[0]
             query, key, value = attn.to_q(x), attn.to_k(x), attn.to_v(x)
@@ -67,18 +75,19 @@ def _processor_class() -> type:
                 else:
                     query = apply_rotary_pos_emb(query, freqs, q_scale)
                     key = apply_rotary_pos_emb(key, freqs, k_scale)
-            if self.split_items:
+            if mask is None:
+                out = self.attend(query, key, value)
+            elif self.split_items:
                 out = query.new_zeros(batch, query.shape[2], attn.heads * head_dim)
                 for row, length in enumerate(mask.sum(dim=1).tolist()):
                     rows = slice(row, row + 1)
-                    part = F.scaled_dot_product_attention(
+                    out[row, :length] = self.attend(
                         query[rows, :, :length], key[rows, :, :length], value[rows, :, :length]
-                    )
-                    out[row, :length] = part.transpose(1, 2).reshape(length, -1)
+                    )[0]
             else:
                 out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask[:, None, None, :])
                 out = out.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
             out = attn.to_out[1](attn.to_out[0](out))
-            return out.masked_fill(~mask.unsqueeze(-1), 0.0)
+            return out if mask is None else out.masked_fill(~mask.unsqueeze(-1), 0.0)
 
     return BroadcastMaskAttnProcessor

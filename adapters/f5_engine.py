@@ -26,6 +26,7 @@ import structlog
 import torch
 
 from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.cpu_attention import onednn_attention, onednn_attention_works
 from adapters.cpu_linear import pack_linears, packing_works
 from adapters.f5_attention import make_processor
 from adapters.f5_buckets import ShapeBuckets
@@ -43,7 +44,7 @@ from adapters.f5_loading import (
 from adapters.f5_runner import OdeBatch, Runner, make_runner
 from adapters.f5_velocity import DitVelocity, text_embeddings
 from adapters.f5_vocoder import decode_batch
-from adapters.precision import Precision, choose_precision, has_native_bf16, processor_name, read_cpu_flags
+from adapters.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
 from adapters.reference_prep import clip_reference, remove_long_silences
 from adapters.stage_marks import StageMarks
 from domain.audio import Audio
@@ -362,11 +363,12 @@ class F5Engine:
         return out
 
 
-def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str) -> str:
+def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, *, onednn: bool) -> str:
     """Mask padded keys in every block (upstream ships with masking off); use flash-attn's
     kernels where they exist: CUDA, half precision, flash_attn importable, and no graph
     capture (its masked path reads lengths back to the host). Eager CPU batches run
-    attention item by item (see f5_attention)."""
+    attention item by item (see f5_attention), as oneDNN products when `onednn` (see
+    `_uses_onednn_attention`)."""
     backend = "torch"
     if precision.device.startswith("cuda") and precision.dtype in ("fp16", "bf16") and runner == "eager":
         try:
@@ -379,7 +381,19 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str) 
         block.attn.processor.attn_backend = backend
         block.attn.processor = make_processor(block.attn.processor)
         block.attn.processor.split_items = precision.device == "cpu"
-    return backend
+        if onednn:
+            block.attn.processor.attend = onednn_attention
+    return "onednn" if onednn else backend
+
+
+def _uses_onednn_attention(precision: Precision, cpu_flags: str, compile: bool) -> bool:
+    """oneDNN attention (see cpu_attention) on a CPU without AMX, eager, with fp32 or bf16
+    activations (int8's are fp32); AMX CPUs keep the flash kernel, which uses the tiles."""
+    if precision.device != "cpu" or precision.dtype not in ("fp32", "bf16", "int8") or compile:
+        return False
+    if has_amx(cpu_flags):
+        return False
+    return onednn_attention_works(TORCH_DTYPES[precision.dtype])
 
 
 def _default_device(device: str | None) -> str:
@@ -410,6 +424,7 @@ def build_f5_engine(
     runner: str = "auto",
     max_graphs: int = 24,
     pack_cpu_linears: bool = True,
+    onednn_cpu_attention: bool = True,
     timer: StageTimer | None = None,
 ) -> F5Engine:
     """Load everything now (the worker takes no job before this returns).
@@ -420,7 +435,8 @@ def build_f5_engine(
     torch.compile to the DiT blocks; `runner` (auto/eager/cuda_graph) picks how the ODE loop
     runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
     `pack_cpu_linears` lets an eager CPU engine run its Linears as oneDNN-packed layers (see
-    cpu_linear; benchmarks turn it off to measure what it gives). The weights are
+    cpu_linear) and `onednn_cpu_attention` its attention as oneDNN products where that is
+    faster (see cpu_attention); benchmarks turn them off to measure what they give. The weights are
     read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
     given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
@@ -476,7 +492,8 @@ def build_f5_engine(
         ode_runner = make_runner(runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs)
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
-    backend = _attention_backend(dit, precision, ode_runner.name)
+    onednn = onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
+    backend = _attention_backend(dit, precision, ode_runner.name, onednn=onednn)
     packs = pack_cpu_linears and _packs_linears(precision, compile)
     if compile:
         for block in dit.transformer_blocks:

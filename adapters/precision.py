@@ -32,6 +32,11 @@ def has_native_bf16(cpu_flags: str) -> bool:
     return bool(NATIVE_BF16_FLAGS & set(cpu_flags.split()))
 
 
+def has_amx(cpu_flags: str) -> bool:
+    """AMX tiles: torch's CPU kernels (flash attention among them) switch to them where present."""
+    return "amx_bf16" in cpu_flags.split()
+
+
 def choose_precision(
     *, device: str, cpu_flags: str, requested: str | None, cuda_bf16_supported: bool = False
 ) -> Precision:

@@ -22,7 +22,7 @@ both sides of each pair alike. Each row gives the median wall time of its side, 
 speedup is the median of the per-pair ratios with their spread (min-max).
 
 The last line is `speedup_vs_upstream: X.XX`, for the paragraph at the settings the worker
-picks on this machine. Extra rows (`--extra int8,compile,unpacked`) follow the default rows, each
+picks on this machine. Extra rows (`--extra int8,compile,unpacked,sdpa`) follow the default rows, each
 interleaved with upstream the same way.
 """
 
@@ -217,7 +217,13 @@ def serve_cases(run_case) -> None:
 
 
 def run_engine(
-    settings: dict[str, str], nfe: int, device: str | None, dtype: str | None, compile_: bool, unpacked: bool
+    settings: dict[str, str],
+    nfe: int,
+    device: str | None,
+    dtype: str | None,
+    compile_: bool,
+    unpacked: bool,
+    sdpa: bool,
 ) -> None:
     import soundfile as sf
 
@@ -237,8 +243,11 @@ def run_engine(
         compile=compile_,
         device=device,
         pack_cpu_linears=not unpacked,
+        onednn_cpu_attention=not sdpa,
     )
-    label = engine.precision.dtype + ("+compile" if compile_ else "") + ("+unpacked" if unpacked else "")
+    label = engine.precision.dtype + "".join(
+        f"+{name}" for name, on in (("compile", compile_), ("unpacked", unpacked), ("sdpa", sdpa)) if on
+    )
     _emit("READY", {"dtype": label})
     samples, rate = sf.read(settings["REF_WAV"], dtype="float32")
     reference = Reference(key="bench", audio=from_numpy(samples, rate), text=REF_TEXT)
@@ -344,7 +353,8 @@ def main() -> None:
     parser.add_argument(
         "--extra",
         default="",
-        help="extra rows: int8, compile, fp16, bf16, fp32, unpacked (plain nn.Linear on a CPU); "
+        help="extra rows: int8, compile, fp16, bf16, fp32, unpacked (plain nn.Linear on a CPU), "
+        "sdpa (torch's fused attention on a CPU); "
         "comma list, '+' combines (fp32+unpacked)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="upstream/engine pairs per case")
@@ -354,6 +364,7 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--unpacked", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sdpa", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     if args.worker:
@@ -363,7 +374,7 @@ def main() -> None:
 
             run_upstream(settings, args.nfe, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         else:
-            run_engine(settings, args.nfe, args.device, args.dtype, args.compile, args.unpacked)
+            run_engine(settings, args.nfe, args.device, args.dtype, args.compile, args.unpacked, args.sdpa)
         return
 
     import torch

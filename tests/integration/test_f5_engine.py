@@ -23,6 +23,7 @@ import torch
 
 from adapters import f5_engine
 from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
 from adapters.cpu_linear import PackedLinear, packing_works
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import EngineStartupError
@@ -116,6 +117,49 @@ def test_which_engines_pack_linears(
     assert f5_engine._packs_linears(Precision(device, dtype, "test"), compile_) is packs
     monkeypatch.setattr(f5_engine, "packing_works", lambda dtype: False)
     assert f5_engine._packs_linears(Precision(device, dtype, "test"), compile_) is False
+
+
+@pytest.mark.skipif(not onednn_attention_works(torch.float32), reason="torch built without oneDNN")
+def test_cpu_attention_as_onednn_products_speaks_as_the_fused_kernel(
+    settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(f5_engine, "read_cpu_flags", lambda: "fpu avx2 avx512f avx512_bf16")  # no AMX
+    onednn, fused = build(settings), build(settings, onednn_cpu_attention=False)
+    assert {b.attn.processor.attend for b in onednn._dit.transformer_blocks} == {onednn_attention}
+    assert {b.attn.processor.attend for b in fused._dit.transformer_blocks} == {sdpa_attention}
+    calls: list[tuple[int, ...]] = []
+
+    def recording(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(query.shape[:3]))
+        return onednn_attention(query, key, value)
+
+    for block in onednn._dit.transformer_blocks:
+        block.attn.processor.attend = recording
+    alone = [item("One item, unmasked attention.", seed=3)]
+    padded = [item("A short one.", seed=4), item("A short one, and more.", seed=5)]
+    for job in (alone, padded):
+        calls.clear()
+        for got, want in zip(onednn.synthesize(job), fused.synthesize(job), strict=True):
+            np.testing.assert_allclose(to_numpy(got), to_numpy(want), atol=1e-5)
+        # alone: the guided pair at once; padded: item by item over each one's own frames
+        assert {shape[0] for shape in calls} == ({2} if job is alone else {1})
+        assert len({shape[2] for shape in calls}) == (1 if job is alone else 2)
+
+
+@pytest.mark.parametrize(
+    ("device", "dtype", "flags", "compile_", "uses"),
+    [("cuda", "bf16", "avx2", False, False), ("cpu", "bf16", "avx512_bf16 amx_bf16", False, False),
+     ("cpu", "bf16", "avx512_bf16", True, False), ("cpu", "fp16", "avx2", False, False),
+     ("cpu", "fp32", "avx2", False, True), ("cpu", "bf16", "avx512_bf16", False, True),
+     ("cpu", "int8", "avx2", False, True)],
+)  # fmt: skip
+def test_which_engines_use_onednn_attention(
+    monkeypatch: pytest.MonkeyPatch, device: str, dtype: str, flags: str, compile_: bool, uses: bool
+) -> None:
+    monkeypatch.setattr(f5_engine, "onednn_attention_works", lambda dtype: True)
+    assert f5_engine._uses_onednn_attention(Precision(device, dtype, "test"), flags, compile_) is uses
+    monkeypatch.setattr(f5_engine, "onednn_attention_works", lambda dtype: False)
+    assert f5_engine._uses_onednn_attention(Precision(device, dtype, "test"), flags, compile_) is False
 
 
 def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
