@@ -1,13 +1,14 @@
 """Attention on a CPU without AMX, as two oneDNN matrix products per head.
 
-PyTorch's CPU flash-attention kernel runs at about 180 GFLOP/s on the 2-core AVX-512 EPYC at
-16 heads x 64 (bf16 and fp32 alike: its products go through a generic path there, while bf16
-Linears run at about 1,000), and once the Linears were packed it was half of each DiT forward.
-The same attention as one oneDNN product for the scores (fp32, the kernel behind the packed
-Linears), a row softmax in fp32 and one oneDNN product with the values, head by head over blocks
-of query rows whose scores stay in cache, measured 1.4x-1.7x faster on that EPYC at 400-2600
-frames (benchmarks/results/engine-cpu.txt). Where the CPU has AMX, the flash kernel uses it and
-stays (unmeasured here).
+PyTorch's CPU flash-attention kernel runs at about 150-180 GFLOP/s on the 2-core AVX-512 EPYC at
+16 heads x 64, in bf16 and fp32 alike (bf16 Linears run at about 1,000 there), and once the
+Linears were packed it was half of each DiT forward. The same attention as one oneDNN product
+for the scores (fp32, the kernel behind the packed Linears), a row softmax in fp32 and one
+oneDNN product with the values, head by head over blocks of query rows whose scores stay in
+cache, measured 1.25x-1.71x faster on that EPYC at 400-2600 frames
+(benchmarks/results/cpu-attention-cpu.txt), and a sentence 1.24x faster end to end in bf16
+(engine-cpu.txt). Where the CPU has AMX, the flash kernel uses the tiles and stays (unmeasured
+here).
 
 Numerics are the flash kernel's: the scores and the softmax in fp32 from the inputs as they are,
 the probabilities rounded to the inputs' dtype for the product with the values (a no-op in fp32),

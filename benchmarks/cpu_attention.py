@@ -1,0 +1,69 @@
+"""CPU attention kernels at the DiT's shapes: `python -m benchmarks.cpu_attention`.
+
+Times one attention call of a guided item (2 sequences x 16 heads x 64, F5TTS_v1_Base's
+shape) at several lengths, torch's fused kernel (`scaled_dot_product_attention`, what
+upstream calls) against `adapters.cpu_attention.onednn_attention` (what the engine uses on a
+CPU without AMX), in each dtype given, the two interleaved call by call so the machine's
+drift hits both alike. Prints the median time, the arithmetic rate, the speedup and each
+kernel's largest difference from the fp32 fused result. A sentence with its reference is
+about 760 frames; a long streamed chunk about 1,800.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from adapters.cpu_attention import block_rows, onednn_attention, onednn_attention_works, sdpa_attention
+
+HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
+
+
+def _time(kernel: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> float:
+    started = time.perf_counter()
+    kernel(*inputs)
+    return (time.perf_counter() - started) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", default="400,760,1200,1800,2600")
+    parser.add_argument("--dtypes", default="bf16,fp32")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {SEQUENCES} x {HEADS} heads x {HEAD_DIM}")
+    print(f"{'dtype':5} {'frames':>6} {'rows':>5} {'fused ms':>9} {'onednn ms':>9} {'fused GF/s':>10} "
+          f"{'onednn GF/s':>11} {'speedup':>7} {'fused err':>9} {'onednn err':>10}")  # fmt: skip
+    for name in args.dtypes.split(","):
+        dtype = dtypes[name]
+        if not onednn_attention_works(dtype):
+            print(f"{name}: no oneDNN products in this build, skipped")
+            continue
+        for frames in (int(f) for f in args.frames.split(",")):
+            generator = torch.Generator().manual_seed(frames)
+            q, k, v = (torch.randn(SEQUENCES, HEADS, frames, HEAD_DIM, generator=generator) for _ in range(3))
+            want = sdpa_attention(q, k, v)
+            q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+            fused_times, onednn_times = [], []
+            for kernel in (sdpa_attention, onednn_attention):
+                kernel(q, k, v)  # first call: allocations, oneDNN's kernel generation
+            for _ in range(args.repeats):
+                fused_times.append(_time(sdpa_attention, q, k, v))
+                onednn_times.append(_time(onednn_attention, q, k, v))
+            fused, ours = statistics.median(fused_times), statistics.median(onednn_times)
+            flops = 4 * SEQUENCES * HEADS * frames * frames * HEAD_DIM
+            fused_err = (sdpa_attention(q, k, v).float() - want).abs().max().item()
+            ours_err = (onednn_attention(q, k, v).float() - want).abs().max().item()
+            print(
+                f"{name:5} {frames:6d} {block_rows(frames):5d} {fused:9.1f} {ours:9.1f} {flops / fused / 1e6:10.0f} "
+                f"{flops / ours / 1e6:11.0f} {fused / ours:6.2f}x {fused_err:9.1e} {ours_err:10.1e}"
+            )
+
+
+if __name__ == "__main__":
+    main()
