@@ -1,11 +1,17 @@
 """Shape buckets: which fixed (batch, frames) shape a batch of items runs at.
 
 A CUDA graph replays one shape, so live batches are padded up to a small set of shapes
-(vLLM's capture sizes): frames up to a multiple of `frame_step`, the batch up to the next
-size in `batch_sizes`. Padded frames and padded rows are always masked, so the choice of
-bucket never changes an item's audio. Beyond the largest bucket a batch runs eagerly at
-its own shape. The eager CPU runner uses the exact shape (no grid): padding there only
-costs time.
+(vLLM's capture sizes): the batch up to the next size in `batch_sizes`, frames up to the
+next point of a grid that is `steps_per_octave` points per doubling (512, 576, 640, ...,
+1024, 1152, ...) and never finer than `frame_step`. A padded frame costs what a real one
+does, so the grid bounds the share of padding (under 1/8 of an item at 8 per octave)
+instead of its count: a fixed step of 128 wasted 12% of a one-sentence job's 688 frames
+(768), and the batch-16 ceiling of such jobs is that much lower. The same 8 points per
+octave as the 128-step grid had from 1024 to 2048, so there are about as many shapes to
+capture, placed where most jobs are. Padded frames and padded rows are always masked, so
+the choice of bucket never changes an item's audio. Beyond the largest bucket a batch runs
+eagerly at its own shape. The eager CPU runner uses the exact shape (no grid): padding
+there only costs time.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import bisect
 from dataclasses import dataclass
 
 DEFAULT_BATCH_SIZES = (1, 2, 4, 8, 16, 32)
-DEFAULT_FRAME_STEP = 128
+DEFAULT_FRAME_STEP = 32
+DEFAULT_STEPS_PER_OCTAVE = 8
 DEFAULT_MAX_FRAMES = 4096
 
 
@@ -32,12 +39,15 @@ class ShapeBuckets:
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     frame_step: int = DEFAULT_FRAME_STEP
     max_frames: int = DEFAULT_MAX_FRAMES
+    steps_per_octave: int = DEFAULT_STEPS_PER_OCTAVE  # 0: every multiple of frame_step
 
     def __post_init__(self) -> None:
         if not self.batch_sizes or list(self.batch_sizes) != sorted(set(self.batch_sizes)) or self.batch_sizes[0] < 1:
             raise ValueError(f"batch sizes must be increasing positive integers, got {self.batch_sizes}")
-        if self.frame_step < 1 or self.max_frames < self.frame_step:
-            raise ValueError(f"bad frame grid: step {self.frame_step}, max {self.max_frames}")
+        if self.frame_step < 1 or self.max_frames < self.frame_step or self.steps_per_octave < 0:
+            raise ValueError(
+                f"bad frame grid: step {self.frame_step}, {self.steps_per_octave} per octave, max {self.max_frames}"
+            )
 
     @property
     def max_batch(self) -> int:
@@ -47,8 +57,17 @@ class ShapeBuckets:
         """The smallest bucket that holds `batch` rows of `frames` frames, else the exact shape."""
         if batch < 1 or frames < 1:
             raise ValueError(f"empty batch: {batch} x {frames}")
-        padded_frames = -(-frames // self.frame_step) * self.frame_step
+        padded_frames = self.padded_frames(frames)
         index = bisect.bisect_left(self.batch_sizes, batch)
         if index == len(self.batch_sizes) or padded_frames > self.max_frames:
             return Bucket(batch, frames, captured=False)
         return Bucket(self.batch_sizes[index], padded_frames, captured=True)
+
+    def padded_frames(self, frames: int) -> int:
+        """The grid point at or above `frames`: a multiple of the step of the octave
+        (2^k, 2^(k+1)] that holds it, so a grid point never falls between octaves."""
+        step = self.frame_step
+        if self.steps_per_octave:
+            octave = 1 << max(0, (frames - 1).bit_length() - 1)  # the largest power of two below frames
+            step = max(step, octave // self.steps_per_octave)
+        return -(-frames // step) * step

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.f5_buckets import Bucket, ShapeBuckets
 
@@ -35,7 +37,14 @@ def test_largest_batch_is_the_last_size() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"batch_sizes": ()}, {"batch_sizes": (4, 2)}, {"batch_sizes": (0, 1)}, {"frame_step": 0}, {"max_frames": 10}],
+    [
+        {"batch_sizes": ()},
+        {"batch_sizes": (4, 2)},
+        {"batch_sizes": (0, 1)},
+        {"frame_step": 0},
+        {"max_frames": 10},
+        {"steps_per_octave": -1},
+    ],
 )
 def test_a_malformed_grid_is_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
@@ -45,3 +54,31 @@ def test_a_malformed_grid_is_refused(kwargs: dict) -> None:
 def test_an_empty_batch_is_refused() -> None:
     with pytest.raises(ValueError):
         BUCKETS.choose(0, 10)
+
+
+@pytest.mark.parametrize(
+    ("frames", "padded"),
+    [(1, 32), (33, 64), (300, 320), (512, 512), (513, 576), (688, 704), (1025, 1152), (1581, 1664), (2049, 2304)],
+)
+def test_the_default_grid_has_eight_points_per_octave(frames: int, padded: int) -> None:
+    assert ShapeBuckets().choose(1, frames) == Bucket(1, padded, True)
+
+
+def test_the_default_grid_has_about_as_many_shapes_as_a_fixed_step_of_128() -> None:
+    points = {ShapeBuckets().padded_frames(frames) for frames in range(1, 4097)}
+    assert len(points) == 40  # a step of 128 gives 32, 24 of them above 1024
+
+
+@given(st.integers(1, 4096), st.integers(1, 4096))
+def test_padding_never_shrinks_keeps_order_and_stays_under_an_eighth(a: int, b: int) -> None:
+    grid = ShapeBuckets()
+    low, high = sorted((a, b))
+    assert grid.padded_frames(low) <= grid.padded_frames(high)
+    padded = grid.padded_frames(low)
+    assert low <= padded < low + max(grid.frame_step, low / 8)
+    assert grid.padded_frames(padded) == padded  # a grid point is its own bucket
+
+
+def test_no_octaves_is_a_fixed_step() -> None:
+    grid = ShapeBuckets(frame_step=128, steps_per_octave=0)
+    assert [grid.padded_frames(f) for f in (1, 129, 688, 2049)] == [128, 256, 768, 2176]
