@@ -111,6 +111,7 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | 
         "requests": len(jobs),
         "rps": len(jobs) / wall,
         "audio_per_wall": audio / wall,
+        "sentence_audio": statistics.mean(output["duration"] for _, output in results[1:] or results),
         "p50": statistics.median(latencies),
         "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
         "paragraph": results[0][0],

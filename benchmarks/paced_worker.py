@@ -1,0 +1,128 @@
+"""This worker with its DiT replaced by a clock: `python -m benchmarks.paced_worker --rp_serve_api ...`.
+
+GPU time is lent here for minutes at a time, yet most of what decides the GPU worker's
+throughput is not the GPU: how the micro-batcher gathers concurrent jobs, how the engine
+splits them into length groups and pads them to shape buckets, how urgent stream chunks
+interrupt a batch, what graph captures cost on the request path, and the host's own work
+(HTTP, planning, text embeddings, vocoder, encoding) competing for the GIL. This runs the
+real worker (entrypoints.runpod_handler, the real F5 engine on the tiny checkpoint, on the
+CPU) with one change: the ODE runner does no arithmetic and instead holds the engine for as
+long as a modelled GPU would take for the same bucket, as a CUDA sync would (the GIL is
+free meanwhile). Everything around the DiT runs as it does on the GPU machine's host.
+
+The model (`DEVICE_MODELS`, fitted to benchmarks/results/ceiling-gpu.txt and the capture
+lines of serve-gpu.txt, one H200, bf16, one guided step of F5TTS_v1_Base at 760 frames):
+
+    graphs     batch 1: 6.7 ms, batch 8: 32.7, batch 16: 63.8   (first capture 0.76 s, then ~0.15 s)
+    compiled   batch 1: 3.5 ms, batch 8: 14.7, batch 16: 30.3   (compile_graphs)
+
+A step costs max(floor, rows x per-row cost), both scaled with the bucket's frames (the
+per-row cost linearly plus the attention's quadratic share); shapes beyond the largest
+bucket run at the eager floor. The mel it returns is the noise it was given, so the audio
+is noise of the right length: this measures time, never sound.
+
+`PACED_DEVICE` picks the model (default `h200-graphs`); `PACED_BUCKETS` (say
+`frame_step=128 steps_per_octave=0`) another shape grid, for a what-if; MAX_CONCURRENCY and BATCH_MAX_ITEMS
+default to what the GPU worker picks (its largest bucket, 32), since on a CPU the worker
+would choose one job at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+import torch
+
+from adapters.f5_buckets import ShapeBuckets
+from adapters.f5_runner import OdeBatch
+
+log = structlog.get_logger()
+REFERENCE_FRAMES = 760  # the frames the model's figures were measured at
+ATTENTION_FRAMES = 4900  # frames at which attention's FLOPs equal the Linears' (F5TTS_v1_Base, dim 1024)
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """Milliseconds one guided DiT step takes, fitted at REFERENCE_FRAMES."""
+
+    name: str
+    per_row_ms: float  # per item, where the device is compute-bound
+    floor_ms: float  # batch 1, where it is bound by latency
+    eager_floor_ms: float  # shapes beyond the largest bucket run without a graph
+    first_capture_s: float
+    capture_s: float
+
+    def step_seconds(self, rows: int, frames: int, captured: bool = True) -> float:
+        scale = frames / REFERENCE_FRAMES * (1 + frames / ATTENTION_FRAMES) / (1 + REFERENCE_FRAMES / ATTENTION_FRAMES)
+        floor = (self.floor_ms if captured else self.eager_floor_ms) * math.sqrt(frames / REFERENCE_FRAMES)
+        return max(floor, rows * self.per_row_ms * scale) / 1000
+
+
+DEVICE_MODELS = {
+    "h200-graphs": DeviceModel("h200-graphs", 63.8 / 16, 6.7, 35.3, first_capture_s=0.76, capture_s=0.15),
+    "h200-compiled": DeviceModel("h200-compiled", 30.3 / 16, 3.5, 35.3, first_capture_s=0.76, capture_s=0.15),
+}
+
+
+class PacedRunner:
+    """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: one
+    device, shared by nested runs (an urgent batch run inside another's step gap delays it,
+    as on the GPU), each bucket's first use paying a capture."""
+
+    name = "paced"
+
+    def __init__(self, model: DeviceModel, buckets: ShapeBuckets, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.model = model
+        self.buckets = buckets
+        self._sleep = sleep
+        self._captured: set[tuple[int, int, bool]] = set()
+
+    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
+        rows, frames = batch.noise.shape[:2]
+        bucket = self.buckets.choose(rows, frames)
+        key = (bucket.batch, bucket.frames, batch.guided)
+        if bucket.captured and key not in self._captured:
+            seconds = self.model.capture_s if self._captured else self.model.first_capture_s
+            self._sleep(seconds)
+            self._captured.add(key)
+            log.info(
+                "f5_graph_captured", batch=bucket.batch, frames=bucket.frames, guided=batch.guided, seconds=seconds
+            )
+        step = self.model.step_seconds(bucket.batch, bucket.frames, bucket.captured)
+        for i in range(len(batch.grid) - 1):
+            if i and between_steps is not None:
+                between_steps()
+            self._sleep(step)
+        return batch.noise.clone()
+
+
+def paced_make_runner(
+    kind: str, velocity: object, device: str, buckets: ShapeBuckets | None = None, max_graphs: int = 24
+) -> PacedRunner:
+    """`adapters.f5_runner.make_runner`'s signature; every kind gets the clock."""
+    buckets = buckets or ShapeBuckets()
+    if os.environ.get("PACED_BUCKETS"):  # what-if: another grid, "frame_step=128 steps_per_octave=0"
+        fields = dict(pair.split("=", 1) for pair in os.environ["PACED_BUCKETS"].split())
+        buckets = dataclasses.replace(buckets, **{key: int(value) for key, value in fields.items()})
+    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets)
+
+
+def main() -> None:
+    import adapters.f5_engine
+    from entrypoints import runpod_handler
+
+    largest = str(ShapeBuckets().max_batch)
+    os.environ.setdefault("MAX_CONCURRENCY", largest)
+    os.environ.setdefault("BATCH_MAX_ITEMS", largest)
+    adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
+    runpod_handler.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The paced worker's device model and clock (benchmarks.paced_worker): a scheduling benchmark
+is only as good as the device it pretends to be, so the model must give back the H200 figures
+it was fitted to, and the runner must charge each bucket, capture and nested run exactly once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from adapters.f5_buckets import ShapeBuckets
+from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, PacedRunner, paced_make_runner
+from tests.unit.test_f5_runner import ode_batch
+
+# ms per guided step at 760 frames, measured on one H200 (benchmarks/results/ceiling-gpu.txt and
+# the issue's compile_graphs row at batch 8)
+MEASURED = {
+    "h200-graphs": {1: 6.7, 8: 32.7, 16: 63.8},
+    "h200-compiled": {1: 3.5, 8: 14.7, 16: 30.3},
+}
+
+
+@pytest.mark.parametrize("device", sorted(MEASURED))
+def test_the_model_gives_back_the_measured_step_times(device: str) -> None:
+    for batch, ms in MEASURED[device].items():
+        modelled = 1000 * DEVICE_MODELS[device].step_seconds(batch, REFERENCE_FRAMES)
+        assert modelled == pytest.approx(ms, rel=0.04), (batch, modelled)
+
+
+def test_steps_cost_more_with_frames_and_without_a_graph() -> None:
+    model = DEVICE_MODELS["h200-graphs"]
+    per_row = [model.step_seconds(16, frames) / frames for frames in (512, 1024, 2048, 4096)]
+    assert per_row == sorted(per_row) and per_row[0] < per_row[-1]  # attention's quadratic share
+    assert model.step_seconds(1, 760, captured=False) > 5 * model.step_seconds(1, 760)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.held: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.held.append(seconds)
+
+
+def test_each_bucket_pays_one_capture_then_one_hold_per_step() -> None:
+    clock = Clock()
+    model = DEVICE_MODELS["h200-graphs"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2, 4), frame_step=8, max_frames=32), sleep=clock)
+    batch = ode_batch([5, 7, 3])  # 4 steps; bucket 4 x 8
+    out = runner.run(batch)
+    step = model.step_seconds(4, 8)
+    assert clock.held == [model.first_capture_s, step, step, step, step]
+    assert torch.equal(out, batch.noise) and out.data_ptr() != batch.noise.data_ptr()
+    clock.held.clear()
+    runner.run(ode_batch([6, 8, 2, 1], seed=1))  # the same bucket: no capture
+    assert clock.held == [step] * 4
+    clock.held.clear()
+    runner.run(ode_batch([9]))  # a new bucket (1 x 16): the cheaper later capture
+    assert clock.held == [model.capture_s] + [model.step_seconds(1, 16)] * 4
+
+
+def test_shapes_beyond_the_buckets_hold_at_the_eager_floor_and_capture_nothing() -> None:
+    clock = Clock()
+    model = DEVICE_MODELS["h200-compiled"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
+    runner.run(ode_batch([40]))
+    assert clock.held == [model.step_seconds(1, 40, captured=False)] * 4
+
+
+def test_a_run_inside_the_gap_between_steps_holds_the_device_between_them() -> None:
+    clock = Clock()
+    model = DEVICE_MODELS["h200-graphs"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
+    runner.run(ode_batch([8]))
+    runner.run(ode_batch([16, 12]))  # both buckets captured
+    clock.held.clear()
+    nested = []
+
+    def between_steps() -> None:
+        if not nested:
+            nested.append(runner.run(ode_batch([4])))
+
+    runner.run(ode_batch([15, 10]), between_steps)
+    outer, inner = model.step_seconds(2, 16), model.step_seconds(1, 8)
+    assert clock.held == [outer, inner, inner, inner, inner, outer, outer, outer]
+
+
+def test_the_device_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PACED_DEVICE", "h200-compiled")
+    assert paced_make_runner("auto", None, "cpu").model is DEVICE_MODELS["h200-compiled"]
+    monkeypatch.setenv("PACED_DEVICE", "no-such-gpu")
+    with pytest.raises(KeyError):
+        paced_make_runner("auto", None, "cpu")
+
+
+def test_a_what_if_grid_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PACED_BUCKETS", "frame_step=128 steps_per_octave=0")
+    assert paced_make_runner("auto", None, "cpu").buckets.choose(1, 688).frames == 768
+    monkeypatch.delenv("PACED_BUCKETS")
+    assert paced_make_runner("auto", None, "cpu").buckets.choose(1, 688).frames == 704
