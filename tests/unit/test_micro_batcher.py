@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import adapters.micro_batcher
 from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
 from adapters.micro_batcher import COMPANY_WAIT_SHARE, MicroBatcher
@@ -361,3 +362,34 @@ def test_a_batch_waits_for_its_company_no_longer_than_its_patience():
     finally:
         batcher.close()
     assert alone < 0.2 + COMPANY_WAIT_SHARE * 0.2 + 0.15, alone  # the call, the patience, scheduling slack
+
+
+class StampingEngine(SlowEngine):
+    """Records when each call began."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.began: list[float] = []
+
+    def synthesize(self, items, **options):
+        self.began.append(time.monotonic())
+        return super().synthesize(items, **options)
+
+
+def test_the_first_job_after_a_quiet_spell_does_not_wait_for_clients_gone_away(monkeypatch):
+    """Patience runs from the end of the last batch: its clients come back within it or not
+    at all. A job arriving after a quiet spell runs at once instead of waiting out the
+    patience again for the four jobs of a batch long gone (here 0.5 s of patience)."""
+    monkeypatch.setattr(adapters.micro_batcher, "COMPANY_WAIT_SHARE", 1.0)
+    monkeypatch.setattr(adapters.micro_batcher, "COMPANY_WAIT_MAX", 10.0)
+    engine = StampingEngine(0.5)
+    batcher = MicroBatcher(engine, max_items=16, wait_ms=0).start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda n: batcher.synthesize([item(f"job {n}", seed=n)]), range(4)))
+        time.sleep(0.6)  # the quiet spell: longer than the patience
+        submitted = time.monotonic()
+        batcher.synthesize([item("a job after the quiet spell", seed=9)])
+    finally:
+        batcher.close()
+    assert engine.began[-1] - submitted < 0.25, engine.began[-1] - submitted
