@@ -22,9 +22,9 @@ bucket run at the eager floor. The mel it returns is the noise it was given, so 
 is noise of the right length: this measures time, never sound.
 
 `PACED_DEVICE` picks the model (default `h200-graphs`); `PACED_BUCKETS` (say
-`frame_step=128 steps_per_octave=0`) another shape grid, for a what-if; MAX_CONCURRENCY and BATCH_MAX_ITEMS
-default to what the GPU worker picks (its largest bucket, 32), since on a CPU the worker
-would choose one job at a time.
+`frame_step=128 steps_per_octave=0` or `batch_sizes=1/2/3/4`) another shape grid, for a
+what-if; MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
+largest bucket, 32), since on a CPU the worker would choose one job at a time.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import dataclasses
 import math
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,24 +74,39 @@ DEVICE_MODELS = {
 class PacedRunner:
     """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: one
     device, shared by nested runs (an urgent batch run inside another's step gap delays it,
-    as on the GPU), each bucket's first use paying a capture."""
+    as on the GPU), each bucket's first use paying a capture, at most `max_graphs` kept
+    (least recently used evicted, as `CudaGraphRunner` does: a bucket used again after its
+    eviction is captured again)."""
 
     name = "paced"
 
-    def __init__(self, model: DeviceModel, buckets: ShapeBuckets, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        model: DeviceModel,
+        buckets: ShapeBuckets,
+        max_graphs: int = 24,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.model = model
         self.buckets = buckets
+        self._max_graphs = max(1, max_graphs)
         self._sleep = sleep
-        self._captured: set[tuple[int, int, bool]] = set()
+        self._graphs: OrderedDict[tuple[int, int, bool], None] = OrderedDict()
+        self.captures = 0
 
     def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)
         key = (bucket.batch, bucket.frames, batch.guided)
-        if bucket.captured and key not in self._captured:
-            seconds = self.model.capture_s if self._captured else self.model.first_capture_s
+        if bucket.captured and key in self._graphs:
+            self._graphs.move_to_end(key)
+        elif bucket.captured:
+            seconds = self.model.capture_s if self.captures else self.model.first_capture_s
             self._sleep(seconds)
-            self._captured.add(key)
+            self.captures += 1
+            self._graphs[key] = None
+            if len(self._graphs) > self._max_graphs:
+                self._graphs.popitem(last=False)
             log.info(
                 "f5_graph_captured", batch=bucket.batch, frames=bucket.frames, guided=batch.guided, seconds=seconds
             )
@@ -107,10 +123,13 @@ def paced_make_runner(
 ) -> PacedRunner:
     """`adapters.f5_runner.make_runner`'s signature; every kind gets the clock."""
     buckets = buckets or ShapeBuckets()
-    if os.environ.get("PACED_BUCKETS"):  # what-if: another grid, "frame_step=128 steps_per_octave=0"
+    if os.environ.get("PACED_BUCKETS"):  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
         fields = dict(pair.split("=", 1) for pair in os.environ["PACED_BUCKETS"].split())
-        buckets = dataclasses.replace(buckets, **{key: int(value) for key, value in fields.items()})
-    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets)
+        values = {
+            key: tuple(map(int, value.split("/"))) if "/" in value else int(value) for key, value in fields.items()
+        }
+        buckets = dataclasses.replace(buckets, **values)
+    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs)
 
 
 def main() -> None:

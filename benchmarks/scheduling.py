@@ -29,7 +29,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from benchmarks.engine import REF_TEXT, _reference_wave
+from benchmarks.engine import BATCH_TEXTS, REF_TEXT, _reference_wave
 from benchmarks.paced_worker import DEVICE_MODELS
 from benchmarks.serve import capture_summary, parse_variant, post, run_level
 from domain.synthesis import HOP_LENGTH
@@ -37,6 +37,10 @@ from tests.e2e.worker import ROOT, Worker, running_worker
 
 SAMPLE_RATE = 24000
 CEILING_BATCH = 16
+#: `--mix varied`: one to four of serve's sentences per job (3-13 s of audio, 700-1700 frames
+#: with the voice), so the jobs spread over many more shape buckets than one-sentence jobs do
+VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
+MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
 
 
 def ensure_tiny(out: Path) -> dict[str, str]:
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup-rounds", type=int, default=1)
     parser.add_argument("--device", default="h200-graphs", choices=sorted(DEVICE_MODELS))
+    parser.add_argument("--mix", default="sentences", choices=sorted(MIXES), help="the jobs' texts")
     parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout the workers run")
     args = parser.parse_args()
@@ -115,11 +120,11 @@ def main() -> None:
             post(worker, {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
             for _ in range(args.warmup_rounds):
                 for clients in levels:
-                    run_level(worker, clients, args.rounds, args.nfe, voice, streams=True)
+                    run_level(worker, clients, args.rounds, args.nfe, voice, streams=True, texts=MIXES[args.mix])
         for repeat in range(args.repeats):
             for clients in levels:
                 for side, worker in workers.items():
-                    row = run_level(worker, clients, args.rounds, args.nfe, voice, streams=True)
+                    row = run_level(worker, clients, args.rounds, args.nfe, voice, streams=True, texts=MIXES[args.mix])
                     rows.append({**row, "side": side, "repeat": repeat, "device": sides[side]["PACED_DEVICE"]})
                     print(f"round {repeat} clients {clients} {side}: {row['audio_per_wall']:.2f} audio s/s", flush=True)
         for side, worker in workers.items():

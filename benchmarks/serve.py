@@ -83,10 +83,18 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
     }
 
 
-def run_level(worker: Worker, clients: int, rounds: int, nfe: int, voice: str | None, streams: bool) -> dict:
+def run_level(
+    worker: Worker,
+    clients: int,
+    rounds: int,
+    nfe: int,
+    voice: str | None,
+    streams: bool,
+    texts: list[str] = BATCH_TEXTS,
+) -> dict:
     jobs = []
     for i in range(clients * rounds):
-        job = {"text": BATCH_TEXTS[i % len(BATCH_TEXTS)], "nfe_step": nfe, "seed": i, "return": "base64"}
+        job = {"text": texts[i % len(texts)], "nfe_step": nfe, "seed": i, "return": "base64"}
         if voice:
             job["local_voice"] = voice
         jobs.append(job)

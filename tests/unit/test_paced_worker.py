@@ -97,3 +97,18 @@ def test_a_what_if_grid_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
     assert paced_make_runner("auto", None, "cpu").buckets.choose(1, 688).frames == 768
     monkeypatch.delenv("PACED_BUCKETS")
     assert paced_make_runner("auto", None, "cpu").buckets.choose(1, 688).frames == 704
+
+
+def test_at_most_max_graphs_are_kept_and_an_evicted_bucket_is_captured_again() -> None:
+    clock = Clock()
+    model = DEVICE_MODELS["h200-graphs"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), max_graphs=2, sleep=clock)
+    for lengths in ([8], [16], [8], [24]):  # 8 was used again, so 16 is the one evicted
+        runner.run(ode_batch(lengths))
+    assert runner.captures == 3
+    clock.held.clear()
+    runner.run(ode_batch([16]))
+    assert clock.held[0] == model.capture_s and runner.captures == 4
+    clock.held.clear()
+    runner.run(ode_batch([24]))
+    assert clock.held == [model.step_seconds(1, 24)] * 4
