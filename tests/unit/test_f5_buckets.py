@@ -82,3 +82,9 @@ def test_padding_never_shrinks_keeps_order_and_stays_under_an_eighth(a: int, b: 
 def test_no_octaves_is_a_fixed_step() -> None:
     grid = ShapeBuckets(frame_step=128, steps_per_octave=0)
     assert [grid.padded_frames(f) for f in (1, 129, 688, 2049)] == [128, 256, 768, 2176]
+
+
+@pytest.mark.parametrize(("rows", "padded"), [(1, 1), (3, 3), (5, 6), (7, 8), (9, 12), (13, 16), (17, 24), (25, 32)])
+def test_the_default_batch_sizes_pad_a_run_by_at_most_a_third(rows: int, padded: int) -> None:
+    assert ShapeBuckets().choose(rows, 700).batch == padded
+    assert ShapeBuckets().max_batch == 32
