@@ -7,6 +7,13 @@ one); everything in one call after the first stalls whenever that call takes lon
 the first chunk plays. So after the first chunk, each call takes as many chunks as its
 estimated compute time fits in the audio already buffered: the batches grow as the buffer
 grows, and the estimate is the engine's own measured speed on this stream so far.
+
+That estimate holds only if the call runs when asked. A call marked urgent does (a batching
+engine runs it ahead of other jobs' work, within a step of a running batch); any other call
+waits for the batch in progress and then shares the next one. So a call is urgent while the
+listener has little audio in hand: the first, and any later one with less than
+URGENT_BUFFER_SECONDS buffered. Once the buffer is deep, the stream's calls wait their turn
+like any job's.
 """
 
 from __future__ import annotations
@@ -15,6 +22,16 @@ from collections.abc import Sequence
 
 #: the share of the buffered audio a call may use: room for a slower call than measured
 SAFETY = 0.7
+#: below this much buffered audio a stream's call goes ahead of other jobs. Behind a batch it
+#: would wait that batch out and then its own: on the paced H200 model (benchmarks.scheduling,
+#: 16 clients sending one to four sentences at NFE 16) a call took 2.5 s, and a paragraph
+#: whose second call waited its turn with 3 s buffered went silent for 0.2 s.
+URGENT_BUFFER_SECONDS = 5.0
+
+
+def is_urgent(chunks_delivered: int, buffered: float) -> bool:
+    """Whether the stream's next engine call should go ahead of other jobs' work."""
+    return chunks_delivered == 0 or buffered < URGENT_BUFFER_SECONDS
 
 
 def next_batch_size(

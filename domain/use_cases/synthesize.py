@@ -15,7 +15,7 @@ from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegme
 from domain.audio import Audio
 from domain.chunking import chunk_budget, normalize_text, split_text
 from domain.errors import InvalidInput, StorageError
-from domain.streaming import next_batch_size
+from domain.streaming import is_urgent, next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
 from domain.text.script import Pause, VoiceText, named_voices, parse_script
@@ -177,7 +177,8 @@ class Synthesize:
         The first chunk is short and synthesized alone, and marked urgent (a batching engine
         runs it ahead of other jobs' work), so the first audio comes early; the rest follow
         in batches that grow with the audio already buffered, each sized to be ready before
-        the audio before it has played (domain.streaming). Each streamed piece is what the
+        the audio before it has played, and urgent too while little is buffered
+        (domain.streaming). Each streamed piece is what the
         assembly has made final (the cross-fade tail waits for the next part; pauses go out
         with the part before them), so the pieces concatenate to exactly the final audio."""
         timer = StageTimer()
@@ -194,8 +195,7 @@ class Synthesize:
             batch = plan.items[len(pieces) : len(pieces) + size]
             started = self._clock()
             with timer.stage("engine"):
-                # nothing plays until the first chunk arrives: it goes ahead of other work
-                parts = self._engine.synthesize(batch, urgent=not pieces)
+                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, len(pieces), parts, timer) if words else None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from adapters.fake_engine import FakeEngine
 from domain.audio import Audio
+from domain.streaming import URGENT_BUFFER_SECONDS, is_urgent
 from domain.synthesis import SynthesisItem
 from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest
 from tests.helpers import make_test_container
 
 TEXT = " ".join(f"This is sentence number {i} of a long paragraph that streams along." for i in range(24))
+SHORT_START = "Hello there. " + TEXT  # a first chunk of about a second
 
 
 class Clock:
@@ -34,7 +38,7 @@ class TimedEngine(FakeEngine):
         return out
 
 
-def stream(fixed: float, per_audio_second: float) -> tuple[list[int], list[StreamChunk], list[bool]]:
+def stream(fixed: float, per_audio_second: float, text: str = TEXT) -> tuple[list[int], list[StreamChunk], list[bool]]:
     """Each engine call's size, the chunks, and each call's `urgent` flag."""
     container = make_test_container()
     clock = Clock()
@@ -48,7 +52,7 @@ def stream(fixed: float, per_audio_second: float) -> tuple[list[int], list[Strea
         url_ttl=container.settings().output_url_ttl,
         clock=clock,
     )
-    events = list(synthesize.stream(TtsRequest(text=TEXT, stream=True, seed=1, return_base64=True)))
+    events = list(synthesize.stream(TtsRequest(text=text, stream=True, seed=1, return_base64=True)))
     chunks = [e for e in events if isinstance(e, StreamChunk)]
     return [len(call) for call in engine.calls], chunks, engine.urgent_calls
 
@@ -70,9 +74,30 @@ def test_an_instant_engine_gets_the_rest_in_one_call() -> None:
     assert sizes == [1, len(chunks) - 1]
 
 
-def test_only_the_first_call_is_urgent() -> None:
-    """Nothing plays before the first chunk: a batching engine may run it ahead of other
-    jobs; later calls are sized to the buffered audio and wait their turn."""
-    sizes, _, urgent = stream(fixed=0.05, per_audio_second=0.1)
-    assert len(sizes) > 2
+def test_calls_are_urgent_while_little_audio_is_buffered() -> None:
+    """Nothing plays before the first chunk, and behind a batch of other jobs the second call
+    would come late with only the first chunk's second in hand: both go ahead of other jobs.
+    Once the buffer is deep, calls wait their turn."""
+    sizes, chunks, urgent = stream(fixed=0.05, per_audio_second=0.1, text=SHORT_START)
+    assert chunks[0].duration < URGENT_BUFFER_SECONDS
+    assert len(sizes) > 2 and urgent[:2] == [True, True] and urgent[-1] is False
+    assert urgent == sorted(urgent, reverse=True)  # the buffer only grows on a fast engine
+
+
+def test_a_first_chunk_long_enough_lets_the_rest_wait_their_turn() -> None:
+    sizes, chunks, urgent = stream(fixed=0.05, per_audio_second=0.1)
+    assert chunks[0].duration >= URGENT_BUFFER_SECONDS
     assert urgent == [True] + [False] * (len(sizes) - 1)
+
+
+def test_a_stream_slower_than_playback_stays_urgent() -> None:
+    sizes, _, urgent = stream(fixed=0.5, per_audio_second=2.0, text=SHORT_START)
+    assert len(sizes) > 2 and urgent == [True] * len(sizes)
+
+
+@pytest.mark.parametrize(
+    ("delivered", "buffered", "expected"),
+    [(0, 0.0, True), (0, 30.0, True), (1, 0.0, True), (3, URGENT_BUFFER_SECONDS - 0.01, True), (3, 5.0, False)],
+)
+def test_is_urgent(delivered: int, buffered: float, expected: bool) -> None:
+    assert is_urgent(delivered, buffered) is expected
