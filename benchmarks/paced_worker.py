@@ -23,7 +23,8 @@ is noise of the right length: this measures time, never sound.
 
 `PACED_DEVICE` picks the model (default `h200-graphs`); `PACED_BUCKETS` (say
 `frame_step=128 steps_per_octave=0` or `batch_sizes=1/2/3/4`) another shape grid, for a
-what-if; MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
+what-if, and `PACED_PADDING_RATIO` another bound on the length ratio within one run
+(the engine's MAX_PADDING_RATIO); MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
 largest bucket, 32), since on a CPU the worker would choose one job at a time.
 """
 
@@ -140,6 +141,8 @@ def main() -> None:
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
     adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
+    if os.environ.get("PACED_PADDING_RATIO"):  # what-if: how unlike in length a run's items may be
+        adapters.f5_engine.MAX_PADDING_RATIO = float(os.environ["PACED_PADDING_RATIO"])
     runpod_handler.main()
 
 
