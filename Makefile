@@ -31,6 +31,7 @@ serve-openai: install
 
 test: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q
 
 test-fast: install

@@ -234,4 +234,3 @@ class VoiceLibrary:
             self._cache.move_to_end(sha)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-

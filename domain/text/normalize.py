@@ -306,8 +306,10 @@ class TextNormalizer:
             prefix = f"{self._spellers[ZH].year(year)}年" if year is not None else ""
             return f"{prefix}{self._number(str(month), ZH)}月{self._number(str(day), ZH)}日"
         english = self._spellers[EN]
-        words = f"the {english.ordinal(day)} of {MONTHS[month - 1]}" if day_first else (
-            f"{MONTHS[month - 1]} {english.ordinal(day)}"
+        words = (
+            f"the {english.ordinal(day)} of {MONTHS[month - 1]}"
+            if day_first
+            else (f"{MONTHS[month - 1]} {english.ordinal(day)}")
         )
         return words + (f", {english.year(year)}" if year is not None else "")
 
@@ -506,12 +508,12 @@ def _is_year(number: str) -> bool:
 
 
 def _plural(words: str) -> str:
-    """"nineteen ninety" -> "nineteen nineties"."""
+    """ "nineteen ninety" -> "nineteen nineties"."""
     return words[:-1] + "ies" if words.endswith("y") else words + "s"
 
 
 def _trim_zeros(number: str) -> str:
-    """"4.50" -> "4.5", "3.00" -> "3": amounts are read without trailing zero places in Chinese."""
+    """ "4.50" -> "4.5", "3.00" -> "3": amounts are read without trailing zero places in Chinese."""
     if "." not in number:
         return number
     return number.rstrip("0").rstrip(".")

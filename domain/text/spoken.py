@@ -85,6 +85,4 @@ class SpokenText:
 
 def plain_pieces(text: str, offset: int = 0) -> list[SpokenPiece]:
     """Unchanged pieces for `text`: one per word and one per run of whitespace."""
-    return [
-        SpokenPiece(offset + m.start(), offset + m.end(), m.group(), m.group()) for m in _TOKEN.finditer(text)
-    ]
+    return [SpokenPiece(offset + m.start(), offset + m.end(), m.group(), m.group()) for m in _TOKEN.finditer(text)]

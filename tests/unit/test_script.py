@@ -15,7 +15,7 @@ def script(text: str, voice: str = "default"):
 
 
 def test_pauses_in_seconds_milliseconds_and_ssml():
-    assert script('One [pause:1.5s] two [pause:300ms] three <break time="500ms"/> four <BREAK time=\'2s\' >') == [
+    assert script("One [pause:1.5s] two [pause:300ms] three <break time=\"500ms\"/> four <BREAK time='2s' >") == [
         Speech("default", "One ", 0),
         Pause(1.5),
         Speech("default", " two ", 16),
