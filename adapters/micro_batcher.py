@@ -20,8 +20,9 @@ does the first job after a quiet spell: the clients it would wait for have gone 
 the paced H200 model, benchmarks.scheduling: waiting for sixteen departed clients cost a lone
 streamed paragraph 13% of its throughput).
 
-A stream's first chunk is urgent (`urgent=True`): a listener waits on it, and behind a full
-batch it would wait for the whole batch (0.8 s at 8 clients on an H200, measured). Urgent
+A stream's first chunk is urgent (`urgent=True`), and so are its later calls while little
+audio is buffered (domain.streaming): a listener waits on them, and behind a full batch they
+would wait for the whole batch (0.8 s at 8 clients on an H200, measured). Urgent
 requests never wait for company, go before other waiting requests, and when a batch is
 already running they run in the middle of it: the engine calls back between its ODE steps
 (`between_steps`) and the batcher runs the urgent items there, so they wait for about one

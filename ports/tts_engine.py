@@ -32,8 +32,9 @@ class TtsEngine(Protocol):
     ) -> list[Audio]:
         """One waveform per item, in order, at `sample_rate`.
 
-        `urgent` says a listener is waiting on these items now (a stream's first chunk): an
-        engine that queues work runs them ahead of other work, even in the middle of it.
+        `urgent` says a listener is waiting on these items now (a stream's first chunk, or a
+        later one while little audio is buffered): an engine that queues work runs them ahead
+        of other work, even in the middle of it.
         `between_steps`, when given, is called from the calling thread between the engine's
         steps (ODE steps for F5; items for the fake); it may call `synthesize` again for
         other items, and neither call's audio changes for it. That is how a queueing engine
