@@ -12,8 +12,11 @@ That estimate holds only if the call runs when asked. A call marked urgent does 
 engine runs it ahead of other jobs' work, within a step of a running batch); any other call
 waits for the batch in progress and then shares the next one. So a call is urgent while the
 listener has little audio in hand: the first, and any later one with less than
-URGENT_BUFFER_SECONDS buffered. Once the buffer is deep, the stream's calls wait their turn
-like any job's.
+URGENT_BUFFER_SECONDS buffered, as long as the engine speaks this stream faster than it plays.
+Once the buffer is deep, the stream's calls wait their turn like any job's. On an engine
+slower than playback (a CPU) the listener hears gaps whatever the order, and going first would
+only make every other job wait for the whole stream (at 8 clients on the 2-core EPYC, NFE 4:
+the other jobs' median answer went from 22-24 s to 50-52 s): there only the first call is urgent.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ SAFETY = 0.7
 URGENT_BUFFER_SECONDS = 5.0
 
 
-def is_urgent(chunks_delivered: int, buffered: float) -> bool:
-    """Whether the stream's next engine call should go ahead of other jobs' work."""
-    return chunks_delivered == 0 or buffered < URGENT_BUFFER_SECONDS
+def is_urgent(chunks_delivered: int, buffered: float, seconds_per_audio_second: float | None) -> bool:
+    """Whether the stream's next engine call should go ahead of other jobs' work;
+    `seconds_per_audio_second` is the engine's measured cost on this stream so far."""
+    if chunks_delivered == 0:
+        return True
+    keeps_up = seconds_per_audio_second is not None and seconds_per_audio_second < 1.0
+    return keeps_up and buffered < URGENT_BUFFER_SECONDS
 
 
 def next_batch_size(

@@ -177,8 +177,8 @@ class Synthesize:
         The first chunk is short and synthesized alone, and marked urgent (a batching engine
         runs it ahead of other jobs' work), so the first audio comes early; the rest follow
         in batches that grow with the audio already buffered, each sized to be ready before
-        the audio before it has played, and urgent too while little is buffered
-        (domain.streaming). Each streamed piece is what the
+        the audio before it has played, and urgent too while little is buffered and the
+        engine keeps up with playback (domain.streaming). Each streamed piece is what the
         assembly has made final (the cross-fade tail waits for the next part; pauses go out
         with the part before them), so the pieces concatenate to exactly the final audio."""
         timer = StageTimer()
@@ -195,7 +195,7 @@ class Synthesize:
             batch = plan.items[len(pieces) : len(pieces) + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered))
+                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, len(pieces), parts, timer) if words else None
