@@ -120,8 +120,9 @@ def _reference_wave(rate: int = 24000, seconds: float = 4.0):
     return (0.2 * voice * envelope).astype(np.float32)
 
 
-def ensure_files(out: Path) -> dict[str, str]:
-    """The base checkpoint and the reference wav, written on first use and reused."""
+def ensure_files(out: Path, size: str = "base") -> dict[str, str]:
+    """The checkpoint of `size` (scripts/make_tiny_checkpoint.py: base or tiny) and the
+    reference wav, written on first use and reused."""
     out.mkdir(parents=True, exist_ok=True)
     settings_file = out / "settings.env"
     if not settings_file.exists():
@@ -133,7 +134,7 @@ def ensure_files(out: Path) -> dict[str, str]:
         assert spec is not None and spec.loader is not None
         script = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(script)
-        written = script.write(out, "base", 0)
+        written = script.write(out, size, 0)
         settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
     settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
     ref = out / "ref.wav"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import importlib.util
 import os
 import statistics
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from benchmarks.engine import BATCH_TEXTS, REF_TEXT, _reference_wave
+from benchmarks.engine import BATCH_TEXTS, REF_TEXT, ensure_files
 from benchmarks.paced_worker import DEVICE_MODELS
 from benchmarks.serve import capture_summary, parse_variant, post, run_level
 from domain.synthesis import HOP_LENGTH
@@ -41,27 +40,6 @@ CEILING_BATCH = 16
 #: with the voice), so the jobs spread over many more shape buckets than one-sentence jobs do
 VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
 MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
-
-
-def ensure_tiny(out: Path) -> dict[str, str]:
-    """The tiny checkpoint (its text embeddings and vocoder run on the host) and the
-    serve benchmark's reference voice, written on first use."""
-    settings_file = out / "settings.env"
-    if not settings_file.exists():
-        spec = importlib.util.spec_from_file_location(
-            "make_tiny_checkpoint", ROOT / "scripts" / "make_tiny_checkpoint.py"
-        )
-        assert spec is not None and spec.loader is not None
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        written = script.write(out, "tiny", 0)
-        settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
-    settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
-    ref = out / "ref.wav"
-    if not ref.exists():
-        sf.write(ref, _reference_wave(), SAMPLE_RATE, subtype="PCM_16")
-    settings["REF_WAV"] = str(ref)
-    return settings
 
 
 def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float) -> float:
@@ -88,7 +66,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout the workers run")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
-    settings = ensure_tiny(args.checkpoint_dir)
+    settings = ensure_files(args.checkpoint_dir, "tiny")  # its text embeddings and vocoder run on the host
     ref_seconds = sf.info(settings["REF_WAV"]).duration
     sides = {"worker": {"PACED_DEVICE": args.device}}
     for text in args.variant:
