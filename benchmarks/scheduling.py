@@ -107,11 +107,12 @@ def main() -> None:
                     print(f"round {repeat} clients {clients} {side}: {row['audio_per_wall']:.2f} audio s/s", flush=True)
         for side, worker in workers.items():
             print(f"{side}: {capture_summary(worker)} (modelled)")
-    print_table(rows, args.nfe, ref_seconds, levels)
+    print_table(rows, args.nfe, ref_seconds, levels, args.mix)
 
 
-def print_table(rows: list[dict], nfe: int, ref_seconds: float, levels: list[int]) -> None:
-    print(f"nfe_step={nfe}; one-sentence jobs, plus one streamed paragraph per level; modelled device per side")
+def print_table(rows: list[dict], nfe: int, ref_seconds: float, levels: list[int], mix: str) -> None:
+    jobs = "one-sentence jobs" if mix == "sentences" else "jobs of one to four sentences"
+    print(f"nfe_step={nfe}; {jobs}, plus one streamed paragraph per level; modelled device per side")
     header = (
         f"{'side':<10} {'device':<13} {'rep':>3} {'clients':>7} {'audio s/s':>9} {'% ceil':>6} {'p50 s':>6} "
         f"{'ttfc s':>6} {'margin':>6} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5}"
