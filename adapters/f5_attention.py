@@ -4,8 +4,9 @@ Upstream's `AttnProcessor` (with `attn_mask_enabled`) expands the key-padding ma
 full (batch, heads, n, n) tensor before `scaled_dot_product_attention`; on the CPU that
 forces the slow math kernel and, measured at batch 2 x 1800 frames in bf16, makes the
 whole DiT forward 1.8x slower than unmasked. Passing the same mask as a broadcastable
-(batch, 1, 1, n) tensor keeps the fused kernel and gives the same result. Everything else
-(the unmasked path used for single items, the flash-attn backend) is upstream's own code.
+(batch, 1, 1, n) tensor keeps the fused kernel and gives the same result. The rotary
+embedding is `f5_rotary.rotate` (upstream's, bitwise, in fewer passes) on every path here;
+the flash-attn backend is upstream's own code.
 
 With `split_items` on (the eager CPU path), a padded batch instead runs attention item by
 item over each item's own frames: the same kernel call, on the same shapes, as the item
@@ -14,8 +15,8 @@ kernel's blocking, by a few ulps); it also skips the padded keys' work. It reads
 lengths back to the host, so it is for eager runs only, never inside a captured graph.
 
 `attend` is the kernel for unmasked attention (one item, or a whole unpadded batch): torch's
-fused kernel by default (unmasked calls then stay upstream's own code), `onednn_attention`
-where the engine picks it on a CPU (see cpu_attention).
+fused kernel by default (upstream's call, so unmasked results stay upstream's bitwise),
+`onednn_attention` where the engine picks it on a CPU (see cpu_attention).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from adapters.cpu_attention import sdpa_attention
+from adapters.f5_rotary import rotate
 
 
 def make_processor(base: Any) -> Any:
@@ -46,14 +48,12 @@ def _processor_class() -> type:
     for all blocks, so torch.compile's type guard holds across them instead of hitting
     its recompile limit after eight blocks."""
     modules = __import__("f5_tts.model.modules", fromlist=["modules"])
-    from x_transformers.x_transformers import apply_rotary_pos_emb
 
     class BroadcastMaskAttnProcessor(modules.AttnProcessor):
         def __call__(
             self, attn: Any, x: torch.Tensor, mask: torch.Tensor | None = None, rope: Any = None
         ) -> torch.Tensor:
-            upstreams = mask is None and self.attend is sdpa_attention
-            if upstreams or self.attn_backend != "torch" or not self.attn_mask_enabled:
+            if self.attn_backend != "torch" or not self.attn_mask_enabled:
                 return super().__call__(attn, x, mask=mask, rope=rope)
             batch = x.shape[0]
             query, key, value = attn.to_q(x), attn.to_k(x), attn.to_v(x)
@@ -70,11 +70,11 @@ def _processor_class() -> type:
                 q_scale, k_scale = (xpos_scale, xpos_scale**-1.0) if xpos_scale is not None else (1.0, 1.0)
                 if self.pe_attn_head is not None:
                     pn = self.pe_attn_head
-                    query[:, :pn] = apply_rotary_pos_emb(query[:, :pn], freqs, q_scale)
-                    key[:, :pn] = apply_rotary_pos_emb(key[:, :pn], freqs, k_scale)
+                    query[:, :pn] = rotate(query[:, :pn], freqs, q_scale)
+                    key[:, :pn] = rotate(key[:, :pn], freqs, k_scale)
                 else:
-                    query = apply_rotary_pos_emb(query, freqs, q_scale)
-                    key = apply_rotary_pos_emb(key, freqs, k_scale)
+                    query = rotate(query, freqs, q_scale)
+                    key = rotate(key, freqs, k_scale)
             if mask is None:
                 out = self.attend(query, key, value)
             elif self.split_items:
