@@ -56,7 +56,8 @@ run() {  # run STAGE CAP_SECONDS COMMAND...: one stage, within its cap and the s
 
 stage() {
   case "$1" in
-    tests) run tests 100 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py -k cuda ;;
+    tests) run tests 100 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py \
+      tests/unit/test_f5_rotary.py -k cuda ;;
     engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile \
       --extra-cases sentence,batch8 ;;
     serve) run serve 210 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
