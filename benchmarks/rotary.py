@@ -61,7 +61,7 @@ def embedding_alone(frames: list[int], dtypes: list[torch.dtype], repeats: int) 
             print(f"{str(dtype)[6:]:9} {n:6d} {theirs * 1e3:11.2f} {ours * 1e3:9.2f} {theirs / ours:6.2f}x {same}")
 
 
-def whole_forward(checkpoint_dir: Path, frames: int, repeats: int) -> None:
+def whole_forward(checkpoint_dir: Path, frames: int, repeats: int, dtype_name: str | None) -> None:
     from x_transformers.x_transformers import apply_rotary_pos_emb
 
     from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
@@ -70,7 +70,10 @@ def whole_forward(checkpoint_dir: Path, frames: int, repeats: int) -> None:
     stub_absent_modules()
     settings = ensure_files(checkpoint_dir)
     engine = build_f5_engine(
-        ckpt_file=settings["F5_CKPT_FILE"], vocab_file=settings["F5_VOCAB_FILE"], vocoder_path=settings["VOCODER_PATH"]
+        ckpt_file=settings["F5_CKPT_FILE"],
+        vocab_file=settings["F5_VOCAB_FILE"],
+        vocoder_path=settings["VOCODER_PATH"],
+        dtype=dtype_name,
     )
     dtype = TORCH_DTYPES[engine.precision.dtype]
     velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--dtypes", default="bf16,fp32")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--forward-frames", type=int, default=760, help="0 skips the whole-forward table")
+    parser.add_argument("--forward-dtype", default=None, help="fp32, bf16, fp16 (default: the engine's choice)")
     parser.add_argument("--checkpoint-dir", default="/tmp/f5-tts-worker-bench")
     args = parser.parse_args()
     dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}
@@ -110,7 +114,7 @@ def main() -> None:
         frames = [int(f) for f in args.frames.split(",")]
         embedding_alone(frames, [dtypes[d] for d in args.dtypes.split(",")], args.repeats)
     if args.forward_frames:
-        whole_forward(Path(args.checkpoint_dir), args.forward_frames, args.repeats)
+        whole_forward(Path(args.checkpoint_dir), args.forward_frames, args.repeats, args.forward_dtype)
 
 
 if __name__ == "__main__":
