@@ -11,7 +11,9 @@ These things here exist for cold start and offline operation:
   those modules serve no inference path and are deferred to their first use (see
   `DEFERRED_IMPORTS`): `einx`, which x-transformers imports for position-bias classes the
   DiT does not use and which pulls in torch._dynamo and sympy, and librosa's mel filterbank
-  (scipy.signal, numba), used only for BigVGAN mels.
+  (scipy.signal, numba), used only for BigVGAN mels. pypinyin (a third of a second on a
+  2-core CPU, most of it its phrase dictionary) is deferred too: upstream's text conversion
+  calls it for Chinese characters only, so it loads with the first Chinese text, once.
 * `load_dit_state()` reads the weights straight into the serving dtype on the serving
   device, tensor by tensor (safetensors' `safe_open(device=...)`), so a half-precision file
   (`scripts/convert_weights.py`) is read once at half the bytes and an fp32 file is never
@@ -30,7 +32,7 @@ import importlib.util
 import os
 import sys
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +48,13 @@ HUB_CHECKPOINTS = {
 VOCOS_REPO = "charactr/vocos-mel-24khz"
 VOCOS_FILES = ("config.yaml", "pytorch_model.bin")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
-#: modules f5-tts's model code imports but no inference path uses: name -> functions it
-#: imports from them by name (which must exist on the stand-in at import time)
-DEFERRED_IMPORTS: dict[str, tuple[str, ...]] = {"einx": (), "librosa.filters": ("mel",)}
+#: modules f5-tts's model code imports but not every inference path uses: name -> names it
+#: imports from them (`from m import f`), which must exist on the stand-in at import time
+DEFERRED_IMPORTS: dict[str, tuple[str, ...]] = {
+    "einx": (),
+    "librosa.filters": ("mel",),
+    "pypinyin": ("lazy_pinyin", "Style"),
+}
 #: the dtype a checkpoint's file name declares (`model_1250000.bf16.safetensors`); no tag: fp32
 NAMED_DTYPES = ("bf16", "fp16")
 
@@ -75,29 +81,43 @@ def f5_package_dir() -> Path:
 class _DeferredModule(types.ModuleType):
     """Stands in for a module while another one is imported: the importer binds this object,
     and the real module is imported the first time an attribute is used. Dunder lookups do
-    not load it (tools that scan sys.modules probe `__file__`). Functions imported by name
-    (`from m import f`) are wrappers that import `m` when called."""
+    not load it (tools that scan sys.modules probe `__file__`). Names imported from it
+    (`from m import f`) are `_Later` stand-ins that import `m` when called or read."""
 
-    def __init__(self, name: str, functions: Iterable[str] = ()) -> None:
+    def __init__(self, name: str, names: Iterable[str] = ()) -> None:
         super().__init__(name)
-        for function in functions:
-            setattr(self, function, self._later(function))
+        for attr in names:
+            setattr(self, attr, _Later(self, attr))
 
     def _real(self) -> types.ModuleType:
         if sys.modules.get(self.__name__) is self:
             del sys.modules[self.__name__]
         return importlib.import_module(self.__name__)
 
-    def _later(self, function: str) -> Callable[..., Any]:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return getattr(self._real(), function)(*args, **kwargs)
-
-        return call
-
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
         return getattr(self._real(), attr)
+
+
+class _Later:
+    """A name imported from a deferred module: calling it calls the real function, reading an
+    attribute reads the real object's (`Style.TONE3` for an enum class), both importing the
+    module on first use."""
+
+    def __init__(self, module: _DeferredModule, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _target(self) -> Any:
+        return getattr(self._module._real(), self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self._target(), attr)
 
 
 @contextlib.contextmanager
