@@ -30,10 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 CONVERT = ROOT / "scripts" / "convert_weights.py"
 #: what serving never needs at start: the trainer and its stack, plotting, the ASR stack,
 #: pydub, the modules f5-tts's model code imports for paths inference does not take, and
-#: what only some jobs need (PyAV for opus/aac/mp3/flac streams, cn2an for Chinese numbers)
+#: what only some jobs need (PyAV for opus/aac/mp3/flac streams, cn2an for Chinese numbers,
+#: pypinyin for Chinese characters), and the web frameworks dependency_injector probes for
+#: (the OpenAI-compatible server's, not the RunPod worker's)
 HEAVY = (
     "av",
+    "fastapi",
+    "starlette",
+    "werkzeug",
     "cn2an",
+    "pypinyin",
     "f5_tts.model.trainer",
     "f5_tts.infer.utils_infer",
     "wandb",
@@ -101,6 +107,39 @@ def test_worker_boot_imports_no_heavy_module_and_times_every_stage(tiny: dict[st
     # counted from the process start: every stage, from the interpreter's own start-up on, is inside it
     assert ready["ready_seconds"] >= sum(stages.values()) - 0.01
     assert ready["unaccounted_seconds"] == pytest.approx(ready["ready_seconds"] - sum(stages.values()), abs=0.01)
+
+
+CONVERT_TEXT = """
+import json, sys
+if sys.argv[1] == "eager":
+    import pypinyin  # noqa: F401  (already imported: f5-tts binds the real module, as upstream does)
+from adapters.f5_loading import import_f5_model
+import_f5_model()
+utils = sys.modules["f5_tts.model.utils"]
+before = "pypinyin" in sys.modules
+english = utils.convert_char_to_pinyin(["Ready to take jobs."])
+after_english = "pypinyin" in sys.modules
+chinese = utils.convert_char_to_pinyin(["你好，世界。Hello 中文 TTS; 重庆的银行行长。", "长大了 3 次"])
+print("RESULT " + json.dumps([before, after_english, "pypinyin" in sys.modules, english, chinese]))
+"""
+
+
+def _convert_text(mode: str) -> list:
+    done = subprocess.run(
+        [sys.executable, "-c", CONVERT_TEXT, mode], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -> None:
+    before, after_english, after_chinese, english, chinese = _convert_text("deferred")
+    assert (before, after_english, after_chinese) == (False, False, True)
+    eager = _convert_text("eager")
+    assert eager[:3] == [True, True, True]
+    assert [english, chinese] == eager[3:]
+    assert "chong2" in chinese[0] and "zhang3" in chinese[1]  # 重 and 长 read in context: the real dictionary
 
 
 # --- weights in the serving dtype ------------------------------------------------------------
