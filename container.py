@@ -44,7 +44,7 @@ def _hidden(*modules: str) -> Iterator[None]:
     importable again. dependency_injector's wiring module probes FastAPI, fast-depends,
     Starlette and Werkzeug when it is imported, for wiring markers this project never uses
     (nothing here is wired): where FastAPI is installed that import cost the worker's start
-    0.15 s on a 2-core CPU, for a web framework the RunPod worker does not serve with."""
+    0.13 s on a 2-core CPU, for a web framework the RunPod worker does not serve with."""
     hidden = [name for name in modules if name not in sys.modules]
     sys.modules.update(dict.fromkeys(hidden))
     try:
