@@ -15,6 +15,7 @@
 #   coldcache the same with the page cache dropped before every process (root)
 #   coldcompile the same under TTS_COMPILE=1: compile cache empty in round 1, kept after
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16
+#   rotary    upstream's rotary embedding against adapters/f5_rotary.rotate on the GPU, bf16
 # The whole run ends within SUITE_SECONDS (default 540): each stage gets at most its own cap
 # and what is left, so one slow stage cannot take the next ones' time, and a stage cut off
 # keeps what it printed. Each stage's output goes to $OUT/<stage>-gpu.txt (and to stdout).
@@ -22,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
-stages="${1:-tests,serve,engine,coldstart,coldcache,coldcompile,ceiling}"
+stages="${1:-tests,serve,engine,coldstart,coldcache,coldcompile,ceiling,rotary}"
 deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
@@ -66,6 +67,7 @@ stage() {
     ceiling) run ceiling 150 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile,compile_graphs \
       --compile-batches 16 ;;
     coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold --skip-loads ;;
+    rotary) run rotary 60 python3 -m benchmarks.rotary --device cuda --dtypes bf16 --frames 760,1800 --repeats 21 ;;
     coldcompile) run coldcompile 120 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads --compile ;;
     *) echo "unknown stage $1" ;;
   esac

@@ -11,6 +11,10 @@ so the machine's drift hits both alike, median of `--repeats`:
   swapped for upstream's `apply_rotary_pos_emb` on the other side. Each block embeds its
   queries and keys, so a forward makes 44 calls.
 
+On CUDA (`--device cuda`, the default where there is one) every call is timed to its kernels'
+end; the forward there is the eager engine's (the rotary embedding's kernels are what a captured
+graph replays too).
+
 "same" says whether the two sides' outputs are bitwise equal.
 """
 
@@ -32,36 +36,43 @@ from benchmarks.engine import ensure_files, stub_absent_modules
 HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
 
 
-def interleaved(sides: list[Callable[[], torch.Tensor]], repeats: int) -> tuple[list[float], list[torch.Tensor]]:
+def interleaved(
+    sides: list[Callable[[], torch.Tensor]], repeats: int, device: torch.device
+) -> tuple[list[float], list[torch.Tensor]]:
     """Median seconds per side over `repeats` rounds (one warm-up call each), and each
-    side's last output."""
+    side's last output; on CUDA each call is timed to its kernels' end."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     outputs = [side() for side in sides]
     samples: list[list[float]] = [[] for _ in sides]
     for _ in range(repeats):
         for index, side in enumerate(sides):
+            sync()
             started = time.perf_counter()
             outputs[index] = side()
+            sync()
             samples[index].append(time.perf_counter() - started)
     return [statistics.median(s) for s in samples], outputs
 
 
-def embedding_alone(frames: list[int], dtypes: list[torch.dtype], repeats: int) -> None:
+def embedding_alone(frames: list[int], dtypes: list[torch.dtype], repeats: int, device: torch.device) -> None:
     from x_transformers.x_transformers import RotaryEmbedding, apply_rotary_pos_emb
 
     print(f"{'dtype':9} {'frames':>6} {'upstream ms':>11} {'rotate ms':>9} {'speedup':>7} same")
     for dtype in dtypes:
         for n in frames:
-            freqs, scale = RotaryEmbedding(HEAD_DIM).to(dtype).forward_from_seq_len(n)
-            projection = torch.randn(SEQUENCES, n, HEADS * HEAD_DIM).to(dtype)
+            freqs, scale = RotaryEmbedding(HEAD_DIM).to(device, dtype).forward_from_seq_len(n)
+            projection = torch.randn(SEQUENCES, n, HEADS * HEAD_DIM, device=device).to(dtype)
             t = projection.view(SEQUENCES, n, HEADS, HEAD_DIM).transpose(1, 2)
             (theirs, ours), (want, got) = interleaved(
-                [partial(apply_rotary_pos_emb, t, freqs, scale), partial(rotate, t, freqs, scale)], repeats
+                [partial(apply_rotary_pos_emb, t, freqs, scale), partial(rotate, t, freqs, scale)], repeats, device
             )
             same = torch.equal(want, got)
             print(f"{str(dtype)[6:]:9} {n:6d} {theirs * 1e3:11.2f} {ours * 1e3:9.2f} {theirs / ours:6.2f}x {same}")
 
 
-def whole_forward(checkpoint_dir: Path, frames: int, repeats: int, dtype_name: str | None) -> None:
+def whole_forward(
+    checkpoint_dir: Path, frames: int, repeats: int, dtype_name: str | None, device: torch.device
+) -> None:
     from x_transformers.x_transformers import apply_rotary_pos_emb
 
     from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
@@ -74,14 +85,15 @@ def whole_forward(checkpoint_dir: Path, frames: int, repeats: int, dtype_name: s
         vocab_file=settings["F5_VOCAB_FILE"],
         vocoder_path=settings["VOCODER_PATH"],
         dtype=dtype_name,
+        device=str(device),
     )
     dtype = TORCH_DTYPES[engine.precision.dtype]
     velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(1, frames, 100, generator=generator)
-    cond = torch.randn(1, frames, 100, generator=generator).to(dtype)
-    text = torch.randn(2, 1, frames, 512, generator=generator).to(dtype)
-    t, cfg = torch.tensor([0.3]), torch.tensor(2.0)
+    x = torch.randn(1, frames, 100, generator=generator).to(device)
+    cond = torch.randn(1, frames, 100, generator=generator).to(device, dtype)
+    text = torch.randn(2, 1, frames, 512, generator=generator).to(device, dtype)
+    t, cfg = torch.tensor([0.3], device=device), torch.tensor(2.0, device=device)
 
     def forward(embedding: Callable[..., torch.Tensor]) -> torch.Tensor:
         f5_attention.rotate = embedding
@@ -92,7 +104,7 @@ def whole_forward(checkpoint_dir: Path, frames: int, repeats: int, dtype_name: s
 
     with torch.inference_mode():
         (theirs, ours), (want, got) = interleaved(
-            [lambda: forward(apply_rotary_pos_emb), lambda: forward(rotate)], repeats
+            [lambda: forward(apply_rotary_pos_emb), lambda: forward(rotate)], repeats, device
         )
     print(f"\nguided DiT forward, {frames} frames, {str(dtype)[6:]}, device {x.device}")
     print(f"{'upstream s':>10} {'rotate s':>8} {'speedup':>7} same")
@@ -107,14 +119,17 @@ def main() -> None:
     parser.add_argument("--forward-frames", type=int, default=760, help="0 skips the whole-forward table")
     parser.add_argument("--forward-dtype", default=None, help="fp32, bf16, fp16 (default: the engine's choice)")
     parser.add_argument("--checkpoint-dir", default="/tmp/f5-tts-worker-bench")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     args = parser.parse_args()
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {SEQUENCES} x {HEADS} heads x {HEAD_DIM}")
+    where = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}; {SEQUENCES} x {HEADS} heads x {HEAD_DIM}")
     with torch.inference_mode():
         frames = [int(f) for f in args.frames.split(",")]
-        embedding_alone(frames, [dtypes[d] for d in args.dtypes.split(",")], args.repeats)
+        embedding_alone(frames, [dtypes[d] for d in args.dtypes.split(",")], args.repeats, device)
     if args.forward_frames:
-        whole_forward(Path(args.checkpoint_dir), args.forward_frames, args.repeats, args.forward_dtype)
+        whole_forward(Path(args.checkpoint_dir), args.forward_frames, args.repeats, args.forward_dtype, device)
 
 
 if __name__ == "__main__":
