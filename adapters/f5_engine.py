@@ -192,10 +192,13 @@ class F5Engine:
         job's hundreds (in fp32 on a 2-core CPU, where one DiT step over a second of reference
         costs over a second, the warm-up was 4.4 s of a 7.6 s start with a one-second tone).
         `reference` (the worker passes its default voice) is prepared too and stays cached,
-        so a first job in that voice pays no reference preparation either."""
+        and its transcript goes through the text conversion, so a first job in that voice
+        pays no reference preparation either, nor, for a voice that speaks Chinese, the
+        import of pypinyin (deferred until a text needs it, see f5_loading)."""
         if reference is not None:
             with self._lock, torch.inference_mode():
                 self._reference(reference)
+                self._to_pinyin([_model_ref_text(reference.text)])
         t = np.arange(int(WARM_UP_SECONDS * self._sample_rate), dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
         ref = Reference(key="warm-up", audio=from_numpy(tone, self._sample_rate), text="Warm up.")

@@ -190,6 +190,24 @@ def test_reference_is_prepared_once_per_key(fp32_engine: f5_engine.F5Engine, mon
     assert calls == [24000]
 
 
+def test_warm_up_converts_the_default_voices_transcript(
+    fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So a voice that speaks Chinese loads pypinyin (deferred) while the worker warms up,
+    not in its first job."""
+    converted: list[list[str]] = []
+    real = fp32_engine._to_pinyin
+
+    def recording(texts: list[str]) -> list[list[str]]:
+        converted.append(texts)
+        return real(texts)
+
+    monkeypatch.setattr(fp32_engine, "_to_pinyin", recording)
+    voice = Reference(key="chinese-default", audio=voiced_reference().audio, text="你好，欢迎收听。")
+    fp32_engine.warm_up(voice)
+    assert any(text.startswith("你好，欢迎收听。") for texts in converted for text in texts)
+
+
 def test_reference_at_another_rate_is_resampled(fp32_engine: f5_engine.F5Engine) -> None:
     ref = voiced_reference(rate=16000, key="ref-16k")
     out = fp32_engine.synthesize([item("A sixteen kilohertz voice.", reference=ref)])[0]
