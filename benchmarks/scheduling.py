@@ -19,7 +19,6 @@ another shape grid.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import os
 import statistics
@@ -28,9 +27,9 @@ from pathlib import Path
 
 import soundfile as sf
 
-from benchmarks.engine import BATCH_TEXTS, REF_TEXT, ensure_files
+from benchmarks.engine import BATCH_TEXTS, ensure_files
 from benchmarks.paced_worker import DEVICE_MODELS
-from benchmarks.serve import capture_summary, parse_variant, post, run_level
+from benchmarks.serve import VOICE, capture_summary, parse_variant, prepare_worker, run_level, worker_env
 from domain.synthesis import HOP_LENGTH
 from tests.e2e.worker import ROOT, Worker, running_worker
 
@@ -72,37 +71,24 @@ def main() -> None:
     for text in args.variant:
         name, env = parse_variant(text)
         sides[name] = {"PACED_DEVICE": args.device, **env}
+    model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # the tiny model's config too
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workers: dict[str, Worker] = {}
         for side, extra in sides.items():
-            env = {
-                **{key: value for key, value in settings.items() if key != "REF_WAV"},
-                "TTS_ENGINE": "f5",
-                "HF_HUB_OFFLINE": "1",
-                "STORAGE_URL": f"file://{tmp}/store-{side}",
-                "VOICE_CACHE_DIR": f"{tmp}/cache-{side}",
-                "STREAMING": "1",
-                "LOG_LEVEL": "DEBUG",
-                **extra,
-            }
+            env = {**worker_env(model_env, tmp, side), **extra}
             log_file = Path(tmp) / f"{side}.log"
             workers[side] = stack.enter_context(
                 running_worker(env, log_file, boot_timeout=300, module="benchmarks.paced_worker", root=args.root)
             )
-        voice = "bench"
-        upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
-        upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
         for worker in workers.values():
-            post(worker, upload)
-            post(worker, {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
-            for _ in range(args.warmup_rounds):
-                for clients in levels:
-                    run_level(worker, clients, args.rounds, args.nfe, voice, streams=True, texts=MIXES[args.mix])
+            prepare_worker(
+                worker, settings["REF_WAV"], args.nfe, levels, args.rounds, args.warmup_rounds, MIXES[args.mix]
+            )
         for repeat in range(args.repeats):
             for clients in levels:
                 for side, worker in workers.items():
-                    row = run_level(worker, clients, args.rounds, args.nfe, voice, streams=True, texts=MIXES[args.mix])
+                    row = run_level(worker, clients, args.rounds, args.nfe, VOICE, streams=True, texts=MIXES[args.mix])
                     rows.append({**row, "side": side, "repeat": repeat, "device": sides[side]["PACED_DEVICE"]})
                     print(f"round {repeat} clients {clients} {side}: {row['audio_per_wall']:.2f} audio s/s", flush=True)
         for side, worker in workers.items():

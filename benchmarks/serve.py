@@ -43,6 +43,8 @@ from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, ensure_files
 from tests.e2e.worker import Worker, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
+#: the name the benchmark voice (its REF_WAV) is uploaded under
+VOICE = "bench"
 WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
 
 
@@ -136,6 +138,35 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     return name, env
 
 
+def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]:
+    """How a benchmark starts one side of this worker: the F5 engine offline, streaming on,
+    its own store and voice cache under `tmp`, and DEBUG logs (the micro-batcher's
+    engine_batch events: items per engine call)."""
+    return {
+        **model_env,
+        "TTS_ENGINE": "f5",
+        "HF_HUB_OFFLINE": "1",
+        "STORAGE_URL": f"file://{tmp}/store-{side}",
+        "VOICE_CACHE_DIR": f"{tmp}/cache-{side}",
+        "STREAMING": "1",
+        "LOG_LEVEL": "DEBUG",
+    }
+
+
+def prepare_worker(
+    worker: Worker, ref_wav: str, nfe: int, levels: list[int], rounds: int, warmup_rounds: int, texts: list[str]
+) -> None:
+    """Uploads the benchmark's voice as VOICE, speaks once, then runs `warmup_rounds`
+    unmeasured rounds of every level (graph captures happen there, not in a measured one)."""
+    upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
+    upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
+    post(worker, upload)
+    post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe})
+    for _ in range(warmup_rounds):
+        for clients in levels:
+            run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts)
+
+
 def capture_summary(worker: Worker) -> str:
     """The worker's graph captures from its JSON log: count and seconds in all."""
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
@@ -159,15 +190,6 @@ def main() -> None:
     sides = ["worker", *variants]
     rows: dict[str, list[dict]] = {"upstream": [], **{side: [] for side in sides}}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        worker_env = {
-            **model_env,
-            "TTS_ENGINE": "f5",
-            "HF_HUB_OFFLINE": "1",
-            "STORAGE_URL": f"file://{tmp}/store",
-            "VOICE_CACHE_DIR": f"{tmp}/cache",
-            "STREAMING": "1",
-            "LOG_LEVEL": "DEBUG",  # the micro-batcher's engine_batch events: items per engine call
-        }
         upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
         workers = {
             "upstream": stack.enter_context(
@@ -175,7 +197,7 @@ def main() -> None:
             ),
         }
         for side in list(sides):
-            env = {**worker_env, "STORAGE_URL": f"file://{tmp}/store-{side}", **variants.get(side, {})}
+            env = {**worker_env(model_env, tmp, side), **variants.get(side, {})}
             log_file = Path(tmp) / f"{side}.log"
             try:
                 workers[side] = stack.enter_context(running_worker(env, log_file, boot_timeout=900, module=WORKER))
@@ -185,20 +207,15 @@ def main() -> None:
                 print(f"variant {side} did not start, left out: {str(exc)[-1500:]}")  # the others still run
                 sides.remove(side)
                 del rows[side]
-        voice = "bench"
-        upload = {"endpoint": "upload", "voice_name": voice, "ref_text": REF_TEXT}
-        upload["voice_file_base64"] = base64.b64encode(Path(settings["REF_WAV"]).read_bytes()).decode()
         for side in sides:
-            post(workers[side], upload)
-            post(workers[side], {"text": "Warm up.", "local_voice": voice, "nfe_step": args.nfe})
-            for _ in range(args.warmup_rounds):
-                for clients in levels:
-                    run_level(workers[side], clients, args.rounds, args.nfe, voice, streams=True)
+            prepare_worker(
+                workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds, args.warmup_rounds, BATCH_TEXTS
+            )
         for repeat in range(args.repeats):
             for clients in levels:
                 for side in ("upstream", *sides):
                     ours = side != "upstream"
-                    row = run_level(workers[side], clients, args.rounds, args.nfe, voice if ours else None, ours)
+                    row = run_level(workers[side], clients, args.rounds, args.nfe, VOICE if ours else None, ours)
                     rows[side].append({**row, "repeat": repeat})
                 base = rows["upstream"][-1]["audio_per_wall"]
                 pairs = ", ".join(f"{side} {rows[side][-1]['audio_per_wall']:.3f}" for side in sides)
