@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,7 +29,7 @@ SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated
 FRAMES = 760  # that sentence with its 4 s reference, in mel frames
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -37,10 +38,10 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_
     """Median seconds per call over `repeats` timed groups (after two warm-up calls)."""
     for _ in range(2):
         fn()
-    _sync(device)
+    sync(device)
     started = time.perf_counter()
     fn()
-    _sync(device)
+    sync(device)
     once = max(time.perf_counter() - started, 1e-6)
     per_group = max(1, int(min_seconds / once)) if device.type == "cuda" else 1
     samples = []
@@ -48,9 +49,39 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_
         started = time.perf_counter()
         for _ in range(per_group):
             fn()
-        _sync(device)
+        sync(device)
         samples.append((time.perf_counter() - started) / per_group)
     return statistics.median(samples)
+
+
+def bench_engine(checkpoint_dir: Path, dtype: str | None = None, device: str | None = None) -> Any:
+    """The engine on the real-size random checkpoint (written on first use), eager runner:
+    the DiT as the engine loads and configures it (precision, attention processors, packed
+    Linears), for benchmarks that time the DiT alone."""
+    stub_absent_modules()
+    from adapters.f5_engine import build_f5_engine
+
+    settings = ensure_files(checkpoint_dir)
+    return build_f5_engine(
+        ckpt_file=settings["F5_CKPT_FILE"],
+        vocab_file=settings["F5_VOCAB_FILE"],
+        vocoder_path=settings["VOCODER_PATH"],
+        dtype=dtype,
+        device=device,
+        runner="eager",
+    )
+
+
+def guided_inputs(
+    dit: torch.nn.Module, batch: int, frames: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, ...]:
+    """Random inputs of one guided velocity evaluation (`DitVelocity`'s x, cond, text, t,
+    cfg) for `batch` items of `frames` frames."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(batch, frames, 100, device=device, generator=gen)
+    cond = torch.randn(batch, frames, 100, device=device, generator=gen).to(dtype)
+    text = torch.randn(2, batch, frames, dit.text_embed.text_embed.embedding_dim, device=device).to(dtype)
+    return x, cond, text, torch.full((1,), 0.5, device=device), torch.tensor(2.0, device=device)
 
 
 def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
@@ -95,21 +126,12 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: the engine's choice)")
     args = parser.parse_args()
-    stub_absent_modules()
-    from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
+    engine = bench_engine(Path(args.checkpoint_dir), args.dtype, args.device)
+    from adapters.f5_engine import TORCH_DTYPES
     from adapters.f5_runner import lengths_mask
     from adapters.f5_velocity import DitVelocity
     from adapters.precision import processor_name
 
-    settings = ensure_files(Path(args.checkpoint_dir))
-    engine = build_f5_engine(
-        ckpt_file=settings["F5_CKPT_FILE"],
-        vocab_file=settings["F5_VOCAB_FILE"],
-        vocoder_path=settings["VOCODER_PATH"],
-        dtype=args.dtype,
-        device=args.device,
-        runner="eager",
-    )
     device = torch.device(engine.precision.device)
     dtype = TORCH_DTYPES[engine.precision.dtype]
     on_cuda = device.type == "cuda"
@@ -130,14 +152,9 @@ def main() -> None:
     velocity = DitVelocity(dit, dtype)
     results: dict[tuple[str, int], float] = {}
     for batch in batches:
-        gen = torch.Generator(device=device).manual_seed(0)
-        x = torch.randn(batch, args.frames, 100, device=device, generator=gen)
-        cond = torch.randn(batch, args.frames, 100, device=device, generator=gen).to(dtype)
-        text = torch.randn(2, batch, args.frames, dit.text_embed.text_embed.embedding_dim, device=device).to(dtype)
+        x, cond, text, t, cfg = guided_inputs(dit, batch, args.frames, device, dtype)
         lengths = [args.frames - (i * 7) % 64 for i in range(batch)]  # a padded batch, as served
         mask = lengths_mask(lengths, args.frames, device)
-        t = torch.full((1,), 0.5, device=device)
-        cfg = torch.tensor(2.0, device=device)
         velocity.rope(args.frames, device)
         compiled_here = not args.compile_batches or str(batch) in args.compile_batches.split(",")
         for mode in modes:

@@ -31,7 +31,7 @@ import torch
 
 import adapters.f5_attention as f5_attention
 from adapters.f5_rotary import rotate
-from benchmarks.engine import ensure_files, stub_absent_modules
+from benchmarks.ceiling import bench_engine, guided_inputs, sync
 
 HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
 
@@ -41,15 +41,14 @@ def interleaved(
 ) -> tuple[list[float], list[torch.Tensor]]:
     """Median seconds per side over `repeats` rounds (one warm-up call each), and each
     side's last output; on CUDA each call is timed to its kernels' end."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     outputs = [side() for side in sides]
     samples: list[list[float]] = [[] for _ in sides]
     for _ in range(repeats):
         for index, side in enumerate(sides):
-            sync()
+            sync(device)
             started = time.perf_counter()
             outputs[index] = side()
-            sync()
+            sync(device)
             samples[index].append(time.perf_counter() - started)
     return [statistics.median(s) for s in samples], outputs
 
@@ -75,25 +74,13 @@ def whole_forward(
 ) -> None:
     from x_transformers.x_transformers import apply_rotary_pos_emb
 
-    from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
+    from adapters.f5_engine import TORCH_DTYPES
     from adapters.f5_velocity import DitVelocity
 
-    stub_absent_modules()
-    settings = ensure_files(checkpoint_dir)
-    engine = build_f5_engine(
-        ckpt_file=settings["F5_CKPT_FILE"],
-        vocab_file=settings["F5_VOCAB_FILE"],
-        vocoder_path=settings["VOCODER_PATH"],
-        dtype=dtype_name,
-        device=str(device),
-    )
+    engine = bench_engine(checkpoint_dir, dtype_name, str(device))
     dtype = TORCH_DTYPES[engine.precision.dtype]
     velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(1, frames, 100, generator=generator).to(device)
-    cond = torch.randn(1, frames, 100, generator=generator).to(device, dtype)
-    text = torch.randn(2, 1, frames, 512, generator=generator).to(device, dtype)
-    t, cfg = torch.tensor([0.3], device=device), torch.tensor(2.0, device=device)
+    x, cond, text, t, cfg = guided_inputs(engine._dit, 1, frames, device, dtype)
 
     def forward(embedding: Callable[..., torch.Tensor]) -> torch.Tensor:
         f5_attention.rotate = embedding
