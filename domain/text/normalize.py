@@ -309,7 +309,7 @@ class TextNormalizer:
         words = (
             f"the {english.ordinal(day)} of {MONTHS[month - 1]}"
             if day_first
-            else (f"{MONTHS[month - 1]} {english.ordinal(day)}")
+            else f"{MONTHS[month - 1]} {english.ordinal(day)}"
         )
         return words + (f", {english.year(year)}" if year is not None else "")
 
