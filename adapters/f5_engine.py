@@ -42,7 +42,8 @@ from adapters.f5_loading import (
     resolve_files,
 )
 from adapters.f5_runner import OdeBatch, Runner, make_runner
-from adapters.f5_velocity import DitVelocity, text_embeddings
+from adapters.f5_text_embedding import text_embeddings
+from adapters.f5_velocity import DitVelocity
 from adapters.f5_vocoder import decode_batch
 from adapters.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
 from adapters.reference_prep import clip_reference, remove_long_silences
@@ -300,8 +301,8 @@ class F5Engine:
         self, batch: list[_Job], nfe: int, cfg: float, sway: float, between_steps: Callable[[], None] | None
     ) -> list[Audio]:
         """Assemble the batch (per-item noise from each item's own generator, the reference
-        mels as conditioning, each item's text embeddings), let the runner integrate it,
-        then vocode every item at its own length."""
+        mels as conditioning, every item's text embeddings in one pass), let the runner
+        integrate it, then vocode every item at its own length."""
         marks = StageMarks(self._device)
         marks.mark()
         device, dtype = self._device, self._dtype
@@ -310,14 +311,13 @@ class F5Engine:
         channels = batch[0].ref.mel.shape[1]
         cond = torch.zeros(len(batch), n, channels, device=device, dtype=dtype)
         noise = torch.zeros(len(batch), n, channels, device=device, dtype=torch.float32)
-        texts = []
         for i, job in enumerate(batch):
             cond[i, : job.ref.mel.shape[0]] = job.ref.mel
             gen = torch.Generator(device=device).manual_seed(job.item.seed)
             noise[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
-            tokens = self._to_idx([job.tokens], self._vocab).to(device)
-            texts.append(text_embeddings(self._dit, tokens, job.duration, n))
-        ode = OdeBatch(noise, cond, torch.stack(texts, dim=1), lengths, self._time_grid(nfe, sway), cfg)
+        tokens = [self._to_idx([job.tokens], self._vocab)[0] for job in batch]
+        text = text_embeddings(self._dit, tokens, lengths, n)
+        ode = OdeBatch(noise, cond, text, lengths, self._time_grid(nfe, sway), cfg)
         marks.mark()
         paused = [0.0]  # seconds spent in `between_steps`: other calls' work, not this batch's
 

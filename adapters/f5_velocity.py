@@ -5,8 +5,8 @@ Upstream's `DiT.forward` differs in three ways that matter here:
 
 - it caches the text embedding in hidden per-thread state (`cache=True`, `clear_cache()`)
   and computes it with a host sync (`seq_len.max().item()`): a graph captured around it
-  would replay one batch's text forever. Here the embeddings are computed per item, once
-  per batch, by `text_embeddings`, and passed in as tensors;
+  would replay one batch's text forever. Here the embeddings are computed once per batch,
+  each item as if alone, by `f5_text_embedding.text_embeddings`, and passed in as tensors;
 - it embeds the time step once per row (and twice per row with guidance packed), so the
   small time-MLP and AdaLN matmuls run with M = batch rows, and CPU GEMM kernels pick their
   summation order from M: the same item came out a few ulps different at every batch
@@ -20,23 +20,12 @@ Everything else calls upstream's own modules (input embedding, blocks, final nor
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-
-
-def text_embeddings(dit: torch.nn.Module, tokens: torch.Tensor, length: int, frames: int) -> torch.Tensor:
-    """One item's text embeddings with and without text (guidance), (2, frames, dim):
-    computed on the item alone at its own length (upstream's per-sample rule), then padded
-    with zeros to the batch's `frames`, so the values are the same in any batch."""
-    seq_len = torch.tensor([length], device=tokens.device)
-    cond = dit.text_embed(tokens, seq_len=seq_len, drop_text=False)
-    uncond = dit.text_embed(tokens, seq_len=seq_len, drop_text=True)
-    return F.pad(torch.cat((cond, uncond)), (0, 0, 0, frames - length))
 
 
 class DitVelocity:
     """`__call__(x, cond, text, t, mask, cfg)`: the guided velocity at time `t` for a batch.
 
-    `text` is (2, batch, frames, dim) from `text_embeddings` (with text, without);
+    `text` is (2, batch, frames, dim) from `f5_text_embedding.text_embeddings` (with text, without);
     `t` is a 1-element tensor; `cfg` a 0-dim tensor (so a graph can read it) or None for
     the unguided path (upstream runs cfg < 1e-5 without the packed second half)."""
 
