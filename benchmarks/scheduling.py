@@ -101,7 +101,8 @@ def print_table(rows: list[dict], nfe: int, ref_seconds: float, levels: list[int
     print(f"nfe_step={nfe}; {jobs}, plus one streamed paragraph per level; modelled device per side")
     header = (
         f"{'side':<10} {'device':<13} {'rep':>3} {'clients':>7} {'audio s/s':>9} {'% ceil':>6} {'p50 s':>6} "
-        f"{'ttfc s':>6} {'margin':>6} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5}"
+        f"{'ttfc s':>6} {'margin':>6} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5} "
+        f"{'asm %':>5} {'voc %':>5}"
     )
     print(header)
     print("-" * len(header))
@@ -111,7 +112,8 @@ def print_table(rows: list[dict], nfe: int, ref_seconds: float, levels: list[int
             f"{r['side']:<10} {r['device']:<13} {r['repeat']:>3} {r['clients']:>7} {r['audio_per_wall']:>9.2f} "
             f"{100 * r['audio_per_wall'] / top:>6.0f} {r['p50']:>6.2f} {r['ttfc'] or float('nan'):>6.2f} "
             f"{r['margin'] if r['margin'] is not None else float('nan'):>6.2f} {r['calls']:>5} "
-            f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} {100 * r['ode']:>5.0f}"
+            f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} {100 * r['ode']:>5.0f} "
+            f"{100 * r['assemble']:>5.0f} {100 * r['decode']:>5.0f}"
         )
     print()
     for side in dict.fromkeys(r["side"] for r in rows):

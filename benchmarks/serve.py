@@ -9,9 +9,9 @@ latency, the time to the first streamed chunk of a ~400-character paragraph sent
 same load (this worker streams; upstream cannot, so its column is its full latency), and
 the smallest playback margin of that stream (how far ahead of the listener each later
 chunk was ready; negative = a gap was heard), this worker's engine calls, the chunks each
-held on average and the ODE runs each made, the shares of the wall time its engine was busy
-and in the DiT (from its micro-batcher's and engine's debug events), and the worker's peak
-resident memory.
+held on average and the ODE runs each made, the shares of the wall time its engine was busy,
+in the DiT, assembling batches and in the vocoder (from its micro-batcher's and engine's
+debug events), and the worker's peak resident memory.
 
 Both workers stay up for the whole run and the levels are interleaved: upstream at a
 level, then this worker at the same level, for `--repeats` rounds, so a shared machine's
@@ -70,9 +70,10 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
     """This worker's engine calls after log line `since` (its micro-batcher's `engine_batch`
     and the engine's `f5_batch` debug events): how many, the chunks each held on average
     (how well concurrent jobs shared forward passes), the ODE runs (length groups) per call,
-    and the shares of the level's wall time the engine was busy and spent in the ODE loop
-    itself. Busy well under 100% means the device waited on the worker between calls; busy
-    minus ODE is the engine's own time outside the DiT (text embeddings, vocoder, copies);
+    and the shares of the level's wall time the engine was busy, spent in the ODE loop
+    itself, assembling batches (noise, conditioning, text embeddings) and vocoding them. Busy
+    well under 100% means the device waited on the worker between calls; busy minus ODE is
+    the engine's own time outside the DiT, which the assembly and vocoder shares split;
     several runs per call mean chunks of unlike lengths split a call into smaller batches."""
     calls = worker.events("engine_batch", since)
     batches = worker.events("f5_batch", since)
@@ -82,6 +83,8 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
         "runs_per_call": len(batches) / len(calls) if calls else float("nan"),
         "busy": sum(e.get("seconds", 0.0) for e in calls) / wall,
         "ode": sum(e.get("ode_seconds", 0.0) for e in batches) / wall,
+        "assemble": sum(e.get("assemble_seconds", 0.0) for e in batches) / wall,
+        "decode": sum(e.get("decode_seconds", 0.0) for e in batches) / wall,
     }
 
 
@@ -112,7 +115,8 @@ def run_level(
     streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
     ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
     nan = float("nan")
-    idle = {"calls": 0, "items_per_call": nan, "runs_per_call": nan, "busy": nan, "ode": nan}
+    idle = {"calls": 0, "items_per_call": nan, "runs_per_call": nan}
+    idle |= dict.fromkeys(("busy", "ode", "assemble", "decode"), nan)
     use = engine_use(worker, since, wall) if streams else idle
     return {
         **use,
@@ -230,11 +234,12 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
     print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
     print("calls / items / runs = this worker's engine calls in the level, the chunks each held on average,")
     print("and the ODE runs (length groups) each made;")
-    print("busy / ode = shares of the level's wall time its engine was in a call / in the ODE loop (the DiT)")
+    print("busy / ode / asm / voc = shares of the level's wall time its engine was in a call / in the ODE loop")
+    print("(the DiT) / assembling batches (noise, conditioning, text embeddings) / in the vocoder")
     header = (
         f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
         f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5} "
-        f"{'peak RSS MiB':>12}"
+        f"{'asm %':>5} {'voc %':>5} {'peak RSS MiB':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -247,7 +252,8 @@ def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> Non
                 f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
                 f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
                 f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} "
-                f"{100 * r['ode']:>5.0f} {r['peak_rss_mib']:>12.0f}"
+                f"{100 * r['ode']:>5.0f} {100 * r['assemble']:>5.0f} {100 * r['decode']:>5.0f} "
+                f"{r['peak_rss_mib']:>12.0f}"
             )
     print()
     print(

@@ -1,5 +1,5 @@
 """The serve benchmark's engine-use figures from the worker's log events (the columns the next
-GPU run is read by: calls, chunks per call, ODE runs per call, busy and ODE shares)."""
+GPU run is read by: calls, chunks per call, ODE runs per call, busy, ODE, assembly and vocoder shares)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ EVENTS = {
         {"items": 1, "seconds": 0.25, "urgent": True},  # run inside the first: its own seconds
         {"items": 3, "seconds": 1.0, "urgent": False},
     ],
-    "f5_batch": [{"ode_seconds": 1.0}, {"ode_seconds": 0.25}, {"ode_seconds": 0.2}, {"ode_seconds": 0.55}],
+    "f5_batch": [
+        {"ode_seconds": 1.0, "assemble_seconds": 0.125, "decode_seconds": 0.25},
+        {"ode_seconds": 0.25, "assemble_seconds": 0.0, "decode_seconds": 0.0},
+        {"ode_seconds": 0.2, "assemble_seconds": 0.05, "decode_seconds": 0.05},
+        {"ode_seconds": 0.55, "assemble_seconds": 0.1, "decode_seconds": 0.25},
+    ],
 }
 
 
@@ -35,10 +40,11 @@ def test_engine_use_sums_the_calls_against_the_wall_time() -> None:
     assert math.isclose(use["runs_per_call"], 4 / 3)
     assert math.isclose(use["busy"], 2.75 / 5.5)
     assert math.isclose(use["ode"], 2.0 / 5.5)
+    assert math.isclose(use["assemble"], 0.275 / 5.5) and math.isclose(use["decode"], 0.55 / 5.5)
     assert {since for _, since in worker.asked} == {42}  # only this level's events
 
 
 def test_a_level_without_engine_calls_has_no_shares_to_speak_of() -> None:
     use = engine_use(LoggedWorker({}), since=0, wall=1.0)  # type: ignore[arg-type]
     assert use["calls"] == 0 and math.isnan(use["items_per_call"]) and math.isnan(use["runs_per_call"])
-    assert use["busy"] == 0.0 and use["ode"] == 0.0
+    assert use["busy"] == use["ode"] == use["assemble"] == use["decode"] == 0.0
