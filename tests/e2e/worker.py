@@ -55,14 +55,17 @@ class Worker:
 
 def log_events(text: str, name: str | None = None, since: int = 0) -> list[dict]:
     """The events in a worker's JSON log (`name`'s only, when given), from line `since` on.
-    Its stdout and stderr share the file, so runpod's plain-text lines can land right after
-    a JSON object, before its newline: the object at the start of such a line still counts."""
+    Its stdout and stderr share the file, so runpod's plain-text lines and the JSON objects
+    can share a line, either way round (runpod's text before its newline, or after an
+    object before the object's): an object at the start of a line or right after runpod's
+    text still counts."""
     decoder = json.JSONDecoder()
     found = []
     for line in text.splitlines()[since:]:
-        if line.startswith("{") and (name is None or f'"{name}"' in line):
+        start = 0 if line.startswith("{") else line.find('{"')
+        if start >= 0 and (name is None or f'"{name}"' in line):
             with contextlib.suppress(ValueError):
-                event, _ = decoder.raw_decode(line)
+                event, _ = decoder.raw_decode(line, start)
                 if name is None or event.get("event") == name:
                     found.append(event)
     return found
