@@ -68,7 +68,7 @@ class Settings(StartupMode):
     f5_vocab_file: str | None = None
     vocoder_path: str | None = None
     tts_dtype: str | None = None  # checked by the loader, which knows the device
-    tts_compile: bool = False
+    tts_compile: Literal["off", "on", "background"] = "off"  # 1/0 and true/false read as on/off
     tts_device: str | None = None
     tts_runner: Literal["auto", "eager", "cuda_graph"] = "auto"
     tts_max_graphs: PositiveInt = 24
@@ -104,6 +104,18 @@ class Settings(StartupMode):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("tts_compile", mode="before")
+    @classmethod
+    def _compile_mode(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, str | int):
+            text = str(value).strip().lower()
+            return {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off", "": "off"}.get(
+                text, text
+            )
+        return value
 
     @field_validator("output_retention", mode="after")
     @classmethod

@@ -30,6 +30,7 @@ from adapters.cpu_attention import onednn_attention, onednn_attention_works
 from adapters.cpu_linear import pack_linears, packing_works
 from adapters.f5_attention import make_processor
 from adapters.f5_buckets import ShapeBuckets
+from adapters.f5_compile import BackgroundCompile
 from adapters.f5_loading import (
     EngineStartupError,
     import_f5_model,
@@ -41,7 +42,7 @@ from adapters.f5_loading import (
     read_vocab,
     resolve_files,
 )
-from adapters.f5_runner import OdeBatch, Runner, make_runner
+from adapters.f5_runner import CudaGraphRunner, OdeBatch, Runner, make_runner
 from adapters.f5_text_embedding import text_embeddings
 from adapters.f5_velocity import DitVelocity
 from adapters.f5_vocoder import decode_batch
@@ -68,6 +69,7 @@ CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
 CPU_JOBS = 8  # see F5Engine.preferred_jobs
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
+COMPILE_MODES = ("off", "on", "background")  # TTS_COMPILE (see build_f5_engine)
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 
 
@@ -109,6 +111,7 @@ class F5Engine:
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
         runner: Runner | None = None,
+        background_compile: BackgroundCompile | None = None,
     ) -> None:
         self._dit = dit
         self._vocoder = vocoder
@@ -126,6 +129,7 @@ class F5Engine:
         # re-entrant: `between_steps` may synthesize other items from inside a running call
         self._lock = threading.RLock()
         self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
+        self._background_compile = background_compile
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
         self._to_pinyin = f5_utils.convert_char_to_pinyin
         self._to_idx = f5_utils.list_str_to_idx
@@ -142,6 +146,11 @@ class F5Engine:
     @property
     def runner(self) -> Runner:
         return self._runner
+
+    @property
+    def background_compile(self) -> BackgroundCompile | None:
+        """The compile `TTS_COMPILE=background` runs after the warm-up (None otherwise)."""
+        return self._background_compile
 
     @property
     def preferred_batch_items(self) -> int:
@@ -195,7 +204,8 @@ class F5Engine:
         `reference` (the worker passes its default voice) is prepared too and stays cached,
         and its transcript goes through the text conversion, so a first job in that voice
         pays no reference preparation either, nor, for a voice that speaks Chinese, the
-        import of pypinyin (deferred until a text needs it, see f5_loading)."""
+        import of pypinyin (deferred until a text needs it, see f5_loading). Under
+        `TTS_COMPILE=background` the compile starts once this is done (see f5_compile)."""
         if reference is not None:
             with self._lock, torch.inference_mode():
                 self._reference(reference)
@@ -209,6 +219,14 @@ class F5Engine:
         self.synthesize([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
         with self._lock:
             self._refs.pop("warm-up", None)
+        if self._background_compile is not None:
+            self._background_compile.start(self.swap_runner)
+
+    def swap_runner(self, runner: Runner) -> None:
+        """From the next call on, integrate with `runner` (a background compile's, see
+        f5_compile); a call in progress finishes with the runner it started with."""
+        with self._lock:
+            self._runner = runner
 
     # -- reference preparation --------------------------------------------------------------
 
@@ -371,7 +389,8 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, 
     kernels where they exist: CUDA, half precision, flash_attn importable, and no graph
     capture (its masked path reads lengths back to the host). Eager CPU batches run
     attention item by item (see f5_attention), as oneDNN products when `onednn` (see
-    `_uses_onednn_attention`)."""
+    `_uses_onednn_attention`); that reads each item's length on the host too, so a graph
+    runner (on a CPU only in tests) attends over the padded batch with a mask, as on a GPU."""
     backend = "torch"
     if precision.device.startswith("cuda") and precision.dtype in ("fp16", "bf16") and runner == "eager":
         try:
@@ -383,7 +402,7 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, 
     for block in dit.transformer_blocks:
         block.attn.processor.attn_backend = backend
         block.attn.processor = make_processor(block.attn.processor)
-        block.attn.processor.split_items = precision.device == "cpu"
+        block.attn.processor.split_items = precision.device == "cpu" and runner == "eager"
         if onednn:
             block.attn.processor.attend = onednn_attention
     return "onednn" if onednn else backend
@@ -421,7 +440,7 @@ def build_f5_engine(
     vocoder_path: str | None = None,
     model_dir: str | None = None,
     dtype: str | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
     device: str | None = None,
     max_batch_frames: int = 32768,
     runner: str = "auto",
@@ -435,7 +454,8 @@ def build_f5_engine(
     `model` is a config name f5-tts ships or a path to such a yaml; files come from the
     explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
     (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
-    torch.compile to the DiT blocks; `runner` (auto/eager/cuda_graph) picks how the ODE loop
+    torch.compile to the DiT blocks (True or "on"; "background": after the warm-up, beside
+    CUDA graphs, see f5_compile); `runner` (auto/eager/cuda_graph) picks how the ODE loop
     runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
     `pack_cpu_linears` lets an eager CPU engine run its Linears as oneDNN-packed layers (see
     cpu_linear) and `onednn_cpu_attention` its attention as oneDNN products where that is
@@ -447,6 +467,8 @@ def build_f5_engine(
     """
     started = time.perf_counter()
     timer = timer or StageTimer()
+    mode = compile_mode(compile)
+    compile = mode == "on"
     with timer.stage("device_init"):
         dev = _default_device(device)
         cpu_flags = read_cpu_flags()
@@ -491,10 +513,21 @@ def build_f5_engine(
         dit = dit.eval().to(precision.device, torch_dtype)  # the non-persistent buffers (rotary tables)
         if precision.dtype == "int8":
             dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
+    gate = threading.Lock()  # held by a background compile: no graph capture meanwhile
     try:
-        ode_runner = make_runner(runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs)
+        ode_runner = make_runner(
+            runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs, capture_gate=gate
+        )
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
+    background = None
+    if mode == "background":
+        if not isinstance(ode_runner, CudaGraphRunner):
+            raise EngineStartupError(
+                f"TTS_COMPILE=background compiles beside CUDA graphs, and the engine runs {ode_runner.name} "
+                f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
+            )
+        background = BackgroundCompile(dit, torch_dtype, ode_runner.over, gate)
     onednn = onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
     backend = _attention_backend(dit, precision, ode_runner.name, onednn=onednn)
     packs = pack_cpu_linears and _packs_linears(precision, compile)
@@ -529,6 +562,7 @@ def build_f5_engine(
         hop_length=mel_cfg["hop_length"],
         max_batch_frames=max_batch_frames,
         runner=ode_runner,
+        background_compile=background,
     )
     log.info(
         "f5_engine_loaded",
@@ -538,7 +572,7 @@ def build_f5_engine(
         dtype=precision.dtype,
         dtype_reason=precision.reason,
         attention_backend=backend,
-        compile=compile,
+        compile=mode,
         packed_linears=packed,
         runner=ode_runner.name,
         model_id=model_id,
@@ -546,6 +580,15 @@ def build_f5_engine(
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine
+
+
+def compile_mode(value: bool | str) -> str:
+    """TTS_COMPILE's mode: "off", "on" or "background" (True and False mean on and off)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value not in COMPILE_MODES:
+        raise EngineStartupError(f"TTS_COMPILE must be one of {', '.join(COMPILE_MODES)} (or 1/0), got {value!r}")
+    return value
 
 
 def _packs_linears(precision: Precision, compile: bool) -> bool:

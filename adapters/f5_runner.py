@@ -13,6 +13,7 @@ the largest bucket run eagerly. The choice is made once at start-up (`TTS_RUNNER
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -172,6 +173,10 @@ class CudaGraphRunner:
     a step takes 6.7 ms at batch 1 on an H200, and longer at larger batches). A graph whose
     batch is paused that way is busy: a run from inside the callback that needs its bucket
     runs eagerly instead of overwriting its buffers, and the LRU never evicts it.
+
+    `capture_gate`, when given, is held for each capture; a batch that needs a new graph
+    while something else holds it (a background compile, see f5_compile) runs on the
+    fallback instead of waiting, and graphs already captured keep replaying.
     """
 
     name = "cuda_graph"
@@ -183,8 +188,10 @@ class CudaGraphRunner:
         capturer: GraphCapturer,
         max_graphs: int = 24,
         fallback: Runner | None = None,
+        capture_gate: threading.Lock | None = None,
     ) -> None:
         self._velocity = velocity
+        self._gate = capture_gate
         self.buckets = buckets
         self._capturer = capturer
         self._max_graphs = max(1, max_graphs)
@@ -197,13 +204,26 @@ class CudaGraphRunner:
     def cached_shapes(self) -> list[tuple[int, int, bool]]:
         return list(self._graphs)
 
+    def over(self, velocity: DitVelocity) -> CudaGraphRunner:
+        """A runner like this one (buckets, capturer and its pool, bound, fallback) over
+        another velocity, with no graphs yet and no capture gate."""
+        return CudaGraphRunner(velocity, self.buckets, self._capturer, self._max_graphs, fallback=self._fallback)
+
     def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)
         key = (bucket.batch, bucket.frames, batch.guided)
         if not bucket.captured or key in self._busy:
             return self._fallback.run(batch, between_steps)
-        entry = self._graph(bucket.batch, bucket.frames, batch)
+        if key in self._graphs or self._gate is None:
+            entry = self._graph(bucket.batch, bucket.frames, batch)
+        elif self._gate.acquire(blocking=False):
+            try:
+                entry = self._graph(bucket.batch, bucket.frames, batch)
+            finally:
+                self._gate.release()
+        else:
+            return self._fallback.run(batch, between_steps)
         static = entry.static
         static.load(batch)
         steps = batch.grid.to(torch.float32)
@@ -267,9 +287,10 @@ def make_runner(
     device: str,
     buckets: ShapeBuckets | None = None,
     max_graphs: int = 24,
+    capture_gate: threading.Lock | None = None,
 ) -> Runner:
     """`auto` is CUDA graphs on a CUDA device and eager elsewhere; `cuda_graph` off CUDA is
-    a start-up error (ValueError), not a silent fallback."""
+    a start-up error (ValueError), not a silent fallback. `capture_gate`: see CudaGraphRunner."""
     if kind not in RUNNERS:
         raise ValueError(f"TTS_RUNNER must be one of {', '.join(RUNNERS)}, got {kind!r}")
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
@@ -277,4 +298,6 @@ def make_runner(
         raise ValueError(f"TTS_RUNNER=cuda_graph needs a CUDA device, the engine runs on {device!r}")
     if kind == "eager" or not on_cuda:
         return EagerRunner(velocity)
-    return CudaGraphRunner(velocity, buckets or ShapeBuckets(), CudaGraphCapturer(), max_graphs=max_graphs)
+    return CudaGraphRunner(
+        velocity, buckets or ShapeBuckets(), CudaGraphCapturer(), max_graphs=max_graphs, capture_gate=capture_gate
+    )

@@ -19,6 +19,8 @@ Everything else calls upstream's own modules (input embedding, blocks, final nor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 
 
@@ -29,9 +31,11 @@ class DitVelocity:
     `t` is a 1-element tensor; `cfg` a 0-dim tensor (so a graph can read it) or None for
     the unguided path (upstream runs cfg < 1e-5 without the packed second half)."""
 
-    def __init__(self, dit: torch.nn.Module, dtype: torch.dtype) -> None:
+    def __init__(self, dit: torch.nn.Module, dtype: torch.dtype, blocks: Sequence[Callable] | None = None) -> None:
         self._dit = dit
         self._dtype = dtype
+        # the transformer blocks to run: the DiT's own, or compiled wrappers over them (f5_compile)
+        self._blocks = dit.transformer_blocks if blocks is None else blocks
         self._ropes: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def rope(self, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -62,7 +66,7 @@ class DitVelocity:
             h = torch.cat((with_text, without))
             packed_mask = torch.cat((mask, mask)) if mask is not None else None
         residual = h
-        for block in dit.transformer_blocks:
+        for block in self._blocks:
             h = block(h, emb, mask=packed_mask, rope=rope)
         if dit.long_skip_connection is not None:
             h = dit.long_skip_connection(torch.cat((h, residual), dim=-1))

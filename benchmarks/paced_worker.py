@@ -120,9 +120,15 @@ class PacedRunner:
 
 
 def paced_make_runner(
-    kind: str, velocity: object, device: str, buckets: ShapeBuckets | None = None, max_graphs: int = 24
+    kind: str,
+    velocity: object,
+    device: str,
+    buckets: ShapeBuckets | None = None,
+    max_graphs: int = 24,
+    capture_gate: object = None,
 ) -> PacedRunner:
-    """`adapters.f5_runner.make_runner`'s signature; every kind gets the clock."""
+    """`adapters.f5_runner.make_runner`'s signature; every kind gets the clock (and no
+    capture gate: nothing compiles beside it)."""
     buckets = buckets or ShapeBuckets()
     if os.environ.get("PACED_BUCKETS"):  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
         fields = dict(pair.split("=", 1) for pair in os.environ["PACED_BUCKETS"].split())

@@ -59,3 +59,16 @@ def test_job_concurrency(env: dict[str, str], engine: FakeEngine, jobs: int) -> 
 
 def test_a_worker_that_failed_to_start_takes_one_job_at_a_time() -> None:
     assert job_concurrency(make_test_container().settings(), None) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [("1", "on"), ("true", "on"), ("0", "off"), ("", "off"), ("Background", "background"), ("on", "on")],
+)
+def test_tts_compile_reads_as_a_mode(value: str, mode: str) -> None:
+    assert make_test_container(env={"TTS_COMPILE": value}).settings().tts_compile == mode
+
+
+def test_an_unknown_compile_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="background"):
+        make_test_container(env={"TTS_COMPILE": "sometimes"}).settings()

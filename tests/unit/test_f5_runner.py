@@ -7,6 +7,7 @@ right; the CUDA capture itself is checked on the device (tests/integration)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -204,3 +205,38 @@ def test_a_paused_graph_is_never_evicted() -> None:
     runner.run(ode_batch([5]), lambda: inner or inner.append(runner.run(ode_batch([12], seed=1))))
     assert runner.cached_shapes == [(1, 8, True)]  # the one captured inside the gap made way
     assert inner and inner[0].shape == (1, 12, CHANNELS)
+
+
+def test_while_the_capture_gate_is_held_new_shapes_run_eagerly_and_captured_ones_replay() -> None:
+    gate = threading.Lock()
+    capturer = ReplayingCapturer()
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=8, max_frames=32)
+    runner = CudaGraphRunner(ToyVelocity(), buckets, capturer, capture_gate=gate)
+    runner.run(ode_batch([5]))  # (1, 8) captured while the gate is free, and the gate is free again
+    assert runner.cached_shapes == [(1, 8, True)] and not gate.locked()
+    with gate:  # a background compile holds the device
+        capturer.log.clear()
+        runner.run(ode_batch([6]))  # (1, 8): replayed
+        assert capturer.log.count("R") == 4
+        batch = ode_batch([12, 3])  # (2, 16): no graph yet, so eager rather than a capture
+        torch.testing.assert_close(runner.run(batch), EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
+        assert runner.cached_shapes == [(1, 8, True)] and len(capturer.captured) == 1
+    runner.run(ode_batch([12, 3]))  # the gate is free: captured now
+    assert runner.cached_shapes == [(1, 8, True), (2, 16, True)] and not gate.locked()
+
+
+def test_a_runner_over_another_velocity_keeps_the_grid_capturer_and_fallback_but_no_graphs() -> None:
+    gate = threading.Lock()
+    capturer = ReplayingCapturer()
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=8, max_frames=32)
+    fallback = EagerRunner(ToyVelocity())
+    runner = CudaGraphRunner(ToyVelocity(), buckets, capturer, max_graphs=3, fallback=fallback, capture_gate=gate)
+    runner.run(ode_batch([5]))
+    other = ToyVelocity()
+    swapped = runner.over(other)  # type: ignore[arg-type]
+    assert swapped.buckets is buckets and swapped._capturer is capturer and swapped._fallback is fallback
+    assert swapped._velocity is other and swapped._max_graphs == 3 and swapped._gate is None
+    assert swapped.cached_shapes == []
+    with gate:  # no gate of its own: it captures whatever holds the old one
+        swapped.run(ode_batch([5]))
+    assert swapped.cached_shapes == [(1, 8, True)]
