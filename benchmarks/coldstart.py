@@ -23,7 +23,10 @@ the page cache, as for a restarted or FlashBoot-resumed worker. The weights are 
 `--compile` starts the worker with TTS_COMPILE=1 and PyTorch's compile cache
 (TORCHINDUCTOR_CACHE_DIR, which holds Triton's kernels too) in one directory that is empty
 for round 1 (a first start, or a machine without a persistent volume) and kept for the later
-rounds (a restart with the cache on a volume that survives it).
+rounds (a restart with the cache on a volume that survives it). `--compile background` does
+the same under TTS_COMPILE=background, where the two jobs run while the compile does; each
+round then also waits for the swap and times two more jobs: from process start to the swap,
+the first job after it (it captures the compiled graphs) and the next.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = (
@@ -46,6 +50,7 @@ JOBS = (
 )
 JOB_PARAMS = {"nfe_step": 4, "seed": 7}
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+COMPILE_END = ("f5_compiled", "f5_compile_failed")  # how a background compile ends (adapters/f5_compile.py)
 
 
 def bench_model_dir(checkpoint_dir: Path) -> tuple[Path, dict[str, str]]:
@@ -111,6 +116,7 @@ def worker_round(
             env["TTS_DTYPE"] = dtype
         env["TTS_DEVICE"] = device
         env.update(extra_env)
+        background = env.get("TTS_COMPILE") == "background"
         first = queue.submit({"text": JOBS[0], **JOB_PARAMS})
         if cold and (why := drop_caches()):
             raise SystemExit(f"cannot drop the page cache: {why}")
@@ -128,9 +134,10 @@ def worker_round(
                 second_took = time.perf_counter()
                 queue.wait_done(second, timeout=900)
                 second_done = time.perf_counter()
+                swap = _after_the_swap(queue, log_path, started) if background else {}
             finally:
                 stop(proc, timeout=30)
-        for job_id in (first, second):
+        for job_id in (first, second, *swap.pop("jobs", ())):
             body = queue.done_body(job_id)
             if "error" in body:
                 raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
@@ -147,7 +154,30 @@ def worker_round(
         "checkpoint": Path(loaded["checkpoint"]).name,
         "first_job": first_done - took,
         "second_job": second_done - second_took,
+        **swap,
     }
+
+
+def _after_the_swap(queue: Any, log_path: Path, started: float) -> dict:
+    """Under TTS_COMPILE=background: wait until the log says how the compile ended, then time
+    two jobs, each from its take to its answer."""
+    from tests.e2e.worker import log_events
+
+    deadline = time.monotonic() + 900
+    while not (ended := [e for e in log_events(log_path.read_text(errors="replace")) if e.get("event") in COMPILE_END]):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the background compile did not end in 900 s; see {log_path}")
+        time.sleep(0.1)
+    swapped = time.perf_counter() - started
+    jobs, seconds = [], []
+    for text in JOBS:
+        job = queue.submit({"text": text, **JOB_PARAMS})
+        queue.wait_for(lambda events, job=job: any(e.kind == "take" and e.job_id == job for e in events), 900)
+        took = time.perf_counter()
+        queue.wait_done(job, timeout=900)
+        seconds.append(time.perf_counter() - took)
+        jobs.append(job)
+    return {"swapped": swapped, "compile": ended[0]["event"], "after_swap": seconds, "jobs": jobs}
 
 
 # -- each side's load alone, in its own process ------------------------------------------------
@@ -214,7 +244,13 @@ def main() -> None:
     parser.add_argument("--dtype", default=None, help="TTS_DTYPE for the worker (default: its own choice)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available, as the worker)")
     parser.add_argument("--skip-loads", action="store_true", help="only the worker rounds")
-    parser.add_argument("--compile", action="store_true", help="TTS_COMPILE=1; compile cache empty, then kept")
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="on",
+        choices=("on", "background"),
+        help="TTS_COMPILE=1 (or =background); compile cache empty, then kept",
+    )
     parser.add_argument("--load-side", choices=("upstream", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--ckpt", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,8 +279,10 @@ def main() -> None:
     print(f"jobs: {JOBS[0]!r} then {JOBS[1]!r}, {JOB_PARAMS}")
     extra_env, compile_cache = {}, args.checkpoint_dir / "coldstart-work" / "compile-cache"
     if args.compile:
-        print(f"TTS_COMPILE=1; compile cache {compile_cache}: empty for round 1, kept for the later rounds")
-        extra_env = {"TTS_COMPILE": "1", "TORCHINDUCTOR_CACHE_DIR": str(compile_cache)}
+        print(
+            f"TTS_COMPILE={args.compile}; compile cache {compile_cache}: empty for round 1, kept for the later rounds"
+        )
+        extra_env = {"TTS_COMPILE": args.compile, "TORCHINDUCTOR_CACHE_DIR": str(compile_cache)}
     if not args.cold:  # one untimed start so every file the rounds read is in the page cache
         prime = args.checkpoint_dir / "coldstart-work" / "prime"
         prime_env = {**extra_env, "TORCHINDUCTOR_CACHE_DIR": str(prime / "compile-cache")} if args.compile else {}
@@ -283,6 +321,11 @@ def main() -> None:
     print(f"{'first job (take -> answer) (s)':<44}{_median(first)}")
     print(f"{'second job (s)':<44}{_median(second)}")
     print(f"{'first / second':<44}{_median(ratios)}   per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+    if "swapped" in w0:
+        print(f"{'process start -> compiled runner (s)':<44}{_median([w['swapped'] for w in workers])}"
+              f"   ({', '.join(sorted({w['compile'] for w in workers}))})")  # fmt: skip
+        print(f"{'first job after the swap (s)':<44}{_median([w['after_swap'][0] for w in workers])}")
+        print(f"{'the next one (s)':<44}{_median([w['after_swap'][1] for w in workers])}")
     if sides:
         print("\nload alone: process start -> model loaded (imports included, no warm-up)")
         upstream = statistics.median(loads[sides[0][0]])

@@ -7,11 +7,13 @@
 #                bash benchmarks/gpu_suite.sh serve,coldstart         # some stages
 #
 # Stages (comma list, run in the order given; default: all, most wanted first):
-#   tests     the CUDA-only tests: graphs vs eager, batch mates and buckets, fp32 and bf16
-#   serve     both workers through runpod's local API at 1/8/16 clients, interleaved, with a
-#             second worker copy under TTS_COMPILE=1
+#   tests     the CUDA-only tests: graphs vs eager, batch mates and buckets, fp32 and bf16, the
+#             background compile
+#   serve     both workers through runpod's local API at 1/8/16 clients, interleaved, with
+#             worker copies under TTS_COMPILE=1 and TTS_COMPILE=background (measured after its swap)
 #   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
 #   coldstart the worker started as the image starts it, warm page cache
+#   coldbackground the same under TTS_COMPILE=background: ready, jobs during the compile, the swap
 #   coldcache the same with the page cache dropped before every process (root)
 #   coldcompile the same under TTS_COMPILE=1: compile cache empty in round 1, kept after
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16
@@ -23,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
-stages="${1:-tests,serve,engine,coldstart,coldcache,coldcompile,ceiling,rotary}"
+stages="${1:-tests,serve,engine,coldstart,coldbackground,coldcache,coldcompile,ceiling,rotary}"
 deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
@@ -57,13 +59,15 @@ run() {  # run STAGE CAP_SECONDS COMMAND...: one stage, within its cap and the s
 
 stage() {
   case "$1" in
-    tests) run tests 100 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py \
-      tests/unit/test_f5_rotary.py -k cuda ;;
+    tests) run tests 150 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py \
+      tests/integration/test_f5_compile.py tests/unit/test_f5_rotary.py -k cuda ;;
     engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile \
       --extra-cases sentence,batch8 ;;
-    serve) run serve 210 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
-      --variant compiled:TTS_COMPILE=1 ;;
+    serve) run serve 270 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
+      --variant compiled:TTS_COMPILE=1 --variant background:TTS_COMPILE=background ;;
     coldstart) run coldstart 60 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads ;;
+    coldbackground) run coldbackground 90 python3 -m benchmarks.coldstart --device cuda --rounds 1 --skip-loads \
+      --compile background ;;
     ceiling) run ceiling 150 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile,compile_graphs \
       --compile-batches 16 ;;
     coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold --skip-loads ;;

@@ -160,21 +160,45 @@ def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]
 def prepare_worker(
     worker: Worker, ref_wav: str, nfe: int, levels: list[int], rounds: int, warmup_rounds: int, texts: list[str]
 ) -> None:
-    """Uploads the benchmark's voice as VOICE, speaks once, then runs `warmup_rounds`
-    unmeasured rounds of every level (graph captures happen there, not in a measured one)."""
+    """Uploads the benchmark's voice as VOICE, speaks once, waits for a background compile
+    (TTS_COMPILE=background) to end, then runs `warmup_rounds` unmeasured rounds of every
+    level (graph captures happen there, not in a measured one)."""
     upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
     upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
     post(worker, upload)
     post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe})
+    wait_for_background_compile(worker)
     for _ in range(warmup_rounds):
         for clients in levels:
             run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts)
 
 
+def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
+    """A worker under TTS_COMPILE=background takes jobs before its compile is done; the
+    measured levels start once it swapped runners (or logged why it could not)."""
+    deadline = time.monotonic() + timeout
+    while worker.events("f5_compile_started") and not background_compile_outcome(worker):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the background compile took over {timeout:.0f} s; see {worker.log_path}")
+        time.sleep(0.5)
+
+
+def background_compile_outcome(worker: Worker) -> str:
+    """'' without a background compile (or while it runs), else how it ended."""
+    if compiled := worker.events("f5_compiled"):
+        return f"compiled in the background in {compiled[0]['seconds']:.2f} s"
+    if failed := worker.events("f5_compile_failed"):
+        return f"background compile failed ({failed[0].get('error')}); served without it"
+    return ""
+
+
 def capture_summary(worker: Worker) -> str:
-    """The worker's graph captures from its JSON log: count and seconds in all."""
+    """The worker's graph captures from its JSON log: count and seconds in all (and how a
+    background compile ended)."""
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
-    return f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
+    summary = f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
+    outcome = background_compile_outcome(worker)
+    return f"{summary}; {outcome}" if outcome else summary
 
 
 def main() -> None:

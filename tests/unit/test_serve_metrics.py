@@ -1,11 +1,15 @@
 """The serve benchmark's engine-use figures from the worker's log events (the columns the next
-GPU run is read by: calls, chunks per call, ODE runs per call, busy, ODE, assembly and vocoder shares)."""
+GPU run is read by: calls, chunks per call, ODE runs per call, busy, ODE, assembly and vocoder shares),
+and the wait for a background compile before the measured levels."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from benchmarks.serve import engine_use
+import pytest
+
+from benchmarks.serve import background_compile_outcome, capture_summary, engine_use, wait_for_background_compile
 
 EVENTS = {
     "engine_batch": [
@@ -25,6 +29,7 @@ EVENTS = {
 class LoggedWorker:
     def __init__(self, events: dict[str, list[dict]]) -> None:
         self._events = events
+        self.log_path = Path("worker.log")
         self.asked: list[tuple[str, int]] = []
 
     def events(self, name: str, since: int = 0) -> list[dict]:
@@ -48,3 +53,26 @@ def test_a_level_without_engine_calls_has_no_shares_to_speak_of() -> None:
     use = engine_use(LoggedWorker({}), since=0, wall=1.0)  # type: ignore[arg-type]
     assert use["calls"] == 0 and math.isnan(use["items_per_call"]) and math.isnan(use["runs_per_call"])
     assert use["busy"] == use["ode"] == use["assemble"] == use["decode"] == 0.0
+
+
+def test_a_worker_without_a_background_compile_is_not_waited_for() -> None:
+    worker = LoggedWorker(EVENTS)
+    wait_for_background_compile(worker, timeout=0.01)  # type: ignore[arg-type]
+    assert background_compile_outcome(worker) == ""  # type: ignore[arg-type]
+    assert capture_summary(worker).startswith("0 graph captures")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("end", "said"),
+    [
+        ({"f5_compiled": [{"seconds": 12.345}]}, "compiled in the background in 12.35 s"),
+        ({"f5_compile_failed": [{"error": "RuntimeError"}]}, "background compile failed (RuntimeError)"),
+    ],
+)
+def test_the_levels_wait_for_the_background_compile_to_end(end: dict, said: str) -> None:
+    worker = LoggedWorker({"f5_compile_started": [{}], "f5_graph_captured": [{"seconds": 0.5}]})
+    with pytest.raises(SystemExit, match="background compile took over"):
+        wait_for_background_compile(worker, timeout=0.01)  # type: ignore[arg-type]
+    worker._events.update(end)
+    wait_for_background_compile(worker, timeout=0.01)  # type: ignore[arg-type]
+    assert said in capture_summary(worker)  # type: ignore[arg-type]
