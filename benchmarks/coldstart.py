@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -134,13 +135,11 @@ def worker_round(
                 second_took = time.perf_counter()
                 queue.wait_done(second, timeout=900)
                 second_done = time.perf_counter()
+                _answered(queue, (first, second), log_path)  # a worker that failed to start compiles nothing
                 swap = _after_the_swap(queue, log_path, started) if background else {}
+                _answered(queue, swap.pop("jobs", ()), log_path)
             finally:
                 stop(proc, timeout=30)
-        for job_id in (first, second, *swap.pop("jobs", ())):
-            body = queue.done_body(job_id)
-            if "error" in body:
-                raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
     log_text = log_path.read_text(errors="replace")
     ready = log_events(log_text, "worker_ready")[0]
     loaded = log_events(log_text, "f5_engine_loaded")[0]
@@ -156,6 +155,13 @@ def worker_round(
         "second_job": second_done - second_took,
         **swap,
     }
+
+
+def _answered(queue: Any, job_ids: Iterable[str], log_path: Path) -> None:
+    for job_id in job_ids:
+        body = queue.done_body(job_id)
+        if "error" in body:
+            raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
 
 
 def _after_the_swap(queue: Any, log_path: Path, started: float) -> dict:
