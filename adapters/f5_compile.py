@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 import structlog
 import torch
 
-from adapters.f5_runner import Runner
+from adapters.f5_runner import Runner, lengths_mask
 from adapters.f5_velocity import DitVelocity
 
 log = structlog.get_logger()
@@ -99,8 +99,7 @@ def warm_inputs(dit: torch.nn.Module, dtype: torch.dtype, device: torch.device) 
     (one row), padded and masked as a graph runner's are."""
     mel = dit.proj_out.out_features
     text_dim = dit.text_embed.text_embed.embedding_dim
-    mask = torch.ones(1, WARM_FRAMES, dtype=torch.bool, device=device)
-    mask[:, -WARM_FRAMES // 4 :] = False
+    mask = lengths_mask([3 * WARM_FRAMES // 4], WARM_FRAMES, device)
     x = torch.randn(1, WARM_FRAMES, mel, device=device)
     cond = torch.zeros(1, WARM_FRAMES, mel, device=device, dtype=dtype)
     text = torch.zeros(2, 1, WARM_FRAMES, text_dim, device=device, dtype=dtype)

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 
 import torch
 
+from adapters.f5_runner import lengths_mask
+
 #: items shorter than this are embedded alone (see the module docstring)
 MIN_BATCHED_FRAMES = 16
 
@@ -74,7 +76,7 @@ def _together(
         kept = min(ids.shape[-1], length)  # upstream cuts text longer than the audio
         text[i, :kept] = ids[:kept].cpu() + 1
     text = text.to(device)
-    valid = torch.arange(frames, device=device) < torch.tensor(lengths, device=device)[:, None]
+    valid = lengths_mask(lengths, frames, device)
     valid = torch.cat((valid, valid))[..., None]
     filler = text == 0
     x = embed.text_embed(torch.cat((text, torch.zeros_like(text))))  # without text: all filler
