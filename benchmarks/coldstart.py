@@ -42,7 +42,10 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.e2e.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = (
@@ -51,7 +54,6 @@ JOBS = (
 )
 JOB_PARAMS = {"nfe_step": 4, "seed": 7}
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
-COMPILE_END = ("f5_compiled", "f5_compile_failed")  # how a background compile ends (adapters/f5_compile.py)
 
 
 def bench_model_dir(checkpoint_dir: Path) -> tuple[Path, dict[str, str]]:
@@ -105,7 +107,7 @@ def _base_env() -> dict[str, str]:
 def worker_round(
     model_dir: Path, workdir: Path, cold: bool, dtype: str | None, device: str, extra_env: dict[str, str]
 ) -> dict:
-    from tests.e2e.worker import log_events, stop
+    from tests.e2e.worker import Worker, log_events, stop
     from tests.runpod_queue import job_queue
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,7 @@ def worker_round(
                 queue.wait_done(second, timeout=900)
                 second_done = time.perf_counter()
                 _answered(queue, (first, second), log_path)  # a worker that failed to start compiles nothing
-                swap = _after_the_swap(queue, log_path, started) if background else {}
+                swap = _after_the_swap(queue, Worker("", log_path, proc.pid), started) if background else {}
                 _answered(queue, swap.pop("jobs", ()), log_path)
             finally:
                 stop(proc, timeout=30)
@@ -164,16 +166,13 @@ def _answered(queue: Any, job_ids: Iterable[str], log_path: Path) -> None:
             raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
 
 
-def _after_the_swap(queue: Any, log_path: Path, started: float) -> dict:
-    """Under TTS_COMPILE=background: wait until the log says how the compile ended, then time
-    two jobs, each from its take to its answer."""
-    from tests.e2e.worker import log_events
+def _after_the_swap(queue: Any, worker: Worker, started: float) -> dict:
+    """Under TTS_COMPILE=background: wait until the log says how the compile ended (as the
+    serve benchmark does), then time two jobs, each from its take to its answer. `worker`
+    reads the log of a worker that takes its jobs from the queue (no local API)."""
+    from benchmarks.serve import background_compile_outcome, wait_for_background_compile
 
-    deadline = time.monotonic() + 900
-    while not (ended := [e for e in log_events(log_path.read_text(errors="replace")) if e.get("event") in COMPILE_END]):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the background compile did not end in 900 s; see {log_path}")
-        time.sleep(0.1)
+    wait_for_background_compile(worker)
     swapped = time.perf_counter() - started
     jobs, seconds = [], []
     for text in JOBS:
@@ -183,7 +182,7 @@ def _after_the_swap(queue: Any, log_path: Path, started: float) -> dict:
         queue.wait_done(job, timeout=900)
         seconds.append(time.perf_counter() - took)
         jobs.append(job)
-    return {"swapped": swapped, "compile": ended[0]["event"], "after_swap": seconds, "jobs": jobs}
+    return {"swapped": swapped, "compile": background_compile_outcome(worker), "after_swap": seconds, "jobs": jobs}
 
 
 # -- each side's load alone, in its own process ------------------------------------------------

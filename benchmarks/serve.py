@@ -180,7 +180,7 @@ def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
     while worker.events("f5_compile_started") and not background_compile_outcome(worker):
         if time.monotonic() > deadline:
             raise SystemExit(f"the background compile took over {timeout:.0f} s; see {worker.log_path}")
-        time.sleep(0.5)
+        time.sleep(0.1)  # coldstart times the swap by this wait
 
 
 def background_compile_outcome(worker: Worker) -> str:

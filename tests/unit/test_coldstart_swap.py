@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from benchmarks.coldstart import _after_the_swap
+from tests.e2e.worker import Worker
 from tests.runpod_queue import Event
 
 
@@ -52,10 +53,10 @@ def test_the_jobs_after_the_swap_are_sent_once_the_compile_has_ended(tmp_path: P
 
     writer = threading.Thread(target=finish)
     writer.start()
-    got = _after_the_swap(queue, log, started)
+    got = _after_the_swap(queue, Worker("", log, 0), started)
     writer.join()
     assert sent_while_compiling == [[]]
-    assert got["compile"] == "f5_compiled" and got["swapped"] >= 0.3
+    assert got["compile"] == "compiled in the background in 9.50 s" and got["swapped"] >= 0.3
     assert got["jobs"] == queue.submitted == ["job-0", "job-1"]
     assert len(got["after_swap"]) == 2 and all(seconds >= 0 for seconds in got["after_swap"])
 
@@ -63,4 +64,5 @@ def test_the_jobs_after_the_swap_are_sent_once_the_compile_has_ended(tmp_path: P
 def test_a_failed_compile_ends_the_wait_too(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     log.write_text(log_line("f5_compile_started") + log_line("f5_compile_failed", error="RuntimeError"))
-    assert _after_the_swap(InstantQueue(), log, time.perf_counter())["compile"] == "f5_compile_failed"
+    got = _after_the_swap(InstantQueue(), Worker("", log, 0), time.perf_counter())
+    assert got["compile"] == "background compile failed (RuntimeError); served without it"
