@@ -513,7 +513,7 @@ def build_f5_engine(
         dit = dit.eval().to(precision.device, torch_dtype)  # the non-persistent buffers (rotary tables)
         if precision.dtype == "int8":
             dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
-    gate = threading.Lock()  # held by a background compile: no graph capture meanwhile
+    gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
     try:
         ode_runner = make_runner(
             runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs, capture_gate=gate
