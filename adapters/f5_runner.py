@@ -7,7 +7,8 @@ static buffers, and replays one captured graph per (batch, frames, guided) bucke
 graph launch per step instead of ~700 kernel launches. Graphs are captured on first use,
 kept in an LRU bounded by `max_graphs`, and share one memory pool (they never run at the
 same time, and everything that outlives a replay lives outside the pool); shapes beyond
-the largest bucket run eagerly. The choice is made once at start-up (`TTS_RUNNER`).
+the largest bucket run eagerly, and so does a batch whose graph could not be captured. The
+choice is made once at start-up (`TTS_RUNNER`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,8 @@ from adapters.f5_velocity import DitVelocity
 log = structlog.get_logger()
 RUNNERS = ("auto", "eager", "cuda_graph")
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
+#: captures a bucket may fail before its batches stop trying and run eagerly for good
+MAX_CAPTURE_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,17 @@ class GraphCapturer(Protocol):
 
 
 class CudaGraphCapturer:
-    """Captures a step into a `torch.cuda.CUDAGraph`, every graph in one shared pool."""
+    """Captures a step into a `torch.cuda.CUDAGraph`, every graph in one shared pool.
+
+    The capture's error mode is thread-local, not torch's default "global": the word aligner
+    and the Whisper transcriber run CUDA work in threads of their own, and under "global" an
+    allocation or a copy they make while the engine captures fails them ("operation not
+    permitted when stream is capturing") and invalidates the capture, so a word-timestamps
+    request or an upload could break a synthesis job, and the other way round. Thread-local
+    prohibits only the capturing thread's unsafe calls; torch's own CUDA-graph trees capture
+    this way for the same reason (autograd's backward runs in another thread). Other
+    threads' allocations do not land in the graphs' pool: torch routes only the capture
+    stream's allocations there."""
 
     def __init__(self, warmup_runs: int = 2) -> None:
         self._pool = torch.cuda.graph_pool_handle()
@@ -116,7 +129,12 @@ class CudaGraphCapturer:
                 step()
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
+        # the outer context gives this thread its stream back if the capture fails (torch's
+        # graph context leaves the capture stream current when ending the capture raises)
+        with (
+            torch.cuda.stream(torch.cuda.current_stream()),
+            torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"),
+        ):
             step()
         return graph
 
@@ -177,6 +195,13 @@ class CudaGraphRunner:
     `capture_gate`, when given, is held for each capture; a batch that needs a new graph
     while something else holds it (a background compile, see f5_compile) runs on the
     fallback instead of waiting, and graphs already captured keep replaying.
+
+    A capture that fails costs its batch nothing but speed: the batch runs on the fallback
+    (logged as `f5_graph_capture_failed`), and the bucket's next batch tries again; after
+    MAX_CAPTURE_FAILURES a bucket runs on the fallback for good. The failures this is for
+    are the device's (a device-wide synchronisation from another thread ends any capture, in
+    any error mode), not the model's: a step that fails in the capture fails again on the
+    fallback, and the job gets the error as before.
     """
 
     name = "cuda_graph"
@@ -198,6 +223,7 @@ class CudaGraphRunner:
         self._fallback = fallback or EagerRunner(velocity)
         self._graphs: OrderedDict[tuple[int, int, bool], _Graph] = OrderedDict()
         self._busy: set[tuple[int, int, bool]] = set()  # buckets whose batch is paused mid-run
+        self._failures: Counter[tuple[int, int, bool]] = Counter()  # failed captures per bucket
         self.captures = 0
 
     @property
@@ -213,16 +239,10 @@ class CudaGraphRunner:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)
         key = (bucket.batch, bucket.frames, batch.guided)
-        if not bucket.captured or key in self._busy:
+        if not bucket.captured or key in self._busy or self._failures[key] >= MAX_CAPTURE_FAILURES:
             return self._fallback.run(batch, between_steps)
-        if key in self._graphs or self._gate is None:
-            entry = self._graph(bucket.batch, bucket.frames, batch)
-        elif self._gate.acquire(blocking=False):
-            try:
-                entry = self._graph(bucket.batch, bucket.frames, batch)
-            finally:
-                self._gate.release()
-        else:
+        entry = self._graph_now(key, batch)
+        if entry is None:
             return self._fallback.run(batch, between_steps)
         static = entry.static
         static.load(batch)
@@ -245,12 +265,33 @@ class CudaGraphRunner:
             self._busy.discard(key)
         return static.y[:rows, :frames].clone()
 
-    def _graph(self, rows: int, frames: int, batch: OdeBatch) -> _Graph:
-        key = (rows, frames, batch.guided)
+    def _graph_now(self, key: tuple[int, int, bool], batch: OdeBatch) -> _Graph | None:
+        """The bucket's graph, captured now if it has none; None if it cannot have one now:
+        the capture gate is held elsewhere, or the capture failed."""
         entry = self._graphs.get(key)
         if entry is not None:
             self._graphs.move_to_end(key)
             return entry
+        if self._gate is not None and not self._gate.acquire(blocking=False):
+            return None
+        try:
+            return self._capture(key, batch)
+        except Exception as exc:
+            self._failures[key] += 1
+            log.warning(
+                "f5_graph_capture_failed",
+                bucket=key,
+                failures=self._failures[key],
+                gave_up=self._failures[key] >= MAX_CAPTURE_FAILURES,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return None
+        finally:
+            if self._gate is not None:
+                self._gate.release()
+
+    def _capture(self, key: tuple[int, int, bool], batch: OdeBatch) -> _Graph:
+        rows, frames, _ = key
         device = batch.noise.device
         static = _Static(rows, frames, batch.noise.shape[2], batch.text.shape[3], batch.cond.dtype, device)
         self._velocity.rope(frames, device)  # built outside the capture, kept across replays

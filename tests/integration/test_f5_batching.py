@@ -8,8 +8,14 @@ checks run with real graphs, within the stated tolerances (they skip without CUD
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
+import structlog
 import torch
 
 from adapters.audio_arrays import to_numpy
@@ -18,6 +24,7 @@ from adapters.f5_loading import load_vocoder
 from adapters.f5_runner import CudaGraphRunner, EagerRunner
 from adapters.f5_velocity import DitVelocity
 from adapters.f5_vocoder import decode_batch
+from tests.contracts.aligner import item as clip
 from tests.contracts.tts_engine import item
 from tests.integration.test_f5_engine import build, settings  # noqa: F401 - the checkpoint fixture
 
@@ -140,3 +147,50 @@ def test_cuda_graphs_match_eager_and_batch_mates_do_not_matter(settings: dict[st
             assert diff <= CUDA_FP32_ATOL, name
         else:
             assert diff <= CUDA_HALF_PEAK_SHARE * peak, name
+
+
+@cuda
+def test_cuda_captures_beside_the_aligner_in_another_thread(settings: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    """The word aligner runs on the GPU in a thread of its own (so does the transcriber): its
+    allocations, copies and kernels during a capture must neither fail it nor break the
+    capture (under torch's default "global" capture mode they would do both). Every batch
+    here needs a new graph, while the aligner runs clips of changing lengths."""
+    from adapters.ctc_aligner import CtcAligner
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_aligner.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True)
+    aligner = CtcAligner(tmp_path, device="cuda")
+    aligner.align([clip(0.5)])  # loaded before the race starts
+    graphs = build(settings, device="cuda", dtype="bf16", runner="cuda_graph")
+    eager = build(settings, device="cuda", dtype="bf16", runner="eager")
+    stop, errors, alignments = threading.Event(), [], [0]
+
+    def align_until_stopped() -> None:
+        seconds = 0.4
+        while not stop.is_set():
+            seconds = 0.4 + (seconds * 1.37) % 3.0  # ever other lengths: fresh allocations
+            try:
+                aligner.align([clip(seconds), clip(seconds / 2, ("one", "two"))])
+            except Exception as exc:
+                errors.append(exc)
+                return
+            alignments[0] += 1
+
+    thread = threading.Thread(target=align_until_stopped, daemon=True)
+    with structlog.testing.capture_logs() as logs:
+        thread.start()
+        try:
+            got = [subject_in(graphs, batch) for batch in ([SUBJECT], *BATCHES)]
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+    failed = [entry for entry in logs if entry["event"] == "f5_graph_capture_failed"]
+    print(
+        f"cuda captures beside the aligner: {graphs.runner.captures} captures, {len(failed)} failed, "
+        f"{alignments[0]} alignments, aligner errors {errors!r}"
+    )
+    assert errors == [] and alignments[0] > 0
+    assert failed == [] and graphs.runner.captures >= len(BATCHES)
+    reference = subject_in(eager, [SUBJECT])
+    for audio in got:
+        assert float(np.abs(audio - reference).max()) <= CUDA_HALF_PEAK_SHARE * float(np.abs(reference).max())

@@ -11,10 +11,11 @@ import threading
 from collections.abc import Callable
 
 import pytest
+import structlog
 import torch
 
 from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import CudaGraphRunner, EagerRunner, OdeBatch, make_runner
+from adapters.f5_runner import MAX_CAPTURE_FAILURES, CudaGraphRunner, EagerRunner, OdeBatch, make_runner
 
 CHANNELS, TEXT_DIM = 3, 2
 
@@ -240,3 +241,79 @@ def test_a_runner_over_another_velocity_keeps_the_grid_capturer_and_fallback_but
     with gate:  # no gate of its own: it captures whatever holds the old one
         swapped.run(ode_batch([5]))
     assert swapped.cached_shapes == [(1, 8, True)]
+
+
+class FailingCapturer(ReplayingCapturer):
+    """Fails its first `failures` captures as a capture ended by another thread's device-wide
+    synchronisation does; captures normally after that."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.attempts = 0
+        self._failures = failures
+
+    def capture(self, step: Callable[[], None]):
+        self.attempts += 1
+        if self.attempts <= self._failures:
+            step()  # the capture's warm-up ran the step before the capture failed
+            raise RuntimeError("CUDA error: operation failed due to a previous error during capture")
+        return super().capture(step)
+
+
+def failing_runner(failures: int, gate: threading.Lock | None = None) -> tuple[CudaGraphRunner, FailingCapturer]:
+    capturer = FailingCapturer(failures)
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=8, max_frames=32)
+    return CudaGraphRunner(ToyVelocity(), buckets, capturer, capture_gate=gate), capturer
+
+
+def test_a_failed_capture_runs_its_batch_on_the_fallback_and_the_next_batch_captures() -> None:
+    gate = threading.Lock()
+    runner, capturer = failing_runner(1, gate)
+    batch = ode_batch([12, 3])
+    with structlog.testing.capture_logs() as logs:
+        got = runner.run(batch)
+    torch.testing.assert_close(got, EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
+    failed = [entry for entry in logs if entry["event"] == "f5_graph_capture_failed"]
+    assert len(failed) == 1 and failed[0]["bucket"] == (2, 16, True) and failed[0]["failures"] == 1
+    assert not failed[0]["gave_up"] and "previous error during capture" in failed[0]["error"]
+    assert runner.cached_shapes == [] and runner.captures == 0 and not gate.locked()
+    second = ode_batch([9, 14], seed=1)
+    out = runner.run(second)  # the same bucket tries again, and this time has its graph
+    assert runner.cached_shapes == [(2, 16, True)] and capturer.attempts == 2 and runner.captures == 1
+    assert capturer.log.count("R") == len(second.grid) - 1
+    for ours, eager in zip(valid(out, [9, 14]), valid(EagerRunner(ToyVelocity()).run(second), [9, 14]), strict=True):
+        torch.testing.assert_close(ours, eager, rtol=0, atol=1e-6)
+
+
+def test_a_bucket_whose_captures_keep_failing_stops_trying_and_others_still_capture() -> None:
+    runner, capturer = failing_runner(MAX_CAPTURE_FAILURES)
+    batch = ode_batch([5])
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(MAX_CAPTURE_FAILURES + 2):
+            torch.testing.assert_close(runner.run(batch), EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
+    assert capturer.attempts == MAX_CAPTURE_FAILURES  # none after the last failure
+    assert [entry["gave_up"] for entry in logs if entry["event"] == "f5_graph_capture_failed"] == [
+        *[False] * (MAX_CAPTURE_FAILURES - 1),
+        True,
+    ]
+    runner.run(ode_batch([12]))  # another bucket has a graph
+    assert runner.cached_shapes == [(1, 16, True)]
+
+
+def test_a_step_that_fails_in_the_capture_fails_the_same_way_on_the_fallback() -> None:
+    """A model error is not hidden behind the fallback: the caller gets it."""
+
+    class Broken(ToyVelocity):
+        def __call__(self, *args):
+            raise ValueError("the model cannot run this")
+
+    class Warming(ReplayingCapturer):  # runs the step before capturing it, as CUDA's capturer does
+        def capture(self, step: Callable[[], None]):
+            step()
+            return super().capture(step)
+
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=8, max_frames=32)
+    runner = CudaGraphRunner(Broken(), buckets, Warming(), fallback=EagerRunner(Broken()))
+    with structlog.testing.capture_logs() as logs, pytest.raises(ValueError, match="cannot run this"):
+        runner.run(ode_batch([5]))
+    assert [entry["event"] for entry in logs] == ["f5_graph_capture_failed"]
