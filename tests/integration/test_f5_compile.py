@@ -1,13 +1,15 @@
 """`TTS_COMPILE=background` on the CPU: the engine is built as production builds it, with
 two stand-ins. The graph runner captures with a capturer that replays by calling the step
-(tests/integration/test_f5_batching.py), and TorchDynamo hands the graphs it traces to a
-backend that runs them as traced and records them, where `inductor` would generate code
-(a CPU compile of the real kind takes minutes on 2 cores). What the device adds (inductor's
-kernels and autotuning, the side stream, real captures) is the CUDA test at the end, which
-benchmarks/gpu_suite.sh runs."""
+(tests/integration/test_f5_batching.py), and, in most tests, TorchDynamo hands the graphs it
+traces to a backend that runs them as traced and records them, where `inductor` would
+generate code. One test lets inductor generate and build its CPU code in the compile's
+thread (about 20 s on 2 cores), as it builds Triton kernels there on a GPU. What the device
+adds (Triton kernels and autotuning, the side stream, real captures) is the CUDA test at the
+end, which benchmarks/gpu_suite.sh runs."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import numpy as np
@@ -116,6 +118,35 @@ def test_a_failed_compile_leaves_the_engine_serving_as_it_was(
     failed = [entry for entry in logs if entry["event"] == "f5_compile_failed"]
     assert failed and failed[0]["error"] == "RuntimeError"
     np.testing.assert_array_equal(spoken(engine, [SUBJECT])[0], before[0])
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="inductor's CPU code needs a C++ compiler")
+def test_inductor_builds_its_code_in_the_compile_thread_and_the_jobs_compile_nothing(
+    settings: dict[str, str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real backend in the daemon thread: code generation, its compile workers, the guards
+    that must hold for the jobs' shapes. The CPU engine's oneDNN-packed Linears and attention
+    are off (inductor lowers neither; a GPU engine has neither)."""
+    from torch._dynamo.utils import counters
+
+    def make_runner(kind, velocity, device, buckets=None, max_graphs=24, capture_gate=None):
+        return CudaGraphRunner(
+            velocity, buckets or ShapeBuckets(), ReplayingCapturer(), max_graphs, capture_gate=capture_gate
+        )
+
+    monkeypatch.setattr(f5_engine, "make_runner", make_runner)
+    engine = build(settings, compile="background", pack_cpu_linears=False, onednn_cpu_attention=False)
+    before = spoken(engine, PAIR)
+    engine.warm_up()
+    assert engine.background_compile.done.wait(600)
+    assert engine.background_compile.error is None
+    compiled = counters["stats"]["unique_graphs"]
+    assert compiled >= 2
+    after = spoken(engine, PAIR)
+    assert counters["stats"]["unique_graphs"] == compiled  # nothing compiled on the request path
+    for old, new in zip(before, after, strict=True):  # inductor's own kernels: fp32 rounding apart
+        np.testing.assert_allclose(new, old, rtol=0, atol=1e-5)
 
 
 def test_background_needs_the_graph_runner(settings: dict[str, str]) -> None:  # noqa: F811
