@@ -13,9 +13,19 @@ from adapters.cpu_attention import block_rows, onednn_attention, onednn_attentio
 needs_onednn = pytest.mark.skipif(not onednn_attention_works(torch.float32), reason="torch built without oneDNN")
 
 
-def _qkv(batch: int, heads: int, frames: int, head_dim: int, dtype: torch.dtype = torch.float32):
+def _qkv(batch: int, heads: int, frames: int, head_dim: int, dtype: torch.dtype = torch.float32, strided: bool = False):
+    """Contiguous (batch, heads, frames, head_dim) tensors, or (`strided`) the views of
+    (batch, frames, heads, head_dim) projections that the attention processor passes."""
     generator = torch.Generator().manual_seed(frames)
+    if strided:
+        shape = (batch, frames, heads, head_dim)
+        return tuple(torch.randn(shape, generator=generator).to(dtype).transpose(1, 2) for _ in range(3))
     return tuple(torch.randn(batch, heads, frames, head_dim, generator=generator).to(dtype) for _ in range(3))
+
+
+needs_onednn_bf16 = pytest.mark.skipif(
+    not onednn_attention_works(torch.bfloat16), reason="no oneDNN bf16 products in this build"
+)
 
 
 def _reference(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -25,9 +35,10 @@ def _reference(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> t
 
 
 @needs_onednn
+@pytest.mark.parametrize("strided", [False, True])
 @pytest.mark.parametrize("frames", [1, 7, 64, 150])
-def test_matches_the_fused_kernel_in_fp32(frames: int) -> None:
-    query, key, value = _qkv(2, 3, frames, 16)
+def test_matches_the_fused_kernel_in_fp32(frames: int, strided: bool) -> None:
+    query, key, value = _qkv(2, 3, frames, 16, strided=strided)
     got = onednn_attention(query, key, value)
     assert got.shape == (2, frames, 3 * 16) and got.dtype == torch.float32
     torch.testing.assert_close(got, _reference(query, key, value), rtol=1e-5, atol=1e-5)
@@ -43,11 +54,10 @@ def test_blocks_of_query_rows_give_the_unblocked_result(monkeypatch: pytest.Monk
     torch.testing.assert_close(onednn_attention(query, key, value), whole, rtol=0, atol=1e-6)
 
 
-@needs_onednn
-def test_bf16_is_as_close_to_fp32_as_the_fused_bf16_kernel() -> None:
-    if not onednn_attention_works(torch.bfloat16):
-        pytest.skip("no oneDNN bf16 products in this build")
-    query, key, value = _qkv(1, 4, 200, 64, torch.bfloat16)
+@needs_onednn_bf16
+@pytest.mark.parametrize("strided", [False, True])
+def test_bf16_is_as_close_to_fp32_as_the_fused_bf16_kernel(strided: bool) -> None:
+    query, key, value = _qkv(1, 4, 200, 64, torch.bfloat16, strided=strided)
     want = _reference(query, key, value)
     got = onednn_attention(query, key, value)
     assert got.dtype == torch.bfloat16
@@ -57,8 +67,11 @@ def test_bf16_is_as_close_to_fp32_as_the_fused_bf16_kernel() -> None:
 
 
 @needs_onednn
-def test_an_items_result_does_not_depend_on_its_batch_mates() -> None:
-    query, key, value = _qkv(3, 2, 90, 16)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_an_items_result_does_not_depend_on_its_batch_mates(dtype: torch.dtype) -> None:
+    if not onednn_attention_works(dtype):
+        pytest.skip("no oneDNN products in this dtype here")
+    query, key, value = _qkv(3, 2, 90, 16, dtype, strided=True)
     together = onednn_attention(query, key, value)
     for row in range(3):
         alone = onednn_attention(query[row : row + 1], key[row : row + 1], value[row : row + 1])
