@@ -257,6 +257,7 @@ class Container(containers.DeclarativeContainer):
         limits=limits,
         aligner=batched_aligner,
         sweep_outputs=output_sweeper,
+        engine=batched_engine,
     )
 
 

@@ -63,6 +63,15 @@ class BackgroundCompile:
         self.done = threading.Event()
         self.error: BaseException | None = None
 
+    @property
+    def state(self) -> str:
+        """waiting (for the warm-up to start it), compiling, compiled (swapped) or failed."""
+        if self._thread is None:
+            return "waiting"
+        if not self.done.is_set():
+            return "compiling"
+        return "compiled" if self.error is None else "failed"
+
     def start(self, swap: Callable[[Runner], None]) -> None:
         """Once; later calls do nothing."""
         if self._thread is None:

@@ -59,6 +59,7 @@ from domain.synthesis import (
     prepare_ref_text,
 )
 from domain.timing import StageTimer
+from ports.tts_engine import EngineStatus
 
 log = structlog.get_logger()
 
@@ -111,6 +112,7 @@ class F5Engine:
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
         runner: Runner | None = None,
+        compile_mode: str = "off",
         background_compile: BackgroundCompile | None = None,
     ) -> None:
         self._dit = dit
@@ -129,6 +131,7 @@ class F5Engine:
         # re-entrant: `between_steps` may synthesize other items from inside a running call
         self._lock = threading.RLock()
         self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
+        self._compile_mode = compile_mode
         self._background_compile = background_compile
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
         self._to_pinyin = f5_utils.convert_char_to_pinyin
@@ -146,6 +149,20 @@ class F5Engine:
     @property
     def runner(self) -> Runner:
         return self._runner
+
+    def status(self) -> EngineStatus:
+        """See `ports.tts_engine.EngineStatus`; reads without the engine's lock (a job may
+        hold it for seconds), each field in one read."""
+        runner = self._runner
+        background = self._background_compile
+        return EngineStatus(
+            model=self._model_id,
+            device=self.precision.device,
+            dtype=self.precision.dtype,
+            runner=runner.name,
+            graphs=runner.graphs_held,
+            compile=self._compile_mode if background is None else background.state,
+        )
 
     @property
     def background_compile(self) -> BackgroundCompile | None:
@@ -562,6 +579,7 @@ def build_f5_engine(
         hop_length=mel_cfg["hop_length"],
         max_batch_frames=max_batch_frames,
         runner=ode_runner,
+        compile_mode=mode,
         background_compile=background,
     )
     log.info(

@@ -55,6 +55,11 @@ class OdeBatch:
 class Runner(Protocol):
     name: str
 
+    @property
+    def graphs_held(self) -> int:
+        """Captured graphs it holds now (0 where it captures none)."""
+        ...
+
     def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         """The integrated mel, (B, N, C) fp32, same shape as `batch.noise`. `between_steps`
         is called between two steps (never after the last); it may run this runner again
@@ -71,6 +76,7 @@ class EagerRunner:
     (upstream's single-item path)."""
 
     name = "eager"
+    graphs_held = 0
 
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
@@ -229,6 +235,10 @@ class CudaGraphRunner:
     @property
     def cached_shapes(self) -> list[tuple[int, int, bool]]:
         return list(self._graphs)
+
+    @property
+    def graphs_held(self) -> int:
+        return len(self._graphs)  # one read: safe while the engine's thread captures or evicts
 
     def over(self, velocity: DitVelocity) -> CudaGraphRunner:
         """A runner like this one (buckets, capturer and its pool, bound, fallback) over

@@ -17,6 +17,7 @@ from adapters.audio_arrays import from_numpy
 from domain.audio import Audio
 from domain.errors import InvalidInput
 from domain.synthesis import HOP_LENGTH, SynthesisItem, generated_frames
+from ports.tts_engine import EngineStatus
 
 
 @dataclass
@@ -25,6 +26,9 @@ class FakeEngine:
     model_id: str = "fake-engine-v1"
     calls: list[list[SynthesisItem]] = field(default_factory=list)
     urgent_calls: list[bool] = field(default_factory=list)  # each call's `urgent`, in order
+
+    def status(self) -> EngineStatus:
+        return EngineStatus(model=self.model_id, device="cpu", dtype="fp32", runner="fake", graphs=0, compile="off")
 
     def synthesize(
         self,

@@ -51,7 +51,7 @@ from domain.errors import EngineError
 from domain.synthesis import Reference, SynthesisItem
 from domain.word_timing import AlignmentItem, WordSpan
 from ports.aligner import Aligner
-from ports.tts_engine import TtsEngine
+from ports.tts_engine import EngineStatus, TtsEngine
 
 log = structlog.get_logger()
 Item = TypeVar("Item")
@@ -289,6 +289,9 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
     @property
     def model_id(self) -> str:
         return self._engine.model_id
+
+    def status(self) -> EngineStatus:
+        return self._engine.status()
 
     def warm_up(self, reference: Reference | None = None) -> None:
         warm_up = getattr(self._engine, "warm_up", None)

@@ -95,6 +95,10 @@ class PacedRunner:
         self._graphs: OrderedDict[tuple[int, int, bool], None] = OrderedDict()
         self.captures = 0
 
+    @property
+    def graphs_held(self) -> int:
+        return len(self._graphs)
+
     def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)

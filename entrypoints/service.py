@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import structlog
@@ -22,6 +22,7 @@ from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts
 from entrypoints.jobs import Limits
 from ports.aligner import Aligner
 from ports.blob_store import BlobStore
+from ports.tts_engine import TtsEngine
 
 log = structlog.get_logger("worker")
 
@@ -36,6 +37,7 @@ class WorkerService:
     limits: Limits
     aligner: Aligner | None = None
     sweep_outputs: Callable[[], object] | None = None  # starts a retention sweep: rate-limited, off this thread
+    engine: TtsEngine | None = None  # for `health` only: jobs reach it through `synthesize`
 
     def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]:
         start = time.perf_counter()
@@ -122,7 +124,11 @@ class WorkerService:
         ok = all(c["ok"] for c in checks)
         aligner = {"available": bool(self.aligner and self.aligner.available)}
         aligner["detail"] = self.aligner.detail if self.aligner else "no aligner configured"
-        return {"store": checks, "aligner": aligner, "healthy": ok, "status": "completed" if ok else "degraded"}
+        answer: dict[str, Any] = {"store": checks, "aligner": aligner}
+        if self.engine is not None:
+            # how it runs, not whether it is healthy: a failed background compile serves on
+            answer["engine"] = asdict(self.engine.status())
+        return {**answer, "healthy": ok, "status": "completed" if ok else "degraded"}
 
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from domain.audio import Audio
 from domain.synthesis import SynthesisItem
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """How the engine runs right now, for `health`: an operator's answer to "is this worker on
+    the GPU, and at full speed yet?" without reading its log.
+
+    `runner`: how the denoising loop runs (eager, cuda_graph; fake for the stand-in).
+    `graphs`: CUDA graphs captured and held. `compile` (TTS_COMPILE): off, on, or a background
+    compile's state: waiting (for the warm-up), compiling, compiled (the worker switched to the
+    compiled blocks) or failed (it serves on as it was)."""
+
+    model: str
+    device: str
+    dtype: str
+    runner: str
+    graphs: int
+    compile: str
 
 
 class TtsEngine(Protocol):
@@ -21,6 +40,10 @@ class TtsEngine(Protocol):
     @property
     def model_id(self) -> str:
         """Identity of the loaded checkpoint, for cache keys and logs."""
+        ...
+
+    def status(self) -> EngineStatus:
+        """How it runs now (see EngineStatus); cheap, and safe from any thread."""
         ...
 
     def synthesize(

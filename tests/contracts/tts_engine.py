@@ -46,6 +46,13 @@ class TtsEngineContract:
         assert isinstance(engine.sample_rate, int) and engine.sample_rate > 0
         assert isinstance(engine.model_id, str) and engine.model_id
 
+    def test_status_names_the_model_and_how_it_runs(self, engine) -> None:
+        status = engine.status()
+        assert status.model == engine.model_id
+        assert all(isinstance(v, str) and v for v in (status.device, status.dtype, status.runner, status.compile))
+        assert isinstance(status.graphs, int) and status.graphs >= 0
+        assert status.compile in {"off", "on", "waiting", "compiling", "compiled", "failed"}
+
     def test_one_audio_per_item_at_engine_rate(self, engine) -> None:
         out = engine.synthesize([item("Hello there."), item("A second, longer chunk of text to speak.")])
         assert len(out) == 2

@@ -112,10 +112,14 @@ def test_voice_upload_list_speak_delete(client):
     assert gone.value.code == "voice_not_found" and gone.value.body["param"] == "voice"
 
 
-def test_models_and_health(client, server):
+def test_models_and_health(client, server, request):
     assert {"f5-tts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= {m.id for m in client.models.list()}
     health = requests.get(f"{server.base_url}/health", timeout=10)  # open without a key, for load balancers
     assert health.status_code == 200 and health.json()["healthy"] is True
+    engine = health.json()["engine"]
+    runs = {"fake": ("fake-engine-v1", "fake"), "f5": ("F5TTS_tiny:model_random.safetensors:", "eager")}
+    model, runner = runs[request.node.callspec.params["server"]]
+    assert engine["model"].startswith(model) and engine["runner"] == runner and engine["compile"] == "off"
 
 
 def test_every_error_maps_to_an_openai_error_object(client, server):

@@ -85,9 +85,16 @@ def test_streamed_chunks_carry_their_words(worker):
     assert [w["word"] for w in final["words"]] == WORDS * 3
 
 
-def test_health_says_the_aligner_is_there(worker):
+def test_health_says_the_aligner_is_there_and_how_the_engine_runs(worker, request):
     output = final(worker.runsync({"endpoint": "health"}))
     assert output["aligner"]["available"] is True
+    engine = output["engine"]
+    if request.node.callspec.params["worker"] == "fake":
+        expected = {"model": "fake-engine-v1", "device": "cpu", "dtype": "fp32", "runner": "fake"}
+    else:  # the tiny checkpoint, in the dtype this CPU serves
+        expected = {"model": engine["model"], "device": "cpu", "dtype": engine["dtype"], "runner": "eager"}
+        assert engine["model"].startswith("F5TTS_tiny:") and engine["dtype"] in ("fp32", "bf16")
+    assert engine == {**expected, "graphs": 0, "compile": "off"}
 
 
 def test_without_weights_timestamps_are_refused(tmp_path):

@@ -76,11 +76,14 @@ def test_the_compile_runs_after_the_warm_up_and_the_engine_swaps_to_it(
     engine = build(settings, compile="background")
     first = engine.runner
     assert engine.background_compile is not None and not engine.background_compile.done.is_set()
+    assert engine.status().compile == "waiting"
     before = spoken(engine, PAIR)  # served before the warm-up starts the compile
+    assert engine.status().graphs == 1
     with structlog.testing.capture_logs() as logs:
         engine.warm_up()
         assert engine.background_compile.done.wait(300)
     assert engine.background_compile.error is None
+    assert engine.status().compile == "compiled" and engine.status().graphs == 0  # the new runner's, none yet
     assert graphs_on_cpu.held_while_compiling and all(graphs_on_cpu.held_while_compiling)
     compiled = len(graphs_on_cpu.graphs)
     assert compiled >= 2  # one item with guidance (two rows) and one without (one row)
@@ -89,6 +92,7 @@ def test_the_compile_runs_after_the_warm_up_and_the_engine_swaps_to_it(
     assert swapped is not first and isinstance(swapped, CudaGraphRunner) and swapped.cached_shapes == []
     after = spoken(engine, PAIR)
     assert swapped.cached_shapes  # its own graphs, over the compiled blocks
+    assert engine.status().graphs == len(swapped.cached_shapes) and engine.status().runner == "cuda_graph"
     assert len(graphs_on_cpu.graphs) == compiled  # the jobs' shapes compiled nothing more
     for old, new in zip(before, after, strict=True):
         np.testing.assert_array_equal(new, old)  # the eager backend runs the very same kernels
@@ -115,6 +119,7 @@ def test_a_failed_compile_leaves_the_engine_serving_as_it_was(
         assert engine.background_compile.done.wait(60)
     assert isinstance(engine.background_compile.error, RuntimeError)
     assert engine.runner is runner and not graphs_on_cpu.gate.locked()
+    assert engine.status().compile == "failed"
     failed = [entry for entry in logs if entry["event"] == "f5_compile_failed"]
     assert failed and failed[0]["error"] == "RuntimeError"
     np.testing.assert_array_equal(spoken(engine, [SUBJECT])[0], before[0])

@@ -30,6 +30,7 @@ from adapters.f5_loading import EngineStartupError
 from adapters.precision import Precision
 from domain.errors import EngineError, InvalidInput
 from domain.synthesis import Reference
+from ports.tts_engine import EngineStatus
 from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
 
 pytestmark = pytest.mark.slow
@@ -164,6 +165,12 @@ def test_which_engines_use_onednn_attention(
 
 def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
     assert (fp32_engine.preferred_batch_items, fp32_engine.preferred_jobs) == (1, 8)
+
+
+def test_status_says_how_it_runs(fp32_engine: f5_engine.F5Engine, settings: dict[str, str]) -> None:
+    expected = EngineStatus(fp32_engine.model_id, device="cpu", dtype="fp32", runner="eager", graphs=0, compile="off")
+    assert fp32_engine.status() == expected
+    assert build(settings, compile=True).status().compile == "on"
 
 
 def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:

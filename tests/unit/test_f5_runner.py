@@ -140,7 +140,7 @@ def test_least_recently_used_graph_is_evicted_and_recaptured_on_return() -> None
     runner.run(ode_batch([12]))  # (1, 16)
     runner.run(ode_batch([5]))  # (1, 8) used again: (1, 16) is now the oldest
     runner.run(ode_batch([20]))  # (1, 24) evicts (1, 16)
-    assert runner.cached_shapes == [(1, 8, True), (1, 24, True)]
+    assert runner.cached_shapes == [(1, 8, True), (1, 24, True)] and runner.graphs_held == 2
     assert len(capturer.captured) == 3
     runner.run(ode_batch([12]))
     assert runner.cached_shapes == [(1, 24, True), (1, 16, True)]
