@@ -168,7 +168,7 @@ def test_cuda_captures_beside_the_aligner_in_another_thread(settings: dict[str, 
     def align_until_stopped() -> None:
         seconds = 0.4
         while not stop.is_set():
-            seconds = 0.4 + (seconds * 1.37) % 3.0  # ever other lengths: fresh allocations
+            seconds = 0.4 + (seconds * 1.37) % 3.0  # ever-changing lengths: fresh allocations
             try:
                 aligner.align([clip(seconds), clip(seconds / 2, ("one", "two"))])
             except Exception as exc:
