@@ -249,8 +249,14 @@ def main() -> None:
                 pairs = ", ".join(f"{side} {rows[side][-1]['audio_per_wall']:.3f}" for side in sides)
                 print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
         for side in sides:
-            print(f"{side}: {capture_summary(workers[side])}")
+            print(f"{side}: {capture_summary(workers[side])}; health: {engine_health(workers[side])}")
     print_table(args.nfe, rows, levels)
+
+
+def engine_health(worker: Worker) -> str:
+    """How the worker says its engine runs, from its `health` job (see EngineStatus)."""
+    engine = post(worker, {"endpoint": "health"})[1]["engine"]
+    return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
