@@ -47,7 +47,9 @@ class Gates:
 
 
 @pytest.fixture
-def graphs_on_cpu(monkeypatch: pytest.MonkeyPatch) -> Gates:
+def replaying_graphs(monkeypatch: pytest.MonkeyPatch) -> Gates:
+    """build_f5_engine's graph runner on the CPU, capturing with ReplayingCapturer; the
+    returned Gates gets the capture gate it was handed."""
     gates = Gates()
 
     def make_runner(kind, velocity, device, buckets=None, max_graphs=24, capture_gate=None):
@@ -56,11 +58,19 @@ def graphs_on_cpu(monkeypatch: pytest.MonkeyPatch) -> Gates:
             velocity, buckets or ShapeBuckets(), ReplayingCapturer(), max_graphs, capture_gate=capture_gate
         )
 
+    monkeypatch.setattr(f5_engine, "make_runner", make_runner)
+    return gates
+
+
+@pytest.fixture
+def graphs_on_cpu(replaying_graphs: Gates, monkeypatch: pytest.MonkeyPatch) -> Gates:
+    """As `replaying_graphs`, with the compile's blocks handed to the recording backend."""
+    gates = replaying_graphs
+
     def wrap(block: torch.nn.Module):
         gates.held_while_compiling.append(gates.gate is not None and gates.gate.locked())
         return torch.compile(block, backend=gates.backend, dynamic=True)
 
-    monkeypatch.setattr(f5_engine, "make_runner", make_runner)
     monkeypatch.setattr(f5_compile, "compile_block", wrap)
     return gates
 
@@ -128,19 +138,13 @@ def test_a_failed_compile_leaves_the_engine_serving_as_it_was(
 @pytest.mark.skipif(shutil.which("c++") is None, reason="inductor's CPU code needs a C++ compiler")
 def test_inductor_builds_its_code_in_the_compile_thread_and_the_jobs_compile_nothing(
     settings: dict[str, str],  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    replaying_graphs: Gates,
 ) -> None:
     """The real backend in the daemon thread: code generation, its compile workers, the guards
     that must hold for the jobs' shapes. The CPU engine's oneDNN-packed Linears and attention
     are off (inductor lowers neither; a GPU engine has neither)."""
     from torch._dynamo.utils import counters
 
-    def make_runner(kind, velocity, device, buckets=None, max_graphs=24, capture_gate=None):
-        return CudaGraphRunner(
-            velocity, buckets or ShapeBuckets(), ReplayingCapturer(), max_graphs, capture_gate=capture_gate
-        )
-
-    monkeypatch.setattr(f5_engine, "make_runner", make_runner)
     engine = build(settings, compile="background", pack_cpu_linears=False, onednn_cpu_attention=False)
     before = spoken(engine, PAIR)
     engine.warm_up()
