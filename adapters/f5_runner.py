@@ -30,8 +30,8 @@ from adapters.f5_velocity import DitVelocity
 log = structlog.get_logger()
 RUNNERS = ("auto", "eager", "cuda_graph")
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
-#: captures a bucket may fail before its batches stop trying and run eagerly for good
-MAX_CAPTURE_FAILURES = 3
+#: the most batches a bucket runs on the fallback between two tries at capturing its graph
+MAX_RETRY_GAP = 63
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,16 @@ class Runner(Protocol):
         is called between two steps (never after the last); it may run this runner again
         for another batch (see `ports.tts_engine`)."""
         ...
+
+
+def retry_gap(failures: int) -> int:
+    """Batches of a bucket that run on the fallback after its `failures`-th failed capture in
+    a row, before the next try: 0, 1, 3, 7, ... up to MAX_RETRY_GAP. A failure that passes
+    (another thread's device-wide synchronisation) costs one batch and the next captures; one
+    that persists (memory the capture cannot get) costs a failed try (its warm-up steps) every
+    64 batches at most, under 1% of the bucket's time, and the bucket gets its graph back
+    once the cause is gone instead of staying eager for the worker's life."""
+    return min(2 ** (failures - 1) - 1, MAX_RETRY_GAP)
 
 
 def lengths_mask(lengths: tuple[int, ...] | list[int], frames: int, device: torch.device) -> torch.Tensor:
@@ -203,11 +213,11 @@ class CudaGraphRunner:
     fallback instead of waiting, and graphs already captured keep replaying.
 
     A capture that fails costs its batch nothing but speed: the batch runs on the fallback
-    (logged as `f5_graph_capture_failed`), and the bucket's next batch tries again; after
-    MAX_CAPTURE_FAILURES a bucket runs on the fallback for good. The failures this is for
-    are the device's (a device-wide synchronisation from another thread ends any capture, in
-    any error mode), not the model's: a step that fails in the capture fails again on the
-    fallback, and the job gets the error as before.
+    (logged as `f5_graph_capture_failed`), and the bucket tries again after `retry_gap`
+    batches, a gap that doubles with each failure in a row. The failures this is for are the
+    device's (a device-wide synchronisation from another thread ends any capture, in any
+    error mode; memory the capture cannot get), not the model's: a step that fails in the
+    capture fails again on the fallback, and the job gets the error as before.
     """
 
     name = "cuda_graph"
@@ -229,7 +239,8 @@ class CudaGraphRunner:
         self._fallback = fallback or EagerRunner(velocity)
         self._graphs: OrderedDict[tuple[int, int, bool], _Graph] = OrderedDict()
         self._busy: set[tuple[int, int, bool]] = set()  # buckets whose batch is paused mid-run
-        self._failures: Counter[tuple[int, int, bool]] = Counter()  # failed captures per bucket
+        self._failures: Counter[tuple[int, int, bool]] = Counter()  # failed captures in a row per bucket
+        self._waits: Counter[tuple[int, int, bool]] = Counter()  # batches to go before the next try
         self.captures = 0
 
     @property
@@ -249,7 +260,7 @@ class CudaGraphRunner:
         rows, frames = batch.noise.shape[:2]
         bucket = self.buckets.choose(rows, frames)
         key = (bucket.batch, bucket.frames, batch.guided)
-        if not bucket.captured or key in self._busy or self._failures[key] >= MAX_CAPTURE_FAILURES:
+        if not bucket.captured or key in self._busy or self._waiting(key):
             return self._fallback.run(batch, between_steps)
         entry = self._graph_now(key, batch)
         if entry is None:
@@ -275,6 +286,13 @@ class CudaGraphRunner:
             self._busy.discard(key)
         return static.y[:rows, :frames].clone()
 
+    def _waiting(self, key: tuple[int, int, bool]) -> bool:
+        """Whether this batch of the bucket runs on the fallback while a retry gap runs out."""
+        if self._waits[key] <= 0:
+            return False
+        self._waits[key] -= 1
+        return True
+
     def _graph_now(self, key: tuple[int, int, bool], batch: OdeBatch) -> _Graph | None:
         """The bucket's graph, captured now if it has none; None if it cannot have one now:
         the capture gate is held elsewhere, or the capture failed."""
@@ -288,11 +306,12 @@ class CudaGraphRunner:
             return self._capture(key, batch)
         except Exception as exc:
             self._failures[key] += 1
+            self._waits[key] = retry_gap(self._failures[key])
             log.warning(
                 "f5_graph_capture_failed",
                 bucket=key,
                 failures=self._failures[key],
-                gave_up=self._failures[key] >= MAX_CAPTURE_FAILURES,
+                retry_after=self._waits[key],
                 error=f"{type(exc).__name__}: {exc}",
             )
             return None
@@ -315,6 +334,7 @@ class CudaGraphRunner:
         started = time.perf_counter()
         entry = _Graph(static, self._capturer.capture(step))
         self.captures += 1
+        self._failures.pop(key, None)
         self._graphs[key] = entry
         idle = [shape for shape in self._graphs if shape not in self._busy]
         while len(self._graphs) > self._max_graphs and idle:

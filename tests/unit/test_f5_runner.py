@@ -15,7 +15,7 @@ import structlog
 import torch
 
 from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import MAX_CAPTURE_FAILURES, CudaGraphRunner, EagerRunner, OdeBatch, make_runner
+from adapters.f5_runner import MAX_RETRY_GAP, CudaGraphRunner, EagerRunner, OdeBatch, make_runner, retry_gap
 
 CHANNELS, TEXT_DIM = 3, 2
 
@@ -275,7 +275,7 @@ def test_a_failed_capture_runs_its_batch_on_the_fallback_and_the_next_batch_capt
     torch.testing.assert_close(got, EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
     failed = [entry for entry in logs if entry["event"] == "f5_graph_capture_failed"]
     assert len(failed) == 1 and failed[0]["bucket"] == (2, 16, True) and failed[0]["failures"] == 1
-    assert not failed[0]["gave_up"] and "previous error during capture" in failed[0]["error"]
+    assert failed[0]["retry_after"] == 0 and "previous error during capture" in failed[0]["error"]
     assert runner.cached_shapes == [] and runner.captures == 0 and not gate.locked()
     second = ode_batch([9, 14], seed=1)
     out = runner.run(second)  # the same bucket tries again, and this time has its graph
@@ -285,19 +285,42 @@ def test_a_failed_capture_runs_its_batch_on_the_fallback_and_the_next_batch_capt
         torch.testing.assert_close(ours, eager, rtol=0, atol=1e-6)
 
 
-def test_a_bucket_whose_captures_keep_failing_stops_trying_and_others_still_capture() -> None:
-    runner, capturer = failing_runner(MAX_CAPTURE_FAILURES)
+def test_a_bucket_whose_captures_keep_failing_tries_less_often_and_others_still_capture() -> None:
+    runner, capturer = failing_runner(failures=10**6)
     batch = ode_batch([5])
+    eager = EagerRunner(ToyVelocity()).run(batch)
+    tried = []
     with structlog.testing.capture_logs() as logs:
-        for _ in range(MAX_CAPTURE_FAILURES + 2):
-            torch.testing.assert_close(runner.run(batch), EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=0)
-    assert capturer.attempts == MAX_CAPTURE_FAILURES  # none after the last failure
-    assert [entry["gave_up"] for entry in logs if entry["event"] == "f5_graph_capture_failed"] == [
-        *[False] * (MAX_CAPTURE_FAILURES - 1),
-        True,
-    ]
-    runner.run(ode_batch([12]))  # another bucket has a graph
-    assert runner.cached_shapes == [(1, 16, True)]
+        for index in range(40):
+            attempts = capturer.attempts
+            torch.testing.assert_close(runner.run(batch), eager, rtol=0, atol=0)
+            if capturer.attempts > attempts:
+                tried.append(index)
+    assert tried == [0, 1, 3, 7, 15, 31]  # after 0, 1, 3, 7 and 15 batches on the fallback
+    failed = [entry for entry in logs if entry["event"] == "f5_graph_capture_failed"]
+    assert [entry["failures"] for entry in failed] == [1, 2, 3, 4, 5, 6]
+    assert [entry["retry_after"] for entry in failed] == [0, 1, 3, 7, 15, 31]
+    runner.run(ode_batch([12]))  # another bucket is not held back: its first batch tries, and fails
+    assert capturer.attempts == len(tried) + 1 and runner.cached_shapes == []
+
+
+def test_a_bucket_gets_its_graph_back_once_its_captures_stop_failing() -> None:
+    runner, capturer = failing_runner(failures=3)
+    batch = ode_batch([5])
+    for _ in range(7):  # tries at batches 0, 1 and 3 fail; the next try is the 8th batch
+        runner.run(batch)
+    assert capturer.attempts == 3 and runner.cached_shapes == []
+    capturer.log.clear()
+    out = runner.run(batch)
+    assert capturer.attempts == 4 and runner.cached_shapes == [(1, 8, True)]
+    assert capturer.log.count("R") == len(batch.grid) - 1  # this batch already replays the graph
+    torch.testing.assert_close(out, EagerRunner(ToyVelocity()).run(batch), rtol=0, atol=1e-6)
+    assert runner._failures[(1, 8, True)] == 0  # a later failure (after an eviction) starts afresh
+
+
+def test_the_retry_gap_doubles_up_to_its_bound() -> None:
+    assert [retry_gap(n) for n in range(1, 9)] == [0, 1, 3, 7, 15, 31, 63, 63]
+    assert retry_gap(10**4) == MAX_RETRY_GAP
 
 
 def test_a_step_that_fails_in_the_capture_fails_the_same_way_on_the_fallback() -> None:
