@@ -14,6 +14,8 @@ These things here exist for cold start and offline operation:
   (scipy.signal, numba), used only for BigVGAN mels. pypinyin (a third of a second on a
   2-core CPU, most of it its phrase dictionary) is deferred too: upstream's text conversion
   calls it for Chinese characters only, so it loads with the first Chinese text, once.
+  Vocos' import likewise leaves out huggingface_hub (75 ms of a 90 ms import on a 2-core
+  CPU), which only its hub download uses; the worker's own downloads import it when they run.
 * `load_dit_state()` reads the weights straight into the serving dtype on the serving
   device, tensor by tensor (safetensors' `safe_open(device=...)`), so a half-precision file
   (`scripts/convert_weights.py`) is read once at half the bytes and an fp32 file is never
@@ -55,6 +57,9 @@ DEFERRED_IMPORTS: dict[str, tuple[str, ...]] = {
     "librosa.filters": ("mel",),
     "pypinyin": ("lazy_pinyin", "Style"),
 }
+#: the same for vocos: its `Vocos.from_pretrained` downloads with huggingface_hub, imported with
+#: the module, and the worker builds Vocos from local files (`load_vocoder`)
+VOCOS_DEFERRED_IMPORTS: dict[str, tuple[str, ...]] = {"huggingface_hub": ("hf_hub_download",)}
 #: the dtype a checkpoint's file name declares (`model_1250000.bf16.safetensors`); no tag: fp32
 NAMED_DTYPES = ("bf16", "fp16")
 
@@ -388,8 +393,9 @@ def no_weight_init() -> Iterator[None]:
 def load_vocoder(vocoder_dir: Path) -> Any:
     """Vocos from its `config.yaml` + `pytorch_model.bin`, as upstream's local path does."""
     import torch
-    from vocos import Vocos
 
+    with _deferred(VOCOS_DEFERRED_IMPORTS):
+        from vocos import Vocos
     with no_weight_init():
         vocoder = Vocos.from_hparams(str(vocoder_dir / "config.yaml"))
     state = torch.load(str(vocoder_dir / "pytorch_model.bin"), map_location="cpu", weights_only=True)

@@ -31,8 +31,9 @@ CONVERT = ROOT / "scripts" / "convert_weights.py"
 #: what serving never needs at start: the trainer and its stack, plotting, the ASR stack,
 #: pydub, the modules f5-tts's model code imports for paths inference does not take, and
 #: what only some jobs need (PyAV for opus/aac/mp3/flac streams, cn2an for Chinese numbers,
-#: pypinyin for Chinese characters), and the web frameworks dependency_injector probes for
-#: (the OpenAI-compatible server's, not the RunPod worker's)
+#: pypinyin for Chinese characters), the hub client (vocos imports it for downloads the worker
+#: does not make), and the web frameworks dependency_injector probes for (the OpenAI-compatible
+#: server's, not the RunPod worker's)
 HEAVY = (
     "av",
     "fastapi",
@@ -55,6 +56,7 @@ HEAVY = (
     "scipy.signal",
     "numba",
     "librosa.filters",
+    "huggingface_hub",
 )
 
 
@@ -140,6 +142,34 @@ def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -
     assert eager[:3] == [True, True, True]
     assert [english, chinese] == eager[3:]
     assert "chong2" in chinese[0] and "zhang3" in chinese[1]  # 重 and 长 read in context: the real dictionary
+
+
+VOCODER_THEN_HUB = """
+import json, sys
+from adapters.f5_loading import load_vocoder
+vocoder = load_vocoder(__import__("pathlib").Path(sys.argv[1]))
+before = "huggingface_hub" in sys.modules
+try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
+    type(vocoder).from_pretrained("nobody/no-such-vocoder")
+    error = None
+except Exception as exc:
+    error = type(exc).__name__
+print("RESULT " + json.dumps([before, "huggingface_hub" in sys.modules, error]))
+"""
+
+
+def test_vocos_loads_without_the_hub_client_and_its_download_still_reaches_it(
+    tiny: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = subprocess.run(
+        [sys.executable, "-c", VOCODER_THEN_HUB, tiny["VOCODER_PATH"]], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after, error = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert (before, after) == (False, True)
+    assert error in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")  # the hub's own offline error
 
 
 # --- weights in the serving dtype ------------------------------------------------------------
