@@ -71,9 +71,9 @@ def retry_gap(failures: int) -> int:
     """Batches of a bucket that run on the fallback after its `failures`-th failed capture in
     a row, before the next try: 0, 1, 3, 7, ... up to MAX_RETRY_GAP. A failure that passes
     (another thread's device-wide synchronisation) costs one batch and the next captures; one
-    that persists (memory the capture cannot get) costs a failed try (its warm-up steps) every
-    64 batches at most, under 1% of the bucket's time, and the bucket gets its graph back
-    once the cause is gone instead of staying eager for the worker's life."""
+    that persists (memory the capture cannot get) costs about three steps' work (the capture's
+    warm-up runs and the try) once in 64 of the bucket's batches, and the bucket gets its graph
+    back once the cause is gone instead of staying eager for the worker's life."""
     return min(2 ** (failures - 1) - 1, MAX_RETRY_GAP)
 
 
