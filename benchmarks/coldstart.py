@@ -132,11 +132,7 @@ def worker_round(
                 took = time.perf_counter()
                 queue.wait_done(first, timeout=900)
                 first_done = time.perf_counter()
-                second = queue.submit({"text": JOBS[1], **JOB_PARAMS})
-                queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == second for e in events), 900)
-                second_took = time.perf_counter()
-                queue.wait_done(second, timeout=900)
-                second_done = time.perf_counter()
+                second, second_job = _timed_job(queue, JOBS[1])
                 _answered(queue, (first, second), log_path)  # a worker that failed to start compiles nothing
                 swap = _after_the_swap(queue, Worker("", log_path, proc.pid), started) if background else {}
                 _answered(queue, swap.pop("jobs", ()), log_path)
@@ -154,9 +150,18 @@ def worker_round(
         "dtype": loaded["dtype"],
         "checkpoint": Path(loaded["checkpoint"]).name,
         "first_job": first_done - took,
-        "second_job": second_done - second_took,
+        "second_job": second_job,
         **swap,
     }
+
+
+def _timed_job(queue: Any, text: str) -> tuple[str, float]:
+    """Sends one job; its id and the seconds from the worker's take to its answer."""
+    job = queue.submit({"text": text, **JOB_PARAMS})
+    queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == job for e in events), 900)
+    took = time.perf_counter()
+    queue.wait_done(job, timeout=900)
+    return job, time.perf_counter() - took
 
 
 def _answered(queue: Any, job_ids: Iterable[str], log_path: Path) -> None:
@@ -174,15 +179,13 @@ def _after_the_swap(queue: Any, worker: Worker, started: float) -> dict:
 
     wait_for_background_compile(worker)
     swapped = time.perf_counter() - started
-    jobs, seconds = [], []
-    for text in JOBS:
-        job = queue.submit({"text": text, **JOB_PARAMS})
-        queue.wait_for(lambda events, job=job: any(e.kind == "take" and e.job_id == job for e in events), 900)
-        took = time.perf_counter()
-        queue.wait_done(job, timeout=900)
-        seconds.append(time.perf_counter() - took)
-        jobs.append(job)
-    return {"swapped": swapped, "compile": background_compile_outcome(worker), "after_swap": seconds, "jobs": jobs}
+    jobs, seconds = zip(*(_timed_job(queue, text) for text in JOBS), strict=True)
+    return {
+        "swapped": swapped,
+        "compile": background_compile_outcome(worker),
+        "after_swap": list(seconds),
+        "jobs": list(jobs),
+    }
 
 
 # -- each side's load alone, in its own process ------------------------------------------------
