@@ -108,9 +108,7 @@ class Settings(StartupMode):
     @field_validator("tts_compile", mode="before")
     @classmethod
     def _compile_mode(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return "on" if value else "off"
-        if isinstance(value, str | int):
+        if isinstance(value, str | int):  # bool too: str(True) reads as "true"
             text = str(value).strip().lower()
             return {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off", "": "off"}.get(
                 text, text
