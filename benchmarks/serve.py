@@ -21,8 +21,10 @@ per-pair throughput ratios with their spread (min-max); the last line is
 
 `--variant NAME:KEY=VALUE[,KEY=VALUE]` (repeatable) adds another copy of this worker with
 those settings (say `compiled:TTS_COMPILE=1`), run after the default one at every level
-against the same upstream round; each gets its own ratio line. The worker's CUDA-graph
-captures (how many, how long in all) are summed from its log after the run.
+against the same upstream round; each gets its own ratio line, and one that fails (does not
+start, dies, errors, or outlasts `--request-timeout`) is left out with the reason while the
+run goes on (see `Sides`). The worker's CUDA-graph captures (how many, how long in all) are
+summed from its log after the run.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
@@ -46,6 +51,11 @@ PARAGRAPH = TEXTS["paragraph"]
 #: the name the benchmark voice (its REF_WAV) is uploaded under
 VOICE = "bench"
 WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
+T = TypeVar("T")
+
+
+class SideFailed(RuntimeError):
+    """One side of the benchmark cannot go on (its worker died, or its compile never ended)."""
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
@@ -96,6 +106,7 @@ def run_level(
     voice: str | None,
     streams: bool,
     texts: list[str] = BATCH_TEXTS,
+    timeout: float = 1800,
 ) -> dict:
     jobs = []
     for i in range(clients * rounds):
@@ -108,7 +119,7 @@ def run_level(
     since = len(worker.logs().splitlines())
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(lambda job: post(worker, job), jobs))
+        results = list(pool.map(lambda job: post(worker, job, timeout), jobs))
     wall = time.perf_counter() - started
     latencies = sorted(seconds for seconds, _ in results[1:]) or [results[0][0]]
     audio = sum(output["duration"] for _, output in results)
@@ -158,28 +169,38 @@ def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]
 
 
 def prepare_worker(
-    worker: Worker, ref_wav: str, nfe: int, levels: list[int], rounds: int, warmup_rounds: int, texts: list[str]
+    worker: Worker,
+    ref_wav: str,
+    nfe: int,
+    levels: list[int],
+    rounds: int,
+    warmup_rounds: int,
+    texts: list[str],
+    timeout: float = 1800,
 ) -> None:
     """Uploads the benchmark's voice as VOICE, speaks once, waits for a background compile
     (TTS_COMPILE=background) to end, then runs `warmup_rounds` unmeasured rounds of every
     level (graph captures happen there, not in a measured one)."""
     upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
     upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
-    post(worker, upload)
-    post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe})
+    post(worker, upload, timeout)
+    post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe}, timeout)
     wait_for_background_compile(worker)
     for _ in range(warmup_rounds):
         for clients in levels:
-            run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts)
+            run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts, timeout=timeout)
 
 
 def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
     """A worker under TTS_COMPILE=background takes jobs before its compile is done; the
-    measured levels start once it swapped runners (or logged why it could not)."""
+    measured levels start once it swapped runners (or logged why it could not). SideFailed
+    if the worker dies meanwhile or the compile outlasts `timeout`."""
     deadline = time.monotonic() + timeout
     while worker.events("f5_compile_started") and not background_compile_outcome(worker):
+        if not worker.alive():
+            raise SideFailed(f"the worker exited during its background compile; see {worker.log_path}")
         if time.monotonic() > deadline:
-            raise SystemExit(f"the background compile took over {timeout:.0f} s; see {worker.log_path}")
+            raise SideFailed(f"the background compile took over {timeout:.0f} s; see {worker.log_path}")
         time.sleep(0.1)  # coldstart times the swap by this wait
 
 
@@ -210,13 +231,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
     parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
+    parser.add_argument(
+        "--request-timeout", type=float, default=1800, help="seconds a request may take (a hung variant is left out)"
+    )
     args = parser.parse_args()
     variants = dict(parse_variant(text) for text in args.variant)
     levels = [int(level) for level in args.levels.split(",")]
     settings = ensure_files(args.checkpoint_dir)
     model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
-    sides = ["worker", *variants]
-    rows: dict[str, list[dict]] = {"upstream": [], **{side: [] for side in sides}}
+    sides = Sides(list(variants))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
         workers = {
@@ -224,33 +247,83 @@ def main() -> None:
                 running_worker(upstream_env, Path(tmp) / "upstream.log", boot_timeout=900, module=UPSTREAM)
             ),
         }
-        for side in list(sides):
+        for side in sides.ours():
             env = {**worker_env(model_env, tmp, side), **variants.get(side, {})}
             log_file = Path(tmp) / f"{side}.log"
-            try:
-                workers[side] = stack.enter_context(running_worker(env, log_file, boot_timeout=900, module=WORKER))
-            except RuntimeError as exc:
-                if side == "worker":
-                    raise
-                print(f"variant {side} did not start, left out: {str(exc)[-1500:]}")  # the others still run
-                sides.remove(side)
-                del rows[side]
-        for side in sides:
-            prepare_worker(
-                workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds, args.warmup_rounds, BATCH_TEXTS
+            booting = running_worker(env, log_file, boot_timeout=900, module=WORKER)  # boots when entered
+            started = sides.attempt(side, "to start", partial(stack.enter_context, booting))
+            if started is not None:
+                workers[side] = started
+        for side in sides.ours():
+            sides.attempt(
+                side,
+                "while warming up",
+                partial(
+                    prepare_worker,
+                    workers[side],
+                    settings["REF_WAV"],
+                    args.nfe,
+                    levels,
+                    args.rounds,
+                    args.warmup_rounds,
+                    BATCH_TEXTS,
+                    args.request_timeout,
+                ),
             )
-        for repeat in range(args.repeats):
-            for clients in levels:
-                for side in ("upstream", *sides):
-                    ours = side != "upstream"
-                    row = run_level(workers[side], clients, args.rounds, args.nfe, VOICE if ours else None, ours)
-                    rows[side].append({**row, "repeat": repeat})
-                base = rows["upstream"][-1]["audio_per_wall"]
-                pairs = ", ".join(f"{side} {rows[side][-1]['audio_per_wall']:.3f}" for side in sides)
-                print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
-        for side in sides:
+
+        def level(side: str, clients: int) -> dict:
+            ours = side != "upstream"
+            voice = VOICE if ours else None
+            return run_level(workers[side], clients, args.rounds, args.nfe, voice, ours, timeout=args.request_timeout)
+
+        interleave(sides, levels, args.repeats, level)
+        for side in sides.ours():
             print(f"{side}: {capture_summary(workers[side])}; health: {engine_health(workers[side])}")
-    print_table(args.nfe, rows, levels)
+    print_table(args.nfe, sides.rows, levels)
+
+
+class Sides:
+    """The benchmark's sides in run order (upstream, this worker, its variants) and their rows.
+    A variant that fails is left out with the reason and the run goes on: a GPU is lent for
+    minutes, and an untried setting must not cost the default's figures. Upstream's or the
+    default worker's failure ends the run."""
+
+    REQUIRED = ("upstream", "worker")
+
+    def __init__(self, variants: list[str]) -> None:
+        self.rows: dict[str, list[dict]] = {side: [] for side in (*self.REQUIRED, *variants)}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.rows)
+
+    def ours(self) -> list[str]:
+        """This worker's sides (a copy: a side may be left out while the caller loops)."""
+        return [side for side in self.rows if side != "upstream"]
+
+    def attempt(self, side: str, when: str, action: Callable[[], T]) -> T | None:
+        """`action()`, or None once a variant's failure has left it out."""
+        try:
+            return action()
+        except Exception as exc:
+            if side in self.REQUIRED:
+                raise
+            print(f"variant {side} failed {when}, left out: {type(exc).__name__}: {str(exc)[-1500:]}")
+            del self.rows[side]
+            return None
+
+
+def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[str, int], dict]) -> None:
+    """Every side at each level in turn, `repeats` times: `level(side, clients)` gives a row."""
+    for repeat in range(repeats):
+        for clients in levels:
+            for side in sides.names:
+                row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
+                if row is not None:
+                    sides.rows[side].append({**row, "repeat": repeat})
+            base = sides.rows["upstream"][-1]["audio_per_wall"]
+            pairs = ", ".join(f"{side} {sides.rows[side][-1]['audio_per_wall']:.3f}" for side in sides.ours())
+            print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
 
 
 def engine_health(worker: Worker) -> str:

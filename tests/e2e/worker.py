@@ -36,6 +36,14 @@ class Worker:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
 
+    def alive(self) -> bool:
+        """Whether the process still runs: not exited, nor a zombie waiting to be reaped."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rpartition(")")[2].split()[0] not in ("Z", "X")  # the state follows the name
+
     def reset_peak(self) -> int:
         """Reset the kernel's peak-memory mark (VmHWM) to the current RSS; the new mark in KiB."""
         Path(f"/proc/{self.pid}/clear_refs").write_text("5")
