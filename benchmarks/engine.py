@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,17 +283,22 @@ def run_engine(
 # -- the parent: runs each side, prints the table ----------------------------------------------
 
 
-class Side:
-    """One side's process, loaded once; `run(case)` asks it for one timed case."""
+class SideFailed(RuntimeError):
+    """A side's process ended or said something other than what was asked."""
 
-    def __init__(self, name: str, args: list[str], log: Path) -> None:
+
+class Side:
+    """One side's process, loaded once; `run(case)` asks it for one timed case. `args` go to
+    this script's worker mode (`--worker ...`); `command` replaces the whole command line."""
+
+    def __init__(self, name: str, args: list[str], log: Path, command: list[str] | None = None) -> None:
         self.name = name
         started = time.perf_counter()
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
         self._errors = log.open("a")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.engine", *args],
+            command or [sys.executable, "-m", "benchmarks.engine", *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -301,31 +307,36 @@ class Side:
             text=True,
         )
         self._log = log
-        kind, payload = self._read()
-        assert kind == "READY", kind
-        self.ready, self.dtype = time.perf_counter() - started, payload["dtype"]
-        kind, _ = self._read()
-        assert kind == "WARM", kind
+        self.dtype = self._expect("READY")["dtype"]
+        self.ready = time.perf_counter() - started
+        self._expect("WARM")
 
-    def _read(self) -> tuple[str, dict]:
+    def _expect(self, kind: str) -> dict:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
-            kind, _, payload = line.partition(" ")
-            if kind in ("READY", "WARM", "RESULT"):
-                return kind, json.loads(payload)
-        raise SystemExit(f"benchmark side {self.name} failed; see {self._log}")
+            said, _, payload = line.partition(" ")
+            if said in ("READY", "WARM", "RESULT"):
+                if said != kind:
+                    raise SideFailed(f"benchmark side {self.name} said {said} for {kind}; see {self._log}")
+                return json.loads(payload)
+        raise SideFailed(f"benchmark side {self.name} failed; see {self._log}")
 
     def run(self, case: str) -> dict:
         assert self._proc.stdin is not None
-        self._proc.stdin.write(case + "\n")
-        self._proc.stdin.flush()
-        kind, result = self._read()
-        assert kind == "RESULT" and result["case"] == case, (kind, result)
+        try:
+            self._proc.stdin.write(case + "\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError as exc:
+            raise SideFailed(f"benchmark side {self.name} is gone; see {self._log}") from exc
+        result = self._expect("RESULT")
+        if result["case"] != case:
+            raise SideFailed(f"benchmark side {self.name} answered {result['case']} for {case}")
         return result
 
     def close(self) -> None:
         if self._proc.stdin is not None:
-            self._proc.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
         self._proc.wait()
         self._errors.close()
 
@@ -344,6 +355,29 @@ def interleave(upstream: Side, other: Side, cases: list[str], repeats: int) -> d
             out[case][0].append(upstream.run(case))
             out[case][1].append(other.run(case))
     return out
+
+
+Rows = list[tuple[str, Side, dict[str, tuple[list, list]]]]
+
+
+def extra_rows(upstream: Side, extras: list[str], start: Callable[[str], Side], cases: list[str], repeats: int) -> Rows:
+    """The opt-in rows, each side started by `start(extra)` and interleaved with upstream. An
+    extra side that fails is left out with the reason: a GPU is lent for minutes, and an
+    untried setting must not cost the default's figures, which the table prints at the end."""
+    rows: Rows = []
+    for extra in extras:
+        try:
+            side = start(extra)
+        except SideFailed as exc:
+            print(f"{exc}: left out")
+            continue
+        try:
+            rows.append((side.name, side, interleave(upstream, side, cases, repeats)))
+        except SideFailed as exc:
+            print(f"{exc}: left out")
+        finally:
+            side.close()
+    return rows
 
 
 def main() -> None:
@@ -399,18 +433,18 @@ def main() -> None:
     print(f"interleaved: {args.repeats} upstream/engine pairs per case; ratio = median of per-pair ratios [min-max]")
 
     upstream = Side("upstream F5TTS.infer", [*common, "--worker", "upstream"], log)
-    rows: list[tuple[str, Side, dict[str, tuple[list, list]]]] = []
     engine = Side("engine (default)", [*common, "--worker", "engine"], log)
-    rows.append(("engine (default)", engine, interleave(upstream, engine, cases, args.repeats)))
+    rows: Rows = [("engine (default)", engine, interleave(upstream, engine, cases, args.repeats))]
     engine.close()
-    for extra in [e for e in args.extra.split(",") if e]:
+
+    def start(extra: str) -> Side:
         flags_ = [
             flag for part in extra.split("+") for flag in (["--dtype", part] if part in DTYPES else [f"--{part}"])
         ]
-        side = Side(f"engine ({extra})", [*common, "--worker", "engine", *flags_], log)
-        extra_cases = [c for c in args.extra_cases.split(",") if c]
-        rows.append((side.name, side, interleave(upstream, side, extra_cases, args.repeats)))
-        side.close()
+        return Side(f"engine ({extra})", [*common, "--worker", "engine", *flags_], log)
+
+    extras = [e for e in args.extra.split(",") if e]
+    rows += extra_rows(upstream, extras, start, [c for c in args.extra_cases.split(",") if c], args.repeats)
     upstream.close()
 
     header = (
