@@ -4,6 +4,7 @@ the two jobs, it waits for the log to say how the compile ended, then times two 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,10 @@ class InstantQueue:
         return {}
 
 
+#: the stand-in worker's process: this one, alive throughout (the wait gives up on a dead worker)
+LIVE_PID = os.getpid()
+
+
 def log_line(event: str, **fields: object) -> str:
     return json.dumps({"event": event, **fields}) + "\n"
 
@@ -53,7 +58,7 @@ def test_the_jobs_after_the_swap_are_sent_once_the_compile_has_ended(tmp_path: P
 
     writer = threading.Thread(target=finish)
     writer.start()
-    got = _after_the_swap(queue, Worker("", log, 0), started)
+    got = _after_the_swap(queue, Worker("", log, LIVE_PID), started)
     writer.join()
     assert sent_while_compiling == [[]]
     assert got["compile"] == "compiled in the background in 9.50 s" and got["swapped"] >= 0.3
@@ -64,5 +69,5 @@ def test_the_jobs_after_the_swap_are_sent_once_the_compile_has_ended(tmp_path: P
 def test_a_failed_compile_ends_the_wait_too(tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     log.write_text(log_line("f5_compile_started") + log_line("f5_compile_failed", error="RuntimeError"))
-    got = _after_the_swap(InstantQueue(), Worker("", log, 0), time.perf_counter())
+    got = _after_the_swap(InstantQueue(), Worker("", log, LIVE_PID), time.perf_counter())
     assert got["compile"] == "background compile failed (RuntimeError); served without it"
