@@ -284,21 +284,26 @@ def run_engine(
 
 
 class SideFailed(RuntimeError):
-    """A side's process ended or said something other than what was asked."""
+    """One side of a benchmark cannot go on: its process ended, answered out of turn, or its
+    compile never finished (the serve benchmark raises it too)."""
+
+
+def worker_command(*args: str) -> list[str]:
+    """This script in its worker mode (`--worker ...`): one side's process."""
+    return [sys.executable, "-m", "benchmarks.engine", *args]
 
 
 class Side:
-    """One side's process, loaded once; `run(case)` asks it for one timed case. `args` go to
-    this script's worker mode (`--worker ...`); `command` replaces the whole command line."""
+    """One side's process (`command`), loaded once; `run(case)` asks it for one timed case."""
 
-    def __init__(self, name: str, args: list[str], log: Path, command: list[str] | None = None) -> None:
+    def __init__(self, name: str, command: list[str], log: Path) -> None:
         self.name = name
         started = time.perf_counter()
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
         self._errors = log.open("a")
         self._proc = subprocess.Popen(
-            command or [sys.executable, "-m", "benchmarks.engine", *args],
+            command,
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -432,8 +437,8 @@ def main() -> None:
         common += ["--device", args.device]
     print(f"interleaved: {args.repeats} upstream/engine pairs per case; ratio = median of per-pair ratios [min-max]")
 
-    upstream = Side("upstream F5TTS.infer", [*common, "--worker", "upstream"], log)
-    engine = Side("engine (default)", [*common, "--worker", "engine"], log)
+    upstream = Side("upstream F5TTS.infer", worker_command(*common, "--worker", "upstream"), log)
+    engine = Side("engine (default)", worker_command(*common, "--worker", "engine"), log)
     rows: Rows = [("engine (default)", engine, interleave(upstream, engine, cases, args.repeats))]
     engine.close()
 
@@ -441,7 +446,7 @@ def main() -> None:
         flags_ = [
             flag for part in extra.split("+") for flag in (["--dtype", part] if part in DTYPES else [f"--{part}"])
         ]
-        return Side(f"engine ({extra})", [*common, "--worker", "engine", *flags_], log)
+        return Side(f"engine ({extra})", worker_command(*common, "--worker", "engine", *flags_), log)
 
     extras = [e for e in args.extra.split(",") if e]
     rows += extra_rows(upstream, extras, start, [c for c in args.extra_cases.split(",") if c], args.repeats)

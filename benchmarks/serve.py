@@ -44,7 +44,7 @@ from typing import TypeVar
 
 import requests
 
-from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, ensure_files
+from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, SideFailed, ensure_files
 from tests.e2e.worker import Worker, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
@@ -52,10 +52,6 @@ PARAGRAPH = TEXTS["paragraph"]
 VOICE = "bench"
 WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
 T = TypeVar("T")
-
-
-class SideFailed(RuntimeError):
-    """One side of the benchmark cannot go on (its worker died, or its compile never ended)."""
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:

@@ -65,7 +65,7 @@ def script_side(tmp_path: Path, body: str) -> Side:
     """A Side whose process is a small script (ready at once) in place of the benchmark's worker."""
     script = tmp_path / "side.py"
     script.write_text(READY + body)
-    return Side("engine (stand-in)", [], tmp_path / "side.log", command=[sys.executable, str(script)])
+    return Side("engine (stand-in)", [sys.executable, str(script)], tmp_path / "side.log")
 
 
 def test_a_side_whose_process_dies_raises_side_failed(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_a_side_that_fails_to_start_raises_side_failed(tmp_path: Path) -> None:
     script = tmp_path / "side.py"
     script.write_text("raise SystemExit('no CUDA')\n")
     with pytest.raises(SideFailed, match="failed; see"):
-        Side("engine (compile)", [], tmp_path / "side.log", command=[sys.executable, str(script)])
+        Side("engine (compile)", [sys.executable, str(script)], tmp_path / "side.log")
     assert "no CUDA" in (tmp_path / "side.log").read_text()
 
 

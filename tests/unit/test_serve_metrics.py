@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.engine import SideFailed
 from benchmarks.serve import (
-    SideFailed,
     Sides,
     background_compile_outcome,
     capture_summary,
