@@ -100,24 +100,11 @@ def _output_sweeper(store: BlobStore, settings: Settings) -> FolderOutputSweeper
     return FolderOutputSweeper(root, retention)
 
 
-def _f5_engine(
-    timer: StageTimer,
-    model: str,
-    ckpt_file: str | None,
-    vocoder_path: str | None,
-    model_dir: str | None,
-    **settings: object,
-) -> object:
-    from adapters.f5_loading import prefetch_local_files
-
-    # the kernel reads the weights from disk while torch is imported (a cold page cache)
-    prefetch_local_files(model=model, ckpt_file=ckpt_file, vocoder_path=vocoder_path, model_dir=model_dir)
+def _f5_engine(timer: StageTimer, **settings: object) -> object:
     with timer.stage("imports_engine"):  # torch and the engine's modules
         from adapters.f5_engine import build_f5_engine
 
-    return build_f5_engine(  # type: ignore[arg-type]
-        timer=timer, model=model, ckpt_file=ckpt_file, vocoder_path=vocoder_path, model_dir=model_dir, **settings
-    )
+    return build_f5_engine(timer=timer, **settings)  # type: ignore[arg-type]
 
 
 def _fetcher(max_bytes: int) -> object:

@@ -38,7 +38,6 @@ from adapters.f5_loading import (
     load_model_config,
     load_vocoder,
     no_weight_init,
-    prefetch,
     read_vocab,
     resolve_files,
 )
@@ -500,7 +499,6 @@ def build_f5_engine(
         model_dir=model_dir,
         serving_dtype=serving,
     )
-    prefetch([files.checkpoint, files.vocoder_dir / "pytorch_model.bin"])
     cfg = load_model_config(files.config)
     mel_cfg = cfg["mel_spec"]
     with timer.stage("device_init"):

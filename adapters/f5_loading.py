@@ -19,8 +19,7 @@ These things here exist for cold start and offline operation:
 * `load_dit_state()` reads the weights straight into the serving dtype on the serving
   device, tensor by tensor (safetensors' `safe_open(device=...)`), so a half-precision file
   (`scripts/convert_weights.py`) is read once at half the bytes and an fp32 file is never
-  held in full precision as a whole; `prefetch()` asks the kernel to start reading the
-  files while the imports run, which is what a cold page cache waits on.
+  held in full precision as a whole.
 * `resolve_files()` looks for every file locally first (explicit paths, then `MODEL_DIR`,
   then the vocabulary packaged with f5-tts) and goes to the hub only where that is allowed;
   offline and missing is one clear error naming the file and the variable to set.
@@ -289,41 +288,6 @@ def read_vocab(path: Path) -> dict[str, int]:
     """Upstream's "custom" tokenizer: one token per line, its line number is its id."""
     with path.open(encoding="utf-8") as fh:
         return {line[:-1]: i for i, line in enumerate(fh)}
-
-
-def prefetch(paths: Iterable[Path]) -> None:
-    """Ask the kernel to read these files into the page cache in the background
-    (POSIX_FADV_WILLNEED), so a cold start reads the weights while Python is still importing.
-    Advice only: where it is unsupported or fails, the files are read when loaded."""
-    advise = getattr(os, "posix_fadvise", None)
-    if advise is None:
-        return
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-def prefetch_local_files(*, model: str, ckpt_file: str | None, vocoder_path: str | None, model_dir: str | None) -> None:
-    """`prefetch()` for the checkpoint and vocoder weights found on local disk (never the
-    hub; in MODEL_DIR, the half-precision checkpoint a GPU serves), called before torch is
-    imported so a cold page cache fills during the imports. Anything unresolvable is left to
-    the real load, which reports it."""
-    try:
-        name = model_config_path(model).stem
-    except EngineStartupError:
-        return
-    local = _in_model_dir(Path(model_dir), name) if model_dir and Path(model_dir).is_dir() else {}
-    checkpoint = Path(ckpt_file) if ckpt_file else local.get("checkpoint")
-    vocoder = Path(vocoder_path) if vocoder_path else local.get("vocoder")
-    prefetch(p for p in (checkpoint, vocoder / "pytorch_model.bin" if vocoder else None) if p is not None)
 
 
 def load_dit_state(path: Path, device: str = "cpu", dtype: Any = None) -> dict[str, Any]:
