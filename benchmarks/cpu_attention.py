@@ -1,7 +1,8 @@
 """CPU attention kernels at the DiT's shapes: `python -m benchmarks.cpu_attention`.
 
 Times one attention call of a guided item (2 sequences x 16 heads x 64, F5TTS_v1_Base's
-shape) at several lengths, torch's fused kernel (`scaled_dot_product_attention`, what
+shape, as head views of the projections, the layout the attention processor passes) at
+several lengths, torch's fused kernel (`scaled_dot_product_attention`, what
 upstream calls) against `adapters.cpu_attention.onednn_attention` (what the engine uses on a
 CPU without AMX), in each dtype given, the two interleaved call by call so the machine's
 drift hits both alike. Prints the median time, the arithmetic rate, the speedup and each
@@ -46,7 +47,9 @@ def main() -> None:
             continue
         for frames in (int(f) for f in args.frames.split(",")):
             generator = torch.Generator().manual_seed(frames)
-            q, k, v = (torch.randn(SEQUENCES, HEADS, frames, HEAD_DIM, generator=generator) for _ in range(3))
+            # as the attention processor passes them: head views of (sequence, frame, heads x dim) projections
+            shape = (SEQUENCES, frames, HEADS, HEAD_DIM)
+            q, k, v = (torch.randn(shape, generator=generator).transpose(1, 2) for _ in range(3))
             want = sdpa_attention(q, k, v)
             q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
             fused_times, onednn_times = [], []
