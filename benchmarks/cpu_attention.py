@@ -8,6 +8,11 @@ CPU without AMX), in each dtype given, the two interleaved call by call so the m
 drift hits both alike. Prints the median time, the arithmetic rate, the speedup and each
 kernel's largest difference from the fp32 fused result. A sentence with its reference is
 about 760 frames; a long streamed chunk about 1,800.
+
+Then (`--forward-frames`, 0 skips it) one guided DiT forward of the real-size F5TTS_v1_Base as
+the engine runs it on this machine (its dtype, packed Linears), every block's `attend` the
+engine's kernel on one side and the fused kernel on the other, interleaved: what the kernel
+is worth in the forward it runs in, layout conversions included.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import torch
 
@@ -30,11 +37,46 @@ def _time(kernel: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> float:
     return (time.perf_counter() - started) * 1e3
 
 
+def whole_forward(checkpoint_dir: Path, frames_list: list[int], repeats: int) -> None:
+    from adapters.f5_engine import TORCH_DTYPES
+    from adapters.f5_velocity import DitVelocity
+    from benchmarks.ceiling import bench_engine, guided_inputs
+    from benchmarks.rotary import interleaved
+
+    engine = bench_engine(checkpoint_dir, device="cpu")
+    dtype = TORCH_DTYPES[engine.precision.dtype]
+    velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
+    processors = [block.attn.processor for block in engine._dit.transformer_blocks]
+    engines_kernel = processors[0].attend
+
+    def forward(attend: Callable[..., torch.Tensor], inputs: tuple) -> torch.Tensor:
+        for processor in processors:
+            processor.attend = attend
+        return velocity(*inputs)
+
+    print(f"\nguided DiT forward, {str(dtype)[6:]}, the engine's attend: {engines_kernel.__name__}")
+    print(f"{'frames':>6} {'fused s':>8} {'engine s':>8} {'speedup':>7} {'max diff':>8}")
+    for frames in frames_list:
+        x, cond, text, t, cfg = guided_inputs(engine._dit, 1, frames, torch.device("cpu"), dtype)
+        inputs = (x, cond, text, t, None, cfg)
+        with torch.inference_mode():
+            (fused, ours), (want, got) = interleaved(
+                [partial(forward, sdpa_attention, inputs), partial(forward, engines_kernel, inputs)],
+                repeats,
+                torch.device("cpu"),
+            )
+        diff = (want.float() - got.float()).abs().max().item()
+        print(f"{frames:6d} {fused:8.3f} {ours:8.3f} {fused / ours:6.2f}x {diff:8.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", default="400,760,1200,1800,2600")
     parser.add_argument("--dtypes", default="bf16,fp32")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--forward-frames", default="760,1800", help="0 skips the whole-forward table")
+    parser.add_argument("--forward-repeats", type=int, default=5)
+    parser.add_argument("--checkpoint-dir", default="/tmp/f5-tts-worker-bench")
     args = parser.parse_args()
     dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {SEQUENCES} x {HEADS} heads x {HEAD_DIM}")
@@ -66,6 +108,9 @@ def main() -> None:
                 f"{name:5} {frames:6d} {block_rows(frames):5d} {fused:9.1f} {ours:9.1f} {flops / fused / 1e6:10.0f} "
                 f"{flops / ours / 1e6:11.0f} {fused / ours:6.2f}x {fused_err:9.1e} {ours_err:10.1e}"
             )
+    forward_frames = [int(f) for f in args.forward_frames.split(",") if int(f)]
+    if forward_frames:
+        whole_forward(Path(args.checkpoint_dir), forward_frames, args.forward_repeats)
 
 
 if __name__ == "__main__":
