@@ -72,6 +72,17 @@ def bench_engine(checkpoint_dir: Path, dtype: str | None = None, device: str | N
     )
 
 
+def bench_velocity(checkpoint_dir: Path, dtype: str | None = None, device: str | None = None) -> tuple[Any, ...]:
+    """`bench_engine`'s engine, its torch dtype, and a `DitVelocity` over the engine's own DiT
+    (as loaded and configured): what the benchmarks that time guided forwards run."""
+    engine = bench_engine(checkpoint_dir, dtype, device)
+    from adapters.f5_engine import TORCH_DTYPES
+    from adapters.f5_velocity import DitVelocity
+
+    torch_dtype = TORCH_DTYPES[engine.precision.dtype]
+    return engine, torch_dtype, DitVelocity(engine._dit, torch_dtype)
+
+
 def guided_inputs(
     dit: torch.nn.Module, batch: int, frames: int, device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, ...]:
@@ -126,14 +137,11 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: the engine's choice)")
     args = parser.parse_args()
-    engine = bench_engine(Path(args.checkpoint_dir), args.dtype, args.device)
-    from adapters.f5_engine import TORCH_DTYPES
+    engine, dtype, velocity = bench_velocity(Path(args.checkpoint_dir), args.dtype, args.device)
     from adapters.f5_runner import lengths_mask
-    from adapters.f5_velocity import DitVelocity
     from adapters.precision import processor_name
 
     device = torch.device(engine.precision.device)
-    dtype = TORCH_DTYPES[engine.precision.dtype]
     on_cuda = device.type == "cuda"
     dit = engine._dit  # the engine's own DiT, as loaded and configured (attention processors)
     for block in dit.transformer_blocks:  # graphs cannot read lengths back: the masked kernel everywhere
@@ -149,7 +157,6 @@ def main() -> None:
     header = f"{'mode':<16} {'batch':>5} {'ms/forward':>11} {'TFLOP/s':>8} {'ceiling audio s/s':>18}"
     print(header)
     print("-" * len(header))
-    velocity = DitVelocity(dit, dtype)
     results: dict[tuple[str, int], float] = {}
     for batch in batches:
         x, cond, text, t, cfg = guided_inputs(dit, batch, args.frames, device, dtype)

@@ -38,14 +38,10 @@ def _time(kernel: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> float:
 
 
 def whole_forward(checkpoint_dir: Path, frames_list: list[int], repeats: int) -> None:
-    from adapters.f5_engine import TORCH_DTYPES
-    from adapters.f5_velocity import DitVelocity
-    from benchmarks.ceiling import bench_engine, guided_inputs
+    from benchmarks.ceiling import bench_velocity, guided_inputs
     from benchmarks.rotary import interleaved
 
-    engine = bench_engine(checkpoint_dir, device="cpu")
-    dtype = TORCH_DTYPES[engine.precision.dtype]
-    velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
+    engine, dtype, velocity = bench_velocity(checkpoint_dir, device="cpu")
     processors = [block.attn.processor for block in engine._dit.transformer_blocks]
     engines_kernel = processors[0].attend
 

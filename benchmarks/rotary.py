@@ -31,7 +31,7 @@ import torch
 
 import adapters.f5_attention as f5_attention
 from adapters.f5_rotary import rotate
-from benchmarks.ceiling import bench_engine, guided_inputs, sync
+from benchmarks.ceiling import bench_velocity, guided_inputs, sync
 
 HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
 
@@ -74,12 +74,7 @@ def whole_forward(
 ) -> None:
     from x_transformers.x_transformers import apply_rotary_pos_emb
 
-    from adapters.f5_engine import TORCH_DTYPES
-    from adapters.f5_velocity import DitVelocity
-
-    engine = bench_engine(checkpoint_dir, dtype_name, str(device))
-    dtype = TORCH_DTYPES[engine.precision.dtype]
-    velocity = DitVelocity(engine._dit, dtype)  # the engine's own DiT, as loaded and configured
+    engine, dtype, velocity = bench_velocity(checkpoint_dir, dtype_name, str(device))
     x, cond, text, t, cfg = guided_inputs(engine._dit, 1, frames, device, dtype)
 
     def forward(embedding: Callable[..., torch.Tensor]) -> torch.Tensor:
