@@ -54,6 +54,23 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_
     return statistics.median(samples)
 
 
+def interleaved(
+    sides: list[Callable[[], torch.Tensor]], repeats: int, device: torch.device
+) -> tuple[list[float], list[torch.Tensor]]:
+    """Median seconds per side over `repeats` rounds (one warm-up call each), and each
+    side's last output; on CUDA each call is timed to its kernels' end."""
+    outputs = [side() for side in sides]
+    samples: list[list[float]] = [[] for _ in sides]
+    for _ in range(repeats):
+        for index, side in enumerate(sides):
+            sync(device)
+            started = time.perf_counter()
+            outputs[index] = side()
+            sync(device)
+            samples[index].append(time.perf_counter() - started)
+    return [statistics.median(s) for s in samples], outputs
+
+
 def bench_engine(checkpoint_dir: Path, dtype: str | None = None, device: str | None = None) -> Any:
     """The engine on the real-size random checkpoint (written on first use), eager runner:
     the DiT as the engine loads and configures it (precision, attention processors, packed

@@ -18,8 +18,6 @@ is worth in the forward it runs in, layout conversions included.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -27,20 +25,13 @@ from pathlib import Path
 import torch
 
 from adapters.cpu_attention import block_rows, onednn_attention, onednn_attention_works, sdpa_attention
+from benchmarks.ceiling import bench_velocity, guided_inputs, interleaved
 
 HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
-
-
-def _time(kernel: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> float:
-    started = time.perf_counter()
-    kernel(*inputs)
-    return (time.perf_counter() - started) * 1e3
+CPU = torch.device("cpu")
 
 
 def whole_forward(checkpoint_dir: Path, frames_list: list[int], repeats: int) -> None:
-    from benchmarks.ceiling import bench_velocity, guided_inputs
-    from benchmarks.rotary import interleaved
-
     engine, dtype, velocity = bench_velocity(checkpoint_dir, device="cpu")
     processors = [block.attn.processor for block in engine._dit.transformer_blocks]
     engines_kernel = processors[0].attend
@@ -53,13 +44,13 @@ def whole_forward(checkpoint_dir: Path, frames_list: list[int], repeats: int) ->
     print(f"\nguided DiT forward, {str(dtype)[6:]}, the engine's attend: {engines_kernel.__name__}")
     print(f"{'frames':>6} {'fused s':>8} {'engine s':>8} {'speedup':>7} {'max diff':>8}")
     for frames in frames_list:
-        x, cond, text, t, cfg = guided_inputs(engine._dit, 1, frames, torch.device("cpu"), dtype)
+        x, cond, text, t, cfg = guided_inputs(engine._dit, 1, frames, CPU, dtype)
         inputs = (x, cond, text, t, None, cfg)
         with torch.inference_mode():
             (fused, ours), (want, got) = interleaved(
                 [partial(forward, sdpa_attention, inputs), partial(forward, engines_kernel, inputs)],
                 repeats,
-                torch.device("cpu"),
+                CPU,
             )
         diff = (want.float() - got.float()).abs().max().item()
         print(f"{frames:6d} {fused:8.3f} {ours:8.3f} {fused / ours:6.2f}x {diff:8.1e}")
@@ -90,16 +81,14 @@ def main() -> None:
             q, k, v = (torch.randn(shape, generator=generator).transpose(1, 2) for _ in range(3))
             want = sdpa_attention(q, k, v)
             q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
-            fused_times, onednn_times = [], []
-            for kernel in (sdpa_attention, onednn_attention):
-                kernel(q, k, v)  # first call: allocations, oneDNN's kernel generation
-            for _ in range(args.repeats):
-                fused_times.append(_time(sdpa_attention, q, k, v))
-                onednn_times.append(_time(onednn_attention, q, k, v))
-            fused, ours = statistics.median(fused_times), statistics.median(onednn_times)
+            # the first call of each (allocations, oneDNN's kernel generation) is not timed
+            seconds, (fused_out, ours_out) = interleaved(
+                [partial(sdpa_attention, q, k, v), partial(onednn_attention, q, k, v)], args.repeats, CPU
+            )
+            fused, ours = (s * 1e3 for s in seconds)
             flops = 4 * SEQUENCES * HEADS * frames * frames * HEAD_DIM
-            fused_err = (sdpa_attention(q, k, v).float() - want).abs().max().item()
-            ours_err = (onednn_attention(q, k, v).float() - want).abs().max().item()
+            fused_err = (fused_out.float() - want).abs().max().item()
+            ours_err = (ours_out.float() - want).abs().max().item()
             print(
                 f"{name:5} {frames:6d} {block_rows(frames):5d} {fused:9.1f} {ours:9.1f} {flops / fused / 1e6:10.0f} "
                 f"{flops / ours / 1e6:11.0f} {fused / ours:6.2f}x {fused_err:9.1e} {ours_err:10.1e}"

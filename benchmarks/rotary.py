@@ -21,8 +21,6 @@ graph replays too).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,26 +29,9 @@ import torch
 
 import adapters.f5_attention as f5_attention
 from adapters.f5_rotary import rotate
-from benchmarks.ceiling import bench_velocity, guided_inputs, sync
+from benchmarks.ceiling import bench_velocity, guided_inputs, interleaved
 
 HEADS, HEAD_DIM, SEQUENCES = 16, 64, 2
-
-
-def interleaved(
-    sides: list[Callable[[], torch.Tensor]], repeats: int, device: torch.device
-) -> tuple[list[float], list[torch.Tensor]]:
-    """Median seconds per side over `repeats` rounds (one warm-up call each), and each
-    side's last output; on CUDA each call is timed to its kernels' end."""
-    outputs = [side() for side in sides]
-    samples: list[list[float]] = [[] for _ in sides]
-    for _ in range(repeats):
-        for index, side in enumerate(sides):
-            sync(device)
-            started = time.perf_counter()
-            outputs[index] = side()
-            sync(device)
-            samples[index].append(time.perf_counter() - started)
-    return [statistics.median(s) for s in samples], outputs
 
 
 def embedding_alone(frames: list[int], dtypes: list[torch.dtype], repeats: int, device: torch.device) -> None:
