@@ -273,6 +273,7 @@ def main() -> None:
     import torch
 
     from adapters.precision import has_native_bf16, processor_name, read_cpu_flags
+    from benchmarks import host
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -284,6 +285,8 @@ def main() -> None:
     print(f"processor: {processor_name()} ({os.cpu_count()} cores), native bf16: "
           f"{'yes' if has_native_bf16(read_cpu_flags()) else 'no'}{gpu}; page cache: {cache}")  # fmt: skip
     print(f"load average at start: {os.getloadavg()[0]:.2f}; rounds: {args.rounds}; medians shown")
+    if not device.startswith("cuda"):
+        print(host.describe())
     print(f"jobs: {JOBS[0]!r} then {JOBS[1]!r}, {JOB_PARAMS}")
     extra_env, compile_cache = {}, args.checkpoint_dir / "coldstart-work" / "compile-cache"
     if args.compile:

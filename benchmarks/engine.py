@@ -420,6 +420,7 @@ def main() -> None:
     import torch
 
     from adapters.precision import DTYPES, has_native_bf16, processor_name, read_cpu_flags
+    from benchmarks import host
 
     settings = ensure_files(args.checkpoint_dir)
     on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
@@ -427,6 +428,8 @@ def main() -> None:
     flags = read_cpu_flags()
     print(f"processor: {processor} ({os.cpu_count()} cores visible, torch threads {torch.get_num_threads()})")
     print(f"cpu native bf16 (amx_bf16/avx512_bf16): {'yes' if has_native_bf16(flags) else 'no'}")
+    if not on_cuda:
+        print(host.describe())
     print(
         f"checkpoint: F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; cases: "
         + ", ".join(f"{c} ({len(TEXTS[c])} chars)" if c in TEXTS else f"{c} (8 sentences)" for c in cases)

@@ -233,6 +233,12 @@ def main() -> None:
     args = parser.parse_args()
     variants = dict(parse_variant(text) for text in args.variant)
     levels = [int(level) for level in args.levels.split(",")]
+    import torch
+
+    from benchmarks import host
+
+    if not torch.cuda.is_available():  # the workers serve on this CPU: say which, before they load it
+        print(host.describe())
     settings = ensure_files(args.checkpoint_dir)
     model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
     sides = Sides(list(variants))
