@@ -3,7 +3,8 @@
 The CPU bars are ratios against upstream, and upstream serves in fp32 while this worker
 serves in bf16 on a CPU with native bf16. Hosts that report the same processor name
 ("AMD EPYC", 2 cores) differ in how fast they multiply bf16 (result files of 2026-11 record
-about 1,000 GFLOP/s for the bf16 Linears; on 2026-12-07 they ran at 360, fp32 at 140), and
+about 1,000 GFLOP/s for the packed bf16 Linears; on 2026-12-07 they ran at 410, upstream's
+plain fp32 ones at 160), and
 the worker's side of every ratio moves with that rate far more than upstream's. A result
 that states the host's CPU family and model and both rates can be read against one taken
 on another host; one without them cannot.
