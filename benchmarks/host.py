@@ -4,15 +4,13 @@ The CPU bars are ratios against upstream, and upstream serves in fp32 while this
 serves in bf16 on a CPU with native bf16. Hosts that report the same processor name
 ("AMD EPYC", 2 cores) differ in how fast they multiply bf16 (result files of 2026-11 record
 about 1,000 GFLOP/s for the packed bf16 Linears; on 2026-12-07 they ran at 410, upstream's
-plain fp32 ones at 160), and
-the worker's side of every ratio moves with that rate far more than upstream's. A result
-that states the host's CPU family and model and both rates can be read against one taken
-on another host; one without them cannot.
+plain fp32 ones at 160), and the worker's side of every ratio moves with that rate far more
+than upstream's. A result that states the host's CPU family and model and both rates can be
+read against one taken on another host; one without them cannot.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from torch import nn
 
 from adapters.cpu_linear import PackedLinear, packing_works
 from adapters.precision import processor_name
+from benchmarks.ceiling import time_call
 
 # one Linear of the DiT (dim 1024 -> its feed-forward's 2048) over a guided sentence's
 # 2 x 760 frames: the multiply that most of a CPU forward's time goes to
@@ -47,21 +46,14 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 def linear_gflops(dtype: torch.dtype, packed: bool, rows: int = ROWS, repeats: int = 10) -> float:
     """GFLOP/s of one DiT-sized Linear in `dtype`, oneDNN-packed as the worker runs it on a
-    CPU or plain as upstream does (median of `repeats` calls after three warm-up calls)."""
+    CPU or plain as upstream does (the median of `repeats` calls, see `time_call`)."""
     torch.manual_seed(0)
     linear = nn.Linear(IN_FEATURES, OUT_FEATURES, dtype=dtype)
     layer: Callable[[torch.Tensor], torch.Tensor] = PackedLinear(linear) if packed else linear
     x = torch.randn(rows, IN_FEATURES).to(dtype)
-    samples = []
     with torch.inference_mode():
-        for _ in range(3):
-            layer(x)
-        for _ in range(repeats):
-            started = time.perf_counter()
-            layer(x)
-            samples.append(time.perf_counter() - started)
-    samples.sort()
-    return 2 * rows * IN_FEATURES * OUT_FEATURES / samples[len(samples) // 2] / 1e9
+        seconds = time_call(lambda: layer(x), torch.device("cpu"), repeats)
+    return 2 * rows * IN_FEATURES * OUT_FEATURES / seconds / 1e9
 
 
 def describe() -> str:
