@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps f5-tts==$(F5_TTS_VERSION)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web page's browser tests drive Debian's chromium (pip cannot download a browser here).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	else echo "install Debian's chromium (apt-get install chromium) for the browser tests"; fi
+
+install: $(STAMP) $(CHROMIUM)
 
 serve: install
 	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
