@@ -206,6 +206,7 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
         disk_cache=disk_cache,
+        aliases=config.voice_alias_map,
     )
     normalizer = providers.Singleton(
         TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
@@ -220,6 +221,7 @@ class Container(containers.DeclarativeContainer):
         url_ttl=config.output_url_ttl,
         max_audio_seconds=config.max_audio_seconds,
         aligner=batched_aligner,
+        batch_items=batched_engine.provided.max_items,
     )
     upload_voice = providers.Singleton(
         UploadVoice,

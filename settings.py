@@ -34,6 +34,30 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
 
 
+_VOICE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")  # domain.voice's rule, without the .wav suffix
+
+
+def parse_aliases(text: str) -> dict[str, str]:
+    """`alloy=narrator,echo=alice` as {alias: voice}. ValueError for a malformed pair, a name
+    the voice naming rule refuses, an alias given twice, or an alias of an alias (an alias
+    names a voice, so what it speaks never depends on the order of the list)."""
+    aliases: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        alias, equals, voice = (side.strip() for side in pair.partition("="))
+        alias, voice = (name[:-4] if name.lower().endswith(".wav") else name for name in (alias, voice))
+        if not equals or not _VOICE_NAME.fullmatch(alias) or not _VOICE_NAME.fullmatch(voice):
+            raise ValueError(f"{pair!r} is not ALIAS=VOICE with two voice names (letters, digits, '.', '_', '-')")
+        if alias in aliases:
+            raise ValueError(f"alias {alias!r} is given twice")
+        if alias == voice:
+            raise ValueError(f"alias {alias!r} names itself")
+        aliases[alias] = voice
+    chained = sorted(voice for voice in aliases.values() if voice in aliases)
+    if chained:
+        raise ValueError(f"{chained[0]!r} is an alias and the target of another: point both at the voice itself")
+    return aliases
+
+
 class SettingsError(ValueError):
     """A setting the worker cannot run with; the message is one line naming the variable."""
 
@@ -99,6 +123,12 @@ class Settings(StartupMode):
     api_key: SecretStr | None = None  # clients send it as a bearer token
     allow_no_api_key: bool = False  # listen beyond loopback without API_KEY
     cors_origins: str | None = None  # comma-separated; none: CORS off
+    public_list_routes: bool = False  # GET /v1/audio/models and /v1/audio/voices answer without API_KEY
+
+    # --- integrations (README "Plugging in") ----------------------------------------------
+    voice_aliases: str | None = None  # alloy=narrator,echo=alice: a name that speaks in a stored voice
+    wyoming_uri: str | None = None  # the OpenAI server also serves Wyoming here, e.g. tcp://0.0.0.0:10200
+    progress_interval: Annotated[float, Field(ge=0)] = 1.0  # seconds between a RunPod job's progress posts
 
     @field_validator("tts_engine", "tts_runner", "log_format", mode="before")
     @classmethod
@@ -114,6 +144,23 @@ class Settings(StartupMode):
                 text, text
             )
         return value
+
+    @field_validator("voice_aliases", mode="after")
+    @classmethod
+    def _check_aliases(cls, value: str | None) -> str | None:
+        parse_aliases(value or "")
+        return value
+
+    @field_validator("wyoming_uri", mode="after")
+    @classmethod
+    def _check_wyoming_uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(tcp://[^\s/]+:\d+|unix://\S+)", value.strip()):
+            raise ValueError("use tcp://HOST:PORT (e.g. tcp://0.0.0.0:10200) or unix://PATH")
+        return value.strip() if value else value
+
+    @property
+    def voice_alias_map(self) -> dict[str, str]:
+        return parse_aliases(self.voice_aliases or "")
 
     @field_validator("output_retention", mode="after")
     @classmethod

@@ -28,6 +28,11 @@ BUILTIN_CREATED_AT = "1970-01-01T00:00:00+00:00"
 INDEX_KEY = "index/voices.json"
 
 
+class BrokenAlias(VoiceNotFound):
+    """An alias (VOICE_ALIASES) whose voice does not exist: never the fallback an unknown
+    OpenAI voice name gets, since the operator said what this name must speak."""
+
+
 @dataclass(frozen=True)
 class BuiltinVoice:
     """A voice that ships with the worker (read lazily: most jobs name their own voice)."""
@@ -44,8 +49,10 @@ class VoiceLibrary:
         builtins: dict[str, BuiltinVoice] | None = None,
         cache_size: int = 32,
         disk_cache: ContentCache | None = None,
+        aliases: dict[str, str] | None = None,
     ) -> None:
         self._store = store
+        self.aliases = dict(aliases or {})  # alias -> the voice it speaks in
         self._codec = codec
         self._builtins = builtins or {}
         self._disk = disk_cache
@@ -56,6 +63,28 @@ class VoiceLibrary:
         self._lock = threading.Lock()
 
     def info(self, name: str) -> VoiceInfo:
+        """The voice `name` speaks in: its own, or for an alias, the voice it names."""
+        target = self.aliases.get(name)
+        if target is None:
+            return self._info(name)
+        try:
+            return self._info(target)
+        except VoiceNotFound:
+            raise BrokenAlias(
+                f"voice {name!r} is an alias of {target!r} (VOICE_ALIASES), and there is no voice named {target!r}"
+            ) from None
+
+    def broken_aliases(self) -> dict[str, str]:
+        """The aliases whose voice does not exist (yet): for a warning at start-up."""
+        broken = {}
+        for alias, target in self.aliases.items():
+            try:
+                self._info(target)
+            except VoiceNotFound:
+                broken[alias] = target
+        return broken
+
+    def _info(self, name: str) -> VoiceInfo:
         try:
             return VoiceInfo.from_json(self._store.get(metadata_key(name)))
         except KeyError:
@@ -73,7 +102,7 @@ class VoiceLibrary:
         with timer.stage("fetch"):
             info = self.info(name)
             audio = self._cached(info.sha256)
-            data = b"" if audio is not None else self._raw_audio(name, info.sha256)
+            data = b"" if audio is not None else self._raw_audio(self.aliases.get(name, name), info.sha256)
         if audio is None:
             with timer.stage("decode"):
                 audio = self._codec.decode(data)

@@ -35,7 +35,7 @@ class FailedStart:
         self.reason = reason
         self._answer = {"error": str(EngineError(f"worker failed to start: {reason}"))}
 
-    def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]:
+    def handle(self, payload: object, job_id: str = "-", progress: object = None) -> dict[str, Any]:
         log.warning("job_refused", job_id=job_id, endpoint=endpoint_of(payload), reason=self.reason)
         return dict(self._answer)
 

@@ -34,9 +34,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from container import Container, build_container
 from domain.errors import TtsError, VoiceNotFound
-from domain.use_cases.synthesize import CONTENT_TYPES, Synthesize, TtsResult
+from domain.use_cases.synthesize import CONTENT_TYPES, Progress, Synthesize, TtsResult
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice import DEFAULT_VOICE, voice_name
+from domain.voice_library import BrokenAlias
 from entrypoints.endpoints import parse_job
 from entrypoints.jobs import Limits
 from entrypoints.logging_setup import configure_logging
@@ -52,11 +53,13 @@ from entrypoints.openai_requests import (
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
 from entrypoints.runpod_import import import_runpod_in_background
+from entrypoints.service import warn_broken_aliases
 from ports.audio_encoder import AudioEncoder
 from settings import Settings, SettingsError, load_settings
 
 DEFAULT_PORT = 8880
 SMALL_BODY = 64 * 1024
+LIST_ROUTES = frozenset(("/v1/audio/models", "/v1/audio/voices"))
 log = structlog.get_logger("openai_api")
 
 
@@ -65,12 +68,18 @@ class ServerSettings:
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     allow_no_key: bool = False
+    public_list_routes: bool = False  # the two list routes answer without the key (PUBLIC_LIST_ROUTES)
 
 
 def server_settings(settings: Settings) -> ServerSettings:
     origins = tuple(o.strip() for o in (settings.cors_origins or "").split(",") if o.strip())
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    return ServerSettings(api_key=api_key or None, cors_origins=origins, allow_no_key=settings.allow_no_api_key)
+    return ServerSettings(
+        api_key=api_key or None,
+        cors_origins=origins,
+        allow_no_key=settings.allow_no_api_key,
+        public_list_routes=settings.public_list_routes,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -126,10 +135,18 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "f5-tts-worker"} for name in MODELS]
         return {"object": "list", "data": data}
 
+    @app.get("/v1/audio/models")
+    async def audio_models() -> dict[str, Any]:
+        """Open WebUI's model list for a TTS server that is not OpenAI's."""
+        return {"models": [{"id": name} for name in MODELS]}
+
     @app.get("/v1/audio/voices")
     async def voices() -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            listed = [voice_object(info) for info in await run_in_threadpool(api.list_voices)]
+            stored, aliases = await run_in_threadpool(api.list_voices.with_aliases)
+            listed = [voice_object(info) for info in stored]
+            listed += [{**voice_object(info), "id": alias, "name": alias, "alias_of": info.name}
+                       for alias, info in aliases.items()]  # fmt: skip
             # `data` as OpenAI lists objects; `voices` (objects with `id` and `name`) as Open WebUI reads it.
             return {"object": "list", "data": listed, "voices": listed}
 
@@ -154,7 +171,8 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
 
     app.add_middleware(BodyLimit, limit_for=_body_limit(api.limits))
     if settings.api_key:
-        app.add_middleware(BearerAuth, api_key=settings.api_key)
+        open_paths = LIST_ROUTES if settings.public_list_routes else frozenset()
+        app.add_middleware(BearerAuth, api_key=settings.api_key, open_paths=open_paths)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -185,9 +203,11 @@ async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
         return Response(result.audio, media_type=CONTENT_TYPES[tts.format], headers=headers)
     # The chunks' own files are not used: pcm is the cheapest for the use case to write.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
-    pcm = replace(speech, tts=replace(tts, format="pcm"))
+    progress: list[Progress] = []  # speech.progress events, for an SSE client
+    report = progress.append if speech.stream_format == "sse" else None
+    pcm = replace(speech, tts=replace(tts, format="pcm", progress=report))
     first, events = await run_in_threadpool(_with_fallback, lambda r: _started(api.synthesize.stream(r)), pcm)
-    encoded = EncodedSpeech(first, events, encoder, fields)
+    encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
         return StreamingResponse(sse_body(encoded, tts.text), media_type="text/event-stream")
     return StreamingResponse(audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
@@ -232,8 +252,8 @@ def _with_fallback(run: Callable[[Any], Any], speech: SpeechRequest) -> Any:
     """OpenAI's built-in voice names speak in the default voice when no such voice is stored."""
     try:
         return run(speech.tts)
-    except VoiceNotFound:
-        if not speech.openai_voice:
+    except VoiceNotFound as exc:
+        if not speech.openai_voice or isinstance(exc, BrokenAlias):
             raise
         return run(replace(speech.tts, voice=DEFAULT_VOICE))
 
@@ -313,14 +333,19 @@ class BodyLimit:
 
 
 class BearerAuth:
-    """`Authorization: Bearer <API_KEY>` on every route but /health (for load balancers) and
-    CORS preflights; compared in constant time."""
+    """`Authorization: Bearer <API_KEY>` on every route but /health (for load balancers),
+    CORS preflights and `open_paths` read with GET (PUBLIC_LIST_ROUTES: some Open WebUI
+    versions send no key when they list models and voices); compared in constant time."""
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
-        self.app, self._key = app, api_key.encode()
+    def __init__(self, app: ASGIApp, api_key: str, open_paths: frozenset[str] = frozenset()) -> None:
+        self.app, self._key, self._open = app, api_key.encode(), open_paths
+
+    def _exempt(self, scope: Scope) -> bool:
+        method = scope["method"]
+        return scope["path"] == "/health" or method == "OPTIONS" or (method == "GET" and scope["path"] in self._open)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health" and scope["method"] != "OPTIONS":
+        if scope["type"] == "http" and not self._exempt(scope):
             header = dict(scope["headers"]).get(b"authorization", b"")
             scheme, _, token = header.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self._key):
@@ -338,6 +363,7 @@ def boot(container: Container) -> SpeechApi:
     engine = container.batched_engine()
     engine.warm_up()
     runpod_import.join()
+    warn_broken_aliases(container.voices())
     log.info("server_ready", engine=engine.model_id, ready_seconds=round(time.perf_counter() - started, 3))
     return speech_api(container)
 

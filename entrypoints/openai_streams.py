@@ -11,12 +11,13 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import structlog
 
 from domain.errors import EngineError, TtsError
-from domain.use_cases.synthesize import StreamChunk, TtsResult
+from domain.use_cases.synthesize import Progress, StreamChunk, TtsResult
 from entrypoints.openai_requests import api_error
 from ports.audio_encoder import AudioStream
 
@@ -28,11 +29,19 @@ MEL_HOP = 256  # samples per generated mel frame: the "tokens" F5-TTS produces
 class EncodedSpeech:
     """The encoded bytes of a streamed synthesis, piece by piece; logs the outcome once."""
 
-    def __init__(self, first: Event, events: Iterator[Event], encoder: AudioStream, fields: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        first: Event,
+        events: Iterator[Event],
+        encoder: AudioStream,
+        fields: dict[str, Any],
+        progress: list[Progress] | None = None,
+    ) -> None:
         self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
         self._start = time.perf_counter()
         self.result: TtsResult | None = None
         self.words: list[dict[str, Any]] = []  # timed words not yet sent (`timestamps: true`)
+        self.progress = progress if progress is not None else []  # filled by the use case, not yet sent
 
     def __iter__(self) -> Iterator[bytes]:
         event: Event = self._first
@@ -77,11 +86,13 @@ def sse_body(speech: EncodedSpeech, text: str) -> Iterator[bytes]:
     """`speech.audio.delta` events with base64 audio, then `speech.audio.done` with usage
     (input characters as input tokens, generated mel frames as output tokens); an `error`
     event when synthesis fails midway. With `timestamps: true`, `speech.words.delta` events
-    carry the words (seconds of the whole answer) as their audio is sent."""
+    carry the words (seconds of the whole answer) as their audio is sent, and `speech.progress`
+    events how far synthesis has come."""
     try:
         for data in speech:
             yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
             yield from _words(speech)
+            yield from _progress(speech)
         yield from _words(speech)
     except Exception as exc:
         yield _event({"type": "error", **speech.failed(exc)})
@@ -98,6 +109,15 @@ def _words(speech: EncodedSpeech) -> Iterator[bytes]:
     if speech.words:
         words, speech.words = speech.words, []
         yield _event({"type": "speech.words.delta", "words": words})
+
+
+def _progress(speech: EncodedSpeech) -> Iterator[bytes]:
+    """This worker's extension event: how far synthesis has come (chunks done of planned,
+    seconds of audio, share of the text spoken), after the audio it counts; the last one
+    only, when several chunks went out in one delta."""
+    if speech.progress:
+        latest, speech.progress[:] = speech.progress[-1], []
+        yield _event({"type": "speech.progress", **asdict(latest)})
 
 
 def _event(payload: dict[str, Any]) -> bytes:

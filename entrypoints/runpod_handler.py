@@ -17,23 +17,26 @@ thread beside the model's loading, without py-cpuinfo's subprocess probe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import asdict
 from typing import Any, Protocol
 
 import structlog
 
 from container import Container, build_container
 from domain.errors import StorageError, TtsError
+from domain.use_cases.synthesize import Progress
 from domain.voice import DEFAULT_VOICE
 from entrypoints import CODE_STARTED
 from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
 from entrypoints.process_clock import process_started
 from entrypoints.runpod_import import import_runpod_in_background
-from entrypoints.service import WorkerService
+from entrypoints.service import WorkerService, warn_broken_aliases
 from settings import Settings, load_settings, startup_mode
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -41,7 +44,9 @@ log = structlog.get_logger("worker")
 
 
 class JobService(Protocol):
-    def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]: ...
+    def handle(
+        self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
+    ) -> dict[str, Any]: ...
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
@@ -86,6 +91,7 @@ def boot(container: Container) -> WorkerService:
         failed = [check for check in container.store().check() if not check.ok]
     if failed:
         raise StorageError(f"store check {failed[0].name!r} failed: {failed[0].detail}")
+    warn_broken_aliases(container.voices())
     ready = time.perf_counter() - started
     log.info(
         "worker_ready",
@@ -102,13 +108,74 @@ def boot(container: Container) -> WorkerService:
     return service
 
 
-def make_handler(service: JobService, executor: Executor | None = None) -> Handler:
+class ProgressPosts:
+    """One job's progress, sent to RunPod (which shows it in `/status/{id}` while the job
+    runs) at most once every `interval` seconds, in order, and all of it before the result.
+
+    runpod's `progress_update(job, progress)` posts `{"status": "IN_PROGRESS", "output":
+    progress}` to the job-done URL from a new thread per call, so two posts, or a post and
+    the result, can arrive in either order; this posts the same body with the SDK's own
+    `send_result`, one post after another on one thread (`sender`), and `flush()` waits
+    for the job's last one before the handler hands its result to the SDK."""
+
+    def __init__(
+        self,
+        job: dict[str, Any],
+        sender: Executor,
+        interval: float,
+        post: Callable[[dict[str, Any], dict[str, Any]], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._job, self._sender, self._interval, self._post, self._clock = job, sender, interval, post, clock
+        self._last_sent: float | None = None
+        self._pending: Future[None] | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        now = self._clock()
+        if progress.chunks_done >= progress.chunks_total:
+            return  # the result itself comes next
+        if self._last_sent is not None and now - self._last_sent < self._interval:
+            return
+        self._last_sent = now
+        self._pending = self._sender.submit(self._post, self._job, asdict(progress))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Waits (bounded) for the last post: a late progress post must not follow the result."""
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                self._pending.result(timeout)
+
+
+def post_progress(job: dict[str, Any], progress: dict[str, Any]) -> None:
+    """What runpod.serverless.progress_update sends, sent from the calling thread."""
+    from runpod.http_client import AsyncClientSession
+    from runpod.serverless.modules.rp_http import send_result
+
+    async def send() -> None:
+        async with AsyncClientSession() as session:
+            await send_result(session, {"status": "IN_PROGRESS", "output": progress}, job)
+
+    asyncio.run(send())
+
+
+def make_handler(
+    service: JobService,
+    executor: Executor | None = None,
+    progress: Callable[[dict[str, Any]], ProgressPosts] | None = None,
+) -> Handler:
     """`executor` runs the jobs (default: asyncio's, which has only min(32, cores + 4)
-    threads: on a 16-core GPU host 20 jobs at most could reach the batcher together)."""
+    threads: on a 16-core GPU host 20 jobs at most could reach the batcher together).
+    `progress` makes a job's progress reporter (none: the job reports nothing)."""
 
     async def handler(job: dict[str, Any]) -> dict[str, Any]:
-        call = functools.partial(service.handle, job.get("input"), str(job.get("id", "-")))
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        loop = asyncio.get_running_loop()
+        posts = progress(job) if progress is not None else None
+        call = functools.partial(service.handle, job.get("input"), str(job.get("id", "-")), posts)
+        try:
+            return await loop.run_in_executor(executor, call)
+        finally:
+            if posts is not None:
+                await loop.run_in_executor(executor, posts.flush)
 
     return handler
 
@@ -127,6 +194,16 @@ def make_streaming_handler(
             yield answer
 
     return handler
+
+
+def _progress_posts(settings: Settings, sender: Executor) -> Callable[[dict[str, Any]], ProgressPosts] | None:
+    """Progress reporters for jobs taken from RunPod's queue; none under the local API
+    (`--rp_serve_api`), which has no job-done URL to post to."""
+    from runpod.serverless.modules.rp_http import JOB_DONE_URL
+
+    if not JOB_DONE_URL.startswith(("http://", "https://")):
+        return None
+    return lambda job: ProgressPosts(job, sender, settings.progress_interval, post_progress)
 
 
 def start() -> tuple[Settings, JobService, Container | None]:
@@ -165,8 +242,11 @@ def main() -> None:
     log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=batch_items)
     # the local API ignores concurrency_modifier: leave room for more clients than `jobs`
     executor = ThreadPoolExecutor(max_workers=max(2 * jobs, 8), thread_name_prefix="job")
-    maker = make_streaming_handler if settings.streaming else make_handler
-    handler = maker(service, executor)
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
+    if settings.streaming:
+        handler = make_streaming_handler(service, executor)
+    else:
+        handler = make_handler(service, executor, _progress_posts(settings, sender))
     try:
         runpod.serverless.start(
             {
@@ -179,6 +259,7 @@ def main() -> None:
         if container is not None:
             container.shutdown_resources()
         executor.shutdown(wait=False)
+        sender.shutdown(wait=False)
         log.info("worker_stopped")
 
 

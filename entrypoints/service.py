@@ -9,15 +9,16 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import structlog
 
 from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
-from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest
+from domain.use_cases.synthesize import Progress, StreamChunk, Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
+from domain.voice_library import VoiceLibrary
 from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts_extra
 from entrypoints.jobs import Limits
 from ports.aligner import Aligner
@@ -39,13 +40,18 @@ class WorkerService:
     sweep_outputs: Callable[[], object] | None = None  # starts a retention sweep: rate-limited, off this thread
     engine: TtsEngine | None = None  # for `health` only: jobs reach it through `synthesize`
 
-    def handle(self, payload: object, job_id: str = "-") -> dict[str, Any]:
+    def handle(
+        self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
+    ) -> dict[str, Any]:
+        """The job's answer; `progress`, when given, hears how far a tts job has come."""
         start = time.perf_counter()
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
         try:
             job = parse(payload, self.limits)
         except TtsError as exc:
             return _failed(exc, start, fields)
+        if progress is not None and isinstance(job.request, TtsRequest):
+            job = replace(job, request=replace(job.request, progress=progress))
         return self._answer(job, start, fields)
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
@@ -129,6 +135,20 @@ class WorkerService:
             # how it runs, not whether it is healthy: a failed background compile serves on
             answer["engine"] = asdict(self.engine.status())
         return {**answer, "healthy": ok, "status": "completed" if ok else "degraded"}
+
+
+def warn_broken_aliases(voices: VoiceLibrary) -> None:
+    """A warning at start-up for each alias whose voice does not exist, not a refusal to
+    start: voices live in the shared store and may be uploaded after the worker starts (a
+    worker that refused would also refuse the upload that fixes it). Using such an alias
+    fails with voice_not_found naming both names, never a fallback."""
+    try:
+        broken = voices.broken_aliases()
+    except TtsError as exc:  # the store check reports a failing store
+        log.warning("aliases_not_checked", error=str(exc))
+        return
+    for alias, target in broken.items():
+        log.warning("alias_voice_missing", alias=alias, voice=target, setting="VOICE_ALIASES")
 
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,9 @@ read from the environment at import:
 - The stop channel, derived from it: `GET .../job-stop/<worker>?...` (204, or `{"jobsToStop": [ids]}`).
 - `RUNPOD_WEBHOOK_POST_OUTPUT` and `RUNPOD_WEBHOOK_POST_STREAM` with `$RUNPOD_POD_ID` = worker id
   and `$ID` = job id, plus `&isStream=true|false`: a POST whose body is the JSON of
-  `{"output": ...}` or `{"error": "..."}`; a stream POST carries one yielded piece.
+  `{"output": ...}` or `{"error": "..."}`; a stream POST carries one yielded piece. A progress
+  post (`runpod.serverless.progress_update`) goes to the job-done URL too, as
+  `{"status": "IN_PROGRESS", "output": progress}`: recorded as a "progress" event, not "done".
 - `RUNPOD_WEBHOOK_PING` (only when RUNPOD_AI_API_KEY and RUNPOD_POD_ID are set): `GET` with
   `job_id` (the jobs in progress) and `runpod_version`, every RUNPOD_PING_INTERVAL ms.
 
@@ -40,7 +42,7 @@ LONG_POLL_SECONDS = 0.5  # how long an empty take or stop poll is held open, as 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "take", "stream", "done", "ping", "stop-poll"
+    kind: str  # "take", "stream", "progress", "done", "ping", "stop-poll"
     job_id: str | None = None
     body: Any = None
     query: dict[str, list[str]] = field(default_factory=dict)
@@ -180,6 +182,8 @@ def job_queue() -> Iterator[JobQueue]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode())
             headers = {k.lower(): v for k, v in self.headers.items()}
             kind = {"job-done": "done", "job-stream": "stream"}.get(action)
+            if kind == "done" and isinstance(body, dict) and body.get("status") == "IN_PROGRESS":
+                kind = "progress"  # the platform keeps the job running and shows this in /status
             if kind is None:
                 self._reply(404, {"error": self.path})
                 return

@@ -55,6 +55,18 @@ NO_ALIGNER = "timestamps need the aligner's weights and this worker was built wi
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a job has come, as RunPod's progress posts and the SSE stream's
+    `speech.progress` events report it: chunks done of those planned, seconds of audio
+    ready, and the share of the text's characters spoken (0..1)."""
+
+    chunks_done: int
+    chunks_total: int
+    audio_seconds: float
+    text_share: float
+
+
+@dataclass(frozen=True)
 class TtsRequest:
     """`text` in `voice`, or, when `segments` is given, each segment in its own voice (then
     `text` is only what the answer echoes). Tags in the text are resolved either way."""
@@ -70,6 +82,8 @@ class TtsRequest:
     normalize: bool = True
     timestamps: bool = False
     captions: str | None = None
+    #: called as chunks complete (a job run in several engine calls, or each streamed chunk)
+    progress: Callable[[Progress], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def aligned(self) -> bool:
@@ -138,8 +152,10 @@ class Synthesize:
         max_audio_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         aligner: Aligner | None = None,
+        batch_items: int | None = None,
     ) -> None:
         self._engine = engine
+        self._batch_items = batch_items  # the most chunks the engine runs in one call
         self._aligner = aligner
         self._clock = clock
         self._voices = voices
@@ -162,7 +178,7 @@ class Synthesize:
         timed: list[WordTiming] = []
         samples = array("f")
         with timer.stage("engine"):
-            parts = self._engine.synthesize(plan.items)
+            parts = self._synthesize_all(plan, request.progress)
         spans = self._align(plan, 0, parts, timer) if words else None
         for index, part in enumerate(parts):
             samples.extend(assembler.push(part).samples)
@@ -208,6 +224,8 @@ class Synthesize:
                 with timer.stage("encode"):
                     data = self._codec.encode(piece, request.format)
                 playing_since = self._clock() if playing_since is None else playing_since
+                if request.progress is not None:  # before the chunk, so it is sent with the chunk's audio
+                    request.progress(_progress(plan, len(pieces) + 1, delivered + piece.duration))
                 yield StreamChunk(
                     index=len(pieces),
                     audio=data,
@@ -219,6 +237,19 @@ class Synthesize:
                 pieces.append(piece)
         audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
         yield self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
+
+    def _synthesize_all(self, plan: _Plan, report: Callable[[Progress], None] | None) -> list[Audio]:
+        """Every chunk in one engine call; with a progress callback, in calls of what the
+        engine runs at once, reporting after each. The audio is the same either way: each
+        item's audio depends only on that item (the engine contract)."""
+        if report is None:
+            return self._engine.synthesize(plan.items)
+        size = self._batch_items or len(plan.items)
+        parts: list[Audio] = []
+        for start in range(0, len(plan.items), size):
+            parts.extend(self._engine.synthesize(plan.items[start : start + size]))
+            report(_progress(plan, len(parts), sum(part.duration for part in parts)))
+        return parts
 
     def _word_clock(self, plan: _Plan) -> WordClock:
         return WordClock(plan.tokens, plan.chunk_words, plan.written, plan.owners)
@@ -421,3 +452,9 @@ class Synthesize:
         except StorageError:
             self._store.delete(path)
             raise
+
+
+def _progress(plan: _Plan, done: int, seconds: float) -> Progress:
+    spoken = sum(len(item.text) for item in plan.items[:done])
+    total = sum(len(item.text) for item in plan.items)
+    return Progress(done, len(plan.items), round(seconds, 3), round(spoken / total, 4) if total else 1.0)

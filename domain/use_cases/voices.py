@@ -125,6 +125,15 @@ class ListVoices:
     def __call__(self) -> list[VoiceInfo]:
         return self._voices.list()
 
+    def with_aliases(self) -> tuple[list[VoiceInfo], dict[str, VoiceInfo]]:
+        """The voices, and each alias (VOICE_ALIASES) whose voice exists with that voice's
+        info: what a client may pick from. A stored voice an alias shadows is left out, as
+        its name speaks the alias's voice."""
+        voices = self._voices.list()
+        by_name = {info.name: info for info in voices}
+        aliases = {alias: by_name[target] for alias, target in self._voices.aliases.items() if target in by_name}
+        return [info for info in voices if info.name not in aliases], aliases
+
 
 class DeleteVoice:
     def __init__(self, voices: VoiceLibrary) -> None:
