@@ -13,6 +13,7 @@ request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hmac
 import ipaddress
@@ -397,11 +398,31 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level or "INFO", settings.log_format or "console")
     container = build_container(settings=settings)
     try:
-        app = create_app(boot(container), server)
+        api = boot(container)
+        app = create_app(api, server)
         log.info("listening", host=args.host, port=args.port, auth=bool(server.api_key), cors=server.cors_origins)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        asyncio.run(_serve(uvicorn.Server(config), api, settings.wyoming_uri))
     finally:
         container.shutdown_resources()
+
+
+async def _serve(http: Any, api: SpeechApi, wyoming_uri: str | None) -> None:
+    """The HTTP server, and with WYOMING_URI the Wyoming server too, in one event loop over
+    one container: one model in memory serves both."""
+    if wyoming_uri is None:
+        await http.serve()
+        return
+    from entrypoints import wyoming_server
+
+    wyoming = wyoming_server.wyoming_server(wyoming_uri)
+    await wyoming.start(wyoming_server.handlers(wyoming_server.WyomingTts.from_api(api)))
+    wyoming_server.warn_if_exposed(wyoming_uri)
+    log.info("wyoming_listening", uri=wyoming_uri)
+    try:
+        await http.serve()
+    finally:
+        await wyoming.stop()
 
 
 if __name__ == "__main__":
