@@ -262,3 +262,30 @@ def test_exit_on_startup_failure_makes_the_worker_exit_with_the_reason(tmp_path)
     last = Path(w.log_path).read_text().strip().splitlines()[-1]  # type: ignore[attr-defined]
     assert last.startswith("worker failed to start: bad setting: MAX_TEXT_CHARS='lots'")
     assert not [e for e in queue.events if e.kind == "take"]  # it never took a job
+
+
+def test_a_long_job_posts_its_progress_in_order_before_its_result(tmp_path):
+    env = {"BATCH_MAX_ITEMS": "2", "PROGRESS_INTERVAL": "0", "VOICE_ALIASES": "alloy=default,echo=ghost"}
+    with job_queue() as queue, queue_worker(queue, tmp_path, **env) as worker:
+        job_id, short_id, broken_id = queue.submit_many([
+            {"text": LONG_TEXT, "seed": 3, "return": "base64", "voice": "alloy"},
+            {"text": "One chunk only.", "return": "base64"},
+            {"text": "Hello.", "voice": "echo"},
+        ])  # fmt: skip
+        done = queue.wait_done(job_id, short_id, broken_id)
+        assert worker.poll() is None
+    events = [e for e in queue.of(job_id) if e.kind in ("progress", "done")]
+    assert [e.kind for e in events] == ["progress"] * (len(events) - 1) + ["done"]  # all of it before the result
+    progress = [e.body["output"] for e in events[:-1]]
+    assert all(e.body["status"] == "IN_PROGRESS" and e.query["isStream"] == ["false"] for e in events[:-1])
+    total = progress[0]["chunks_total"]
+    assert total >= 5 and [p["chunks_done"] for p in progress] == list(range(2, total, 2))  # each call but the last
+    assert all(p["chunks_total"] == total for p in progress)
+    shares, seconds = [p["text_share"] for p in progress], [p["audio_seconds"] for p in progress]
+    assert shares == sorted(shares) and 0 < shares[0] < shares[-1] < 1 and seconds == sorted(seconds)
+    output = done[job_id]["output"]
+    assert output["status"] == "completed" and output["voice"] == "alloy" and output["duration"] > seconds[0]
+    assert [e.kind for e in queue.of(short_id) if e.kind != "take"] == ["done"]  # one engine call: nothing to report
+    assert done[broken_id]["error"].startswith("voice_not_found: voice 'echo' is an alias of 'ghost'")
+    warnings = worker_events(worker, "alias_voice_missing")
+    assert [(w["alias"], w["voice"]) for w in warnings] == [("echo", "ghost")]  # said at start-up
