@@ -59,10 +59,13 @@ log = structlog.get_logger("wyoming")
 
 class Sentences:
     """Text that arrives in pieces, given back a whole sentence at a time as soon as it is
-    complete (its end is only certain once what follows it has arrived)."""
+    complete (its end is only certain once what follows it has arrived). Text that runs past
+    `max_chars` without a sentence end is given back up to its last space before that, so a
+    client streaming endless text holds a bounded buffer and every piece fits the limits."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_chars: int) -> None:
         self._text = ""
+        self._max = max(1, max_chars)
 
     def add(self, text: str) -> list[str]:
         self._text += text
@@ -71,6 +74,12 @@ class Sentences:
             self._text = self._text[match.end() :]
             if sentence := match.group().strip():
                 done.append(sentence)
+        while len(self._text) > self._max:
+            cut = self._text.rfind(" ", 0, self._max + 1)
+            cut = cut if cut > 0 else self._max
+            piece, self._text = self._text[:cut].strip(), self._text[cut:].lstrip()
+            if piece:
+                done.append(piece)
         return done
 
     def finish(self) -> str:
@@ -162,7 +171,9 @@ class TtsHandler(AsyncEventHandler):
                 synthesize = Synthesize.from_event(event)
                 await self._speak(synthesize.text, synthesize.voice)
         elif SynthesizeStart.is_type(event.type):
-            self._voice, self._sentences = SynthesizeStart.from_event(event).voice, Sentences()
+            limits = self._tts.api.limits  # a piece of max_text_bytes // 4 characters fits the byte limit too
+            self._sentences = Sentences(min(limits.max_text_chars, limits.max_text_bytes // 4))
+            self._voice = SynthesizeStart.from_event(event).voice
         elif SynthesizeChunk.is_type(event.type):
             if self._sentences is None:
                 await self._error(InvalidInput("synthesize-chunk came before synthesize-start"))

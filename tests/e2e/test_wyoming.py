@@ -268,12 +268,20 @@ def test_sixteen_concurrent_clients_are_answered_and_batched_together(tmp_path):
 
 
 def test_sentences_complete_only_when_what_follows_has_arrived():
-    sentences = Sentences()
+    sentences = Sentences(1000)
     assert sentences.add("Dr") == [] and sentences.add("y. Really?") == ["Dry."]
     assert sentences.add(" Yes!\nNext line") == ["Really?", "Yes!"]
     assert sentences.add("。你好。") == ["Next line。", "你好。"]
     assert sentences.add(" \u201cQuoted.\u201d Tail") == ["\u201cQuoted.\u201d"]
     assert sentences.finish() == "Tail" and sentences.finish() == ""
+
+
+def test_text_without_sentence_ends_is_cut_at_a_space_within_the_limit():
+    sentences = Sentences(12)
+    assert sentences.add("one two three four") == ["one two"]
+    assert sentences.add(" five six seven") == ["three four", "five six"]
+    assert sentences.add(" " + "x" * 30) == ["seven", "x" * 12, "x" * 12]
+    assert sentences.finish() == "x" * 6
 
 
 def wait_for_port(port: int, process, log_path: Path, timeout: float = 120) -> None:
