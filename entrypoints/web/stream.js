@@ -102,11 +102,6 @@ export function wavBytes(samples, rate) {
   return new Uint8Array(out);
 }
 
-/** Raw 16-bit little-endian bytes of `samples` (the API's `pcm`). */
-export function pcmBytes(samples) {
-  return wavBytes(samples, PCM_RATE).slice(44);
-}
-
 /** Mixes a decoded recording's channels down to one. */
 export function downmix(channels) {
   if (channels.length === 1) return channels[0];

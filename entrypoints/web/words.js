@@ -23,7 +23,7 @@ export function wordAt(words, time) {
       high = mid - 1;
     }
   }
-  if (found === words.length - 1 && time >= words[found].end) return -1;
+  if (found >= 0 && found === words.length - 1 && time >= words[found].end) return -1;
   return found;
 }
 
