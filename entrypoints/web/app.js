@@ -278,6 +278,7 @@ function stopRecording() {
 
 // --- generating, streaming playback, read-along -----------------------------------------------
 
+/** The generation's stage (waiting, streaming, complete, cancelled, failed) and its words. */
 function setStage(stage, message) {
   $("listen").dataset.state = stage;
   $("speech-status").textContent = message;
@@ -336,7 +337,7 @@ async function generate(params) {
   player.onstart = (lead) => {
     const seconds = ((performance.now() - clicked) / 1000 + lead).toFixed(2);
     $("listen").dataset.firstSound = seconds;
-    setStage("playing", `Playing; first sound after ${seconds} s`);
+    setStage("streaming", `Playing; first sound after ${seconds} s`);
   };
   let progressEvents = false;
   try {
@@ -370,9 +371,9 @@ async function generate(params) {
   } catch (error) {
     if (state.player === player) stopPlayback();
     if (error.name === "AbortError") {
-      setStage("idle", "Cancelled");
+      setStage("cancelled", "Cancelled");
     } else {
-      setStage("idle", "");
+      setStage("failed", "");
       showError(errorControl(error, SPEECH_PARAMS, "generate"), error);
     }
     setProgress(0);
@@ -385,15 +386,14 @@ async function generate(params) {
   setProgress(1);
   const samples = assembler.samples();
   const wav = new Blob([wavBytes(samples, PCM_RATE)], { type: "audio/wav" });
-  showResult({ params: run, words: state.words, wav }, false);
-  const duration = (samples.length / PCM_RATE).toFixed(2);
+  showResult({ params: run, words: state.words, wav, duration: samples.length / PCM_RATE }, false);
+  setStage("complete", `Done: ${(samples.length / PCM_RATE).toFixed(2)} s of audio, seed ${run.seed}`);
   if (state.player === player) {
-    setStage(player.playing ? "playing" : "done", `Done: ${duration} s of audio, seed ${run.seed}`);
     player.onended = () => {
+      // the audio element, which holds the whole file, takes over (replay, seek)
       if (state.player !== player) return;
       player.close();
       state.player = null;
-      setStage("done", `Done: ${duration} s of audio, seed ${run.seed}`);
     };
     player.finish();
   }
@@ -415,7 +415,7 @@ function showResult(result, play) {
   $("download-audio").textContent = `Download ${result.params.format}`;
   $("download-srt").disabled = $("download-vtt").disabled = !result.words.length;
   if (play) {
-    setStage("playing", "Playing from history");
+    setStage("complete", `Playing from history: ${result.duration.toFixed(2)} s, seed ${result.params.seed}`);
     audio.play();
   }
 }
@@ -435,6 +435,8 @@ function seek(seconds) {
 }
 
 function tick() {
+  const playing = Boolean(state.player?.playing) || !$("audio").paused;
+  $("listen").dataset.playing = String(playing);
   const time = currentTime();
   if (time === null) return;
   $("readalong").dataset.time = time.toFixed(3);
@@ -469,8 +471,9 @@ async function downloadAudio() {
   if (params.format === "wav") return save(wav, "speech.wav");
   if (params.format === "pcm") return save(wav.slice(44), "speech.pcm"); // the WAV's samples, headerless
   try {
-    // Other formats are encoded by the server: the same request, seed included, as one file.
-    const response = await postJson("/v1/audio/speech", { ...speechBody(params), stream: false });
+    // Other formats are encoded by the server: the same request, seed included, streamed as the
+    // page's was (`stream: false` cuts the text differently), so the file holds what was heard.
+    const response = await postJson("/v1/audio/speech", speechBody(params));
     save(await response.blob(), `speech.${params.format}`);
   } catch (error) {
     showError("download-audio", error);
@@ -575,7 +578,6 @@ async function start() {
   $("download-audio").addEventListener("click", downloadAudio);
   $("download-srt").addEventListener("click", () => downloadCaptions("srt"));
   $("download-vtt").addEventListener("click", () => downloadCaptions("vtt"));
-  $("audio").addEventListener("ended", () => setStage("done", $("speech-status").textContent));
   $("readalong").addEventListener("click", (event) => {
     if (event.target.dataset.start !== undefined) seek(Number(event.target.dataset.start));
   });

@@ -20,9 +20,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (apt
 
 
 def test_the_page_modules_pass_their_node_tests():
-    done = subprocess.run(
-        [NODE, "--test", "tests/web/js/"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([NODE, "--test", "tests/web/js/"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     passed = int(re.search(r"^# pass (\d+)$", done.stdout, re.M).group(1))
     assert passed >= 12 and "# fail 0" in done.stdout
