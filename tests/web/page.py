@@ -3,8 +3,10 @@ download, and asking the API directly what the page should have got."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -71,3 +73,16 @@ def direct_seconds(base_url: str, text: str, voice: str, seed: int, headers: dic
 def element_duration(page, selector: str) -> float:
     page.wait_for_function(f"document.querySelector({json.dumps(selector)}).duration > 0")
     return page.evaluate(f"document.querySelector({json.dumps(selector)}).duration")
+
+
+def raw_get(base_url: str, path: str) -> tuple[int, bytes]:
+    """GET a path exactly as written: http.client sends `..` as it is, where httpx would
+    resolve it before sending."""
+    address = urlsplit(base_url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
