@@ -130,7 +130,8 @@ function ensureVoiceOption(name) {
   }
 }
 
-async function loadVoices(select) {
+/** Lists the voices, in the list and both selects; `preferred` is selected when it exists. */
+async function loadVoices(preferred) {
   $("voice-list-error").hidden = true;
   let voices;
   try {
@@ -140,7 +141,7 @@ async function loadVoices(select) {
     $("voice-list-error").hidden = false;
     return;
   }
-  const chosen = select ?? $("voice").value;
+  const chosen = preferred ?? $("voice").value;
   const list = $("voice-list");
   list.replaceChildren();
   for (const select of [$("voice"), $("tag-voice")]) select.replaceChildren();
@@ -284,9 +285,11 @@ function setStage(stage, message) {
   $("speech-status").textContent = message;
 }
 
-function setProgress(share) {
+/** The share of the text spoken (null: not known yet), and in words what the server said. */
+function setProgress(share, detail = "") {
   if (share === null) $("progress").removeAttribute("value");
   else $("progress").value = share;
+  $("progress-detail").textContent = detail;
 }
 
 function renderWords(words, from = 0) {
@@ -326,6 +329,7 @@ async function generate(params) {
   state.abort = abort;
   $("generate").disabled = true;
   $("cancel").disabled = false;
+  for (const id of ["download-audio", "download-srt", "download-vtt"]) $(id).disabled = true;
   setStage("waiting", "Generating…");
   setProgress(null);
   state.words = [];
@@ -359,7 +363,8 @@ async function generate(params) {
           if (!progressEvents) setProgress(textShare(run.text, state.words));
         } else if (event.type === "speech.progress") {
           progressEvents = true;
-          setProgress(event.text_share);
+          const seconds = event.audio_seconds.toFixed(1);
+          setProgress(event.text_share, `${event.chunks_done} of ${event.chunks_total} chunks, ${seconds} s of audio`);
         } else if (event.type === "speech.audio.done") {
           finished = true;
         } else if (event.type === "error") {
@@ -383,7 +388,7 @@ async function generate(params) {
     $("generate").disabled = false;
     $("cancel").disabled = true;
   }
-  setProgress(1);
+  setProgress(1, "done");
   const samples = assembler.samples();
   const wav = new Blob([wavBytes(samples, PCM_RATE)], { type: "audio/wav" });
   showResult({ params: run, words: state.words, wav, duration: samples.length / PCM_RATE }, false);

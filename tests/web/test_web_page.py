@@ -5,6 +5,8 @@ downloads, history across a reload, errors next to their controls, and the call 
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import sys
 import threading
@@ -214,9 +216,38 @@ def test_api_errors_show_their_code_and_message_next_to_the_control(page):
     page.wait_for_selector("#add-voice-error:not([hidden])")
     assert page.inner_text("#add-voice-error") == f"invalid_input: the recording is larger than {MAX_VOICE_BYTES} bytes"
 
+    add_voice_from_file(page, "huge", audio_file(20.0), "A recording far too large for this server.")
+    page.wait_for_function("document.querySelector('#add-voice-error').textContent.includes('request body')")
+    # refused from its Content-Length before the body is read; the browser still shows the answer
+    assert page.inner_text("#add-voice-error").startswith("invalid_input: the request body is larger than")
+
     add_voice_from_file(page, "../x", audio_file(2.0), "A bad name for a voice.")
     page.wait_for_function("document.querySelector('#add-voice-error').textContent.includes('voice name')")
     assert page.inner_text("#add-voice-error").startswith("invalid_input: voice name must be")
+
+
+def test_progress_events_fill_the_bar_and_it_ends_done(page):
+    """`speech.progress` events (see the README's SSE events), here answered by the browser
+    itself for the page's request, set the bar to the share of the text each one reports."""
+    audio = base64.b64encode(bytes(4800)).decode()
+    events = [{"type": "speech.audio.delta", "audio": audio}]
+    for done, share in ((1, 0.25), (2, 0.6), (3, 1.0)):
+        progress = {"chunks_done": done, "chunks_total": 3, "audio_seconds": done * 0.1, "text_share": share}
+        events += [{"type": "speech.progress", **progress}, {"type": "speech.audio.delta", "audio": audio}]
+    events.append({"type": "speech.audio.done", "usage": {}})
+    body = "".join(f"data: {json.dumps(event)}\n\n" for event in events)
+    page.route("**/v1/audio/speech", lambda route: route.fulfill(content_type="text/event-stream", body=body))
+    page.evaluate("""() => {
+        const bar = document.querySelector('#progress');
+        window.progressValues = [];  // each change's value before it, then the last value
+        new MutationObserver((changes) => changes.forEach((change) => window.progressValues.push(change.oldValue)))
+            .observe(bar, { attributes: true, attributeFilter: ['value'], attributeOldValue: true });
+    }""")
+    generate(page, "One. Two. Three.")
+    values = page.evaluate("[...window.progressValues, document.querySelector('#progress').getAttribute('value')]")
+    assert values == ["0", None, "0.25", "0.6", "1", "1"]
+    assert page.inner_text("#progress-detail") == "done"
+    assert element_duration(page, "#audio") == pytest.approx(4 * 2400 / 24000)
 
 
 def test_history_survives_a_reload_and_plays_downloads_and_reruns(page, server, tmp_path):
