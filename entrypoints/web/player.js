@@ -46,13 +46,17 @@ export class StreamPlayer {
     source.connect(this.ctx.destination);
     const at = Math.max(this.next, this.ctx.currentTime + LEAD);
     source.start(at);
-    const first = !this.spans.length;
     this.spans.push({ at, from: this.queued, seconds: buffer.duration });
     this.sources.push(source);
     this.next = at + buffer.duration;
     this.queued += buffer.duration;
     source.onended = () => this.watchEnd();
-    if (first && this.onstart) this.onstart(at - this.ctx.currentTime);
+    if (this.onstart) {
+      // once: the first sound of the answer, not of a seek
+      const started = this.onstart;
+      this.onstart = null;
+      started(at - this.ctx.currentTime);
+    }
   }
 
   /** Seconds of the answer being heard now. */

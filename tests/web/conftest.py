@@ -49,8 +49,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def context(browser) -> Iterator[object]:
-    """A fresh profile: empty storage, microphone allowed, downloads kept."""
-    made = browser.new_context(accept_downloads=True, permissions=["microphone"])
+    """A fresh profile: empty storage, microphone and clipboard allowed, downloads kept."""
+    made = browser.new_context(accept_downloads=True, permissions=["microphone", "clipboard-read", "clipboard-write"])
     made.set_default_timeout(15000)
     yield made
     made.close()

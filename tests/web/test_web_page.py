@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -85,11 +86,20 @@ def server(engine, tmp_path_factory):
         container.shutdown_resources()
 
 
+# What the page may ask for: its own files and the documented API, nothing else (no CDN).
+ALLOWED = re.compile(r"/(web/[a-z]+\.(html|css|js)|web/|health|v1/audio/speech|v1/audio/voices(/[\w.-]+(/audio)?)?)?")
+
+
 @pytest.fixture
 def page(context, server):
+    requested = []
+    context.on("request", lambda request: requested.append(request.url))
     opened = open_page(context, server.base_url)
     yield opened
     assert page_errors(opened) == []
+    for url in requested:
+        if not url.startswith(("blob:", "data:")):
+            assert url.startswith(server.base_url) and ALLOWED.fullmatch(url[len(server.base_url) :]), url
 
 
 def voice_names(base_url: str) -> list[str]:
@@ -306,6 +316,8 @@ def test_the_call_shown_runs_as_curl_and_python(page, server, tmp_path):
     page.get_by_text("Show the call").click()
     curl, python = page.inner_text("#call-curl"), page.inner_text("#call-python")
     assert server.base_url in curl and server.base_url in python
+    page.get_by_role("button", name="Copy curl").click()
+    assert page.evaluate("navigator.clipboard.readText()") == curl
     subprocess.run(["bash", "-euo", "pipefail", "-c", curl], cwd=tmp_path, check=True, timeout=60)
     by_curl = (tmp_path / "speech.flac").read_bytes()
     (tmp_path / "speech.flac").unlink()
