@@ -281,6 +281,30 @@ def test_history_survives_a_reload_and_plays_downloads_and_reruns(page, server, 
     assert "seed 21" in page.locator("#history-list li").first.inner_text()
 
 
+def test_the_player_schedules_pieces_end_to_end_without_gaps(page):
+    """Rendered offline at the stream's own rate: pieces pushed one after another come out as
+    one unbroken signal, sample for sample, starting after the player's short lead."""
+    answer = page.evaluate("""async () => {
+        const { StreamPlayer } = await import('./player.js');
+        const rate = 24000, sizes = [2400, 1, 4799, 7200];
+        const context = new OfflineAudioContext(1, rate, rate);
+        const player = new StreamPlayer(rate, context);
+        const pieces = sizes.map((size, p) => Float32Array.from({ length: size }, (_, i) => ((p * 7 + i) % 100) / 200));
+        pieces.forEach((piece) => player.push(piece));
+        const contiguous = player.spans.every((span, i) => i === 0 || span.at === player.spans[i - 1].at
+            + player.spans[i - 1].seconds);
+        const lead = Math.round(player.spans[0].at * rate);
+        const out = (await context.startRendering()).getChannelData(0);
+        const expected = pieces.flatMap((piece) => [...piece]);
+        let mismatches = 0;
+        expected.forEach((value, i) => { if (Math.abs(out[lead + i] - value) > 1e-6) mismatches += 1; });
+        return { contiguous, lead, mismatches, silentAfter: out.slice(lead + expected.length).every((v) => v === 0),
+                 duration: player.duration };
+    }""")
+    assert answer["contiguous"] and answer["mismatches"] == 0 and answer["silentAfter"]
+    assert answer["lead"] == 1200 and answer["duration"] == pytest.approx(14400 / 24000)
+
+
 def test_history_storage_keeps_the_newest_entries_with_their_audio(page):
     answer = page.evaluate("""async () => {
         const { openHistory, KEEP } = await import('./history.js');
