@@ -50,6 +50,7 @@ from entrypoints.openai_requests import (
     form_flag,
     parse_speech,
     refuse,
+    upload_param,
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
@@ -239,9 +240,12 @@ async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
     }
     if isinstance(ref_text, str) and ref_text.strip():
         job["ref_text"] = ref_text
-    upload = parse_job(job, api.limits)
-    assert isinstance(upload, UploadRequest)
-    result = await run_in_threadpool(api.upload_voice, upload)
+    try:
+        upload = parse_job(job, api.limits)
+        assert isinstance(upload, UploadRequest)
+        result = await run_in_threadpool(api.upload_voice, upload)
+    except TtsError as exc:
+        raise api_error(exc, upload_param(exc)) from None
     log.info("voice_uploaded", voice=result.voice.name, transcribed=result.transcribed)
     return {**voice_object(result.voice), "transcribed": result.transcribed}
 

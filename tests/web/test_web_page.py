@@ -232,8 +232,15 @@ def test_api_errors_show_their_code_and_message_next_to_the_control(page):
     assert page.inner_text("#add-voice-error").startswith("invalid_input: the request body is larger than")
 
     add_voice_from_file(page, "../x", audio_file(2.0), "A bad name for a voice.")
-    page.wait_for_function("document.querySelector('#add-voice-error').textContent.includes('voice name')")
-    assert page.inner_text("#add-voice-error").startswith("invalid_input: voice name must be")
+    page.wait_for_selector("#voice-name-error:not([hidden])")
+    assert page.inner_text("#voice-name-error").startswith("invalid_input: voice name must be")
+
+    add_voice_from_file(page, "default", audio_file(2.0), "The name is taken.")
+    page.wait_for_function("document.querySelector('#voice-name-error').textContent.startsWith('voice_exists')")
+
+    add_voice_from_file(page, "short", audio_file(0.5), "Too short.")
+    page.wait_for_selector("#voice-file-error:not([hidden])")
+    assert page.inner_text("#voice-file-error").startswith("invalid_audio: the voice lasts 0.5 s")
 
 
 def test_progress_events_fill_the_bar_and_it_ends_done(page):
