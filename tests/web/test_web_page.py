@@ -43,8 +43,8 @@ SENTENCES = " ".join(f"Sentence {i} is read along as the page plays it." for i i
 
 @dataclass
 class GatedEngine(FakeEngine):
-    """The fake engine, which once `hold()` is called synthesizes the next batch (a stream's
-    first chunk) and then holds the batch after it until the test releases it."""
+    """The fake engine, which after `hold()` synthesizes the next batch (a stream's first
+    chunk) and holds every batch after it until the test calls `let_go()`."""
 
     armed: bool = False
     batches: int = 0
@@ -56,6 +56,11 @@ class GatedEngine(FakeEngine):
         self.holding.clear()
         self.release.clear()
 
+    def let_go(self) -> None:
+        """Releases a held batch, and disarms, so no later request is held."""
+        self.armed = False
+        self.release.set()
+
     def synthesize(self, items, **options):
         if self.armed:
             self.batches += 1
@@ -63,7 +68,6 @@ class GatedEngine(FakeEngine):
                 self.holding.set()
                 if not self.release.wait(30):
                     raise RuntimeError("the test never released the engine")
-                self.armed = False
         return super().synthesize(items, **options)
 
 
@@ -196,7 +200,7 @@ def test_playback_starts_while_the_rest_is_still_being_synthesized(page, engine)
         assert page.get_attribute("#listen", "data-playing") == "true"
         assert 0 < page.evaluate("document.querySelector('#progress').value") < 1
     finally:
-        engine.release.set()
+        engine.let_go()
     page.wait_for_selector("#listen[data-state=complete]")
     assert page.evaluate("document.querySelector('#progress').value") == 1
 
@@ -205,10 +209,11 @@ def test_cancel_stops_the_generation(page, engine):
     engine.hold()
     generate(page, SENTENCES, seed=6, wait="streaming")
     try:
+        assert engine.holding.wait(30)
         page.get_by_role("button", name="Cancel").click()
         page.wait_for_selector("#listen[data-state=cancelled]")
     finally:
-        engine.release.set()
+        engine.let_go()
     assert page.get_by_role("button", name="Generate").is_enabled()
     page.wait_for_function("document.querySelector('#listen').dataset.playing === 'false'")
 
