@@ -128,6 +128,17 @@ def test_every_control_has_its_label(page):
         assert page.get_by_role("button", name=name, exact=True).count() == 1, name
 
 
+def test_the_tags_are_one_click_away_and_land_at_the_cursor(page):
+    text = page.get_by_label("Text", exact=True)
+    text.fill("Hello there.")
+    text.evaluate("(box) => box.setSelectionRange(6, 6)")
+    page.get_by_role("button", name="Insert [pause:1s]").click()
+    page.get_by_label("Voice for the tag").select_option("default")
+    page.get_by_role("button", name="Insert [voice:…]").click()
+    assert text.input_value() == "Hello [pause:1s][voice:default]there."
+    assert "[pause:1s][voice:default]" in page.text_content("#call-curl")  # the shown call follows
+
+
 def test_a_voice_from_a_file_plays_speaks_and_is_read_along(page, server, tmp_path):
     add_voice_from_file(page, "narrator", audio_file(3.0), "Hello, this is my voice.")
     page.get_by_role("button", name="Play narrator").wait_for()
