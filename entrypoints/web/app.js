@@ -15,6 +15,7 @@ const UPLOAD_PARAMS = { name: "voice-name", ref_text: "voice-transcript", audio_
 const state = {
   timestamps: false, // the server has an aligner: ask for word timings
   player: null, // the StreamPlayer while a generation streams or plays
+  assembler: null, // the samples that player has been given
   abort: null,
   result: null, // {params, words, wav (Blob)} of what the audio element holds
   words: [],
@@ -337,6 +338,7 @@ async function generate(params) {
   const assembler = new PcmAssembler();
   const player = new StreamPlayer(PCM_RATE);
   state.player = player;
+  state.assembler = assembler;
   const clicked = performance.now();
   player.onstart = (lead) => {
     const seconds = ((performance.now() - clicked) / 1000 + lead).toFixed(2);
@@ -432,7 +434,7 @@ function currentTime() {
 
 function seek(seconds) {
   if (state.player) {
-    state.player.seek(seconds);
+    state.player.seek(seconds, state.assembler.samples());
   } else if ($("audio").src) {
     $("audio").currentTime = seconds;
     $("audio").play();

@@ -9,8 +9,7 @@ export class StreamPlayer {
   constructor(rate, context = new AudioContext()) {
     this.rate = rate;
     this.ctx = context;
-    this.pieces = []; // every sample so far, for seeking back
-    this.received = 0; // samples received
+    this.received = 0; // samples received (the caller keeps them, for seeking back)
     this.sources = [];
     this.spans = []; // [{at: context time, from: answer seconds, seconds}]
     this.next = 0; // context time where the next piece starts
@@ -27,7 +26,6 @@ export class StreamPlayer {
   /** Appends samples and schedules them right after what is queued. */
   push(samples) {
     if (!samples.length) return;
-    this.pieces.push(samples);
     this.received += samples.length;
     this.schedule(samples);
   }
@@ -74,15 +72,10 @@ export class StreamPlayer {
     return this.ctx.state === "running" && this.spans.length > 0 && this.ctx.currentTime < this.next;
   }
 
-  /** Plays from `seconds` of the answer: what has arrived now, and then what arrives next. */
-  seek(seconds) {
+  /** Plays from `seconds` of the answer: `all`, every sample pushed so far, and then what
+   * arrives next. */
+  seek(seconds, all) {
     this.silence();
-    const all = new Float32Array(this.received);
-    let at = 0;
-    for (const piece of this.pieces) {
-      all.set(piece, at);
-      at += piece.length;
-    }
     const from = Math.max(0, Math.min(this.received, Math.round(seconds * this.rate)));
     this.spans = [];
     this.next = 0;
