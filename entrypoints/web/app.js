@@ -244,9 +244,10 @@ async function startRecording() {
   recorder.ondataavailable = (event) => chunks.push(event.data);
   recorder.onstop = async () => {
     for (const track of stream.getTracks()) track.stop();
-    const context = new AudioContext();
+    // The browser records webm or ogg; the worker reads wav, flac, ogg and mp3: send a WAV, at
+    // the engine's 24 kHz (decoding resamples to the context's rate), half a 48 kHz one's size.
+    const context = new OfflineAudioContext(1, 1, PCM_RATE);
     try {
-      // The browser records webm or ogg; the worker reads wav, flac, ogg and mp3: send a WAV.
       const decoded = await context.decodeAudioData(await new Blob(chunks).arrayBuffer());
       const channels = Array.from({ length: decoded.numberOfChannels }, (_, i) => decoded.getChannelData(i));
       const wav = wavBytes(downmix(channels), decoded.sampleRate);
@@ -259,8 +260,6 @@ async function startRecording() {
       $("record-status").textContent = `Recorded ${decoded.duration.toFixed(1)} s`;
     } catch (error) {
       showError("voice-file", new ApiError(0, "invalid_audio", `the recording could not be read (${error.message})`));
-    } finally {
-      context.close();
     }
   };
   recorder.start();
