@@ -27,7 +27,7 @@ from adapters.soundfile_codec import SoundfileCodec
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Synthesize
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
+from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
 from entrypoints.jobs import Limits
@@ -233,6 +233,7 @@ class Container(containers.DeclarativeContainer):
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)
+    voice_audio = providers.Singleton(VoiceAudio, voices=voices)
 
     # --- entrypoint ---------------------------------------------------------------
     limits = providers.Singleton(Limits.from_settings, settings)

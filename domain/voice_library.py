@@ -109,6 +109,11 @@ class VoiceLibrary:
             self._remember(info.sha256, audio)
         return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
 
+    def audio(self, name: str) -> bytes:
+        """The voice's reference recording as stored (a wav), for a person to listen to."""
+        self.info(name)  # VoiceNotFound for an unknown name, as `reference` answers
+        return self._audio_bytes(name)
+
     def _raw_audio(self, name: str, sha256: str) -> bytes:
         data = self._disk.get(sha256) if self._disk else None
         if data is not None:

@@ -2,8 +2,8 @@
 
 A second way in, beside the RunPod worker, over the same container, use cases and voice
 store: `POST /v1/audio/speech` (streamed as audio or SSE), `GET /v1/models`, voices under
-`/v1/audio/voices`, `GET /health`. It only maps HTTP onto the use cases and back; nothing
-about synthesis lives here.
+`/v1/audio/voices`, `GET /health`, and the web page (`/web/`, static files that call those
+routes). It only maps HTTP onto the use cases and back; nothing about synthesis lives here.
 
 Security (see README "OpenAI-compatible server"): bearer-token auth when `API_KEY` is set; a
 server listening beyond loopback refuses to start without one unless `ALLOW_NO_API_KEY=1`;
@@ -21,22 +21,24 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from container import Container, build_container
 from domain.errors import TtsError, VoiceNotFound
 from domain.use_cases.synthesize import CONTENT_TYPES, Progress, Synthesize, TtsResult
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice, VoiceAudio
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
 from entrypoints.endpoints import parse_job
@@ -50,6 +52,7 @@ from entrypoints.openai_requests import (
     form_flag,
     parse_speech,
     refuse,
+    upload_param,
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
@@ -61,6 +64,7 @@ from settings import Settings, SettingsError, load_settings
 DEFAULT_PORT = 8880
 SMALL_BODY = 64 * 1024
 LIST_ROUTES = frozenset(("/v1/audio/models", "/v1/audio/voices"))
+WEB_ROOT = Path(__file__).with_name("web")  # the page: plain HTML, CSS and ES modules, no build step
 log = structlog.get_logger("openai_api")
 
 
@@ -110,6 +114,7 @@ class SpeechApi:
     upload_voice: UploadVoice
     list_voices: ListVoices
     delete_voice: DeleteVoice
+    voice_audio: VoiceAudio
     encoder: AudioEncoder
     health: Callable[[], dict[str, Any]]
     limits: Limits
@@ -164,6 +169,20 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
             return {"id": name, "object": "audio.voice.deleted", "deleted": True}
 
         return await _guarded(run())
+
+    @app.get("/v1/audio/voices/{voice_id}/audio")
+    async def reference_audio(voice_id: str) -> Response:
+        async def run() -> Response:
+            data = await run_in_threadpool(api.voice_audio, voice_name(voice_id))
+            return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store"})
+
+        return await _guarded(run())
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> RedirectResponse:
+        return RedirectResponse("/web/")
+
+    app.mount("/web", StaticFiles(directory=WEB_ROOT, html=True), name="web")
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -242,9 +261,12 @@ async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
     }
     if isinstance(ref_text, str) and ref_text.strip():
         job["ref_text"] = ref_text
-    upload = parse_job(job, api.limits)
-    assert isinstance(upload, UploadRequest)
-    result = await run_in_threadpool(api.upload_voice, upload)
+    try:
+        upload = parse_job(job, api.limits)
+        assert isinstance(upload, UploadRequest)
+        result = await run_in_threadpool(api.upload_voice, upload)
+    except TtsError as exc:
+        raise api_error(exc, upload_param(exc)) from None
     log.info("voice_uploaded", voice=result.voice.name, transcribed=result.transcribed)
     return {**voice_object(result.voice), "transcribed": result.transcribed}
 
@@ -334,16 +356,18 @@ class BodyLimit:
 
 
 class BearerAuth:
-    """`Authorization: Bearer <API_KEY>` on every route but /health (for load balancers),
-    CORS preflights and `open_paths` read with GET (PUBLIC_LIST_ROUTES: some Open WebUI
-    versions send no key when they list models and voices); compared in constant time."""
+    """`Authorization: Bearer <API_KEY>` on every route but /health (for load balancers), the
+    web page's static files (public; the page asks for the key and sends it itself), CORS
+    preflights and `open_paths` read with GET (PUBLIC_LIST_ROUTES: some Open WebUI versions
+    send no key when they list models and voices); compared in constant time."""
 
     def __init__(self, app: ASGIApp, api_key: str, open_paths: frozenset[str] = frozenset()) -> None:
         self.app, self._key, self._open = app, api_key.encode(), open_paths
 
     def _exempt(self, scope: Scope) -> bool:
         method = scope["method"]
-        return scope["path"] == "/health" or method == "OPTIONS" or (method == "GET" and scope["path"] in self._open)
+        path = scope["path"]
+        return _open_path(path) or method == "OPTIONS" or (method == "GET" and path in self._open)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._exempt(scope):
@@ -354,6 +378,10 @@ class BearerAuth:
                 await _error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _open_path(path: str) -> bool:
+    return path in ("/health", "/", "/web") or path.startswith("/web/")
 
 
 def boot(container: Container) -> SpeechApi:
@@ -376,10 +404,18 @@ def speech_api(container: Container) -> SpeechApi:
         upload_voice=service.upload_voice,
         list_voices=service.list_voices,
         delete_voice=service.delete_voice,
+        voice_audio=container.voice_audio(),
         encoder=container.encoder(),
         health=service.health,
         limits=service.limits,
     )
+
+
+def page_url(host: str, port: int) -> str:
+    """Where a browser on this machine opens the web page (a wildcard address is not one to open)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}/"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -400,7 +436,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         api = boot(container)
         app = create_app(api, server)
-        log.info("listening", host=args.host, port=args.port, auth=bool(server.api_key), cors=server.cors_origins)
+        log.info(
+            "listening",
+            host=args.host,
+            port=args.port,
+            page=page_url(args.host, args.port),
+            auth=bool(server.api_key),
+            cors=server.cors_origins,
+        )
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
         asyncio.run(_serve(uvicorn.Server(config), api, settings.wyoming_uri))
     finally:

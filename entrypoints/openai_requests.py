@@ -165,5 +165,15 @@ def _param_of(message: str) -> str | None:
     return _JOB_TO_OPENAI.get(field, field)
 
 
+def upload_param(exc: TtsError) -> str | None:
+    """The multipart field a failed voice upload is about, so a client (the web page) can show
+    the error beside it: the name, the transcript, or the recording."""
+    if exc.code == "voice_exists" or exc.message.startswith("voice name"):
+        return "name"
+    if "ref_text" in exc.message or "transcript" in exc.message:
+        return "ref_text"
+    return "audio_sample" if exc.code == "invalid_audio" else None
+
+
 def refuse(message: str, param: str | None = None) -> ApiError:
     return api_error(InvalidInput(message), param)

@@ -144,3 +144,13 @@ class DeleteVoice:
             raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
         self._voices.delete(name)
         return name
+
+
+class VoiceAudio:
+    """A voice's reference recording, so a client can hear what the voice was cloned from."""
+
+    def __init__(self, voices: VoiceLibrary) -> None:
+        self._voices = voices
+
+    def __call__(self, name: str) -> bytes:
+        return self._voices.audio(name)

@@ -1,0 +1,56 @@
+"""The web page in a real browser: Debian's chromium (never a downloaded one) driven by
+Playwright, headless, one browser per test process with a fake microphone that plays a
+known recording, and a fresh browser context (storage, permissions) per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import audio_file
+
+CHROMIUM = Path("/usr/bin/chromium")
+MICROPHONE_SECONDS = 4.0  # the fake microphone loops this recording
+
+
+def chromium_args(microphone: Path) -> list[str]:
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; make install does it as root)")
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path_factory.mktemp("browser")
+    microphone = folder / "microphone.wav"
+    microphone.write_bytes(audio_file(MICROPHONE_SECONDS, rate=48000))
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(microphone))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser) -> Iterator[object]:
+    """A fresh profile: empty storage, microphone and clipboard allowed, downloads kept."""
+    made = browser.new_context(accept_downloads=True, permissions=["microphone", "clipboard-read", "clipboard-write"])
+    made.set_default_timeout(15000)
+    yield made
+    made.close()
