@@ -1,6 +1,8 @@
 """The web page in a real browser: Debian's chromium (never a downloaded one) driven by
-Playwright, headless, one browser per test process with a fake microphone that plays a
-known recording, and a fresh browser context (storage, permissions) per test."""
+Playwright, headless, one browser per test module with a fake microphone that plays a
+known recording, and a fresh browser context (storage, permissions) per test. The browser
+closes with its module: Playwright's sync API keeps an event loop running while it is open,
+and other modules on the same test process call asyncio.run."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def chromium_args(microphone: Path) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; make install does it as root)")
