@@ -96,6 +96,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 _NUMBER = re.compile(rf"{_MINUS}?{_NUM}")
 _UNSIGNED = re.compile(_NUM)
 _POINT = {EN: " point ", ZH: "点"}
+_DIGIT_NEXT = re.compile(r"\s?[0-9]")
+_CAPITAL_NEXT = re.compile(r"\s+[A-Z]")
+_FOLLOWING = re.compile(r"(\s*)(\S?)")  # the whitespace after a match and the character after that
 _AMPM = {"a": ("a m", "上午"), "p": ("p m", "下午")}
 
 
@@ -369,11 +372,10 @@ class TextNormalizer:
     # --- words and symbols -------------------------------------------------------------
 
     def _say_abbreviation(self, written: str, lang: str, context: _Context) -> str:
-        after = context.text[context.end :]
         if written == "No.":
-            return "number" if re.match(r"\s?[0-9]", after) else written
+            return "number" if _DIGIT_NEXT.match(context.text, context.end) else written
         if written == "St.":
-            if re.match(r"\s+[A-Z]", after):
+            if _CAPITAL_NEXT.match(context.text, context.end):
                 return "Saint"
             return "Street" + context.period_if_sentence_end()
         if written in TITLES:
@@ -444,9 +446,8 @@ class _Context:
         """A period that the matched abbreviation swallowed, given back where it ended a sentence."""
         if not self.text[self.start : self.end].endswith("."):
             return ""
-        rest = self.text[self.end :]
-        following = rest.lstrip()
-        if not following or (rest[0].isspace() and (following[0].isupper() or _CJK.match(following[0]))):
+        space, following = _FOLLOWING.match(self.text, self.end).groups()  # type: ignore[union-attr]
+        if not following or (space and (following.isupper() or _CJK.match(following))):
             return "."
         return ""
 
@@ -462,9 +463,13 @@ def _apply(pieces: list[SpokenPiece], rewrites: list[tuple[int, int, str]]) -> l
         bounds.append((position, position + len(piece.spoken)))
         position += len(piece.spoken)
     groups: list[list[int]] = []  # [first piece, last piece + 1]
+    first = 0  # rewrites come in order, so each search goes on from where the last one stopped
     for start, end, _ in rewrites:
-        first = next(i for i, (_, b_end) in enumerate(bounds) if b_end > start)
-        last = next((i for i, (b_start, _) in enumerate(bounds) if b_start >= end), len(pieces))
+        while bounds[first][1] <= start:
+            first += 1
+        last = first
+        while last < len(pieces) and bounds[last][0] < end:
+            last += 1
         if groups and first < groups[-1][1]:
             groups[-1][1] = max(groups[-1][1], last)
         else:
