@@ -4,6 +4,7 @@ mapping back to written tokens, and properties over arbitrary text."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -256,3 +257,10 @@ def test_huge_numbers_never_raise_in_any_template(template, first, second):
     spoken = normalize(text)
     assert spoken.written == text
     assert not re.search(r"[0-9]", spoken.text)
+
+
+def test_the_readme_front_end_table_is_what_the_normaliser_says():
+    section = (Path(__file__).parents[2] / "README.md").read_text().split("### Text front-end\n", 1)[1]
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|$", section.split("\n### ", 1)[0], re.MULTILINE)
+    assert len(rows) >= 8
+    assert [normalize(written).text for written, _ in rows] == [spoken for _, spoken in rows]
