@@ -76,6 +76,11 @@ class Assembler:
             out.append(TimedSegment(voice, text, round(start / self._rate, 3), round(end / self._rate, 3)))
         return out
 
+    def segment_start(self, slot: int) -> float:
+        """Where layout slot `slot` (pushed already) starts, as `segments[slot].start` gives it,
+        without building every segment: word timing asks once per part."""
+        return round(self._bounds[slot][0] / self._rate, 3)
+
     def push(self, part: Audio) -> Audio:
         if part.sample_rate != self._rate:
             raise ValueError("cannot join audio of different sample rates")

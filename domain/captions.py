@@ -8,6 +8,8 @@ and ~6 seconds, a new line after a sentence ends or where the speaker pauses.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ MAX_LINE_SECONDS = 6.0
 PAUSE_SECONDS = 0.6
 _SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
 _CJK_START = 0x3000
+_ARROW = re.compile(r"-{2,}>")
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,20 @@ class Cue:
 
 def _joined(words: Sequence[str]) -> str:
     """Words rejoined: a space between them, except around CJK characters. An arrow inside
-    a word would read as a cue timing line, so it is shortened."""
+    a word would read as a cue timing line, so every run of dashes before a `>` becomes one
+    dash ("a--->b" -> "a->b"): no arrow is left, however many dashes it had."""
     out = ""
     for word in words:
         if out and not (ord(out[-1]) >= _CJK_START and ord(word[0]) >= _CJK_START):
             out += " "
         out += word
-    return out.replace("-->", "->")
+    return _ARROW.sub("->", out)
+
+
+def _vtt_text(text: str) -> str:
+    """Cue text as WebVTT reads it: `&`, `<` and `>` escaped, so a word like `<v Bob>`,
+    `<c.red>` or `<script>` is shown as written rather than taken as cue markup."""
+    return html.escape(text, quote=False)
 
 
 def cues(words: Sequence[WordTiming]) -> list[Cue]:
@@ -75,6 +85,6 @@ def render(words: Sequence[WordTiming], fmt: str) -> str:
     blocks = []
     for number, cue in enumerate(cues(words), start=1):
         timing = f"{_clock(cue.start, decimal)} --> {_clock(max(cue.end, cue.start), decimal)}"
-        blocks.append(f"{number}\n{timing}\n{cue.text}\n" if fmt == "srt" else f"{timing}\n{cue.text}\n")
+        blocks.append(f"{number}\n{timing}\n{cue.text}\n" if fmt == "srt" else f"{timing}\n{_vtt_text(cue.text)}\n")
     body = "\n".join(blocks)
     return body if fmt == "srt" else "WEBVTT\n\n" + body

@@ -85,17 +85,20 @@ def chunk_words(text: str, chunks: Sequence[str]) -> tuple[list[Token], list[Chu
     surrounding whitespace removed (as the planner strips them)."""
     tokens = spoken_tokens(text)
     out: list[ChunkWords] = []
-    cursor = 0
+    cursor = first = 0  # tokens are in order: each chunk's scan starts at the first one not yet behind it
     for chunk in chunks:
         start = text.index(chunk, cursor) if chunk else cursor
         end = start + len(chunk)
         cursor = end
+        while first < len(tokens) and tokens[first].end <= start:
+            first += 1
         indices, pieces = [], []
-        for index, token in enumerate(tokens):
-            lo, hi = max(token.start, start), min(token.end, end)
-            if lo < hi:
-                indices.append(index)
-                pieces.append(text[lo:hi])
+        for index in range(first, len(tokens)):
+            token = tokens[index]
+            if token.start >= end:
+                break
+            indices.append(index)
+            pieces.append(text[max(token.start, start) : min(token.end, end)])
         out.append(ChunkWords(tuple(indices), tuple(pieces)))
     return tokens, out
 
@@ -112,28 +115,42 @@ def trace_to_written(
     each `written_text[piece.start - offset:piece.end - offset]` is what it was said for
     (`offset`: where `written_text` starts in the request's text)."""
     written = spoken_tokens(written_text)
-    written_at: dict[int, int] = {}
+    written_at = [-1] * (len(written_text) + 1)  # written position -> its word, -1 between words
     for index, token in enumerate(written):
-        for position in range(token.start, token.end):
-            written_at[position] = index
-    # normalised position -> (piece, position inside its spoken text); spaces map to nothing
-    piece_of: list[tuple[SpokenPiece, int]] = []
+        written_at[token.start : token.end] = [index] * (token.end - token.start)
+    # A rewritten piece is said for every written word it overlaps: one range per piece,
+    # found once, so a long piece costs its length once rather than once per spoken character.
+    spans: list[range] = []
+    rewritten = [piece.rewritten for piece in pieces]
+    word = 0
     for piece in pieces:
-        piece_of.extend((piece, inside) for inside in range(len(piece.spoken)))
+        start, end = piece.start - offset, piece.end - offset
+        while word < len(written) and written[word].end <= start:
+            word += 1
+        last = word
+        while last < len(written) and written[last].start < end:
+            last += 1
+        spans.append(range(word, last))
+    # normalised position -> (piece, position inside its spoken text); spaces map to nothing
+    piece_of: list[tuple[int, int]] = []
+    for number, piece in enumerate(pieces):
+        piece_of.extend((number, inside) for inside in range(len(piece.spoken)))
     kept = [i for match in re.finditer(r"\S+", spoken_text) for i in (*range(match.start(), match.end()), -1)][:-1]
     owners: list[tuple[int, ...]] = []
     for token in tokens:
         found: set[int] = set()
+        seen = -1  # the rewritten piece whose words are already in `found`
         for position in kept[token.start : token.end]:
             if position < 0:
                 continue
-            piece, inside = piece_of[position]
-            start = piece.start - offset
-            if piece.spoken == piece.written:
-                span = range(start + inside, start + inside + 1)
-            else:
-                span = range(start, piece.end - offset)
-            found.update(written_at[p] for p in span if p in written_at)
+            number, inside = piece_of[position]
+            if not rewritten[number]:
+                at = written_at[pieces[number].start - offset + inside]
+                if at >= 0:
+                    found.add(at)
+            elif number != seen:
+                found.update(spans[number])
+                seen = number
         owners.append(tuple(sorted(found)))
     return written, owners
 

@@ -69,8 +69,10 @@ _RULES: list[tuple[str, str]] = [
              r"(?:\s?[AaPp]\.?[Mm]\.?(?![A-Za-z]))?"),
     ("hour", r"(?<![0-9:.])(?:1[0-2]|0?[1-9])\s?[AaPp]\.?[Mm]\.?(?![A-Za-z])"),
     ("ratio", r"(?<![0-9:.,])[0-9]{1,3}:[0-9]{1,3}(?![0-9:])"),
-    ("phone", r"(?<![0-9])(?:\+?[0-9]{1,3}[\s.-]|\+[0-9]{1,3})?"
+    ("phone", r"(?<![0-9])(?:(?:\+?[0-9]{1,3}[\s.-]|\+[0-9]{1,3})?"
               r"(?:(?:\([0-9]{3}\)\s?|[0-9]{3}[\s.-])[0-9]{3}[\s.-][0-9]{4}|1[3-9][0-9][\s-][0-9]{4}[\s-][0-9]{4})"
+              # a local number, 555-0142 (a range of that shape with units is still a range: 100-1000 Hz)
+              rf"|(?<![0-9]-)[0-9]{{3}}-[0-9]{{4}}(?!-[0-9]|\s?(?:[%％]|(?:{_UNIT})(?![A-Za-z0-9]))))"
               r"(?![0-9])"),
     ("dotted", r"(?<![0-9.])[0-9]+(?:\.[0-9]+){2,}(?![0-9])"),
     ("currency", rf"(?<![0-9]){_MINUS}?(?:{_CURRENCY_SIGN})\s?{_NUM}{_TAIL}(?:\s?(?:{_SCALE})(?![A-Za-z]))?"),
@@ -85,6 +87,7 @@ _RULES: list[tuple[str, str]] = [
     ("digit_run", r"(?<![0-9.,])(?:0[0-9]+|[0-9]{7,})(?![0-9]|[.,][0-9])"),
     ("year", r"(?<![0-9.,])(?:1[1-9]|20)[0-9]{2}(?![0-9]|[.,][0-9])"),
     ("number", rf"(?<![0-9.,])(?:(?<![A-Za-z0-9.]){_MINUS})?{_NUM}{_TAIL}"),
+    ("bare_decimal", rf"(?<![0-9A-Za-z.,]){_MINUS}?\.[0-9]+(?![0-9]|[.,][0-9])"),
     ("leftover_digits", r"[0-9]+"),
     ("abbreviation", rf"(?<![A-Za-z])(?:{_ABBREVIATION})"),
     ("symbol", r"[&+@=×#%]"),
@@ -96,6 +99,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 _NUMBER = re.compile(rf"{_MINUS}?{_NUM}")
 _UNSIGNED = re.compile(_NUM)
 _POINT = {EN: " point ", ZH: "点"}
+_DIGIT_NEXT = re.compile(r"\s?[0-9]")
+_CAPITAL_NEXT = re.compile(r"\s+[A-Z]")
+_FOLLOWING = re.compile(r"(\s*)(\S?)")  # the whitespace after a match and the character after that
 _AMPM = {"a": ("a m", "上午"), "p": ("p m", "下午")}
 
 
@@ -186,6 +192,12 @@ class TextNormalizer:
             return self._number(written, lang)
         return self._spellers[lang].digits(written)
 
+    def _say_bare_decimal(self, written: str, lang: str, context: _Context) -> str:
+        """A decimal written without its leading zero (".5", or ".50" left after a tag split
+        "$4[pause:1s].50"): "point five zero", its places digit by digit as in any decimal."""
+        minus = self._minus(lang) if written[0] in "-−" else ""
+        return minus + _POINT[lang].lstrip() + self._spellers[lang].digits(written.lstrip("-−")[1:])
+
     def _say_leftover_digits(self, written: str, lang: str, context: _Context) -> str:
         """Digits no rule above claimed (after a period, inside a token): never left as digits."""
         if written[0] == "0" or len(written) > MAX_SPELLED_DIGITS:
@@ -193,7 +205,13 @@ class TextNormalizer:
         return self._number(written, lang)
 
     def _say_ordinal(self, written: str, lang: str, context: _Context) -> str:
-        return self._spellers[EN].ordinal(int(written[:-2]))
+        """Past MAX_SPELLED_DIGITS an ordinal is read digit by digit like any long number, its
+        last digit as an ordinal ("...four fifth"): no grammar names a 400-digit ordinal."""
+        english = self._spellers[EN]
+        value = written[:-2].lstrip("0") or "0"
+        if len(value) > MAX_SPELLED_DIGITS:
+            return f"{english.digits(value[:-1])} {english.ordinal(int(value[-1]))}"
+        return english.ordinal(int(value))
 
     def _say_decade(self, written: str, lang: str, context: _Context) -> str:
         digits = written.lstrip("'")[:-1]
@@ -217,19 +235,24 @@ class TextNormalizer:
         return plus + ("，" if lang == ZH else ", ").join(groups)
 
     def _say_fraction(self, written: str, lang: str, context: _Context) -> str:
-        numerator, denominator = (int(part) for part in written.split("/"))
-        if written == "24/7" or (numerator == denominator and numerator >= 10):  # "open 24/7", "a 50/50 chance"
+        """Parts are compared as digit strings, never converted whole: a part of thousands of
+        digits is read digit by digit (by `_number`), "X over Y"."""
+        numerator, denominator = (part.lstrip("0") or "0" for part in written.split("/"))
+        long = max(len(numerator), len(denominator)) > MAX_SPELLED_DIGITS
+        if not long and (written == "24/7" or (numerator == denominator and len(numerator) > 1)):  # "a 50/50 chance"
             return " ".join(self._number(part, lang) for part in written.split("/"))
         if lang == ZH:
-            return f"{self._number(str(denominator), ZH)}分之{self._number(str(numerator), ZH)}"
-        count = self._number(str(numerator), EN)
-        if denominator in (2, 4):
-            word = {2: "half", 4: "quarter"}[denominator]
-        elif 3 <= denominator <= 1000:
-            word = self._spellers[EN].ordinal(denominator)
+            return f"{self._number(denominator, ZH)}分之{self._number(numerator, ZH)}"
+        count = self._number(numerator, EN)
+        if long:
+            return f"{count} over {self._number(denominator, EN)}"
+        if denominator in ("2", "4"):
+            word = {"2": "half", "4": "quarter"}[denominator]
+        elif 3 <= int(denominator) <= 1000:
+            word = self._spellers[EN].ordinal(int(denominator))
         else:
-            return f"{count} over {self._number(str(denominator), EN)}"
-        if numerator != 1:
+            return f"{count} over {self._number(denominator, EN)}"
+        if numerator != "1":
             word = "halves" if word == "half" else word + "s"
         return f"{count} {word}"
 
@@ -286,16 +309,16 @@ class TextNormalizer:
         if scale:
             return f"{minus}{self._number(number, EN)} {scale} {many}"
         integer, _, fraction = number.replace(",", "").partition(".")
-        whole = int(integer)
-        main = f"{self._number(integer, EN)} {one if whole == 1 and not fraction else many}"
+        whole = integer.lstrip("0") or "0"  # a digit string: an amount may have thousands of digits
+        main = f"{self._number(integer, EN)} {one if whole == '1' and not fraction else many}"
         if not fraction or not minor_one or len(fraction) != 2:
             if fraction:
                 return f"{minus}{self._number(number, EN)} {many}"
             return minus + main
         cents = int(fraction)
         minor = f"{self._number(str(cents), EN)} {minor_one if cents == 1 else minor_many}"
-        main = f"{self._number(integer, EN)} {one if whole == 1 else many}"
-        if whole == 0:
+        main = f"{self._number(integer, EN)} {one if whole == '1' else many}"
+        if whole == "0":
             return minus + minor
         return minus + main + (f" {minor}" if cents else "")
 
@@ -369,11 +392,10 @@ class TextNormalizer:
     # --- words and symbols -------------------------------------------------------------
 
     def _say_abbreviation(self, written: str, lang: str, context: _Context) -> str:
-        after = context.text[context.end :]
         if written == "No.":
-            return "number" if re.match(r"\s?[0-9]", after) else written
+            return "number" if _DIGIT_NEXT.match(context.text, context.end) else written
         if written == "St.":
-            if re.match(r"\s+[A-Z]", after):
+            if _CAPITAL_NEXT.match(context.text, context.end):
                 return "Saint"
             return "Street" + context.period_if_sentence_end()
         if written in TITLES:
@@ -444,9 +466,8 @@ class _Context:
         """A period that the matched abbreviation swallowed, given back where it ended a sentence."""
         if not self.text[self.start : self.end].endswith("."):
             return ""
-        rest = self.text[self.end :]
-        following = rest.lstrip()
-        if not following or (rest[0].isspace() and (following[0].isupper() or _CJK.match(following[0]))):
+        space, following = _FOLLOWING.match(self.text, self.end).groups()  # type: ignore[union-attr]
+        if not following or (space and (following.isupper() or _CJK.match(following))):
             return "."
         return ""
 
@@ -462,9 +483,13 @@ def _apply(pieces: list[SpokenPiece], rewrites: list[tuple[int, int, str]]) -> l
         bounds.append((position, position + len(piece.spoken)))
         position += len(piece.spoken)
     groups: list[list[int]] = []  # [first piece, last piece + 1]
+    first = 0  # rewrites come in order, so each search goes on from where the last one stopped
     for start, end, _ in rewrites:
-        first = next(i for i, (_, b_end) in enumerate(bounds) if b_end > start)
-        last = next((i for i, (b_start, _) in enumerate(bounds) if b_start >= end), len(pieces))
+        while bounds[first][1] <= start:
+            first += 1
+        last = first
+        while last < len(pieces) and bounds[last][0] < end:
+            last += 1
         if groups and first < groups[-1][1]:
             groups[-1][1] = max(groups[-1][1], last)
         else:

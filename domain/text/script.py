@@ -2,9 +2,10 @@
 
 `[pause:1.5s]`, `[pause:300ms]` and SSML's `<break time="500ms"/>` insert exact silence;
 `[voice:name]` switches the voice for the text that follows. A bracket that does not open
-a tag (`[1]`, `[sic]`, `[note: see below]`) is ordinary text; a bracket that does
-(`[word:` directly followed by a value) must be a known, well-formed tag, so a typo is
-reported instead of being read aloud.
+a tag (`[1]`, `[sic]`, `[note: see below]`, `[x:]`) is ordinary text; a bracket that does
+must be a known, well-formed tag, so a typo is reported instead of being read aloud. A tag
+opens with a known name and a colon, whatever spacing follows (`[pause: 1s]`), or with any
+`[word:` directly followed by a value (`[speed:2]`, refused as unknown).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from domain.voice import voice_name
 
 MAX_PAUSE_SECONDS = 10.0
 KNOWN_TAGS = '[pause:1.5s], [pause:300ms], <break time="500ms"/> or [voice:name]'
-_TAG_START = re.compile(r"\[[A-Za-z_]+:(?=\S)|<break\b", re.IGNORECASE)
-_BRACKET = re.compile(r"\[([A-Za-z_]+):([^\]\[\n]*)\]")
+MAX_QUOTED_CHARS = 40  # of a bad tag, in its error message: the message and the log never carry long text
+_TAG_START = re.compile(r"\[(?:pause|voice)\s*:|\[[A-Za-z_]+:(?=[^\s\]])|<break\b", re.IGNORECASE)
+_BRACKET = re.compile(r"\[([A-Za-z_]+)\s*:([^\]\[\n]*)\]")
 _BREAK = re.compile(r"""<break\s+time\s*=\s*(["'])([^"'<>]*)\1\s*/?>""", re.IGNORECASE)
 _DURATION = re.compile(r"(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|s)", re.IGNORECASE)
 
@@ -117,4 +119,5 @@ def _pause(value: str, tag: str, start: int, where: str) -> Pause:
 
 
 def _bad(where: str, tag: str, start: int, problem: str) -> InvalidInput:
-    return InvalidInput(f"{where}: bad tag {tag!r} at position {start}: {problem}")
+    shown = tag if len(tag) <= MAX_QUOTED_CHARS else tag[:MAX_QUOTED_CHARS] + "..."
+    return InvalidInput(f"{where}: bad tag {shown!r} at position {start}: {problem}")

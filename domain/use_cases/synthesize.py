@@ -137,6 +137,7 @@ class _Plan:
     chunk_words: list[ChunkWords] = field(default_factory=list)  # one per item
     written: list[Token] = field(default_factory=list)  # as the client wrote them
     owners: list[tuple[int, ...]] = field(default_factory=list)  # spoken token -> written words
+    speech_slots: list[int] = field(default_factory=list)  # item -> its layout slot
 
 
 class Synthesize:
@@ -279,13 +280,13 @@ class Synthesize:
         voice will put it (the middle of the overlap), known before that part arrives."""
         rate = self._engine.sample_rate
         offset = assembler.part_starts[index]
-        slot = [i for i, s in enumerate(plan.layout) if isinstance(s, SpeechSlot)][index]
+        slot = plan.speech_slots[index]
         following = plan.layout[slot + 1] if slot + 1 < len(plan.layout) else None
         end = offset + part.num_samples
         if isinstance(following, SpeechSlot) and following.fade_in:
             overlap = min(int(request.params.cross_fade_duration * rate), part.num_samples)
             end -= overlap - overlap // 2
-        start = assembler.segments[slot].start
+        start = assembler.segment_start(slot)
         return clock.add(spans, offset / rate, start, end / rate)
 
     def _estimated_seconds(self, items: list[SynthesisItem]) -> list[float]:
@@ -380,7 +381,8 @@ class Synthesize:
         first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
         self._refuse_too_long(list(references), items, layout, request.params)
         return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text,
-                     tokens=tokens, chunk_words=chunk_list, written=written, owners=owners)  # fmt: skip
+                     tokens=tokens, chunk_words=chunk_list, written=written, owners=owners,
+                     speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)])  # fmt: skip
 
     @staticmethod
     def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,

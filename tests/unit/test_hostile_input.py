@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import html
+import io
 import json
+import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import srt
+import webvtt
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +148,83 @@ def test_a_small_upload_claiming_hours_is_refused_from_its_header():
     job = {"endpoint": "upload", "voice_name": "bomb", "voice_file_base64": data}
     answer = service.handle(job, "bomb")
     assert answer["error"] == "invalid_audio: the audio lasts 2048.0 s; the limit is 60 s"
+
+
+# --- text classes from the third round (issue 32): huge numbers, tag floods, arrows and markup in captions ---
+
+HUGE = "1" * 5000
+HOSTILE_TEXT = {
+    "ordinal-400": "1" * 400 + "th",
+    "ordinal-4400": "1" * 4400 + "th",
+    "money-5000": "$" + HUGE,
+    "money-cents-5000": "$" + HUGE + ".50",
+    "fraction-5000": HUGE + "/" + HUGE,
+    "mixed-fraction-5000": "3 " + HUGE + "/7",
+    "tag-flood": "a[pause:0s]" * 1818,
+    "huge-pause": "Go [pause:" + "1" * 5000 + "s] now",
+    "huge-voice": "Go [voice:" + "a" * 5000 + "] now",
+    "caption-markup": "a--->b x---->y <c.red>red</c> <v Bob> said <script>alert(1)</script> & more.",
+    "spaced-pause": "Wait [pause: 1s] go, [x:] stays.",
+    "tag-in-a-number": "$4[pause:0.5s].50",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT.values(), ids=HOSTILE_TEXT.keys())
+def test_hostile_text_gets_an_answer_or_a_short_known_error(text):
+    """These raised (engine_error on runsync, 500 on the OpenAI server), quoted 5,000
+    characters back, or wrote captions a parser misreads."""
+    service = make_test_container("memory://hostile-text").service()
+    job = {"text": text, "timestamps": True, "captions": "vtt", "return": "base64", "speed": 3}
+    answer = service.handle(job, "hostile-text")
+    if "error" in answer:
+        code, _, message = answer["error"].partition(": ")
+        assert code == "invalid_input" and len(message) < 400, answer["error"][:400]
+        return
+    assert answer["status"] == "completed"
+    assert not re.search(r"[0-9]", answer["spoken_text"])
+    captions = list(webvtt.from_buffer(io.StringIO(answer["captions"])))
+    shown = " ".join(html.unescape(c.raw_text) for c in captions).split()
+    assert shown == [re.sub(r"-{2,}>", "->", w["word"]) for w in answer["words"]]
+    assert not any("<" in c.raw_text or "-->" in c.raw_text for c in captions)
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken", "pause"),
+    [("Wait [pause: 1s] go, [x:] stays.", "Wait go, [x:] stays.", 1.0),
+     ("$4[pause:0.5s].50", "four dollars point five zero", 0.5)],
+)  # fmt: skip
+def test_a_spaced_pause_is_a_pause_and_a_tag_splits_a_number_sensibly(text, spoken, pause):
+    """`[pause: 1s]` was read aloud and `[x:]` refused as an unknown tag; `$4[pause:0.5s].50`
+    read "four dollars .fifty"."""
+    answer = make_test_container("memory://tags").service().handle({"text": text, "return": "base64"}, "tags")
+    assert answer["spoken_text"] == spoken
+    silences = [s["end"] - s["start"] for s in answer["segments"] if s["voice"] is None]
+    assert silences == [pytest.approx(pause, abs=1e-3)]
+
+
+fragments = st.sampled_from(
+    ["1" * 400 + "th", "$" + "9" * 4400, "7" * 20 + "/" + "3" * 4400, "2 " + "5" * 300 + "/9", "[pause:0s]",
+     "[pause: 1s]", "[x:]", "a--->b", "<v Bob>", "<c.red>", "&", "555-0142", ".50", "[pause:" + "9" * 300 + "ms]",
+     "Hello there.", "第" + "1" * 400 + "名", "0/0.io", "www." + "a" * 300]
+)  # fmt: skip
+
+
+def _caption_texts(captions: str, fmt: str) -> list[str]:
+    if fmt == "srt":
+        return [cue.content for cue in srt.parse(captions)]
+    return [html.unescape(cue.raw_text) for cue in webvtt.from_buffer(io.StringIO(captions))]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(fragments, min_size=1, max_size=4).map(" ".join), st.sampled_from(["srt", "vtt"]))
+def test_text_fuzz_with_timestamps_and_captions(text, fmt):
+    """Any mix of the classes above: an answer whose captions read back as its words, or
+    invalid_input (a pause past 10 s). Captions join CJK words without a space, so the
+    comparison ignores spaces."""
+    service = make_test_container("memory://text-fuzz").service()
+    answer = service.handle({"text": text, "timestamps": True, "captions": fmt, "return": "base64", "speed": 3}, "f")
+    if "error" in answer:
+        assert answer["error"].startswith("invalid_input: ") and len(answer["error"]) < 400
+        return
+    shown = "".join(_caption_texts(answer["captions"], fmt)).replace(" ", "")
+    assert shown == "".join(re.sub(r"-{2,}>", "->", w["word"]) for w in answer["words"])

@@ -4,9 +4,10 @@ mapping back to written tokens, and properties over arbitrary text."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.chinese_numbers import ChineseNumbers
@@ -66,9 +67,18 @@ ENGLISH = [
     ("ratio", "A 16:9 screen, won 3:1.", "A sixteen to nine screen, won three to one."),
     ("fraction", "Open 24/7, a 50/50 chance.", "Open twenty-four seven, a fifty fifty chance."),
     ("dotted", "Version 1.2.3 at 10.0.0.1", "Version one dot two dot three at ten dot zero dot zero dot one"),
+    ("phone", "Dr. Lee called 555-0142 on 2024-07-04.",
+     "Doctor Lee called five five five, zero one four two on July fourth, twenty twenty-four."),
+    ("range", "From 100–1000 people, 100-1000 Hz.",
+     "From one hundred to one thousand people, one hundred to one thousand hertz."),
+    ("decimal", "Only .5 or -.25 left.", "Only point five or minus point two five left."),
+    ("ordinal", "The 100000000000000th and 1234567890123456th.",
+     "The one hundred trillionth and one two three four five six seven eight nine zero one two three four five sixth."),
 ]  # fmt: skip
 
 CHINESE = [
+    ("phone", "电话555-0142。", "电话五五五，零一四二。"),
+    ("decimal", "只剩.5。", "只剩点五。"),
     ("cardinal", "我有3个苹果和1234个梨。", "我有三个苹果和一千二百三十四个梨。"),
     ("cardinal", "共100000000颗星", "共一亿颗星"),
     ("ordinal", "他得了第3名。", "他得了第三名。"),
@@ -199,3 +209,58 @@ def test_a_rewrite_that_forms_a_new_token_is_read_again_and_merged():
     spoken = normalize("see 0/0.com")
     assert spoken.text == "see zero over zero dot com"
     assert [p.written for p in spoken.pieces if p.rewritten] == ["0/0.com"]
+
+
+# --- huge numbers (issue 32, item 6) ---------------------------------------------------------
+
+HUGE = "1" * 5000  # past Python's 4,300-digit limit for int(str)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1" * 400 + "th", "1" * 4400 + "th", "$" + HUGE, "$" + HUGE + ".50", "-$" + HUGE, "−$" + HUGE, "¥" + HUGE,
+     HUGE + " USD", HUGE + "/" + HUGE, "1/" + HUGE, HUGE + "/2", "3 " + HUGE + "/" + HUGE, HUGE + " 1/2",
+     HUGE + "%", HUGE + " km", "1-" + HUGE, "价格¥" + HUGE, HUGE + "/" + HUGE + "中", "第" + HUGE + "名"],
+    ids=lambda text: re.sub(r"1{400,}", lambda m: f"1x{len(m.group())}", text),
+)  # fmt: skip
+def test_a_huge_number_in_any_rule_is_read_digit_by_digit(text):
+    """These raised OverflowError (num2words) or ValueError (int of over 4,300 digits)."""
+    spoken = normalize(text).text
+    assert not re.search(r"[0-9]", spoken)
+    assert "one one one one one" in spoken or "一一一一一" in spoken
+
+
+def test_long_ordinals_are_read_digit_by_digit_like_long_numbers():
+    """An ordinal of 16 to 300 digits was spelled out in full while the same digits alone were
+    read one by one; now both are, the ordinal's last digit as an ordinal."""
+    for digits in ("1234567890123456", "7" * 300):
+        assert normalize(digits + "th").text == normalize(digits[:-1]).text + " " + normalize(f"{digits[-1]}th").text
+
+
+def test_the_issue_s_big_ordinal_and_amount():
+    assert normalize("1" * 400 + "th").text == "one " * 399 + "first"
+    assert normalize("$" + "1" * 20).text == "one " * 20 + "dollars"
+    assert normalize("1" * 20 + "/" + "2" * 20).text == "one " * 20 + "over" + " two" * 20
+
+
+huge_digits = st.tuples(st.integers(16, 6000), st.sampled_from("0123456789")).map(lambda p: "9" + p[1] * p[0])
+number_templates = st.sampled_from(
+    ["{}th", "{}st", "${}", "${}.99", "-€{}", "{} EUR", "{}/{}", "1/{}", "{}/7", "2 {}/{}", "{} 3/4", "{}%", "{} kg",
+     "{}-{}", "第{}名", "价格{}元", "{}.{}", "{}:{}", "{}s", "{}.5.6", "¥{}万", "{}年", "-{}", "约{}%", "${} million"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(number_templates, huge_digits, huge_digits)
+def test_huge_numbers_never_raise_in_any_template(template, first, second):
+    text = template.format(first, second)
+    spoken = normalize(text)
+    assert spoken.written == text
+    assert not re.search(r"[0-9]", spoken.text)
+
+
+def test_the_readme_front_end_table_is_what_the_normaliser_says():
+    section = (Path(__file__).parents[2] / "README.md").read_text().split("### Text front-end\n", 1)[1]
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|$", section.split("\n### ", 1)[0], re.MULTILINE)
+    assert len(rows) >= 8
+    assert [normalize(written).text for written, _ in rows] == [spoken for _, spoken in rows]

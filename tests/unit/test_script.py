@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
-from domain.text.script import Pause, Speech, VoiceText, named_voices, parse_script
+from domain.text.script import MAX_QUOTED_CHARS, Pause, Speech, VoiceText, named_voices, parse_script
 
 
 def script(text: str, voice: str = "default"):
@@ -51,8 +51,10 @@ def test_segments_each_start_in_their_own_voice_and_may_hold_tags():
 
 
 @pytest.mark.parametrize(
-    "text", ["Footnote [1] and [sic] stay.", "A [note: see below] too.", "x < y > z", "[10:30]", "a[b", "[", "<br/>"]
-)
+    "text",
+    ["Footnote [1] and [sic] stay.", "A [note: see below] too.", "x < y > z", "[10:30]", "a[b", "[", "<br/>", "[x:]",
+     "An empty [x:] and [note:] stay.", "[speed: 2] has a space, so it is text"],
+)  # fmt: skip
 def test_brackets_that_open_no_tag_are_ordinary_text(text):
     assert script(text) == [Speech("default", text, 0)]
 
@@ -79,6 +81,37 @@ def test_bad_tags_are_invalid_input_naming_the_tag_and_its_position(text, tag, p
     message = str(caught.value)
     assert message.startswith("invalid_input: text: bad tag ")
     assert repr(tag) in message and f"at position {position}" in message and problem in message
+
+
+@pytest.mark.parametrize("tag", ["[pause: 1s]", "[pause:  1s]", "[Pause : 1s]", "[PAUSE:1s]", "[pause:\t1s]"])
+def test_a_known_tag_may_have_spaces_after_its_colon(tag):
+    """`[pause: 1s]` was read aloud ("pause one second") because only `[word:value` opened a tag."""
+    expected = [Speech("default", "Wait ", 0), Pause(1.0), Speech("default", " go", 5 + len(tag))]
+    assert script(f"Wait {tag} go") == expected
+
+
+def test_a_voice_tag_may_have_a_space_after_its_colon():
+    assert script("Hi [voice: bob] there") == [Speech("default", "Hi ", 0), Speech("bob", " there", 15)]
+
+
+@pytest.mark.parametrize("tag", ["[pause:]", "[pause: ]", "[voice: ]"])
+def test_a_known_tag_with_no_value_is_refused(tag):
+    with pytest.raises(InvalidInput, match="bad tag"):
+        script(f"a {tag} b")
+
+
+@pytest.mark.parametrize(
+    "tag", ["[pause:" + "1" * 5000 + "s]", "[voice:" + "a" * 5000 + "]", "[speed:" + "9" * 5000 + "]",
+            "[pause:1s " + "x" * 5000, '<break time="' + "1" * 5000 + 's"/>']
+)  # fmt: skip
+def test_a_huge_bad_tag_is_quoted_only_in_part(tag):
+    """The message (and so the log) quoted a 5,000-digit pause whole."""
+    with pytest.raises(InvalidInput) as caught:
+        script("Go " + tag + " now")
+    message = str(caught.value)
+    assert "at position 3" in message
+    quoted = message.split("bad tag ", 1)[1].split(" at position")[0]
+    assert len(quoted) <= MAX_QUOTED_CHARS + 5 and len(message) < 400
 
 
 def test_a_bad_tag_in_a_segment_names_the_segment():

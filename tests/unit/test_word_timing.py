@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.chinese_numbers import ChineseNumbers
+from adapters.english_numbers import EnglishNumbers
 from domain.chunking import normalize_text, split_text
-from domain.word_timing import WordClock, WordSpan, chunk_words, spoken_tokens, trace_to_written
+from domain.text.normalize import TextNormalizer
+from domain.text.spoken import SpokenText
+from domain.word_timing import ChunkWords, Token, WordClock, WordSpan, chunk_words, spoken_tokens, trace_to_written
 
 
 def test_spoken_tokens_are_written_words_with_their_punctuation() -> None:
@@ -81,3 +86,57 @@ def test_chunk_words_matches_the_planner_on_real_chunking() -> None:
     tokens, per_chunk = chunk_words(normalize_text(text), chunks)
     assert len(tokens) == len(text.split())
     assert sorted({i for c in per_chunk for i in c.indices}) == list(range(len(tokens)))
+
+
+# --- the linear bookkeeping gives what the plain definitions give (issue 32, item 1) ---------
+
+_normalize = TextNormalizer(EnglishNumbers(), ChineseNumbers())
+_texts = st.lists(
+    st.sampled_from(["Pay", "$4.50", "now", "0/0.io", "第3名", "你好", "1/2", "https://a.io/1", "St.", "Dr.", "a--->b",
+                     "  ", " ", "\n", "555-0142", "1" * 40, "x" * 90, "-", "1st", "&", ".5"]),
+    min_size=1, max_size=25,
+).map(" ".join)  # fmt: skip
+
+
+def _plain_chunk_words(text: str, chunks: list[str]) -> list[ChunkWords]:
+    """Every token checked against every chunk: what chunk_words answers, by definition."""
+    tokens, out, cursor = spoken_tokens(text), [], 0
+    for chunk in chunks:
+        start = text.index(chunk, cursor) if chunk else cursor
+        end = cursor = start + len(chunk)
+        hits = [(i, t) for i, t in enumerate(tokens) if max(t.start, start) < min(t.end, end)]
+        out.append(
+            ChunkWords(tuple(i for i, _ in hits), tuple(text[max(t.start, start) : min(t.end, end)] for _, t in hits))
+        )
+    return out
+
+
+def _plain_owners(spoken: SpokenText, tokens: list[Token], written_text: str, offset: int) -> list[tuple[int, ...]]:
+    """Each spoken token's written words, character by character: a rewritten piece owns every
+    written word it overlaps, a piece said as written the word at the same place."""
+    written = spoken_tokens(written_text)
+    at = {p: i for i, w in enumerate(written) for p in range(w.start, w.end)}
+    by_position = [(piece, inside) for piece in spoken.pieces for inside in range(len(piece.spoken))]
+    kept = [i for m in re.finditer(r"\S+", spoken.text) for i in (*range(m.start(), m.end()), -1)][:-1]
+    owners = []
+    for token in tokens:
+        found = set()
+        for position in (p for p in kept[token.start : token.end] if p >= 0):
+            piece, inside = by_position[position]
+            lo = piece.start - offset
+            span = range(lo + inside, lo + inside + 1) if not piece.rewritten else range(lo, piece.end - offset)
+            found.update(at[p] for p in span if p in at)
+        owners.append(tuple(sorted(found)))
+    return owners
+
+
+@settings(deadline=None, max_examples=150)
+@given(_texts, st.integers(min_value=8, max_value=120), st.integers(min_value=0, max_value=50))
+def test_chunk_words_and_tracing_match_their_plain_definitions(text: str, budget: int, offset: int) -> None:
+    spoken = _normalize(text, offset)
+    chunks = [c.strip() for c in split_text(spoken.text, budget)]
+    tokens, per_chunk = chunk_words(normalize_text(spoken.text), chunks)
+    assert per_chunk == _plain_chunk_words(normalize_text(spoken.text), chunks)
+    written, owners = trace_to_written(spoken.text, spoken.pieces, tokens, text, offset)
+    assert written == spoken_tokens(text)
+    assert owners == _plain_owners(spoken, tokens, text, offset)
