@@ -183,10 +183,10 @@ async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
         return Response(result.audio, media_type=CONTENT_TYPES[tts.format], headers=headers)
-    # The chunks' own files are not used: pcm is the cheapest for the use case to write.
+    # One continuous encoder makes the file: the use case writes no per-chunk or whole files.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
-    pcm = replace(speech, tts=replace(tts, format="pcm"))
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(api.synthesize.stream(r)), pcm)
+    stream = api.synthesize.stream
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r, files=False)), speech)
     encoded = EncodedSpeech(first, events, encoder, fields)
     if speech.stream_format == "sse":
         return StreamingResponse(sse_body(encoded, tts.text), media_type="text/event-stream")

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from domain.audio import Audio
 from domain.errors import EngineError, TtsError
 from domain.use_cases.synthesize import StreamChunk, TtsResult
 from entrypoints.openai_requests import api_error
@@ -23,6 +24,7 @@ from ports.audio_encoder import AudioStream
 log = structlog.get_logger("openai_api")
 Event = StreamChunk | TtsResult
 MEL_HOP = 256  # samples per generated mel frame: the "tokens" F5-TTS produces
+ENCODE_BLOCK = 1 << 18  # samples encoded and sent at a time: 1 MiB of float32, about 11 s at 24 kHz
 
 
 class EncodedSpeech:
@@ -42,13 +44,21 @@ class EncodedSpeech:
                 raise EngineError("a stream chunk came without its samples")
             chunks += 1
             self.words.extend(word.public() for word in event.words or ())
-            if data := self._encoder.push(event.piece):
-                yield data
+            yield from self._encoded(event.piece)
             event = next(self._events)
         if tail := self._encoder.finish():
             yield tail
         self.result = event
         log.info("speech_done", stream=True, chunks=chunks, audio_seconds=event.duration, **self._timing())
+
+    def _encoded(self, piece: Audio) -> Iterator[bytes]:
+        """A piece (a long pause makes one of many minutes) fed to the encoder a block at a
+        time, each block's bytes leaving before the next is encoded: the body never holds
+        more than a block's encoding, whatever the piece's length."""
+        samples = piece.samples
+        for start in range(0, len(samples), ENCODE_BLOCK):
+            if data := self._encoder.push(Audio(samples[start : start + ENCODE_BLOCK], piece.sample_rate)):
+                yield data
 
     def failed(self, exc: Exception) -> dict[str, Any]:
         """The OpenAI error object for a failure mid-stream, logged (with its traceback when

@@ -171,7 +171,7 @@ class Synthesize:
         audio = Audio(samples, self._engine.sample_rate)
         return self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
 
-    def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
+    def stream(self, request: TtsRequest, files: bool = True) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
         The first chunk is short and synthesized alone, and marked urgent (a batching engine
@@ -180,45 +180,59 @@ class Synthesize:
         the audio before it has played, and urgent too while little is buffered and the
         engine keeps up with playback (domain.streaming). Each streamed piece is what the
         assembly has made final (the cross-fade tail waits for the next part; pauses go out
-        with the part before them), so the pieces concatenate to exactly the final audio."""
+        with the part before them), so the pieces concatenate to exactly the final audio.
+
+        With `files` False the caller encodes the pieces' samples itself (a continuous stream
+        encoder): the chunks carry no file of their own and the result no whole file, so
+        nothing but the current piece is held. Otherwise the samples are gathered once, into
+        one buffer, for the whole file the result carries."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
-        pieces: list[Audio] = []
+        samples = array("f")
+        done_items = emitted = 0  # items spoken, samples streamed
         words = self._word_clock(plan) if request.aligned else None
         timed: list[WordTiming] = []
         estimates = self._estimated_seconds(plan.items)
         delivered, playing_since, cost = 0.0, None, None
-        while len(pieces) < len(plan.items):
+        while done_items < len(plan.items):
             buffered = 0.0 if playing_since is None else delivered - (self._clock() - playing_since)
-            size = next_batch_size(estimates, len(pieces), buffered, cost)
-            batch = plan.items[len(pieces) : len(pieces) + size]
+            size = next_batch_size(estimates, done_items, buffered, cost)
+            batch = plan.items[done_items : done_items + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))
+                parts = self._engine.synthesize(batch, urgent=is_urgent(done_items, buffered, cost))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
-            spans = self._align(plan, len(pieces), parts, timer) if words else None
+            spans = self._align(plan, done_items, parts, timer) if words else None
             for number, part in enumerate(parts):
                 piece = assembler.push(part)
                 done = None
                 if words and spans is not None:
-                    done = self._tick(words, plan, assembler, len(pieces), part, spans[number], request)
+                    done = self._tick(words, plan, assembler, done_items, part, spans[number], request)
                     timed.extend(done)
-                with timer.stage("encode"):
-                    data = self._codec.encode(piece, request.format)
+                data = b""
+                if files:
+                    with timer.stage("encode"):
+                        data = self._codec.encode(piece, request.format)
+                    samples.extend(piece.samples)
                 playing_since = self._clock() if playing_since is None else playing_since
                 yield StreamChunk(
-                    index=len(pieces),
+                    index=done_items,
                     audio=data,
                     duration=round(piece.duration, 3),
                     piece=piece,
                     words=tuple(done) if done is not None and request.timestamps else None,
                 )
                 delivered += piece.duration
-                pieces.append(piece)
-        audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
-        yield self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
+                emitted += piece.num_samples
+                done_items += 1
+        timed_words = timed if words else None
+        if files:
+            audio = Audio(samples, self._engine.sample_rate)
+            yield self._finish(request, plan, audio, assembler.segments, timer, timed_words)
+        else:
+            yield self._result(request, plan, emitted / self._engine.sample_rate, assembler.segments, timer, timed_words)
 
     def _word_clock(self, plan: _Plan) -> WordClock:
         return WordClock(plan.tokens, plan.chunk_words, plan.written, plan.owners)
@@ -383,19 +397,7 @@ class Synthesize:
     ) -> TtsResult:
         with timer.stage("encode"):
             data = self._codec.encode(audio, request.format)
-        result = TtsResult(
-            voice=plan.voice,
-            text=request.text,
-            duration=round(audio.duration, 3),
-            sample_rate=audio.sample_rate,
-            format=request.format,
-            seed=plan.seed,
-            chunks=len(plan.items),
-            spoken_text=plan.spoken_text,
-            segments=tuple(segments),
-            timings=timer.seconds,
-            words=tuple(words) if request.timestamps and words is not None else None,
-        )
+        result = self._result(request, plan, audio.duration, segments, timer, words)
         text = captions.render(words or [], request.captions) if request.captions is not None else None
         if request.return_base64:
             return replace(result, audio=data, captions=text)
@@ -411,6 +413,30 @@ class Synthesize:
                 self._store.delete(f"outputs/{key}.{request.format}")
                 raise
         return replace(result, audio_url=url, captions_url=text_url)
+
+    def _result(
+        self,
+        request: TtsRequest,
+        plan: _Plan,
+        seconds: float,
+        segments: list[TimedSegment],
+        timer: StageTimer,
+        words: list[WordTiming] | None,
+    ) -> TtsResult:
+        """The answer without its audio or captions, which `_finish` adds."""
+        return TtsResult(
+            voice=plan.voice,
+            text=request.text,
+            duration=round(seconds, 3),
+            sample_rate=self._engine.sample_rate,
+            format=request.format,
+            seed=plan.seed,
+            chunks=len(plan.items),
+            spoken_text=plan.spoken_text,
+            segments=tuple(segments),
+            timings=timer.seconds,
+            words=tuple(words) if request.timestamps and words is not None else None,
+        )
 
     def _publish(self, key: str, data: bytes, ext: str, content_type: str) -> str:
         """Stores `outputs/<key>.<ext>` and answers its URL; nothing is left behind on failure."""
