@@ -99,6 +99,9 @@ class Settings(StartupMode):
     api_key: SecretStr | None = None  # clients send it as a bearer token
     allow_no_api_key: bool = False  # listen beyond loopback without API_KEY
     cors_origins: str | None = None  # comma-separated; none: CORS off
+    server_header_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds for a request's headers to arrive
+    server_body_timeout: Annotated[float, Field(gt=0)] = 120.0  # seconds for its body, after the headers
+    server_max_connections: PositiveInt = 256  # open connections; more are answered 503
 
     @field_validator("tts_engine", "tts_runner", "log_format", mode="before")
     @classmethod

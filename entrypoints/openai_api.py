@@ -51,12 +51,16 @@ from entrypoints.openai_requests import (
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
+from entrypoints.runpod_handler import job_concurrency
 from entrypoints.runpod_import import import_runpod_in_background
+from entrypoints.slow_clients import deadline_protocol
 from ports.audio_encoder import AudioEncoder
 from settings import Settings, SettingsError, load_settings
 
 DEFAULT_PORT = 8880
 SMALL_BODY = 64 * 1024
+RETRY_AFTER = 2  # seconds a busy server asks a client to wait (a short sentence's synthesis)
+BUSY = "the server is already answering {} speech requests, its limit (MAX_CONCURRENCY); retry shortly"
 log = structlog.get_logger("openai_api")
 
 
@@ -65,12 +69,24 @@ class ServerSettings:
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     allow_no_key: bool = False
+    max_speech: int = 8  # speech requests served at once; more answer 429
+    header_timeout: float = 10.0
+    body_timeout: float = 120.0
+    max_connections: int = 256
 
 
-def server_settings(settings: Settings) -> ServerSettings:
+def server_settings(settings: Settings, max_speech: int | None = None) -> ServerSettings:
     origins = tuple(o.strip() for o in (settings.cors_origins or "").split(",") if o.strip())
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    return ServerSettings(api_key=api_key or None, cors_origins=origins, allow_no_key=settings.allow_no_api_key)
+    return ServerSettings(
+        api_key=api_key or None,
+        cors_origins=origins,
+        allow_no_key=settings.allow_no_api_key,
+        max_speech=max_speech or settings.max_concurrency or ServerSettings.max_speech,
+        header_timeout=settings.server_header_timeout,
+        body_timeout=settings.server_body_timeout,
+        max_connections=settings.server_max_connections,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -117,9 +133,22 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
         code = "not_found" if exc.status_code == 404 else "invalid_input"
         return _error_response(ApiError(exc.status_code, code, str(exc.detail)))
 
+    slots = SpeechSlots(settings.max_speech)
+
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
-        return await _guarded(_speech(api, request))
+        if not slots.take():
+            raise ApiError(429, "rate_limit_exceeded", BUSY.format(slots.limit))
+        try:
+            response = await _guarded(_speech(api, request))
+        except BaseException:
+            slots.give_back()
+            raise
+        if isinstance(response, SpeechStream):
+            response.on_close(slots.give_back)
+        else:
+            slots.give_back()
+        return response
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -153,6 +182,7 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
         return JSONResponse(answer, status_code=200 if answer["healthy"] else 503)
 
     app.add_middleware(BodyLimit, limit_for=_body_limit(api.limits))
+    app.add_middleware(CrossSiteGuard, settings=settings)
     if settings.api_key:
         app.add_middleware(BearerAuth, api_key=settings.api_key)
     if settings.cors_origins:
@@ -189,8 +219,46 @@ async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
     first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r, files=False)), speech)
     encoded = EncodedSpeech(first, events, encoder, fields)
     if speech.stream_format == "sse":
-        return StreamingResponse(sse_body(encoded, tts.text), media_type="text/event-stream")
-    return StreamingResponse(audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+        return SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
+    return SpeechStream(encoded, audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+
+
+class SpeechStream(StreamingResponse):
+    """A streamed answer that says when it is over, sent to the end or not: a client that
+    hangs up mid-stream is logged (`speech_abandoned`) and its slot freed."""
+
+    def __init__(self, speech: EncodedSpeech, body: Iterator[bytes], media_type: str) -> None:
+        super().__init__(body, media_type=media_type)
+        self._speech = speech
+        self._closed: list[Callable[[], None]] = [speech.abandoned]
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._closed.append(callback)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for callback in self._closed:
+                callback()
+
+
+class SpeechSlots:
+    """How many speech requests run at once (all on the event loop's thread, so a plain
+    count): past the limit a client is told to come back rather than queue work the
+    server cannot hold."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self._taken = limit, 0
+
+    def take(self) -> bool:
+        if self._taken >= self.limit:
+            return False
+        self._taken += 1
+        return True
+
+    def give_back(self) -> None:
+        self._taken -= 1
 
 
 def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
@@ -204,6 +272,8 @@ async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=16)
     except MultiPartException as exc:
         raise refuse(f"the multipart body is malformed: {exc.message}") from None
+    except StarletteHTTPException as exc:  # Starlette wraps its MultiPartException in an app
+        raise refuse(f"the multipart body is malformed: {exc.detail}") from None
     sample = form.get("audio_sample") or form.get("file")
     if not isinstance(sample, UploadFile):
         raise refuse("send the recording as the multipart file field audio_sample (or file)", "audio_sample")
@@ -255,15 +325,22 @@ async def _guarded(work: Awaitable[Any]) -> Any:
 
 
 async def _json(request: Request) -> object:
+    """The JSON body, only when sent as JSON: a web page can send any other type without a
+    CORS preflight ("simple" requests), so refusing them closes that way in for other sites."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "invalid_input", "send the body as JSON, with Content-Type: application/json")
     body = await request.body()
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ApiError(400, "invalid_input", "the body is not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_input", "the body's JSON is nested too deeply") from None
 
 
 def _error_response(exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": str(RETRY_AFTER)}}.get(exc.status)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
@@ -310,6 +387,42 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class CrossSiteGuard:
+    """What a web page on another site could make a browser send to this server: requests
+    that change something (POST, DELETE) carrying a foreign `Origin` are refused (403) unless
+    CORS_ORIGINS lists that origin; a page on this server itself (same scheme, host and port)
+    is served. Without an API key, a `Host` that is not a loopback name is refused too (421):
+    a DNS-rebinding page reaches 127.0.0.1 under its own name, and a browser sends that name."""
+
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+        self.app, self._origins = app, set(settings.cors_origins)
+        self._loopback_only = not settings.api_key and not settings.allow_no_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            error = None
+            if self._loopback_only and not is_loopback(_host_name(host).strip("[]")):
+                error = ApiError(421, "invalid_input", "without API_KEY this server answers only loopback host names")
+            elif scope["method"] in ("POST", "DELETE", "PUT", "PATCH") and b"origin" in headers:
+                origin = headers[b"origin"].decode("latin-1").rstrip("/")
+                if origin.lower() != f"{scope.get('scheme', 'http')}://{host}" and origin not in self._origins:
+                    error = ApiError(403, "invalid_input", "cross-site requests are refused; see CORS_ORIGINS")
+            if error is not None:
+                log.warning("request_refused", status=error.status, path=scope["path"], host=host[:100])
+                await _error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """`127.0.0.1:8880` -> `127.0.0.1`, `[::1]:8880` -> `[::1]`."""
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class BearerAuth:
@@ -371,9 +484,26 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_level or "INFO", settings.log_format or "console")
     container = build_container(settings=settings)
     try:
-        app = create_app(boot(container), server)
-        log.info("listening", host=args.host, port=args.port, auth=bool(server.api_key), cors=server.cors_origins)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        api = boot(container)
+        server = server_settings(settings, job_concurrency(settings, container.batched_engine()))
+        app = create_app(api, server)
+        log.info(
+            "listening",
+            host=args.host,
+            port=args.port,
+            auth=bool(server.api_key),
+            cors=server.cors_origins,
+            max_speech=server.max_speech,
+        )
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+            http=deadline_protocol(server.header_timeout, server.body_timeout),
+            limit_concurrency=server.max_connections,
+        )
     finally:
         container.shutdown_resources()
 

@@ -33,23 +33,25 @@ class EncodedSpeech:
     def __init__(self, first: Event, events: Iterator[Event], encoder: AudioStream, fields: dict[str, Any]) -> None:
         self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
         self._start = time.perf_counter()
+        self._chunks = 0
+        self._logged = False  # the outcome, logged once: done, failed or abandoned
         self.result: TtsResult | None = None
         self.words: list[dict[str, Any]] = []  # timed words not yet sent (`timestamps: true`)
 
     def __iter__(self) -> Iterator[bytes]:
         event: Event = self._first
-        chunks = 0
         while isinstance(event, StreamChunk):
             if event.piece is None:
                 raise EngineError("a stream chunk came without its samples")
-            chunks += 1
+            self._chunks += 1
             self.words.extend(word.public() for word in event.words or ())
             yield from self._encoded(event.piece)
             event = next(self._events)
         if tail := self._encoder.finish():
             yield tail
         self.result = event
-        log.info("speech_done", stream=True, chunks=chunks, audio_seconds=event.duration, **self._timing())
+        self._logged = True
+        log.info("speech_done", stream=True, chunks=self._chunks, audio_seconds=event.duration, **self._timing())
 
     def _encoded(self, piece: Audio) -> Iterator[bytes]:
         """A piece (a long pause makes one of many minutes) fed to the encoder a block at a
@@ -63,11 +65,19 @@ class EncodedSpeech:
     def failed(self, exc: Exception) -> dict[str, Any]:
         """The OpenAI error object for a failure mid-stream, logged (with its traceback when
         it is not one of ours); the client gets only the stable code and message."""
+        self._logged = True
         if isinstance(exc, TtsError):
             log.warning("speech_failed", code=exc.code, error=exc.message, **self._timing())
             return api_error(exc).body()
         log.error("speech_crashed", exc_info=exc, **self._timing())
         return api_error(EngineError("the worker failed unexpectedly; the error was logged")).body()
+
+    def abandoned(self) -> None:
+        """Called once the response is over: a stream that neither ended nor failed was left
+        by its client, which the log says too, with how far it got."""
+        if not self._logged:
+            self._logged = True
+            log.info("speech_abandoned", stream=True, chunks=self._chunks, **self._timing())
 
     def _timing(self) -> dict[str, Any]:
         return {"seconds": round(time.perf_counter() - self._start, 4), **self._fields}

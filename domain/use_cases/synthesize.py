@@ -227,12 +227,11 @@ class Synthesize:
                 delivered += piece.duration
                 emitted += piece.num_samples
                 done_items += 1
-        timed_words = timed if words else None
+        timed_words, rate = (timed if words else None), self._engine.sample_rate
         if files:
-            audio = Audio(samples, self._engine.sample_rate)
-            yield self._finish(request, plan, audio, assembler.segments, timer, timed_words)
+            yield self._finish(request, plan, Audio(samples, rate), assembler.segments, timer, timed_words)
         else:
-            yield self._result(request, plan, emitted / self._engine.sample_rate, assembler.segments, timer, timed_words)
+            yield self._result(request, plan, emitted / rate, assembler.segments, timer, timed_words)
 
     def _word_clock(self, plan: _Plan) -> WordClock:
         return WordClock(plan.tokens, plan.chunk_words, plan.written, plan.owners)

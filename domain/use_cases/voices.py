@@ -98,6 +98,9 @@ class UploadVoice:
         return UploadResult(voice=info, transcribed=transcribed, timings=timer.seconds)
 
     def _refuse_existing(self, request: UploadRequest) -> None:
+        if self._voices.is_builtin(request.name) and request.overwrite:
+            # every client's fallback voice: one client replacing it would change everyone's
+            raise InvalidInput(f"the built-in voice {request.name!r} cannot be replaced; upload under another name")
         if request.overwrite:
             return
         if self._voices.exists(request.name) or self._voices.is_builtin(request.name):
