@@ -13,6 +13,7 @@ request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origi
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hmac
 import ipaddress
@@ -59,6 +60,7 @@ from settings import Settings, SettingsError, load_settings
 
 DEFAULT_PORT = 8880
 SMALL_BODY = 64 * 1024
+HEALTH_TTL = 5.0  # seconds a store check answers /health: anyone may call it, and each check writes the store
 RETRY_AFTER = 2  # seconds a busy server asks a client to wait (a short sentence's synthesis)
 BUSY = "the server is already answering {} speech requests, its limit (MAX_CONCURRENCY); retry shortly"
 log = structlog.get_logger("openai_api")
@@ -176,9 +178,11 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
 
         return await _guarded(run())
 
+    checked = HealthCache(api.health, HEALTH_TTL)
+
     @app.get("/health")
     async def health() -> JSONResponse:
-        answer = await _guarded(run_in_threadpool(api.health))
+        answer = await _guarded(checked())
         return JSONResponse(answer, status_code=200 if answer["healthy"] else 503)
 
     app.add_middleware(BodyLimit, limit_for=_body_limit(api.limits))
@@ -241,6 +245,24 @@ class SpeechStream(StreamingResponse):
         finally:
             for callback in self._closed:
                 callback()
+
+
+class HealthCache:
+    """The health answer, checked at most once per `ttl` seconds however often it is asked
+    (it writes, reads and deletes an object in the store); concurrent callers share a check."""
+
+    def __init__(self, check: Callable[[], dict[str, Any]], ttl: float, clock: Callable[[], float] = time.monotonic):
+        self._check, self._ttl, self._clock = check, ttl, clock
+        self._answer: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> dict[str, Any]:
+        async with self._lock:
+            if self._answer is None or self._clock() - self._at >= self._ttl:
+                self._answer = await run_in_threadpool(self._check)
+                self._at = self._clock()
+            return self._answer
 
 
 class SpeechSlots:

@@ -5,6 +5,8 @@ clients that trickle their request a byte at a time."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import socket
 import time
 
@@ -13,10 +15,10 @@ import pytest
 import structlog
 
 from adapters.fake_engine import FakeEngine
-from entrypoints.openai_api import ServerSettings
-from tests.e2e.openai_server import running_openai_server
+from entrypoints.openai_api import HealthCache, ServerSettings, speech_api
+from tests.e2e.openai_server import running_openai_server, serving_in_process
 from tests.e2e.test_openai_streaming import PARAGRAPH, HeldEngine, serve
-from tests.helpers import audio_file
+from tests.helpers import audio_file, make_test_container
 
 SPEECH = {"model": "tts-1", "input": "Hello there.", "voice": "default", "response_format": "pcm"}
 EVIL = "http://evil.example"
@@ -55,7 +57,9 @@ def test_a_foreign_origin_changes_nothing_unless_listed():
         assert httpx.get(f"{base}/v1/audio/voices", headers={"Origin": EVIL}).status_code == 200  # reads change nothing
         assert httpx.delete(f"{base}/v1/audio/voices/mine", headers=same).status_code == 200
     with serve(FakeEngine(), ServerSettings(cors_origins=("http://localhost:3000",))) as server:
-        listed = httpx.post(f"{server.base_url}/v1/audio/speech", json=SPEECH, headers={"Origin": "http://localhost:3000"})
+        listed = httpx.post(
+            f"{server.base_url}/v1/audio/speech", json=SPEECH, headers={"Origin": "http://localhost:3000"}
+        )
         assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == "http://localhost:3000"
 
 
@@ -69,7 +73,8 @@ def test_without_a_key_only_loopback_host_names_are_answered():
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.2", f"[::1]:{port}"):
             assert httpx.get(f"{server.base_url}/v1/models", headers={"Host": host}).status_code == 200, host
     with serve(FakeEngine(), ServerSettings(api_key="sk-k")) as server:  # a key is the gate: any name
-        named = httpx.get(f"{server.base_url}/v1/models", headers={"Host": "tts.example", "Authorization": "Bearer sk-k"})
+        keyed = {"Host": "tts.example", "Authorization": "Bearer sk-k"}
+        named = httpx.get(f"{server.base_url}/v1/models", headers=keyed)
         assert named.status_code == 200
 
 
@@ -169,3 +174,41 @@ def test_clients_that_trickle_their_request_are_dropped(tmp_path):
         logs = server.logs()
     assert 1.5 < slow_headers < 10 and 1.5 < slow_body < 10, (slow_headers, slow_body)
     assert logs.count("slow_client_dropped") == 2
+
+
+def test_health_checks_the_store_at_most_once_per_few_seconds():
+    """/health is open to anyone and each store check writes, reads and deletes an object."""
+    api = speech_api(make_test_container(engine=FakeEngine()))
+    checks = []
+
+    def counted():
+        checks.append(1)
+        return api.health()
+
+    with serving_in_process(dataclasses.replace(api, health=counted)) as server:
+        answers = [httpx.get(f"{server.base_url}/health") for _ in range(20)]
+    assert {a.status_code for a in answers} == {200} and answers[-1].json()["healthy"] is True
+    assert len(checks) == 1
+
+
+def test_the_health_answer_is_checked_again_once_it_is_stale():
+    now, checks = [0.0], []
+    cache = HealthCache(lambda: {"healthy": True, "n": len(checks.append(1) or checks)}, 5.0, lambda: now[0])
+
+    async def ask_at(*times: float) -> list[int]:
+        answers = []
+        for moment in times:
+            now[0] = moment
+            answers.append((await cache())["n"])
+        return answers
+
+    assert asyncio.run(ask_at(0.0, 4.9, 5.0, 9.9, 10.5)) == [1, 1, 2, 2, 3]
+
+
+def test_a_huge_model_name_is_not_echoed_whole():
+    huge = "m" * 150_000
+    with structlog.testing.capture_logs() as logs, serve(FakeEngine()) as server:
+        answer = httpx.post(f"{server.base_url}/v1/audio/speech", json={**SPEECH, "model": huge})
+    message = answer.json()["error"]["message"]
+    assert answer.status_code == 400 and "150000 characters" in message and len(message) < 300
+    assert all(huge not in str(event) for event in logs)
