@@ -24,6 +24,7 @@ from adapters.micro_batcher import AlignBatcher, MicroBatcher
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
+from adapters.voice_prep import ModelVoice
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Synthesize
@@ -228,6 +229,7 @@ class Container(containers.DeclarativeContainer):
         fetcher=fetcher,
         transcriber=transcriber,
         max_seconds=config.max_voice_seconds,
+        as_model_reads=providers.Singleton(ModelVoice),
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)
