@@ -206,6 +206,7 @@ class Container(containers.DeclarativeContainer):
         store=store,
         codec=codec,
         builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
+        cache_bytes=config.voice_memory_bytes,
         disk_cache=disk_cache,
     )
     normalizer = providers.Singleton(

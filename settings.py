@@ -59,6 +59,7 @@ class Settings(StartupMode):
     output_retention: str = "24h"  # answers under outputs/ on a folder store; 0 keeps them
     voice_cache_dir: str = Field(default_factory=lambda: os.path.join(tempfile.gettempdir(), "f5-voice-cache"))
     voice_cache_bytes: Annotated[int, Field(ge=0)] = 512 * 1024 * 1024
+    voice_memory_bytes: Annotated[int, Field(ge=0)] = 128 * 1024 * 1024  # decoded voices kept in memory
 
     # --- engine ---------------------------------------------------------------------
     tts_engine: Literal["f5", "fake"] = "f5"

@@ -42,16 +42,20 @@ class VoiceLibrary:
         store: BlobStore,
         codec: AudioCodec,
         builtins: dict[str, BuiltinVoice] | None = None,
-        cache_size: int = 32,
+        cache_bytes: int = 128 * 1024 * 1024,
         disk_cache: ContentCache | None = None,
     ) -> None:
+        """Decoded voices are kept, most recently used first, up to `cache_bytes` of samples:
+        a count would let a few long, high-rate voices (stored before uploads were cut to
+        what the model reads) pin gigabytes."""
         self._store = store
         self._codec = codec
         self._builtins = builtins or {}
         self._disk = disk_cache
         self._listed: dict[str, tuple[str, VoiceInfo]] = {}
         self._cache: OrderedDict[str, Audio] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._cached_bytes = 0
         self._builtin_info: dict[str, VoiceInfo] = {}
         self._lock = threading.Lock()
 
@@ -66,12 +70,15 @@ class VoiceLibrary:
             return self._builtin(name)
         raise VoiceNotFound(f"no voice named {name!r}; list them with endpoint list_voices")
 
-    def reference(self, name: str, timer: StageTimer | None = None) -> tuple[VoiceInfo, Reference]:
-        """The voice ready for the engine. Audio is cached by its sha256, decoded in memory
-        and raw on disk, so a warm worker downloads each reference once."""
+    def reference(
+        self, name: str, timer: StageTimer | None = None, info: VoiceInfo | None = None
+    ) -> tuple[VoiceInfo, Reference]:
+        """The voice ready for the engine (`info`: its metadata, when the caller read it
+        already). Audio is cached by its sha256, decoded in memory and raw on disk, so a warm
+        worker downloads each reference once."""
         timer = timer or StageTimer()
         with timer.stage("fetch"):
-            info = self.info(name)
+            info = info or self.info(name)
             audio = self._cached(info.sha256)
             data = b"" if audio is not None else self._raw_audio(name, info.sha256)
         if audio is None:
@@ -230,7 +237,14 @@ class VoiceLibrary:
 
     def _remember(self, sha: str, audio: Audio) -> None:
         with self._lock:
+            replaced = self._cache.pop(sha, None)
+            self._cached_bytes -= _size(replaced)
             self._cache[sha] = audio
-            self._cache.move_to_end(sha)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cached_bytes += _size(audio)
+            while self._cached_bytes > self._cache_bytes and len(self._cache) > 1:
+                _, dropped = self._cache.popitem(last=False)
+                self._cached_bytes -= _size(dropped)
+
+
+def _size(audio: Audio | None) -> int:
+    return 0 if audio is None else audio.num_samples * audio.samples.itemsize

@@ -18,7 +18,7 @@ from domain.errors import InvalidInput, StorageError
 from domain.streaming import is_urgent, next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
-from domain.text.script import Pause, VoiceText, named_voices, parse_script
+from domain.text.script import Pause, Speech, VoiceText, named_voices, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
@@ -39,6 +39,7 @@ from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
+MAX_VOICES = 16  # distinct voices in one request: each is decoded and held while it is answered
 MAX_REF_SECONDS = 12.0  # upstream clips a longer reference to about this much before speaking
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
 VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
@@ -325,9 +326,7 @@ class Synthesize:
         parts = list(request.segments) or [VoiceText(request.voice, request.text)]
         script = parse_script(parts)
         words: tuple[list, list, list, list] = ([], [], [], [])
-        references: dict[str, Reference] = {}
-        for voice in named_voices(parts):
-            references[voice] = self._voices.reference(voice, timer)[1]
+        references = self._references(named_voices(parts), script, timer)
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
         layout: list[Slot] = []
         items: list[SynthesisItem] = []
@@ -363,6 +362,20 @@ class Synthesize:
         self._refuse_too_long(list(references), items, layout, request.params)
         return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text,
                      tokens=tokens, chunk_words=chunk_list, written=written, owners=owners)  # fmt: skip
+
+    def _references(self, voices: list[str], script: list[Speech | Pause], timer: StageTimer) -> dict[str, Reference]:
+        """Every voice the request names, decoded only once what needs no audio has passed:
+        how many voices, whether each exists, and whether its pauses alone are too long."""
+        if len(voices) > MAX_VOICES:
+            raise InvalidInput(f"the request names {len(voices)} voices; at most {MAX_VOICES} may speak in one request")
+        infos = {voice: self._voices.info(voice) for voice in voices}
+        silence = sum(part.seconds for part in script if isinstance(part, Pause))
+        if self._max_audio_seconds is not None and silence > self._max_audio_seconds:
+            raise InvalidInput(
+                f"the pauses alone would be {silence:.1f} s of audio; the limit is {self._max_audio_seconds:g} s: "
+                "send fewer pauses or split them into several jobs"
+            )
+        return {voice: self._voices.reference(voice, timer, infos[voice])[1] for voice in voices}
 
     @staticmethod
     def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,
