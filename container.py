@@ -201,11 +201,13 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- domain services and use cases ------------------------------------------
+    #: the English clip inside the f5-tts package: the built-in voice, and the CLI's `--example`
+    packaged_voice = providers.Singleton(default_voice)
     voices = providers.Singleton(
         VoiceLibrary,
         store=store,
         codec=codec,
-        builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
+        builtins=providers.Dict({DEFAULT_VOICE: packaged_voice}),
         cache_bytes=config.voice_memory_bytes,
         disk_cache=disk_cache,
     )
