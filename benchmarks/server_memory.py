@@ -7,7 +7,11 @@ measured is what the server holds, not the model). Before each case the kernel's
 - `streams`: `"[pause:10s]" * 239 + "a"`, 2.6 KB of text that makes 2,390 s of audio (under
   MAX_AUDIO_SECONDS), as a whole wav, streamed as wav, streamed as SSE, and four streamed at once;
 - `voices`: one request naming 12, then 20, distinct uploaded voices of 60 s at 192 kHz
-  (MAX_VOICE_SECONDS, the highest rate the upload takes), and the RSS still held after it.
+  (MAX_VOICE_SECONDS, the highest rate the upload takes), each in a fresh server on the
+  store the voices were uploaded to, and the RSS still held after it.
+
+`--root DIR` runs the server from another checkout (e.g. `git archive` of main) for a
+before/after comparison with the same client.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import io
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +30,7 @@ import requests
 import soundfile as sf
 
 from tests.e2e.openai_server import running_openai_server
-from tests.e2e.worker import Worker
+from tests.e2e.worker import ROOT, Worker
 
 LONG_TEXT = "[pause:10s]" * 239 + "a"
 MIB = 1024
@@ -84,24 +89,32 @@ def voice_clip(seconds: float = 60.0, rate: int = 192_000, seed: int = 0) -> byt
     return buffer.getvalue()
 
 
-def voices(worker: Worker, count: int = 20) -> None:
-    url = worker.base_url
+def upload_voices(base_url: str, count: int) -> None:
     transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
     for index in range(count):
         files = {"audio_sample": (f"v{index}.wav", voice_clip(seed=index), "audio/wav")}
         data = {"name": f"v{index}", "ref_text": transcript}
-        response = requests.post(f"{url}/v1/audio/voices", files=files, data=data, timeout=300)
+        response = requests.post(f"{base_url}/v1/audio/voices", files=files, data=data, timeout=300)
         response.raise_for_status()
-    speech(url, "Warm up.")
+
+
+def voices(serve: Callable[[], AbstractContextManager[Worker]], count: int = 20) -> None:
+    """Uploads through one server, then each request in a fresh one on the same store, so
+    neither the uploads' memory nor the other request's cached voices hide what it adds."""
+    with serve() as worker:
+        upload_voices(worker.base_url, count)
     for named in (12, 20):
         text = " ".join(f"[voice:v{i}] Hello there." for i in range(named))
-        peak, held, code = peak_added(worker, lambda text=text: speech(url, text))
+        with serve() as worker:
+            speech(worker.base_url, "Warm up.")
+            peak, held, code = peak_added(worker, lambda text=text, url=worker.base_url: speech(url, text))
         print(f"{named} distinct voices{'':<11} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {code}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cases", nargs="*", default=["streams", "voices"], choices=["streams", "voices"])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose server runs (default: this one)")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}; fake engine; figures are VmHWM rises of the server process")
     for name in args.cases:
@@ -112,10 +125,18 @@ def main(argv: list[str] | None = None) -> None:
                 "VOICE_CACHE_DIR": f"{tmp}/cache",
                 "LOG_LEVEL": "WARNING",
             }
-            with running_openai_server(env, Path(tmp) / "server.log") as server:
-                assert server.pid is not None
-                worker = Worker(server.base_url, Path(tmp) / "server.log", server.pid)
-                {"streams": streams, "voices": voices}[name](worker)
+
+            @contextmanager
+            def serve(env: dict[str, str] = env, log: Path = Path(tmp) / "server.log") -> Iterator[Worker]:
+                with running_openai_server(env, log, root=args.root) as server:
+                    assert server.pid is not None
+                    yield Worker(server.base_url, log, server.pid)
+
+            if name == "streams":
+                with serve() as worker:
+                    streams(worker)
+            else:
+                voices(serve)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from entrypoints.openai_api import ServerSettings, SpeechApi, create_app
-from tests.e2e.worker import free_port, serving_process
+from tests.e2e.worker import ROOT, free_port, serving_process
 
 
 class Server:
@@ -28,11 +28,14 @@ class Server:
 
 
 @contextmanager
-def running_openai_server(env: Mapping[str, str], log_path: Path, boot_timeout: float = 180) -> Iterator[Server]:
+def running_openai_server(
+    env: Mapping[str, str], log_path: Path, boot_timeout: float = 180, root: Path = ROOT
+) -> Iterator[Server]:
+    """The server from `root` (this checkout unless told otherwise) on a free loopback port."""
     port = free_port()
     command = [sys.executable, "-m", "entrypoints.openai_api", "--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
-    with serving_process(command, env, log_path, f"{base_url}/health", boot_timeout) as process:
+    with serving_process(command, env, log_path, f"{base_url}/health", boot_timeout, cwd=root) as process:
         yield Server(base_url, log_path, process.pid)
 
 

@@ -13,6 +13,8 @@ import time
 import httpx
 import pytest
 import structlog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.fake_engine import FakeEngine
 from entrypoints.openai_api import HealthCache, ServerSettings, speech_api
@@ -212,3 +214,44 @@ def test_a_huge_model_name_is_not_echoed_whole():
     message = answer.json()["error"]["message"]
     assert answer.status_code == 400 and "150000 characters" in message and len(message) < 300
     assert all(huge not in str(event) for event in logs)
+
+
+origins = st.sampled_from([None, "null", EVIL, "http://127.0.0.1", "http://localhost:3000", "file://"])
+hosts = st.sampled_from([None, "localhost", "rebind.evil.example", "127.0.0.1:1", "[::1]", "", "a" * 300])
+types = st.sampled_from(
+    [None, "application/json", "text/plain", "multipart/form-data", "multipart/form-data; boundary=x",
+     "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+)  # fmt: skip
+FORM = b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nv\r\n--x--\r\n'
+bodies = st.sampled_from(
+    [b"", b"{}", b'{"model": "tts-1", "input": "Hi."}', b"[" * 5000, b"--x\r\n", FORM, b"name=default&overwrite=true",
+     b"\xff\xfe", b"a" * 70_000]
+)  # fmt: skip
+routes = st.sampled_from(
+    [("POST", "/v1/audio/speech"), ("POST", "/v1/audio/voices"), ("DELETE", "/v1/audio/voices/x"),
+     ("DELETE", "/v1/audio/voices/default"), ("GET", "/v1/audio/voices"), ("GET", "/health")]
+)  # fmt: skip
+
+
+@pytest.fixture
+def shared_server():  # per test: memory:// is emptied before each test (conftest)
+    with serve(FakeEngine()) as server:
+        yield server
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=routes, origin=origins, host=hosts, content_type=types, body=bodies)
+def test_any_cross_site_or_malformed_request_gets_a_clean_answer(
+    shared_server, route, origin, host, content_type, body
+):
+    """Headers a hostile page or client can choose, on every route: a status from the table
+    in the README with an OpenAI error object, never a 500; `default` is never replaced."""
+    headers = {name: value for name, value in (("Origin", origin), ("Host", host), ("Content-Type", content_type))
+               if value is not None}  # fmt: skip
+    method, path = route
+    answer = httpx.request(method, shared_server.base_url + path, content=body, headers=headers, timeout=60)
+    assert answer.status_code in (200, 400, 403, 404, 409, 413, 415, 421, 422), (answer.status_code, answer.text)
+    if answer.status_code != 200:
+        assert answer.json()["error"]["code"] in ("invalid_input", "voice_not_found", "voice_exists", "not_found")
+    default = [v for v in httpx.get(shared_server.base_url + "/v1/audio/voices").json()["data"] if v["id"] == "default"]
+    assert default[0]["created_at"] == 0
