@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import socket
 import time
 
 import httpx
+import numpy as np
 import pytest
+import soundfile as sf
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.fake_engine import FakeEngine
 from entrypoints.openai_api import HealthCache, ServerSettings, speech_api
+from tests.audio_decode import decode
 from tests.e2e.openai_server import running_openai_server, serving_in_process
 from tests.e2e.test_openai_streaming import PARAGRAPH, HeldEngine, serve
 from tests.helpers import audio_file, make_test_container
@@ -205,6 +209,20 @@ def test_the_health_answer_is_checked_again_once_it_is_stale():
         return answers
 
     assert asyncio.run(ask_at(0.0, 4.9, 5.0, 9.9, 10.5)) == [1, 1, 2, 2, 3]
+
+
+def test_a_whole_flac_opens_in_libsndfile_and_a_streamed_one_in_ffmpeg():
+    """As the README says: `stream: false` gives a flac whose STREAMINFO holds its length,
+    which libsndfile needs; a streamed one says "length unknown", which FFmpeg reads."""
+    body = {**SPEECH, "input": PARAGRAPH, "response_format": "flac", "seed": 3}
+    with serve(FakeEngine()) as server:
+        url = f"{server.base_url}/v1/audio/speech"
+        whole = httpx.post(url, json={**body, "stream": False}, timeout=60).content
+        streamed = httpx.post(url, json=body, timeout=60).content
+    samples, rate = sf.read(io.BytesIO(whole), dtype="float32")
+    assert rate == 24000 and sf.info(io.BytesIO(whole)).frames == samples.size > 5 * rate
+    from_stream, _ = decode(streamed, "flac")  # chunked otherwise (a short first chunk): about as long
+    assert abs(from_stream.size - samples.size) < 0.05 * samples.size and np.isfinite(from_stream).all()
 
 
 def test_a_huge_model_name_is_not_echoed_whole():
