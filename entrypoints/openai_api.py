@@ -140,6 +140,7 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
         if not slots.take():
+            log.warning("speech_refused_busy", limit=slots.limit)
             raise ApiError(429, "rate_limit_exceeded", BUSY.format(slots.limit))
         try:
             response = await _guarded(_speech(api, request))
