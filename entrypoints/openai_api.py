@@ -7,7 +7,10 @@ about synthesis lives here.
 
 Security (see README "OpenAI-compatible server"): bearer-token auth when `API_KEY` is set; a
 server listening beyond loopback refuses to start without one unless `ALLOW_NO_API_KEY=1`;
-request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origins.
+request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origins; JSON
+routes take only JSON, changes from a foreign `Origin` and (without a key) requests under a
+non-loopback `Host` are refused; speech requests past MAX_CONCURRENCY get 429; a request
+must arrive within its header and body deadlines (entrypoints/slow_clients.py).
 """
 
 from __future__ import annotations
@@ -234,7 +237,6 @@ class SpeechStream(StreamingResponse):
 
     def __init__(self, speech: EncodedSpeech, body: Iterator[bytes], media_type: str) -> None:
         super().__init__(body, media_type=media_type)
-        self._speech = speech
         self._closed: list[Callable[[], None]] = [speech.abandoned]
 
     def on_close(self, callback: Callable[[], None]) -> None:
