@@ -203,6 +203,7 @@ class Container(containers.DeclarativeContainer):
     # --- domain services and use cases ------------------------------------------
     #: the English clip inside the f5-tts package: the built-in voice, and the CLI's `--example`
     packaged_voice = providers.Singleton(default_voice)
+    as_model_reads = providers.Singleton(ModelVoice)  # a voice as the engine reads it: 24 kHz, ~12-40 s
     voices = providers.Singleton(
         VoiceLibrary,
         store=store,
@@ -210,6 +211,7 @@ class Container(containers.DeclarativeContainer):
         builtins=providers.Dict({DEFAULT_VOICE: packaged_voice}),
         cache_bytes=config.voice_memory_bytes,
         disk_cache=disk_cache,
+        as_model_reads=as_model_reads,
     )
     normalizer = providers.Singleton(
         TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
@@ -232,7 +234,7 @@ class Container(containers.DeclarativeContainer):
         fetcher=fetcher,
         transcriber=transcriber,
         max_seconds=config.max_voice_seconds,
-        as_model_reads=providers.Singleton(ModelVoice),
+        as_model_reads=as_model_reads,
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)

@@ -44,14 +44,17 @@ class VoiceLibrary:
         builtins: dict[str, BuiltinVoice] | None = None,
         cache_bytes: int = 128 * 1024 * 1024,
         disk_cache: ContentCache | None = None,
+        as_model_reads: Callable[[Audio], Audio] = lambda audio: audio,
     ) -> None:
         """Decoded voices are kept, most recently used first, up to `cache_bytes` of samples:
-        a count would let a few long, high-rate voices (stored before uploads were cut to
-        what the model reads) pin gigabytes."""
+        a count would let a few long, high-rate voices pin gigabytes. Each is held as the
+        model reads it (`as_model_reads`, as uploads are now stored), so a voice stored
+        before that, at its own rate and length, costs no more than a new one."""
         self._store = store
         self._codec = codec
         self._builtins = builtins or {}
         self._disk = disk_cache
+        self._as_model_reads = as_model_reads
         self._listed: dict[str, tuple[str, VoiceInfo]] = {}
         self._cache: OrderedDict[str, Audio] = OrderedDict()
         self._cache_bytes = cache_bytes
@@ -83,7 +86,7 @@ class VoiceLibrary:
             data = b"" if audio is not None else self._raw_audio(name, info.sha256)
         if audio is None:
             with timer.stage("decode"):
-                audio = self._codec.decode(data)
+                audio = self._as_model_reads(self._codec.decode(data))
             self._remember(info.sha256, audio)
         return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
 

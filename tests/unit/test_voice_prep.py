@@ -4,6 +4,7 @@ engine's reference clipping makes exactly what it made from the whole clip."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from adapters.audio_arrays import from_numpy, to_numpy
 from adapters.reference_prep import clip_reference
 from adapters.soundfile_codec import SoundfileCodec
 from adapters.voice_prep import ModelVoice
+from domain.voice import VoiceInfo
 from tests.helpers import make_test_container, tone
 
 CODEC = SoundfileCodec()
@@ -75,3 +77,22 @@ def test_an_upload_is_stored_at_24khz_and_at_most_the_seconds_the_model_reads():
 
 def _b64_wav(samples: np.ndarray, rate: int) -> str:
     return base64.b64encode(CODEC.encode(from_numpy(samples, rate), "wav")).decode("ascii")
+
+
+@pytest.mark.parametrize("rate", [24000, 192000])
+def test_a_voice_stored_whole_before_is_held_as_the_model_reads_it(rate):
+    """Voices uploaded before this change are stored at their own rate and length; decoded,
+    they cost no more than a new upload, and a 24 kHz one reads exactly as before."""
+    clip = bursts(60.0, rate, on=2.5, off=1.2)
+    wav = CODEC.encode(from_numpy(clip, rate), "wav")
+    info = VoiceInfo("old", said_for(60.0), 60.0, rate, hashlib.sha256(wav).hexdigest(), "2026-01-01T00:00:00+00:00")
+    voices = make_test_container().voices()
+    voices.save(info, wav)
+    _, reference = voices.reference("old")
+    assert reference.audio.sample_rate == 24000 and reference.audio.duration <= 20.0
+    if rate == 24000:
+        assert np.array_equal(clip_reference(to_numpy(reference.audio), rate), model_input(clip, rate))
+
+
+def said_for(seconds: float) -> str:
+    return " ".join(["some words spoken"] * int(seconds * 13 / 18))
