@@ -113,11 +113,13 @@ def voices(serve: Callable[[], AbstractContextManager[Worker]], count: int = 20)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("cases", nargs="*", default=["streams", "voices"], choices=["streams", "voices"])
+    parser.add_argument("cases", nargs="*", help="streams, voices (default: both)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose server runs (default: this one)")
     args = parser.parse_args(argv)
+    if unknown := set(args.cases) - {"streams", "voices"}:
+        parser.error(f"unknown case {sorted(unknown)[0]!r}")
     print(f"python {sys.version.split()[0]}; fake engine; figures are VmHWM rises of the server process")
-    for name in args.cases:
+    for name in args.cases or ["streams", "voices"]:
         with tempfile.TemporaryDirectory() as tmp:
             env = {
                 "TTS_ENGINE": "fake",
