@@ -31,7 +31,8 @@ class EncodedSpeech:
     """The encoded bytes of a streamed synthesis, piece by piece; logs the outcome once."""
 
     def __init__(self, first: Event, events: Iterator[Event], encoder: AudioStream, fields: dict[str, Any]) -> None:
-        self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
+        self._first: Event | None = first
+        self._events, self._encoder, self._fields = events, encoder, fields
         self._start = time.perf_counter()
         self._chunks = 0
         self._logged = False  # the outcome, logged once: done, failed or abandoned
@@ -40,6 +41,7 @@ class EncodedSpeech:
 
     def __iter__(self) -> Iterator[bytes]:
         event: Event = self._first
+        self._first = None  # each piece is let go once sent (a long pause makes one of hundreds of MB)
         while isinstance(event, StreamChunk):
             if event.piece is None:
                 raise EngineError("a stream chunk came without its samples")
@@ -47,6 +49,7 @@ class EncodedSpeech:
             self.words.extend(word.public() for word in event.words or ())
             yield from self._encoded(event.piece)
             event = next(self._events)
+        self._events = iter(())  # the use case's finished generator, and the last piece it still holds
         if tail := self._encoder.finish():
             yield tail
         self.result = event
