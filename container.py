@@ -24,6 +24,7 @@ from adapters.micro_batcher import AlignBatcher, MicroBatcher
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
+from adapters.voice_prep import ModelVoice
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Synthesize
@@ -200,13 +201,18 @@ class Container(containers.DeclarativeContainer):
     )
 
     # --- domain services and use cases ------------------------------------------
+    #: the English clip inside the f5-tts package: the built-in voice, and the CLI's `--example`
+    packaged_voice = providers.Singleton(default_voice)
+    as_model_reads = providers.Singleton(ModelVoice)  # a voice as the engine reads it: 24 kHz, ~12-40 s
     voices = providers.Singleton(
         VoiceLibrary,
         store=store,
         codec=codec,
-        builtins=providers.Dict({DEFAULT_VOICE: providers.Singleton(default_voice)}),
+        builtins=providers.Dict({DEFAULT_VOICE: packaged_voice}),
+        cache_bytes=config.voice_memory_bytes,
         disk_cache=disk_cache,
         aliases=config.voice_alias_map,
+        as_model_reads=as_model_reads,
     )
     normalizer = providers.Singleton(
         TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
@@ -230,6 +236,7 @@ class Container(containers.DeclarativeContainer):
         fetcher=fetcher,
         transcriber=transcriber,
         max_seconds=config.max_voice_seconds,
+        as_model_reads=as_model_reads,
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)

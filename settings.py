@@ -83,6 +83,7 @@ class Settings(StartupMode):
     output_retention: str = "24h"  # answers under outputs/ on a folder store; 0 keeps them
     voice_cache_dir: str = Field(default_factory=lambda: os.path.join(tempfile.gettempdir(), "f5-voice-cache"))
     voice_cache_bytes: Annotated[int, Field(ge=0)] = 512 * 1024 * 1024
+    voice_memory_bytes: Annotated[int, Field(ge=0)] = 128 * 1024 * 1024  # decoded voices kept in memory
 
     # --- engine ---------------------------------------------------------------------
     tts_engine: Literal["f5", "fake"] = "f5"
@@ -129,6 +130,9 @@ class Settings(StartupMode):
     voice_aliases: str | None = None  # alloy=narrator,echo=alice: a name that speaks in a stored voice
     wyoming_uri: str | None = None  # the OpenAI server also serves Wyoming here, e.g. tcp://0.0.0.0:10200
     progress_interval: Annotated[float, Field(ge=0)] = 1.0  # seconds between a RunPod job's progress posts
+    server_header_timeout: Annotated[float, Field(gt=0)] = 10.0  # seconds for a request's headers to arrive
+    server_body_timeout: Annotated[float, Field(gt=0)] = 120.0  # seconds for its body, after the headers
+    server_max_connections: PositiveInt = 256  # open connections; more are answered 503
 
     @field_validator("tts_engine", "tts_runner", "log_format", mode="before")
     @classmethod

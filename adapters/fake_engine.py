@@ -19,12 +19,14 @@ from domain.errors import InvalidInput
 from domain.synthesis import HOP_LENGTH, SynthesisItem, generated_frames
 from ports.tts_engine import EngineStatus
 
+KEPT_CALLS = 64  # `calls` keeps the latest this many (tests look at a few)
+
 
 @dataclass
 class FakeEngine:
     sample_rate: int = 24000
     model_id: str = "fake-engine-v1"
-    calls: list[list[SynthesisItem]] = field(default_factory=list)
+    calls: list[list[SynthesisItem]] = field(default_factory=list)  # the latest KEPT_CALLS
     urgent_calls: list[bool] = field(default_factory=list)  # each call's `urgent`, in order
 
     def status(self) -> EngineStatus:
@@ -41,6 +43,8 @@ class FakeEngine:
         so callers that interleave work can be tested without the model."""
         self.calls.append(list(items))
         self.urgent_calls.append(urgent)
+        if len(self.calls) > KEPT_CALLS:  # a fake server runs for days: keep the recent ones only
+            del self.calls[0], self.urgent_calls[0]
         out = []
         for index, item in enumerate(items):
             if index and between_steps is not None:

@@ -47,18 +47,25 @@ class VoiceLibrary:
         store: BlobStore,
         codec: AudioCodec,
         builtins: dict[str, BuiltinVoice] | None = None,
-        cache_size: int = 32,
+        cache_bytes: int = 128 * 1024 * 1024,
         disk_cache: ContentCache | None = None,
         aliases: dict[str, str] | None = None,
+        as_model_reads: Callable[[Audio], Audio] = lambda audio: audio,
     ) -> None:
+        """Decoded voices are kept, most recently used first, up to `cache_bytes` of samples:
+        a count would let a few long, high-rate voices pin gigabytes. Each is held as the
+        model reads it (`as_model_reads`, as uploads are now stored), so a voice stored
+        before that, at its own rate and length, costs no more than a new one."""
         self._store = store
         self.aliases = dict(aliases or {})  # alias -> the voice it speaks in
         self._codec = codec
         self._builtins = builtins or {}
         self._disk = disk_cache
+        self._as_model_reads = as_model_reads
         self._listed: dict[str, tuple[str, VoiceInfo]] = {}
         self._cache: OrderedDict[str, Audio] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._cached_bytes = 0
         self._builtin_info: dict[str, VoiceInfo] = {}
         self._lock = threading.Lock()
 
@@ -95,17 +102,20 @@ class VoiceLibrary:
             return self._builtin(name)
         raise VoiceNotFound(f"no voice named {name!r}; list them with endpoint list_voices")
 
-    def reference(self, name: str, timer: StageTimer | None = None) -> tuple[VoiceInfo, Reference]:
-        """The voice ready for the engine. Audio is cached by its sha256, decoded in memory
-        and raw on disk, so a warm worker downloads each reference once."""
+    def reference(
+        self, name: str, timer: StageTimer | None = None, info: VoiceInfo | None = None
+    ) -> tuple[VoiceInfo, Reference]:
+        """The voice ready for the engine (`info`: its metadata, when the caller read it
+        already). Audio is cached by its sha256, decoded in memory and raw on disk, so a warm
+        worker downloads each reference once."""
         timer = timer or StageTimer()
         with timer.stage("fetch"):
-            info = self.info(name)
+            info = info or self.info(name)
             audio = self._cached(info.sha256)
             data = b"" if audio is not None else self._raw_audio(self.aliases.get(name, name), info.sha256)
         if audio is None:
             with timer.stage("decode"):
-                audio = self._codec.decode(data)
+                audio = self._as_model_reads(self._codec.decode(data))
             self._remember(info.sha256, audio)
         return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
 
@@ -264,7 +274,14 @@ class VoiceLibrary:
 
     def _remember(self, sha: str, audio: Audio) -> None:
         with self._lock:
+            replaced = self._cache.pop(sha, None)
+            self._cached_bytes -= _size(replaced)
             self._cache[sha] = audio
-            self._cache.move_to_end(sha)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cached_bytes += _size(audio)
+            while self._cached_bytes > self._cache_bytes and len(self._cache) > 1:
+                _, dropped = self._cache.popitem(last=False)
+                self._cached_bytes -= _size(dropped)
+
+
+def _size(audio: Audio | None) -> int:
+    return 0 if audio is None else audio.num_samples * audio.samples.itemsize

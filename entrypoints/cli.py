@@ -61,7 +61,14 @@ def cmd_voices(args: argparse.Namespace) -> int:
     if args.action == "delete":
         return _answer(_handle(args, {"endpoint": "delete_voice", "voice_name": args.name}))
     job: dict[str, Any] = {"endpoint": "upload", "voice_name": args.name, "overwrite": args.overwrite}
-    if args.source.startswith(("http://", "https://")):
+    if args.example == (args.source is not None):
+        print("give either an audio file (or URL) or --example", file=sys.stderr)
+        return 2
+    if args.example:  # a clip every installation has, so the README's examples run as written
+        example = build_container(settings=args.settings).packaged_voice()
+        job["voice_file_base64"] = base64.b64encode(example.load()).decode("ascii")
+        job["ref_text"] = example.ref_text
+    elif args.source.startswith(("http://", "https://")):
         job["voice_file_url"] = args.source
     else:
         job["voice_file_base64"] = base64.b64encode(Path(args.source).read_bytes()).decode("ascii")
@@ -156,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list")
     upload = actions.add_parser("upload")
     upload.add_argument("name")
-    upload.add_argument("source", help="an audio file or an http(s) URL")
+    upload.add_argument("source", nargs="?", help="an audio file or an http(s) URL")
+    example = "instead of a file: the English clip that ships with f5-tts, with its transcript"
+    upload.add_argument("--example", action="store_true", help=example)
     upload.add_argument("--ref-text", dest="ref_text")
     upload.add_argument("--overwrite", action="store_true")
     delete = actions.add_parser("delete")

@@ -7,7 +7,10 @@ routes). It only maps HTTP onto the use cases and back; nothing about synthesis 
 
 Security (see README "OpenAI-compatible server"): bearer-token auth when `API_KEY` is set; a
 server listening beyond loopback refuses to start without one unless `ALLOW_NO_API_KEY=1`;
-request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origins.
+request bodies are capped by size; CORS is off unless `CORS_ORIGINS` names origins; JSON
+routes take only JSON, changes from a foreign `Origin` and (without a key) requests under a
+non-loopback `Host` are refused; speech requests past MAX_CONCURRENCY get 429; a request
+must arrive within its header and body deadlines (entrypoints/slow_clients.py).
 """
 
 from __future__ import annotations
@@ -56,8 +59,10 @@ from entrypoints.openai_requests import (
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
+from entrypoints.runpod_handler import job_concurrency
 from entrypoints.runpod_import import import_runpod_in_background
 from entrypoints.service import warn_broken_aliases
+from entrypoints.slow_clients import deadline_protocol
 from ports.audio_encoder import AudioEncoder
 from settings import Settings, SettingsError, load_settings
 
@@ -65,6 +70,9 @@ DEFAULT_PORT = 8880
 SMALL_BODY = 64 * 1024
 LIST_ROUTES = frozenset(("/v1/audio/models", "/v1/audio/voices"))
 WEB_ROOT = Path(__file__).with_name("web")  # the page: plain HTML, CSS and ES modules, no build step
+HEALTH_TTL = 5.0  # seconds a store check answers /health: anyone may call it, and each check writes the store
+RETRY_AFTER = 2  # seconds a busy server asks a client to wait (a short sentence's synthesis)
+BUSY = "the server is already answering {} speech requests, its limit (MAX_CONCURRENCY); retry shortly"
 log = structlog.get_logger("openai_api")
 
 
@@ -74,9 +82,13 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = ()
     allow_no_key: bool = False
     public_list_routes: bool = False  # the two list routes answer without the key (PUBLIC_LIST_ROUTES)
+    max_speech: int = 8  # speech requests served at once; more answer 429
+    header_timeout: float = 10.0
+    body_timeout: float = 120.0
+    max_connections: int = 256
 
 
-def server_settings(settings: Settings) -> ServerSettings:
+def server_settings(settings: Settings, max_speech: int | None = None) -> ServerSettings:
     origins = tuple(o.strip() for o in (settings.cors_origins or "").split(",") if o.strip())
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     return ServerSettings(
@@ -84,6 +96,10 @@ def server_settings(settings: Settings) -> ServerSettings:
         cors_origins=origins,
         allow_no_key=settings.allow_no_api_key,
         public_list_routes=settings.public_list_routes,
+        max_speech=max_speech or settings.max_concurrency or ServerSettings.max_speech,
+        header_timeout=settings.server_header_timeout,
+        body_timeout=settings.server_body_timeout,
+        max_connections=settings.server_max_connections,
     )
 
 
@@ -132,9 +148,23 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
         code = "not_found" if exc.status_code == 404 else "invalid_input"
         return _error_response(ApiError(exc.status_code, code, str(exc.detail)))
 
+    slots = SpeechSlots(settings.max_speech)
+
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
-        return await _guarded(_speech(api, request))
+        if not slots.take():
+            log.warning("speech_refused_busy", limit=slots.limit)
+            raise ApiError(429, "rate_limit_exceeded", BUSY.format(slots.limit))
+        try:
+            response = await _guarded(_speech(api, request))
+        except BaseException:
+            slots.give_back()
+            raise
+        if isinstance(response, SpeechStream):
+            response.on_close(slots.give_back)
+        else:
+            slots.give_back()
+        return response
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
@@ -183,13 +213,15 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
         return RedirectResponse("/web/")
 
     app.mount("/web", StaticFiles(directory=WEB_ROOT, html=True), name="web")
+    checked = HealthCache(api.health, HEALTH_TTL)
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        answer = await _guarded(run_in_threadpool(api.health))
+        answer = await _guarded(checked())
         return JSONResponse(answer, status_code=200 if answer["healthy"] else 503)
 
     app.add_middleware(BodyLimit, limit_for=_body_limit(api.limits))
+    app.add_middleware(CrossSiteGuard, settings=settings)
     if settings.api_key:
         open_paths = LIST_ROUTES if settings.public_list_routes else frozenset()
         app.add_middleware(BearerAuth, api_key=settings.api_key, open_paths=open_paths)
@@ -221,16 +253,72 @@ async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
         return Response(result.audio, media_type=CONTENT_TYPES[tts.format], headers=headers)
-    # The chunks' own files are not used: pcm is the cheapest for the use case to write.
+    # One continuous encoder makes the file: the use case writes no per-chunk or whole files.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
     progress: list[Progress] = []  # speech.progress events, for an SSE client
     report = progress.append if speech.stream_format == "sse" else None
-    pcm = replace(speech, tts=replace(tts, format="pcm", progress=report))
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(api.synthesize.stream(r)), pcm)
+    reported = replace(speech, tts=replace(tts, progress=report))
+    stream = api.synthesize.stream
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r, files=False)), reported)
     encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
-        return StreamingResponse(sse_body(encoded, tts.text), media_type="text/event-stream")
-    return StreamingResponse(audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+        return SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
+    return SpeechStream(encoded, audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+
+
+class SpeechStream(StreamingResponse):
+    """A streamed answer that says when it is over, sent to the end or not: a client that
+    hangs up mid-stream is logged (`speech_abandoned`) and its slot freed."""
+
+    def __init__(self, speech: EncodedSpeech, body: Iterator[bytes], media_type: str) -> None:
+        super().__init__(body, media_type=media_type)
+        self._closed: list[Callable[[], None]] = [speech.abandoned]
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._closed.append(callback)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for callback in self._closed:
+                callback()
+
+
+class HealthCache:
+    """The health answer, checked at most once per `ttl` seconds however often it is asked
+    (it writes, reads and deletes an object in the store); concurrent callers share a check."""
+
+    def __init__(self, check: Callable[[], dict[str, Any]], ttl: float, clock: Callable[[], float] = time.monotonic):
+        self._check, self._ttl, self._clock = check, ttl, clock
+        self._answer: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> dict[str, Any]:
+        async with self._lock:
+            if self._answer is None or self._clock() - self._at >= self._ttl:
+                self._answer = await run_in_threadpool(self._check)
+                self._at = self._clock()
+            return self._answer
+
+
+class SpeechSlots:
+    """How many speech requests run at once (all on the event loop's thread, so a plain
+    count): past the limit a client is told to come back rather than queue work the
+    server cannot hold."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self._taken = limit, 0
+
+    def take(self) -> bool:
+        if self._taken >= self.limit:
+            return False
+        self._taken += 1
+        return True
+
+    def give_back(self) -> None:
+        self._taken -= 1
 
 
 def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
@@ -244,6 +332,8 @@ async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=16)
     except MultiPartException as exc:
         raise refuse(f"the multipart body is malformed: {exc.message}") from None
+    except StarletteHTTPException as exc:  # Starlette wraps its MultiPartException in an app
+        raise refuse(f"the multipart body is malformed: {exc.detail}") from None
     sample = form.get("audio_sample") or form.get("file")
     if not isinstance(sample, UploadFile):
         raise refuse("send the recording as the multipart file field audio_sample (or file)", "audio_sample")
@@ -298,15 +388,22 @@ async def _guarded(work: Awaitable[Any]) -> Any:
 
 
 async def _json(request: Request) -> object:
+    """The JSON body, only when sent as JSON: a web page can send any other type without a
+    CORS preflight ("simple" requests), so refusing them closes that way in for other sites."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "invalid_input", "send the body as JSON, with Content-Type: application/json")
     body = await request.body()
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ApiError(400, "invalid_input", "the body is not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_input", "the body's JSON is nested too deeply") from None
 
 
 def _error_response(exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": str(RETRY_AFTER)}}.get(exc.status)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
@@ -353,6 +450,42 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class CrossSiteGuard:
+    """What a web page on another site could make a browser send to this server: requests
+    that change something (POST, DELETE) carrying a foreign `Origin` are refused (403) unless
+    CORS_ORIGINS lists that origin; a page on this server itself (same scheme, host and port)
+    is served. Without an API key, a `Host` that is not a loopback name is refused too (421):
+    a DNS-rebinding page reaches 127.0.0.1 under its own name, and a browser sends that name."""
+
+    def __init__(self, app: ASGIApp, settings: ServerSettings) -> None:
+        self.app, self._origins = app, set(settings.cors_origins)
+        self._loopback_only = not settings.api_key and not settings.allow_no_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            error = None
+            if self._loopback_only and not is_loopback(_host_name(host).strip("[]")):
+                error = ApiError(421, "invalid_input", "without API_KEY this server answers only loopback host names")
+            elif scope["method"] in ("POST", "DELETE", "PUT", "PATCH") and b"origin" in headers:
+                origin = headers[b"origin"].decode("latin-1").rstrip("/")
+                if origin.lower() != f"{scope.get('scheme', 'http')}://{host}" and origin not in self._origins:
+                    error = ApiError(403, "invalid_input", "cross-site requests are refused; see CORS_ORIGINS")
+            if error is not None:
+                log.warning("request_refused", status=error.status, path=scope["path"], host=host[:100])
+                await _error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """`127.0.0.1:8880` -> `127.0.0.1`, `[::1]:8880` -> `[::1]`."""
+    if host.startswith("["):
+        return host.partition("]")[0] + "]"
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class BearerAuth:
@@ -435,6 +568,7 @@ def main(argv: list[str] | None = None) -> None:
     container = build_container(settings=settings)
     try:
         api = boot(container)
+        server = server_settings(settings, job_concurrency(settings, container.batched_engine()))
         app = create_app(api, server)
         log.info(
             "listening",
@@ -443,8 +577,17 @@ def main(argv: list[str] | None = None) -> None:
             page=page_url(args.host, args.port),
             auth=bool(server.api_key),
             cors=server.cors_origins,
+            max_speech=server.max_speech,
         )
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+            http=deadline_protocol(server.header_timeout, server.body_timeout),
+            limit_concurrency=server.max_connections,
+        )
         asyncio.run(_serve(uvicorn.Server(config), api, settings.wyoming_uri))
     finally:
         container.shutdown_resources()

@@ -92,7 +92,9 @@ def parse_speech(payload: object, limits: Limits) -> SpeechRequest:
     except ValidationError as exc:
         raise _schema_error(exc) from None
     if body.model not in MODELS:
-        raise ApiError(400, "invalid_input", f"unknown model {body.model!r}; use one of {', '.join(MODELS)}", "model")
+        raise ApiError(
+            400, "invalid_input", f"unknown model {clipped(body.model)}; use one of {', '.join(MODELS)}", "model"
+        )
     if not body.input.strip():
         raise ApiError(400, "invalid_input", "input must not be empty", "input")
     extras = dict(body.model_extra or {})
@@ -173,6 +175,11 @@ def upload_param(exc: TtsError) -> str | None:
     if "ref_text" in exc.message or "transcript" in exc.message:
         return "ref_text"
     return "audio_sample" if exc.code == "invalid_audio" else None
+
+
+def clipped(value: str, limit: int = 64) -> str:
+    """A client's value quoted in an error (and so in the log) at most `limit` characters long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def refuse(message: str, param: str | None = None) -> ApiError:

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from domain.audio import Audio
 from domain.errors import EngineError, TtsError
 from domain.use_cases.synthesize import Progress, StreamChunk, TtsResult
 from entrypoints.openai_requests import api_error
@@ -24,6 +25,7 @@ from ports.audio_encoder import AudioStream
 log = structlog.get_logger("openai_api")
 Event = StreamChunk | TtsResult
 MEL_HOP = 256  # samples per generated mel frame: the "tokens" F5-TTS produces
+ENCODE_BLOCK = 1 << 18  # samples encoded and sent at a time: 1 MiB of float32, about 11 s at 24 kHz
 
 
 class EncodedSpeech:
@@ -37,36 +39,57 @@ class EncodedSpeech:
         fields: dict[str, Any],
         progress: list[Progress] | None = None,
     ) -> None:
-        self._first, self._events, self._encoder, self._fields = first, events, encoder, fields
+        self._first: Event | None = first
+        self._events, self._encoder, self._fields = events, encoder, fields
         self._start = time.perf_counter()
+        self._chunks = 0
+        self._logged = False  # the outcome, logged once: done, failed or abandoned
         self.result: TtsResult | None = None
         self.words: list[dict[str, Any]] = []  # timed words not yet sent (`timestamps: true`)
         self.progress = progress if progress is not None else []  # filled by the use case, not yet sent
 
     def __iter__(self) -> Iterator[bytes]:
         event: Event = self._first
-        chunks = 0
+        self._first = None  # each piece is let go once sent (a long pause makes one of hundreds of MB)
         while isinstance(event, StreamChunk):
             if event.piece is None:
                 raise EngineError("a stream chunk came without its samples")
-            chunks += 1
+            self._chunks += 1
             self.words.extend(word.public() for word in event.words or ())
-            if data := self._encoder.push(event.piece):
-                yield data
+            yield from self._encoded(event.piece)
             event = next(self._events)
+        self._events = iter(())  # the use case's finished generator, and the last piece it still holds
         if tail := self._encoder.finish():
             yield tail
         self.result = event
-        log.info("speech_done", stream=True, chunks=chunks, audio_seconds=event.duration, **self._timing())
+        self._logged = True
+        log.info("speech_done", stream=True, chunks=self._chunks, audio_seconds=event.duration, **self._timing())
+
+    def _encoded(self, piece: Audio) -> Iterator[bytes]:
+        """A piece (a long pause makes one of many minutes) fed to the encoder a block at a
+        time, each block's bytes leaving before the next is encoded: the body never holds
+        more than a block's encoding, whatever the piece's length."""
+        samples = piece.samples
+        for start in range(0, len(samples), ENCODE_BLOCK):
+            if data := self._encoder.push(Audio(samples[start : start + ENCODE_BLOCK], piece.sample_rate)):
+                yield data
 
     def failed(self, exc: Exception) -> dict[str, Any]:
         """The OpenAI error object for a failure mid-stream, logged (with its traceback when
         it is not one of ours); the client gets only the stable code and message."""
+        self._logged = True
         if isinstance(exc, TtsError):
             log.warning("speech_failed", code=exc.code, error=exc.message, **self._timing())
             return api_error(exc).body()
         log.error("speech_crashed", exc_info=exc, **self._timing())
         return api_error(EngineError("the worker failed unexpectedly; the error was logged")).body()
+
+    def abandoned(self) -> None:
+        """Called once the response is over: a stream that neither ended nor failed was left
+        by its client, which the log says too, with how far it got."""
+        if not self._logged:
+            self._logged = True
+            log.info("speech_abandoned", stream=True, chunks=self._chunks, **self._timing())
 
     def _timing(self) -> dict[str, Any]:
         return {"seconds": round(time.perf_counter() - self._start, 4), **self._fields}

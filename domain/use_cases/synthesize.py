@@ -18,7 +18,7 @@ from domain.errors import InvalidInput, StorageError
 from domain.streaming import is_urgent, next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
-from domain.text.script import Pause, VoiceText, named_voices, parse_script
+from domain.text.script import Pause, Speech, VoiceText, named_voices, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
 from domain.voice import DEFAULT_VOICE
@@ -39,6 +39,7 @@ from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
+MAX_VOICES = 16  # distinct voices in one request: each is decoded and held while it is answered
 MAX_REF_SECONDS = 12.0  # upstream clips a longer reference to about this much before speaking
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
 VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
@@ -188,7 +189,7 @@ class Synthesize:
         audio = Audio(samples, self._engine.sample_rate)
         return self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
 
-    def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
+    def stream(self, request: TtsRequest, files: bool = True) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
         The first chunk is short and synthesized alone, and marked urgent (a batching engine
@@ -197,47 +198,60 @@ class Synthesize:
         the audio before it has played, and urgent too while little is buffered and the
         engine keeps up with playback (domain.streaming). Each streamed piece is what the
         assembly has made final (the cross-fade tail waits for the next part; pauses go out
-        with the part before them), so the pieces concatenate to exactly the final audio."""
+        with the part before them), so the pieces concatenate to exactly the final audio.
+
+        With `files` False the caller encodes the pieces' samples itself (a continuous stream
+        encoder): the chunks carry no file of their own and the result no whole file, so
+        nothing but the current piece is held. Otherwise the samples are gathered once, into
+        one buffer, for the whole file the result carries."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
-        pieces: list[Audio] = []
+        samples = array("f")
+        done_items = emitted = 0  # items spoken, samples streamed
         words = self._word_clock(plan) if request.aligned else None
         timed: list[WordTiming] = []
         estimates = self._estimated_seconds(plan.items)
         delivered, playing_since, cost = 0.0, None, None
-        while len(pieces) < len(plan.items):
+        while done_items < len(plan.items):
             buffered = 0.0 if playing_since is None else delivered - (self._clock() - playing_since)
-            size = next_batch_size(estimates, len(pieces), buffered, cost)
-            batch = plan.items[len(pieces) : len(pieces) + size]
+            size = next_batch_size(estimates, done_items, buffered, cost)
+            batch = plan.items[done_items : done_items + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))
+                parts = self._engine.synthesize(batch, urgent=is_urgent(done_items, buffered, cost))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
-            spans = self._align(plan, len(pieces), parts, timer) if words else None
+            spans = self._align(plan, done_items, parts, timer) if words else None
             for number, part in enumerate(parts):
                 piece = assembler.push(part)
                 done = None
                 if words and spans is not None:
-                    done = self._tick(words, plan, assembler, len(pieces), part, spans[number], request)
+                    done = self._tick(words, plan, assembler, done_items, part, spans[number], request)
                     timed.extend(done)
-                with timer.stage("encode"):
-                    data = self._codec.encode(piece, request.format)
+                data = b""
+                if files:
+                    with timer.stage("encode"):
+                        data = self._codec.encode(piece, request.format)
+                    samples.extend(piece.samples)
                 playing_since = self._clock() if playing_since is None else playing_since
                 if request.progress is not None:  # before the chunk, so it is sent with the chunk's audio
-                    request.progress(_progress(plan, len(pieces) + 1, delivered + piece.duration))
+                    request.progress(_progress(plan, done_items + 1, delivered + piece.duration))
                 yield StreamChunk(
-                    index=len(pieces),
+                    index=done_items,
                     audio=data,
                     duration=round(piece.duration, 3),
                     piece=piece,
                     words=tuple(done) if done is not None and request.timestamps else None,
                 )
                 delivered += piece.duration
-                pieces.append(piece)
-        audio = Audio(array("f", b"".join(p.samples.tobytes() for p in pieces)), self._engine.sample_rate)
-        yield self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
+                emitted += piece.num_samples
+                done_items += 1
+        timed_words, rate = (timed if words else None), self._engine.sample_rate
+        if files:
+            yield self._finish(request, plan, Audio(samples, rate), assembler.segments, timer, timed_words)
+        else:
+            yield self._result(request, plan, emitted / rate, assembler.segments, timer, timed_words)
 
     def _synthesize_all(self, plan: _Plan, report: Callable[[Progress], None] | None) -> list[Audio]:
         """Every chunk in one engine call; with a progress callback, in calls of what the
@@ -344,9 +358,7 @@ class Synthesize:
         parts = list(request.segments) or [VoiceText(request.voice, request.text)]
         script = parse_script(parts)
         words: tuple[list, list, list, list] = ([], [], [], [])
-        references: dict[str, Reference] = {}
-        for voice in named_voices(parts):
-            references[voice] = self._voices.reference(voice, timer)[1]
+        references = self._references(named_voices(parts), script, timer)
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
         layout: list[Slot] = []
         items: list[SynthesisItem] = []
@@ -384,6 +396,20 @@ class Synthesize:
                      tokens=tokens, chunk_words=chunk_list, written=written, owners=owners,
                      speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)])  # fmt: skip
 
+    def _references(self, voices: list[str], script: list[Speech | Pause], timer: StageTimer) -> dict[str, Reference]:
+        """Every voice the request names, decoded only once what needs no audio has passed:
+        how many voices, whether each exists, and whether its pauses alone are too long."""
+        if len(voices) > MAX_VOICES:
+            raise InvalidInput(f"the request names {len(voices)} voices; at most {MAX_VOICES} may speak in one request")
+        infos = {voice: self._voices.info(voice) for voice in voices}
+        silence = sum(part.seconds for part in script if isinstance(part, Pause))
+        if self._max_audio_seconds is not None and silence > self._max_audio_seconds:
+            raise InvalidInput(
+                f"the pauses alone would be {silence:.1f} s of audio; the limit is {self._max_audio_seconds:g} s: "
+                "send fewer pauses or split them into several jobs"
+            )
+        return {voice: self._voices.reference(voice, timer, infos[voice])[1] for voice in voices}
+
     @staticmethod
     def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,
                offset: int) -> None:  # fmt: skip
@@ -416,19 +442,7 @@ class Synthesize:
     ) -> TtsResult:
         with timer.stage("encode"):
             data = self._codec.encode(audio, request.format)
-        result = TtsResult(
-            voice=plan.voice,
-            text=request.text,
-            duration=round(audio.duration, 3),
-            sample_rate=audio.sample_rate,
-            format=request.format,
-            seed=plan.seed,
-            chunks=len(plan.items),
-            spoken_text=plan.spoken_text,
-            segments=tuple(segments),
-            timings=timer.seconds,
-            words=tuple(words) if request.timestamps and words is not None else None,
-        )
+        result = self._result(request, plan, audio.duration, segments, timer, words)
         text = captions.render(words or [], request.captions) if request.captions is not None else None
         if request.return_base64:
             return replace(result, audio=data, captions=text)
@@ -444,6 +458,30 @@ class Synthesize:
                 self._store.delete(f"outputs/{key}.{request.format}")
                 raise
         return replace(result, audio_url=url, captions_url=text_url)
+
+    def _result(
+        self,
+        request: TtsRequest,
+        plan: _Plan,
+        seconds: float,
+        segments: list[TimedSegment],
+        timer: StageTimer,
+        words: list[WordTiming] | None,
+    ) -> TtsResult:
+        """The answer without its audio or captions, which `_finish` adds."""
+        return TtsResult(
+            voice=plan.voice,
+            text=request.text,
+            duration=round(seconds, 3),
+            sample_rate=self._engine.sample_rate,
+            format=request.format,
+            seed=plan.seed,
+            chunks=len(plan.items),
+            spoken_text=plan.spoken_text,
+            segments=tuple(segments),
+            timings=timer.seconds,
+            words=tuple(words) if request.timestamps and words is not None else None,
+        )
 
     def _publish(self, key: str, data: bytes, ext: str, content_type: str) -> str:
         """Stores `outputs/<key>.<ext>` and answers its URL; nothing is left behind on failure."""

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from domain.audio import Audio
 from domain.errors import InvalidAudio, InvalidInput, VoiceExists
 from domain.timing import StageTimer
 from domain.voice import VoiceInfo
@@ -53,7 +54,10 @@ class UploadVoice:
         min_seconds: float = 1.0,
         max_seconds: float = 60.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        as_model_reads: Callable[[Audio], Audio] = lambda audio: audio,
     ) -> None:
+        """`as_model_reads` turns a decoded upload into what is stored: the audio the engine
+        reads from it (its rate, mono, the seconds it uses), so no request decodes more."""
         self._voices = voices
         self._codec = codec
         self._fetcher = fetcher
@@ -61,6 +65,7 @@ class UploadVoice:
         self._min_seconds = min_seconds
         self._max_seconds = max_seconds
         self._now = now
+        self._as_model_reads = as_model_reads
         self._writing = threading.Lock()
 
     def __call__(self, request: UploadRequest) -> UploadResult:
@@ -83,6 +88,7 @@ class UploadVoice:
                 raise InvalidInput("no speech was recognised in the voice; send ref_text with the upload")
         _refuse_implausible(ref_text, audio.duration, transcribed)
         with timer.stage("encode"):
+            audio = self._as_model_reads(audio)
             wav = self._codec.encode(audio, "wav")
         info = VoiceInfo(
             name=request.name,
@@ -98,6 +104,9 @@ class UploadVoice:
         return UploadResult(voice=info, transcribed=transcribed, timings=timer.seconds)
 
     def _refuse_existing(self, request: UploadRequest) -> None:
+        if self._voices.is_builtin(request.name) and request.overwrite:
+            # every client's fallback voice: one client replacing it would change everyone's
+            raise InvalidInput(f"the built-in voice {request.name!r} cannot be replaced; upload under another name")
         if request.overwrite:
             return
         if self._voices.exists(request.name) or self._voices.is_builtin(request.name):

@@ -42,6 +42,8 @@ def hostile_jobs(run: str, i: int) -> dict[str, tuple[dict, str]]:
             "invalid_input",
         ),
         "100 KB field name": ({"text": "hi", "f" * 100_000: 1}, "invalid_input"),
+        "17 voices in one request": ({"text": " ".join(f"[voice:many-{k}] Hi." for k in range(17))}, "invalid_input"),
+        "2,410 s of pauses": ({"text": "[pause:10s]" * 241 + "a"}, "invalid_input"),
     }  # fmt: skip
 
 

@@ -14,25 +14,29 @@ from pathlib import Path
 import uvicorn
 
 from entrypoints.openai_api import ServerSettings, SpeechApi, create_app
-from tests.e2e.worker import free_port, serving_process
+from tests.e2e.worker import ROOT, free_port, serving_process
 
 
 class Server:
-    def __init__(self, base_url: str, log_path: Path | None = None) -> None:
+    def __init__(self, base_url: str, log_path: Path | None = None, pid: int | None = None) -> None:
         self.base_url = base_url
         self.log_path = log_path
+        self.pid = pid  # the subprocess's, for its memory (tests.e2e.worker.Worker.memory_kib)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
 @contextmanager
-def running_openai_server(env: Mapping[str, str], log_path: Path, boot_timeout: float = 180) -> Iterator[Server]:
+def running_openai_server(
+    env: Mapping[str, str], log_path: Path, boot_timeout: float = 180, root: Path = ROOT
+) -> Iterator[Server]:
+    """The server from `root` (this checkout unless told otherwise) on a free loopback port."""
     port = free_port()
     command = [sys.executable, "-m", "entrypoints.openai_api", "--host", "127.0.0.1", "--port", str(port)]
     base_url = f"http://127.0.0.1:{port}"
-    with serving_process(command, env, log_path, f"{base_url}/health", boot_timeout):
-        yield Server(base_url, log_path)
+    with serving_process(command, env, log_path, f"{base_url}/health", boot_timeout, cwd=root) as process:
+        yield Server(base_url, log_path, process.pid)
 
 
 @contextmanager

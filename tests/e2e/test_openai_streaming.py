@@ -132,7 +132,8 @@ def test_a_chunked_body_over_the_limit_is_refused_as_it_arrives():
         yield from (b"x" * 65536 for _ in range(64))  # 4 MiB, far over the speech body limit
 
     with serve(FakeEngine()) as server:
-        answer = httpx.post(f"{server.base_url}/v1/audio/speech", content=chunks())
+        json_type = {"Content-Type": "application/json"}
+        answer = httpx.post(f"{server.base_url}/v1/audio/speech", content=chunks(), headers=json_type)
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "invalid_input"
     assert "larger than" in answer.json()["error"]["message"]
 

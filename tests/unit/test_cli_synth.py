@@ -37,3 +37,16 @@ def test_a_bad_tag_is_reported_and_exits_1(monkeypatch, capsys, tmp_path):
     assert main(["synth", "Hi [pause:99s]", "--out", str(tmp_path / "out.wav")]) == 1
     assert "invalid_input: text: bad tag '[pause:99s]' at position 3" in capsys.readouterr().err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_the_readme_narrator_comes_from_the_clip_shipped_with_f5_tts(monkeypatch, capsys, tmp_path):
+    """`voices upload narrator --example` needs no file of the reader's own, so the README's
+    examples that name `narrator` run in order on a fresh install."""
+    monkeypatch.setenv("TTS_ENGINE", "fake")
+    monkeypatch.setenv("STORAGE_URL", f"file://{tmp_path}/store")
+    assert main(["voices", "upload", "narrator", "--example"]) == 0
+    uploaded = json.loads(capsys.readouterr().out)["voice"]
+    assert uploaded["name"] == "narrator" and uploaded["ref_text"].startswith("Some call me nature")
+    output = run(monkeypatch, capsys, tmp_path, "Hi. [voice:narrator] Hello.")
+    assert [s["voice"] for s in output["segments"] if s["voice"]] == ["default", "narrator"]
+    assert main(["voices", "upload", "narrator"]) == 2  # neither a file nor --example
