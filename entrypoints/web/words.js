@@ -34,7 +34,11 @@ function joined(words) {
     if (out && !cjk) out += " ";
     out += word;
   }
-  return out.replaceAll("-->", "->");
+  return out.replace(/-{2,}>/g, "->"); // no arrow survives to end a cue's timing line early, as in the worker
+}
+
+function vttText(text) {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
 /** Words grouped into caption lines: [{start, end, text}]. */
@@ -75,7 +79,7 @@ export function captions(words, format) {
   const decimal = format === "srt" ? "," : ".";
   const blocks = cues(words).map((cue, i) => {
     const timing = `${clock(cue.start, decimal)} --> ${clock(Math.max(cue.end, cue.start), decimal)}`;
-    return format === "srt" ? `${i + 1}\n${timing}\n${cue.text}\n` : `${timing}\n${cue.text}\n`;
+    return format === "srt" ? `${i + 1}\n${timing}\n${cue.text}\n` : `${timing}\n${vttText(cue.text)}\n`;
   });
   const body = blocks.join("\n");
   return format === "srt" ? body : `WEBVTT\n\n${body}`;
