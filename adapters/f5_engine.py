@@ -224,6 +224,12 @@ class F5Engine:
     # -- public ---------------------------------------------------------------------------
 
     @property
+    def step_batch_sizes(self) -> tuple[int, ...]:
+        """The captured batch sizes the runner pads a step up to (() for the eager runner)."""
+        buckets = getattr(self._runner, "buckets", None)
+        return () if buckets is None else buckets.batch_sizes
+
+    @property
     def max_step_frames(self) -> int:
         """The most padded frames (rows x longest row) one step may hold (BATCH_MAX_FRAMES)."""
         return self._max_batch_frames

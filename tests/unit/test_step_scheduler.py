@@ -18,7 +18,7 @@ import pytest
 
 from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
-from adapters.step_scheduler import MAX_PADDING_RATIO, RowEngine, StepScheduler, choose_rows
+from adapters.step_scheduler import MAX_PADDING_RATIO, RowEngine, StepScheduler, choose_rows, fill_bucket
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput
 from domain.synthesis import SynthesisItem
@@ -54,6 +54,7 @@ class FakeRowEngine:
 
     sample_rate = 24000
     max_step_frames = 10**6
+    step_batch_sizes: tuple[int, ...] = ()
 
     def __init__(self, hold: bool = False) -> None:
         self.log: list[tuple[str, list[str]]] = []
@@ -183,9 +184,8 @@ def test_rows_that_finish_at_one_step_are_vocoded_together() -> None:
     assert [rows for kind, rows in engine.log if kind == "finish"] == [["Three."], ["One row.", "Two rows."]]
 
 
-def test_an_urgent_chunk_joins_the_next_step_ahead_of_a_full_batch() -> None:
+def test_an_urgent_chunk_runs_at_the_next_step_in_steps_of_its_own() -> None:
     engine = FakeRowEngine(hold=True)
-    engine.frames = {"Hello?": 120}  # within the padding ratio of the batch's 130
     scheduler = StepScheduler(engine, max_rows=2).start()
     long_job, hello = [job(f"Part {i} of it.", nfe=3) for i in range(2)], [job("Hello?", nfe=2)]
     try:
@@ -196,18 +196,14 @@ def test_an_urgent_chunk_joins_the_next_step_ahead_of_a_full_batch() -> None:
             assert scheduler.wait_until_queued(1, SAFETY)
             engine.allow(3)  # the running step, then the urgent chunk's two
             assert_audio(urgent.result(SAFETY), hello)
-            assert not batch.done()  # the batch's rows have a step to go each
+            assert not batch.done()  # the batch's rows have two steps to go
             engine.allow(10)
             assert_audio(batch.result(SAFETY), long_job)
     finally:
         engine.allow(100)
         scheduler.close()
-    assert engine.steps() == [
-        ["Part 0 of it.", "Part 1 of it."],
-        ["Hello?", "Part 0 of it."],  # at the very next step, in a step that stays within two rows
-        ["Hello?", "Part 1 of it."],  # the batch's rows take turns beside it
-        ["Part 0 of it.", "Part 1 of it."],
-    ]
+    batch_step = ["Part 0 of it.", "Part 1 of it."]
+    assert engine.steps() == [batch_step, ["Hello?"], ["Hello?"], batch_step, batch_step]
 
 
 def test_a_long_job_cannot_starve_a_short_one() -> None:
@@ -318,6 +314,23 @@ def test_an_unlike_long_row_runs_in_steps_of_its_own_taking_turns_with_the_other
         scheduler.close()
     short = ["S0.", "S1.", "S2."]
     assert engine.steps() == [["Long."], ["Long."], short, ["Long."], short, short]
+
+
+def test_a_step_that_would_fill_little_of_its_captured_size_leaves_its_last_rows_for_the_next() -> None:
+    assert [fill_bucket(rows, (1, 2, 4, 8, 16, 24)) for rows in (1, 3, 4, 7, 8, 15, 17, 22, 30)] == [
+        1, 2, 4, 4, 8, 15, 16, 22, 30,
+    ]  # fmt: skip
+    assert fill_bucket(17, ()) == 17  # no captured sizes: every row runs
+    engine = FakeRowEngine()
+    engine.step_batch_sizes = (1, 2, 4, 8)
+    scheduler = StepScheduler(engine, max_rows=8).start()
+    items = [job(f"Row {i}.", nfe=2) for i in range(5)]
+    try:
+        assert_audio(scheduler.synthesize(items), items)
+    finally:
+        scheduler.close()
+    # five rows would pad to eight: four run, and the fifth takes its turn at the next step
+    assert [len(rows) for rows in engine.steps()] == [4, 4, 1, 1]
 
 
 def test_guided_and_unguided_rows_never_share_a_step() -> None:
