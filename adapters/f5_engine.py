@@ -23,10 +23,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import structlog
@@ -69,6 +69,7 @@ from domain.timing import StageTimer
 from ports.tts_engine import EngineStatus
 
 log = structlog.get_logger()
+Result = TypeVar("Result")
 
 TARGET_RMS = 0.1
 MAX_DURATION = 65536
@@ -117,6 +118,10 @@ class Row:
     @property
     def started(self) -> bool:
         return self.y is not None
+
+    @property
+    def steps(self) -> int:
+        return len(self.deltas)
 
     @property
     def done(self) -> bool:
@@ -218,7 +223,7 @@ class F5Engine:
     def preferred_jobs(self) -> int:
         """How many jobs a worker should hold at once (MAX_CONCURRENCY unset): one batch's
         worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
-        stream's first chunk can go ahead of them (the micro-batcher's urgent path)."""
+        stream's first chunk can go ahead of them (the step scheduler's urgent rows)."""
         return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
 
     # -- public ---------------------------------------------------------------------------
@@ -275,7 +280,8 @@ class F5Engine:
         with self._lock:
             return self._guarded(self._finish, rows)
 
-    def _guarded(self, stage, rows):
+    def _guarded(self, stage: Callable[[Sequence[Any]], Result], rows: Sequence[Any]) -> Result:
+        """One stage under inference mode; a model failure becomes an EngineError."""
         try:
             with torch.inference_mode():
                 return stage(rows)
@@ -308,7 +314,10 @@ class F5Engine:
         params = SynthesisParams(nfe_step=1)  # one step runs every kernel a job runs; more only repeat them
         ready = SynthesisItem(reference=ref, text="Ready.", params=params, seed=0)
         self.synthesize([ready])
-        self.synthesize([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
+        pair = self.plan([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
+        self.start(pair)  # one padded step of both, whatever the padding ratio would choose
+        self.step(pair)
+        self.finish(pair)
         with self._lock:
             self._refs.pop("warm-up", None)
         if self._background_compile is not None:

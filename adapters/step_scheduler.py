@@ -16,21 +16,23 @@ The policy, per step:
   and the urgent rows' own steps, each as cheap as its few rows make it (on the paced H200
   model, sharing the steps of a full batch made a first chunk take 16 steps of 64-96 ms
   instead of 16 of 6.7 ms);
-- then every other row, started or waiting, in order of the step it last ran at (a waiting
-  row: the step it arrived at, plus one for each row ahead of it in its own request). So a
-  long job's rows take turns with the rows of jobs that came after it, one row each per
-  step, instead of all going first, and when more rows want a step than it holds, they take
-  turns step by step: no row waits more than a few steps;
+- then every other row, started or waiting, earliest start first: a row's start is the step
+  its request arrived at, plus, for the rows of a request longer than one step holds, the
+  steps of the waves before its own (row i of a request starts `i // max_rows` waves of
+  its NFE steps late, as it would if the request ran alone). So rows run to completion in
+  the order they came (first come, first served, as a CPU that runs one row at a time
+  needs), yet a long job's later rows cannot starve a short job that arrived after it
+  started: the short job's rows start before the long job's later waves;
 - the first row chosen sets the step's kind (guided or not: they run different forwards);
   every other row joins if it is of that kind, the step stays within `max_rows` rows
   (BATCH_MAX_ITEMS) and `max_frames` padded frames (BATCH_MAX_FRAMES: rows x the longest
   row), and padding stays within MAX_PADDING_RATIO of the rows' own frames (a short row may
   be padded up to a long batch, which costs one row's padding, but a long row does not pad
-  a batch of short ones: it runs in a step of its own, taking turns with them);
+  a batch of short ones: it runs in steps of its own, the short ones paused meanwhile);
 - where the runner pads a step up to captured batch sizes (CUDA graphs), a step that would
   fill less than BUCKET_FILL of the size it pads up to leaves its last rows for the next
   step, down to the size below (17 rows would run as 24 at the cost of 24 rows: 16 run, and
-  the 17th takes its turn at the next step);
+  the 17th waits for a row to finish);
 - at most `2 * max_rows` rows hold device state at once: a waiting row starts only under
   that bound, so a flood of queued chunks costs no memory until its rows run.
 
@@ -83,6 +85,11 @@ class StepRow(Protocol):
 
     @property
     def done(self) -> bool: ...
+
+    @property
+    def steps(self) -> int:
+        """Its ODE steps in all."""
+        ...
 
 
 RowT = TypeVar("RowT", bound=StepRow)
@@ -193,12 +200,12 @@ class Ticket:
 
 @dataclass(eq=False)
 class _Slot:
-    """A row and its request, with its place in the turn order."""
+    """A row and its request, with its start (see the module's docstring)."""
 
     row: StepRow
     ticket: Ticket
     index: int  # its place in the request's items
-    turn: int  # the step it last ran at, or its arrival's (see the module's docstring)
+    start: int
 
 
 class StepScheduler:
@@ -325,7 +332,9 @@ class StepScheduler:
                 ticket.fail(exc)
                 continue
             self._results[ticket.seq] = {}
-            self._slots.extend(_Slot(row, ticket, i, self._steps + i) for i, row in enumerate(rows))
+            self._slots.extend(
+                _Slot(row, ticket, i, self._steps + i // self._max_rows * row.steps) for i, row in enumerate(rows)
+            )
 
     def _drop_cancelled(self) -> None:
         for ticket in {slot.ticket for slot in self._slots if slot.ticket.cancelled}:
@@ -338,10 +347,10 @@ class StepScheduler:
         self._results.pop(ticket.seq, None)
 
     def _order(self) -> list[_Slot]:
-        """The urgent rows if there are any (oldest request first), else every row by turn
-        (see the module's docstring)."""
+        """The urgent rows if there are any, else every row; earliest start first (see the
+        module's docstring)."""
         urgent = [slot for slot in self._slots if slot.ticket.urgent]
-        return sorted(urgent or self._slots, key=lambda s: (s.turn, s.ticket.seq, s.index))
+        return sorted(urgent or self._slots, key=lambda s: (s.start, s.ticket.seq, s.index))
 
     def _run_step(self) -> None:
         began = time.monotonic()
@@ -378,8 +387,6 @@ class StepScheduler:
         """Start the slots' new rows and run one step over all of them."""
         self._engine.start([slot.row for slot in slots if not slot.row.started])
         self._engine.step([slot.row for slot in slots])
-        for slot in slots:
-            slot.turn = self._steps + 1
 
     def _finish(self, finished: list[_Slot]) -> None:
         if not finished:
