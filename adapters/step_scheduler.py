@@ -381,7 +381,7 @@ class StepScheduler:
         self._steps += 1
         finished = [slot for slot in chosen if slot.row.done and not slot.ticket.done.is_set()]
         self._finish(finished)
-        self._record(chosen, time.monotonic() - began, logged=bool(finished))
+        self._record(chosen, time.monotonic() - began, len(finished))
 
     def _advance(self, slots: list[_Slot]) -> None:
         """Start the slots' new rows and run one step over all of them."""
@@ -408,17 +408,23 @@ class StepScheduler:
                 slot.ticket.audio = [results[i] for i in range(len(results))]
                 slot.ticket.done.set()
 
-    def _record(self, chosen: list[_Slot], seconds: float, logged: bool) -> None:
+    def _record(self, chosen: list[_Slot], seconds: float, finished: int) -> None:
         """Count the step; at a finish, log the steps since the last one as one `engine_batch`
-        event (jobs, rows per step, seconds busy), not one line per step."""
+        event, not one line per step: the chunks finished (`items`), the jobs whose rows ran,
+        the steps, their mean rows and the seconds they kept the engine busy."""
         since = self._since_finish
         since[0] += 1
         since[1] += len(chosen)
         since[2] += seconds
         self._jobs.update(slot.ticket.seq for slot in chosen)
-        if logged:
+        if finished:
             steps, rows, busy = since
             log.debug(
-                "engine_batch", jobs=len(self._jobs), items=round(rows / steps, 2), steps=steps, seconds=round(busy, 4)
+                "engine_batch",
+                jobs=len(self._jobs),
+                items=finished,
+                steps=steps,
+                rows_per_step=round(rows / steps, 2),
+                seconds=round(busy, 4),
             )
             self._since_finish, self._jobs = [0, 0, 0.0], set()

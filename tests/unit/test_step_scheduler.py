@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import structlog
 
 from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
@@ -178,10 +179,14 @@ def test_rows_that_finish_at_one_step_are_vocoded_together() -> None:
     scheduler = StepScheduler(engine, max_rows=8).start()
     try:
         items = [job("One row."), job("Two rows."), job("Three.", nfe=2)]
-        assert_audio(scheduler.synthesize(items), items)
+        with structlog.testing.capture_logs() as logs:
+            assert_audio(scheduler.synthesize(items), items)
     finally:
         scheduler.close()
     assert [rows for kind, rows in engine.log if kind == "finish"] == [["Three."], ["One row.", "Two rows."]]
+    # one log line per finish, not per step: the chunks it finished and the steps before it
+    events = [(e["items"], e["steps"], e["rows_per_step"]) for e in logs if e["event"] == "engine_batch"]
+    assert events == [(1, 2, 3.0), (2, 2, 2.0)]
 
 
 def test_an_urgent_chunk_runs_at_the_next_step_in_steps_of_its_own() -> None:
