@@ -162,6 +162,9 @@ class F5Engine:
         self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
         self._refs_max = reference_cache_size
         self._lock = threading.Lock()
+        # the vocoder's own: finished rows are decoded beside the next steps (see step_scheduler)
+        self._decode_lock = threading.Lock()
+        self._marks_lock = threading.Lock()  # the stage marks below, from both
         self._grids: dict[tuple[int, float], tuple[tuple[float, ...], tuple[float, ...]]] = {}
         # stage marks since the last finish, read and logged there (see _finish)
         self._marks: list[tuple[str, StageMarks]] = []
@@ -253,7 +256,8 @@ class F5Engine:
                 self._guarded(self._start, [row for row in chosen if not row.started])
                 self._guarded(self._step, chosen)
                 finished = [row for row in chosen if row.done]
-                audios.update(zip(map(id, finished), self._guarded(self._finish, finished), strict=True))
+                with self._decode_lock:
+                    audios.update(zip(map(id, finished), self._guarded(self._finish, finished), strict=True))
                 pending = [row for row in pending if not row.done]
             return [audios[id(row)] for row in rows]
 
@@ -276,8 +280,9 @@ class F5Engine:
             self._guarded(self._step, rows)
 
     def finish(self, rows: Sequence[Row]) -> list[Audio]:
-        """The done rows' waveforms, vocoded together; the rows let go of their state."""
-        with self._lock:
+        """The done rows' waveforms, vocoded together; the rows let go of their state. Safe
+        beside `step` on other rows: a decoder thread runs it while the next steps run."""
+        with self._decode_lock:
             return self._guarded(self._finish, rows)
 
     def _guarded(self, stage: Callable[[Sequence[Any]], Result], rows: Sequence[Any]) -> Result:
@@ -412,7 +417,8 @@ class F5Engine:
             cond[: row.ref.mel.shape[0]] = row.ref.mel
             row.y, row.cond, row.text = noise.float(), cond, text[:, i, : row.frames].contiguous()
         marks.mark()
-        self._marks.append(("assemble", marks))
+        with self._marks_lock:
+            self._marks.append(("assemble", marks))
 
     def _step(self, rows: Sequence[Row]) -> None:
         marks = StageMarks(self._device)
@@ -430,8 +436,9 @@ class F5Engine:
             row.y = state
             row.steps_done += 1
         marks.mark()
-        self._marks.append(("ode", marks))
-        self._steps.append((len(rows), max(batch.lengths)))
+        with self._marks_lock:
+            self._marks.append(("ode", marks))
+            self._steps.append((len(rows), max(batch.lengths)))
 
     def _finish(self, rows: Sequence[Row]) -> list[Audio]:
         """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
@@ -458,15 +465,16 @@ class F5Engine:
             out.append(from_numpy(samples, self._sample_rate))
             row.y = row.cond = row.text = None
         marks.mark()
-        self._marks.append(("decode", marks))
-        self._log_stages(len(rows))
+        with self._marks_lock:
+            self._marks.append(("decode", marks))
+            pending, steps, self._marks, self._steps = self._marks, self._steps, [], []
+        self._log_stages(len(rows), pending, steps)
         return out
 
-    def _log_stages(self, items: int) -> None:
+    def _log_stages(self, items: int, pending: list[tuple[str, StageMarks]], steps: list[tuple[int, int]]) -> None:
         seconds = dict.fromkeys(("assemble", "ode", "decode"), 0.0)
-        for stage, marks in self._marks:
+        for stage, marks in pending:
             seconds[stage] += sum(marks.seconds())
-        steps, self._marks, self._steps = self._steps, [], []
         log.debug(
             "f5_batch",
             items=items,
