@@ -289,7 +289,8 @@ class CudaGraphRunner:
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
-        bucket = self.buckets.choose(len(lengths), max(lengths))
+        held = [(rows, frames) for rows, frames, guided in self._graphs if guided == batch.guided]
+        bucket = self.buckets.choose(len(lengths), max(lengths), held)
         key = (bucket.batch, bucket.frames, batch.guided)
         if not bucket.captured or self._waiting(key):
             return self._fallback.step(batch)

@@ -101,7 +101,8 @@ class PacedRunner:
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
-        bucket = self.buckets.choose(len(lengths), max(lengths))
+        held = [(rows, frames) for rows, frames, guided in self._graphs if guided == batch.guided]
+        bucket = self.buckets.choose(len(lengths), max(lengths), held)
         key = (bucket.batch, bucket.frames, batch.guided)
         if bucket.captured and key in self._graphs:
             self._graphs.move_to_end(key)

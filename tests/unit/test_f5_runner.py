@@ -157,6 +157,19 @@ def test_one_capture_per_bucket_and_the_same_static_buffers_each_time() -> None:
     assert_same(out, run(EagerRunner(ToyVelocity()), second))
 
 
+def test_a_step_whose_bucket_has_no_graph_runs_in_a_held_one_a_little_larger() -> None:
+    capturer = ReplayingCapturer()
+    buckets = ShapeBuckets(batch_sizes=(1, 2, 4), frame_step=4, max_frames=32, steps_per_octave=0)
+    runner = CudaGraphRunner(ToyVelocity(), buckets, capturer)
+    run(runner, ode_batch([23, 24]))  # (2, 24)
+    batch = ode_batch([19, 17], seed=1)  # its own (2, 20) has no graph: (2, 24), a fifth larger, serves
+    assert_same(run(runner, batch), run(EagerRunner(ToyVelocity()), batch))
+    assert runner.cached_shapes == [(2, 24, True)] and len(capturer.captured) == 1
+    shorter = ode_batch([15, 9], seed=2)  # its own (2, 16): (2, 24) would be half as large again
+    assert_same(run(runner, shorter), run(EagerRunner(ToyVelocity()), shorter))
+    assert runner.cached_shapes == [(2, 24, True), (2, 16, True)]
+
+
 def test_guided_and_unguided_batches_get_their_own_graphs() -> None:
     runner, capturer = graph_runner()
     run(runner, ode_batch([5], cfg=2.0))
