@@ -399,7 +399,7 @@ class StepScheduler:
                     self._forget(ticket)
                     ticket.fail(alone)
         self._steps += 1
-        finished = [slot for slot in chosen if slot.row.done and not slot.ticket.done.is_set()]
+        finished = [slot for slot in chosen if slot.row.done]
         self._finish(finished)
         self._record(chosen, time.monotonic() - began, len(finished))
 
@@ -414,7 +414,9 @@ class StepScheduler:
             return
         done = {id(slot) for slot in finished}
         self._slots = [slot for slot in self._slots if id(slot) not in done]
-        self._decode.put(finished)
+        wanted = [slot for slot in finished if not slot.ticket.done.is_set()]  # not failed meanwhile
+        if wanted:
+            self._decode.put(wanted)
 
     def _decode_loop(self) -> None:
         while (finished := self._decode.get()) is not None:
