@@ -42,8 +42,8 @@ what anyone hears. A request can be cancelled (`Ticket.cancel`, for a job whose 
 left): its rows leave at the next step boundary. When a step fails with the rows of several
 requests, each request's rows run that step alone, so a bad item fails only its own job.
 
-The rows that finish at a step go to a second thread for the vocoder, so the next steps run
-while they are decoded (on the paced H200 model the tiny checkpoint's vocoder on the host
+The rows that finish at a step go to a second thread for the vocoder (urgent rows ahead of
+the others waiting for it), so the next steps run while they are decoded (on the paced H200 model the tiny checkpoint's vocoder on the host
 took 16-33% of the wall time when it ran between steps; on a GPU it is the host's share of
 launching it). The threads are a resource with an owner: `start()` runs them, `close()`
 stops them, lets the decoder finish what it was handed, and fails whatever is still waiting.
@@ -223,7 +223,9 @@ class StepScheduler:
         self._slots: list[_Slot] = []  # planned rows of requests in hand, not yet done
         self._results: dict[int, dict[int, Audio]] = {}  # ticket seq -> decoded rows' audio
         self._results_lock = threading.Lock()  # the decoder fills them, the scheduler drops them
-        self._decode: queue.SimpleQueue[list[_Slot] | None] = queue.SimpleQueue()
+        # (urgent last, order, rows): urgent rows' audio is decoded before the rest waiting
+        self._decode: queue.PriorityQueue[tuple[int, int, list[_Slot] | None]] = queue.PriorityQueue()
+        self._decodes = itertools.count()
         self._seq = itertools.count()
         self._steps = 0
         self._thread: threading.Thread | None = None
@@ -303,7 +305,7 @@ class StepScheduler:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         if decoder is not None:
-            self._decode.put(None)
+            self._decode.put((2, next(self._decodes), None))
             if decoder is not threading.current_thread():
                 decoder.join()
         with self._ready:
@@ -415,11 +417,13 @@ class StepScheduler:
         done = {id(slot) for slot in finished}
         self._slots = [slot for slot in self._slots if id(slot) not in done]
         wanted = [slot for slot in finished if not slot.ticket.done.is_set()]  # not failed meanwhile
-        if wanted:
-            self._decode.put(wanted)
+        for urgent in (True, False):
+            rows = [slot for slot in wanted if slot.ticket.urgent == urgent]
+            if rows:
+                self._decode.put((0 if urgent else 1, next(self._decodes), rows))
 
     def _decode_loop(self) -> None:
-        while (finished := self._decode.get()) is not None:
+        while (finished := self._decode.get()[2]) is not None:
             try:
                 audios = self._engine.finish([slot.row for slot in finished])
             except BaseException as exc:  # never let the thread die: these jobs fail instead

@@ -448,3 +448,33 @@ def test_finished_rows_are_decoded_while_the_next_steps_run() -> None:
     finally:
         gate.set()
         scheduler.close()
+
+
+def test_urgent_rows_are_decoded_ahead_of_rows_waiting_for_the_vocoder() -> None:
+    engine = FakeRowEngine()
+    decoding, gate = threading.Event(), threading.Event()
+    vocode = engine.finish
+
+    def held_vocoder(rows):
+        decoding.set()
+        assert gate.wait(SAFETY)
+        return vocode(rows)
+
+    engine.finish = held_vocoder  # type: ignore[method-assign]
+    scheduler = StepScheduler(engine, max_rows=8).start()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            first = pool.submit(scheduler.synthesize, [job("Decoded first.", nfe=1)])
+            assert decoding.wait(SAFETY)  # the vocoder is busy with it
+            waiting = pool.submit(scheduler.synthesize, [job("Waits its turn.", nfe=1)])
+            engine.wait_for_steps(2)
+            urgent = pool.submit(scheduler.synthesize, [job("Hello?", nfe=1)], urgent=True)
+            engine.wait_for_steps(3)
+            gate.set()
+            for future in (first, waiting, urgent):
+                future.result(SAFETY)
+    finally:
+        gate.set()
+        scheduler.close()
+    finishes = [rows for kind, rows in engine.log if kind == "finish"]
+    assert finishes == [["Decoded first."], ["Hello?"], ["Waits its turn."]]
