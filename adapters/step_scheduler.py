@@ -45,8 +45,9 @@ requests, each request's rows run that step alone, so a bad item fails only its 
 The rows that finish at a step go to a second thread for the vocoder (urgent rows ahead of
 the others waiting for it), so the next steps run while they are decoded (on the paced H200
 model the tiny checkpoint's vocoder on the host took 16-33% of the wall time when it ran
-between steps; on a GPU it is the host's share of launching it). The threads are a resource with an owner: `start()` runs them, `close()`
-stops them, lets the decoder finish what it was handed, and fails whatever is still waiting.
+between steps; on a GPU it is the host's share of launching it). The threads are a resource
+with an owner: `start()` runs them, `close()` stops them, lets the decoder finish what it
+was handed, and fails whatever is still waiting.
 """
 
 from __future__ import annotations
