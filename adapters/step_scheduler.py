@@ -408,7 +408,9 @@ class StepScheduler:
 
     def _advance(self, slots: list[_Slot]) -> None:
         """Start the slots' new rows and run one step over all of them."""
-        self._engine.start([slot.row for slot in slots if not slot.row.started])
+        new = [slot.row for slot in slots if not slot.row.started]
+        if new:
+            self._engine.start(new)
         self._engine.step([slot.row for slot in slots])
 
     def _finish(self, finished: list[_Slot]) -> None:
