@@ -24,6 +24,7 @@ from adapters.micro_batcher import AlignBatcher, MicroBatcher
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
+from adapters.step_scheduler import RowEngine, StepScheduler
 from adapters.voice_prep import ModelVoice
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
@@ -131,13 +132,18 @@ def _whisper(model: str) -> object:
 DEFAULT_BATCH_ITEMS = 16  # engines that state no preference (the fake)
 
 
-def _micro_batcher(engine: TtsEngine, max_items: int | None, wait_ms: float) -> Iterator[MicroBatcher]:
+def _micro_batcher(engine: TtsEngine, max_items: int | None, wait_ms: float) -> Iterator[MicroBatcher | StepScheduler]:
     """Started on first use, closed by `shutdown_resources()` (not by garbage collection:
     whoever holds the container decides when the thread stops). Without BATCH_MAX_ITEMS a
-    batch holds what the engine runs best at once on its device (`preferred_batch_items`)."""
+    batch holds what the engine runs best at once on its device (`preferred_batch_items`).
+    An engine that runs items row by row (F5) gets the step scheduler: jobs join its batch
+    at the next ODE step, so it does not wait for company (`wait_ms`)."""
     if max_items is None:
         max_items = getattr(engine, "preferred_batch_items", DEFAULT_BATCH_ITEMS)
-    batcher = MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
+    if isinstance(engine, RowEngine):
+        batcher: MicroBatcher | StepScheduler = StepScheduler(engine, max_rows=max_items).start()
+    else:
+        batcher = MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
     yield batcher
     batcher.close()
 

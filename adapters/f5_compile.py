@@ -105,15 +105,21 @@ class BackgroundCompile:
 
 def warm_inputs(dit: torch.nn.Module, dtype: torch.dtype, device: torch.device) -> list[tuple]:
     """`DitVelocity` inputs for one guided item (the blocks see two rows) and one unguided
-    (one row), padded and masked as a graph runner's are."""
+    (one row), padded and masked as a graph runner's are; then the same for two rows at
+    different ODE steps (a graph of two or more rows embeds one time per row, so the blocks
+    see a time embedding per row rather than one for all)."""
     mel = dit.proj_out.out_features
     text_dim = dit.text_embed.text_embed.embedding_dim
-    mask = lengths_mask([3 * WARM_FRAMES // 4], WARM_FRAMES, device)
-    x = torch.randn(1, WARM_FRAMES, mel, device=device)
-    cond = torch.zeros(1, WARM_FRAMES, mel, device=device, dtype=dtype)
-    text = torch.zeros(2, 1, WARM_FRAMES, text_dim, device=device, dtype=dtype)
-    t = torch.full((1,), 0.5, device=device)
-    return [(x, cond, text, t, mask, torch.tensor(2.0, device=device)), (x, cond, text, t, mask, None)]
+    inputs = []
+    for rows, times in ((1, [0.5]), (2, [0.25, 0.5])):
+        mask = lengths_mask([3 * WARM_FRAMES // 4] * rows, WARM_FRAMES, device)
+        x = torch.randn(rows, WARM_FRAMES, mel, device=device)
+        cond = torch.zeros(rows, WARM_FRAMES, mel, device=device, dtype=dtype)
+        text = torch.zeros(2, rows, WARM_FRAMES, text_dim, device=device, dtype=dtype)
+        t = torch.tensor(times, device=device)
+        cfg = torch.full((rows,), 2.0, device=device) if rows > 1 else torch.tensor(2.0, device=device)
+        inputs += [(x, cond, text, t, mask, cfg), (x, cond, text, t, mask, None)]
+    return inputs
 
 
 @contextlib.contextmanager

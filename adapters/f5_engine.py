@@ -9,6 +9,13 @@ masking switched on, so an item sounds the same alone or batched. The rest follo
 step for step (Euler ODE over the same time grid, EPSS schedules for low NFE, sway
 sampling, classifier-free guidance packed into one forward, the same duration rule and
 reference handling), which the parity test checks against `F5TTS.infer`.
+
+The engine works row by row (`plan`, `start`, `step`, `finish`): each item is a `Row` that
+carries its whole ODE state (its time grid with sway and EPSS, its state from its own noise,
+its conditioning and text embeddings, its guidance strength), so rows at different steps
+can share a forward pass and a row joins or leaves between any two steps. The step
+scheduler (step_scheduler) decides which rows run at each step; `synthesize` runs a call's
+rows through the same policy on the calling thread.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import structlog
@@ -41,13 +48,14 @@ from adapters.f5_loading import (
     read_vocab,
     resolve_files,
 )
-from adapters.f5_runner import CudaGraphRunner, OdeBatch, Runner, make_runner
+from adapters.f5_runner import CudaGraphRunner, Runner, StepBatch, guided, make_runner
 from adapters.f5_text_embedding import text_embeddings
 from adapters.f5_velocity import DitVelocity
 from adapters.f5_vocoder import decode_batch
 from adapters.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
 from adapters.reference_prep import clip_reference, remove_long_silences
 from adapters.stage_marks import StageMarks
+from adapters.step_scheduler import choose_rows
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.synthesis import (
@@ -61,10 +69,10 @@ from domain.timing import StageTimer
 from ports.tts_engine import EngineStatus
 
 log = structlog.get_logger()
+Result = TypeVar("Result")
 
 TARGET_RMS = 0.1
 MAX_DURATION = 65536
-MAX_PADDING_RATIO = 1.3
 CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
 CPU_JOBS = 8  # see F5Engine.preferred_jobs
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
@@ -85,13 +93,39 @@ class PreparedReference:
     rms: float
 
 
-@dataclass
-class _Job:
-    index: int
+@dataclass(eq=False)
+class Row:
+    """One item on its way through the ODE. Planned, it knows its length and guidance; started,
+    it holds its state on the device (`y`, from its own seeded noise), its conditioning and
+    text embeddings; each step advances it along its own grid (`times`, `deltas`: fp32
+    values of upstream's time grid for its NFE and sway) until it is done."""
+
     item: SynthesisItem
     ref: PreparedReference
     tokens: list[str]
-    duration: int
+    frames: int
+    times: tuple[float, ...]
+    deltas: tuple[float, ...]
+    y: torch.Tensor | None = field(default=None, repr=False)
+    cond: torch.Tensor | None = field(default=None, repr=False)
+    text: torch.Tensor | None = field(default=None, repr=False)
+    steps_done: int = 0
+
+    @property
+    def guided(self) -> bool:
+        return guided(self.item.params.cfg_strength)
+
+    @property
+    def started(self) -> bool:
+        return self.y is not None
+
+    @property
+    def steps(self) -> int:
+        return len(self.deltas)
+
+    @property
+    def done(self) -> bool:
+        return self.steps_done == len(self.deltas)
 
 
 class F5Engine:
@@ -127,8 +161,14 @@ class F5Engine:
         self._max_batch_frames = max_batch_frames
         self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
         self._refs_max = reference_cache_size
-        # re-entrant: `between_steps` may synthesize other items from inside a running call
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        # the vocoder's own: finished rows are decoded beside the next steps (see step_scheduler)
+        self._decode_lock = threading.Lock()
+        self._marks_lock = threading.Lock()  # the stage marks below, from both
+        self._grids: dict[tuple[int, float], tuple[tuple[float, ...], tuple[float, ...]]] = {}
+        # stage marks since the last finish, read and logged there (see _finish)
+        self._marks: list[tuple[str, StageMarks]] = []
+        self._steps: list[tuple[int, int]] = []  # (rows, frames) of each step since then
         self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
         self._compile_mode = compile_mode
         self._background_compile = background_compile
@@ -186,28 +226,75 @@ class F5Engine:
     def preferred_jobs(self) -> int:
         """How many jobs a worker should hold at once (MAX_CONCURRENCY unset): one batch's
         worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
-        stream's first chunk can go ahead of them (the micro-batcher's urgent path)."""
+        stream's first chunk can go ahead of them (the step scheduler's urgent rows)."""
         return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
 
     # -- public ---------------------------------------------------------------------------
 
-    def synthesize(
-        self,
-        items: Sequence[SynthesisItem],
-        *,
-        urgent: bool = False,
-        between_steps: Callable[[], None] | None = None,
-    ) -> list[Audio]:
+    @property
+    def step_batch_sizes(self) -> tuple[int, ...]:
+        """The captured batch sizes the runner pads a step up to (() for the eager runner)."""
+        buckets = getattr(self._runner, "buckets", None)
+        return () if buckets is None else buckets.batch_sizes
+
+    @property
+    def max_step_frames(self) -> int:
+        """The most padded frames (rows x longest row) one step may hold (BATCH_MAX_FRAMES)."""
+        return self._max_batch_frames
+
+    def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """See `ports.tts_engine`. `urgent` changes nothing here: this engine runs every call
-        at once (the micro-batcher in front of it is what queues)."""
+        at once (the step scheduler in front of it is what queues). The rows step together,
+        chosen at each step by the scheduler's policy (choose_rows), so a call's audio is what
+        the scheduler gives the same items."""
+        with self._lock:
+            rows = self._guarded(self._plan, items)
+            audios: dict[int, Audio] = {}
+            pending = list(rows)
+            while pending:
+                chosen = choose_rows(pending, len(pending), self._max_batch_frames)
+                self._guarded(self._start, [row for row in chosen if not row.started])
+                self._guarded(self._step, chosen)
+                finished = [row for row in chosen if row.done]
+                with self._decode_lock:
+                    audios.update(zip(map(id, finished), self._guarded(self._finish, finished), strict=True))
+                pending = [row for row in pending if not row.done]
+            return [audios[id(row)] for row in rows]
+
+    def plan(self, items: Sequence[SynthesisItem]) -> list[Row]:
+        """The items' rows, not started: their lengths, guidance and time grids. Raises
+        InvalidInput for an item that cannot be spoken."""
+        with self._lock:
+            return self._guarded(self._plan, items)
+
+    def start(self, rows: Sequence[Row]) -> None:
+        """Put the rows' starting state on the device (noise, conditioning, and every row's
+        text embeddings in one pass)."""
+        with self._lock:
+            self._guarded(self._start, rows)
+
+    def step(self, rows: Sequence[Row]) -> None:
+        """Advance each started row one step along its own grid, in one forward pass. A row
+        is changed only once the whole step has run."""
+        with self._lock:
+            self._guarded(self._step, rows)
+
+    def finish(self, rows: Sequence[Row]) -> list[Audio]:
+        """The done rows' waveforms, vocoded together; the rows let go of their state. Safe
+        beside `step` on other rows: a decoder thread runs it while the next steps run."""
+        with self._decode_lock:
+            return self._guarded(self._finish, rows)
+
+    def _guarded(self, stage: Callable[[Sequence[Any]], Result], rows: Sequence[Any]) -> Result:
+        """One stage under inference mode; a model failure becomes an EngineError."""
         try:
-            with self._lock, torch.inference_mode():
-                return self._synthesize(items, between_steps)
+            with torch.inference_mode():
+                return stage(rows)
         except TtsError:
             raise
         except Exception as exc:  # a model failure must reach the client as engine_error
             # the exception's text can carry paths and tensor dumps: it goes to the log only
-            log.exception("f5_failed", items=len(items))
+            log.exception("f5_failed", items=len(rows))
             raise EngineError(f"F5-TTS failed ({type(exc).__name__}); the error was logged") from exc
 
     def warm_up(self, reference: Reference | None = None) -> None:
@@ -232,7 +319,10 @@ class F5Engine:
         params = SynthesisParams(nfe_step=1)  # one step runs every kernel a job runs; more only repeat them
         ready = SynthesisItem(reference=ref, text="Ready.", params=params, seed=0)
         self.synthesize([ready])
-        self.synthesize([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
+        pair = self.plan([ready, SynthesisItem(reference=ref, text="Ready to take jobs.", params=params, seed=1)])
+        self.start(pair)  # one padded step of both, whatever the padding ratio would choose
+        self.step(pair)
+        self.finish(pair)
         with self._lock:
             self._refs.pop("warm-up", None)
         if self._background_compile is not None:
@@ -280,7 +370,10 @@ class F5Engine:
 
     # -- synthesis ----------------------------------------------------------------------------
 
-    def _job(self, index: int, item: SynthesisItem) -> _Job:
+    def _plan(self, items: Sequence[SynthesisItem]) -> list[Row]:
+        return [self._row(item) for item in items]
+
+    def _row(self, item: SynthesisItem) -> Row:
         if not item.text.strip():
             raise InvalidInput("nothing to speak in an empty chunk")
         ref = self._reference(item.reference)
@@ -290,114 +383,110 @@ class F5Engine:
         )
         # upstream's CFM.sample: at least the prompt (or text) plus one frame
         duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
-        return _Job(index, item, ref, tokens, duration)
+        times, deltas = self._grid(item.params.nfe_step, item.params.sway_sampling_coef)
+        return Row(item, ref, tokens, duration, times, deltas)
 
-    def _synthesize(self, items: Sequence[SynthesisItem], between_steps: Callable[[], None] | None) -> list[Audio]:
-        jobs = [self._job(i, item) for i, item in enumerate(items)]
-        groups: dict[tuple[int, float, float], list[_Job]] = {}
-        for job in jobs:
-            p = job.item.params
-            groups.setdefault((p.nfe_step, p.cfg_strength, p.sway_sampling_coef), []).append(job)
-        out: list[Audio | None] = [None] * len(jobs)
-        batches = [(batch, key) for key, group in groups.items() for batch in self._batches(group)]
-        for number, (batch, (nfe, cfg, sway)) in enumerate(batches):
-            if number and between_steps is not None:
-                between_steps()
-            for job, audio in zip(batch, self._run_batch(batch, nfe, cfg, sway, between_steps), strict=True):
-                out[job.index] = audio
-        return [a for a in out if a is not None]
-
-    def _batches(self, group: list[_Job]) -> list[list[_Job]]:
-        """Buckets of similar length: a batch holds items at most MAX_PADDING_RATIO longer
-        than its shortest (attention cost grows with the square of the padded length, so a
-        long paragraph chunk would make every short item in its batch several times dearer)
-        and at most `max_batch_frames` padded frames."""
-        batches: list[list[_Job]] = []
-        current: list[_Job] = []
-        for job in sorted(group, key=lambda j: j.duration):
-            too_long = current and job.duration > MAX_PADDING_RATIO * current[0].duration
-            if too_long or (current and job.duration * (len(current) + 1) > self._max_batch_frames):
-                batches.append(current)
-                current = []
-            current.append(job)
-        if current:
-            batches.append(current)
-        return batches
-
-    def _time_grid(self, nfe: int, sway: float) -> torch.Tensor:
+    def _grid(self, nfe: int, sway: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Upstream's grid: EPSS where it has a schedule for `nfe` (7, 16, ...), else
         uniform; then sway sampling. Kept in fp32 even when the DiT runs in half precision,
-        where upstream rounds it to the model dtype."""
-        t = self._epss(nfe, device=self._device, dtype=torch.float32)
-        return t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
+        where upstream rounds it to the model dtype. Computed on the device, as each step's
+        size is, and read back once per (nfe, sway): the rows carry its values on the host."""
+        key = (nfe, sway)
+        if key not in self._grids:
+            t = self._epss(nfe, device=self._device, dtype=torch.float32)
+            t = t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
+            self._grids[key] = (tuple(t[:-1].tolist()), tuple((t[1:] - t[:-1]).tolist()))
+        return self._grids[key]
 
-    def _run_batch(
-        self, batch: list[_Job], nfe: int, cfg: float, sway: float, between_steps: Callable[[], None] | None
-    ) -> list[Audio]:
-        """Assemble the batch (per-item noise from each item's own generator, the reference
-        mels as conditioning, every item's text embeddings in one pass), let the runner
-        integrate it, then vocode every item at its own length."""
+    def _start(self, rows: Sequence[Row]) -> None:
+        """Each row's noise from its own generator, the reference mel as its conditioning,
+        every row's text embeddings in one pass (each as if alone, see f5_text_embedding)."""
+        if not rows:
+            return
         marks = StageMarks(self._device)
         marks.mark()
         device, dtype = self._device, self._dtype
-        lengths = tuple(j.duration for j in batch)
-        n = max(lengths)
-        channels = batch[0].ref.mel.shape[1]
-        cond = torch.zeros(len(batch), n, channels, device=device, dtype=dtype)
-        noise = torch.zeros(len(batch), n, channels, device=device, dtype=torch.float32)
-        for i, job in enumerate(batch):
-            cond[i, : job.ref.mel.shape[0]] = job.ref.mel
-            gen = torch.Generator(device=device).manual_seed(job.item.seed)
-            noise[i, : job.duration] = torch.randn(job.duration, channels, generator=gen, device=device, dtype=dtype)
-        tokens = [self._to_idx([job.tokens], self._vocab)[0] for job in batch]
-        text = text_embeddings(self._dit, tokens, lengths, n)
-        ode = OdeBatch(noise, cond, text, lengths, self._time_grid(nfe, sway), cfg)
+        lengths = [row.frames for row in rows]
+        tokens = [self._to_idx([row.tokens], self._vocab)[0] for row in rows]
+        text = text_embeddings(self._dit, tokens, lengths, max(lengths))
+        for i, row in enumerate(rows):
+            channels = row.ref.mel.shape[1]
+            gen = torch.Generator(device=device).manual_seed(row.item.seed)
+            noise = torch.randn(row.frames, channels, generator=gen, device=device, dtype=dtype)
+            cond = torch.zeros(row.frames, channels, device=device, dtype=dtype)
+            cond[: row.ref.mel.shape[0]] = row.ref.mel
+            row.y, row.cond, row.text = noise.float(), cond, text[:, i, : row.frames].contiguous()
         marks.mark()
-        paused = [0.0]  # seconds spent in `between_steps`: other calls' work, not this batch's
+        with self._marks_lock:
+            self._marks.append(("assemble", marks))
 
-        def pause() -> None:
-            began = time.perf_counter()
-            between_steps()
-            paused[0] += time.perf_counter() - began
-
-        y = self._runner.run(ode, pause if between_steps is not None else None)
+    def _step(self, rows: Sequence[Row]) -> None:
+        marks = StageMarks(self._device)
         marks.mark()
-        audios = self._decode(batch, y)
-        marks.mark()
-        assemble, integrate, decode = marks.seconds()
-        integrate -= paused[0]
-        log.debug(
-            "f5_batch",
-            items=len(batch),
-            frames=n,
-            nfe=nfe,
-            runner=self._runner.name,
-            seconds=round(assemble + integrate + decode, 4),
-            assemble_seconds=round(assemble, 4),
-            ode_seconds=round(integrate, 4),
-            decode_seconds=round(decode, 4),
-            paused_seconds=round(paused[0], 4),
+        batch = StepBatch(
+            y=tuple(row.y for row in rows),  # type: ignore[misc] - started rows
+            cond=tuple(row.cond for row in rows),  # type: ignore[misc]
+            text=tuple(row.text for row in rows),  # type: ignore[misc]
+            t=tuple(row.times[row.steps_done] for row in rows),
+            dt=tuple(row.deltas[row.steps_done] for row in rows),
+            cfg=tuple(row.item.params.cfg_strength for row in rows),
         )
-        return audios
+        states = self._runner.step(batch)
+        for row, state in zip(rows, states, strict=True):
+            row.y = state
+            row.steps_done += 1
+        marks.mark()
+        with self._marks_lock:
+            self._marks.append(("ode", marks))
+            self._steps.append((len(rows), max(batch.lengths)))
 
-    def _decode(self, batch: list[_Job], y: torch.Tensor) -> list[Audio]:
+    def _finish(self, rows: Sequence[Row]) -> list[Audio]:
         """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
         and generation starts at `audio_frames` (which includes the prompt's last,
-        centre-padded frame). The vocoder runs in fp32, batched with per-item lengths."""
+        centre-padded frame). The vocoder runs in fp32, batched with per-row lengths. Logs
+        the stage times of the steps since the last finish (read now: the audio is on the
+        host, so reading the device's marks waits for nothing)."""
+        if not rows:
+            return []
+        marks = StageMarks(self._device)
+        marks.mark()
         mels = []
-        for i, job in enumerate(batch):
-            sampled = y[i, : job.duration].to(self._dtype)
-            sampled[: job.ref.mel.shape[0]] = job.ref.mel
-            mels.append(sampled[job.ref.audio_frames :].float().T)
+        for row in rows:
+            sampled = row.y.to(self._dtype)  # type: ignore[union-attr] - a done row
+            sampled[: row.ref.mel.shape[0]] = row.ref.mel
+            mels.append(sampled[row.ref.audio_frames :].float().T)
         out = []
-        for job, wave in zip(batch, decode_batch(self._vocoder, mels), strict=True):
-            if job.ref.rms < TARGET_RMS:
-                wave = wave * job.ref.rms / TARGET_RMS
+        for row, wave in zip(rows, decode_batch(self._vocoder, mels), strict=True):
+            if row.ref.rms < TARGET_RMS:
+                wave = wave * row.ref.rms / TARGET_RMS
             samples = wave.float().cpu().numpy()
-            if job.item.params.remove_silence:
+            if row.item.params.remove_silence:
                 samples = remove_long_silences(samples, self._sample_rate)
             out.append(from_numpy(samples, self._sample_rate))
+            row.y = row.cond = row.text = None
+        marks.mark()
+        with self._marks_lock:
+            self._marks.append(("decode", marks))
+            pending, steps, self._marks, self._steps = self._marks, self._steps, [], []
+        self._log_stages(len(rows), pending, steps)
         return out
+
+    def _log_stages(self, items: int, pending: list[tuple[str, StageMarks]], steps: list[tuple[int, int]]) -> None:
+        seconds = dict.fromkeys(("assemble", "ode", "decode"), 0.0)
+        for stage, marks in pending:
+            seconds[stage] += sum(marks.seconds())
+        log.debug(
+            "f5_batch",
+            items=items,
+            steps=len(steps),
+            rows_per_step=round(sum(rows for rows, _ in steps) / max(1, len(steps)), 2),
+            frames=max((frames for _, frames in steps), default=0),
+            runner=self._runner.name,
+            seconds=round(sum(seconds.values()), 4),
+            assemble_seconds=round(seconds["assemble"], 4),
+            ode_seconds=round(seconds["ode"], 4),
+            decode_seconds=round(seconds["decode"], 4),
+        )
 
 
 def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, *, onednn: bool) -> str:

@@ -1,23 +1,24 @@
-"""Runners: the Euler ODE loop over one fixed batch, behind one small interface.
+"""Runners: one Euler step over a set of rows, behind one small interface.
 
-The engine decides what runs together and assembles the tensors (noise, conditioning,
-text embeddings, lengths); a runner only integrates. `EagerRunner` is the plain loop (the
-CPU default). `CudaGraphRunner` pads each batch up to a shape bucket, copies it into
-static buffers, and replays one captured graph per (batch, frames, guided) bucket: one
+The step scheduler (step_scheduler) decides which rows run together at each step, and the
+engine keeps each row's state; a runner only executes one step, vLLM's `execute_model`:
+`StepBatch` holds the rows, each at its own ODE step (its own time and step size), and
+`step` returns each row's state after it. `EagerRunner` runs the rows at their exact padded
+shape (the CPU default). `CudaGraphRunner` pads the rows up to a shape bucket, copies them
+into static buffers, and replays one captured step per (batch, frames, guided) bucket: one
 graph launch per step instead of ~700 kernel launches. Graphs are captured on first use,
 kept in an LRU bounded by `max_graphs`, and share one memory pool (they never run at the
 same time, and everything that outlives a replay lives outside the pool); shapes beyond
-the largest bucket run eagerly, and so does a batch whose graph could not be captured. The
+the largest bucket run eagerly, and so does a step whose graph could not be captured. The
 choice is made once at start-up (`TTS_RUNNER`).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,26 +31,43 @@ from adapters.f5_velocity import DitVelocity
 log = structlog.get_logger()
 RUNNERS = ("auto", "eager", "cuda_graph")
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
-#: the most batches a bucket runs on the fallback between two tries at capturing its graph
+#: the most steps a bucket runs on the fallback between two tries at capturing its graph
 MAX_RETRY_GAP = 63
 
 
 @dataclass(frozen=True)
-class OdeBatch:
-    """One batch at its exact shape: `noise` (B, N, C) fp32, `cond` (B, N, C) and `text`
-    (2, B, N, D) in the model dtype, `lengths` each row's valid frames, `grid` the time
-    steps (fp32, on the device), `cfg` the guidance strength."""
+class StepBatch:
+    """The rows of one forward pass, each at its own ODE step: `y` each row's state
+    (frames, C) fp32, `cond` (frames, C) and `text` (2, frames, D) in the model dtype, `t`
+    and `dt` its time and step size (fp32 values of its own grid), `cfg` its guidance
+    strength. Guided and unguided rows never share a step (the unguided forward has no
+    second half): `guided` is the first row's, and the scheduler keeps them apart."""
 
-    noise: torch.Tensor
-    cond: torch.Tensor
-    text: torch.Tensor
-    lengths: tuple[int, ...]
-    grid: torch.Tensor
-    cfg: float
+    y: tuple[torch.Tensor, ...]
+    cond: tuple[torch.Tensor, ...]
+    text: tuple[torch.Tensor, ...]
+    t: tuple[float, ...]
+    dt: tuple[float, ...]
+    cfg: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        counts = {len(self.y), len(self.cond), len(self.text), len(self.t), len(self.dt), len(self.cfg)}
+        if len(counts) != 1 or not self.y:
+            raise ValueError(f"a step needs one of each per row, got {sorted(counts)}")
+        if len({guided(cfg) for cfg in self.cfg}) != 1:
+            raise ValueError("guided and unguided rows cannot share a step")
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return tuple(y.shape[0] for y in self.y)
 
     @property
     def guided(self) -> bool:
-        return self.cfg >= UNGUIDED_CFG
+        return guided(self.cfg[0])
+
+
+def guided(cfg: float) -> bool:
+    return cfg >= UNGUIDED_CFG
 
 
 class Runner(Protocol):
@@ -60,10 +78,8 @@ class Runner(Protocol):
         """Captured graphs it holds now (0 where it captures none)."""
         ...
 
-    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
-        """The integrated mel, (B, N, C) fp32, same shape as `batch.noise`. `between_steps`
-        is called between two steps (never after the last); it may run this runner again
-        for another batch (see `ports.tts_engine`)."""
+    def step(self, batch: StepBatch) -> list[torch.Tensor]:
+        """Each row's state after its step, (frames, C) fp32 like `batch.y`."""
         ...
 
 
@@ -81,8 +97,35 @@ def lengths_mask(lengths: tuple[int, ...] | list[int], frames: int, device: torc
     return torch.arange(frames, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
 
 
+def padded(rows: Sequence[torch.Tensor], frames: int) -> torch.Tensor:
+    """The rows stacked along a new first axis, zero past each row's frames."""
+    if all(row.shape[0] == frames for row in rows):
+        return torch.stack(tuple(rows))
+    out = rows[0].new_zeros((len(rows), frames, *rows[0].shape[1:]))
+    for i, row in enumerate(rows):
+        out[i, : row.shape[0]] = row
+    return out
+
+
+def padded_text(rows: Sequence[torch.Tensor], frames: int) -> torch.Tensor:
+    """(2, rows, frames, D) from each row's (2, its frames, D), zero past each row's frames."""
+    if len(rows) == 1 and rows[0].shape[1] == frames:
+        return rows[0].unsqueeze(1)
+    out = rows[0].new_zeros((2, len(rows), frames, rows[0].shape[2]))
+    for i, row in enumerate(rows):
+        out[:, i, : row.shape[1]] = row
+    return out
+
+
+def per_row(values: Sequence[float], device: torch.device) -> torch.Tensor:
+    """One fp32 value per row, or a single one when every row has it (the velocity then
+    embeds one time for all rows, as for a batch that started together)."""
+    distinct = set(values)
+    return torch.tensor([values[0]] if len(distinct) == 1 else list(values), device=device, dtype=torch.float32)
+
+
 class EagerRunner:
-    """Today's loop at the batch's exact shape; unpadded batches run without a mask
+    """The step at the rows' exact padded shape; unpadded steps run without a mask
     (upstream's single-item path)."""
 
     name = "eager"
@@ -91,32 +134,27 @@ class EagerRunner:
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
 
-    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
-        y = batch.noise
-        frames, device = y.shape[1], y.device
-        mask = None if min(batch.lengths) == frames else lengths_mask(batch.lengths, frames, device)
-        cfg = torch.tensor(batch.cfg, device=device) if batch.guided else None
-        for step, (t0, t1) in enumerate(itertools.pairwise(batch.grid)):
-            if step and between_steps is not None:
-                between_steps()
-            y = y + (t1 - t0) * self._velocity(y, batch.cond, batch.text, t0, mask, cfg)
-        return y
+    def step(self, batch: StepBatch) -> list[torch.Tensor]:
+        lengths = batch.lengths
+        frames, device = max(lengths), batch.y[0].device
+        y = padded(batch.y, frames)
+        cond = padded(batch.cond, frames)
+        text = padded_text(batch.text, frames)
+        mask = None if min(lengths) == frames else lengths_mask(lengths, frames, device)
+        cfg = None
+        if batch.guided:
+            cfg = torch.tensor(batch.cfg[0], device=device) if len(set(batch.cfg)) == 1 else per_row(batch.cfg, device)
+        v = self._velocity(y, cond, text, per_row(batch.t, device), mask, cfg)
+        out = y + per_row(batch.dt, device).reshape(-1, 1, 1) * v
+        return [out[i, :length] for i, length in enumerate(lengths)]
 
 
 class Replayable(Protocol):
     def replay(self) -> None: ...
 
 
-class Fence(Protocol):
-    def synchronize(self) -> None: ...
-
-
 class GraphCapturer(Protocol):
     def capture(self, step: Callable[[], None]) -> Replayable: ...
-
-    def fence(self) -> Fence:
-        """A marker after the work queued so far; `synchronize()` waits until it has run."""
-        ...
 
 
 class CudaGraphCapturer:
@@ -154,11 +192,6 @@ class CudaGraphCapturer:
             step()
         return graph
 
-    def fence(self) -> Fence:
-        event = torch.cuda.Event()
-        event.record()
-        return event
-
 
 class _Static:
     """The buffers one graph reads and writes, allocated outside the graph's pool."""
@@ -170,22 +203,30 @@ class _Static:
         self.cond = torch.zeros(batch, frames, channels, device=device, dtype=dtype)
         self.text = torch.zeros(2, batch, frames, text_dim, device=device, dtype=dtype)
         self.mask = torch.ones(batch, frames, device=device, dtype=torch.bool)
-        self.t = torch.zeros(1, device=device, dtype=torch.float32)
-        self.dt = torch.zeros(1, device=device, dtype=torch.float32)
-        self.cfg = torch.zeros((), device=device, dtype=torch.float32)
+        self.t = torch.zeros(batch, device=device, dtype=torch.float32)
+        self.dt = torch.zeros(batch, device=device, dtype=torch.float32)
+        self.cfg = torch.zeros(batch, device=device, dtype=torch.float32)
 
-    def load(self, batch: OdeBatch) -> None:
-        rows, frames = batch.noise.shape[:2]
+    def load(self, batch: StepBatch) -> None:
+        """The rows into the buffers; padded rows and frames are zero, and a padded row
+        steps by zero at time zero."""
+        lengths = batch.lengths
         self.y.zero_()
         self.cond.zero_()
         self.text.zero_()
-        self.y[:rows, :frames] = batch.noise
-        self.cond[:rows, :frames] = batch.cond
-        self.text[:, :rows, :frames] = batch.text
+        for i, length in enumerate(lengths):
+            self.y[i, :length] = batch.y[i]
+            self.cond[i, :length] = batch.cond[i]
+            self.text[:, i, :length] = batch.text[i]
         # padded rows get one valid frame: a row with no valid key would be NaN in attention
-        lengths = list(batch.lengths) + [1] * (self.y.shape[0] - rows)
-        self.mask.copy_(lengths_mask(lengths, self.y.shape[1], self.y.device))
-        self.cfg.fill_(batch.cfg)
+        rows = self.y.shape[0]
+        self.mask.copy_(lengths_mask(list(lengths) + [1] * (rows - len(lengths)), self.y.shape[1], self.y.device))
+        padding = [0.0] * (rows - len(lengths))
+        for buffer, values in ((self.t, batch.t), (self.dt, batch.dt), (self.cfg, batch.cfg)):
+            host = torch.tensor([*values, *padding], dtype=torch.float32)
+            if buffer.is_cuda:  # from pinned memory, so the copy does not wait for the device
+                host = host.pin_memory()
+            buffer.copy_(host, non_blocking=True)
 
 
 @dataclass
@@ -195,26 +236,17 @@ class _Graph:
 
 
 class CudaGraphRunner:
-    """One captured Euler step per bucket, replayed `nfe` times with the step's time
-    copied into a static buffer: one graph serves every NFE and schedule.
+    """One captured Euler step per bucket, replayed at every step with the rows' states,
+    times, step sizes and guidance copied into its static buffers: one graph serves every
+    mix of rows, NFE and schedule that fits its bucket.
 
-    The host queues replays far faster than the device runs them, so with `between_steps`
-    the host keeps at most two steps queued (it waits on a fence after the step before
-    last): the callback then runs while the device is still busy with the current step, and
-    whatever it queues runs after that step, not after the whole batch. Two, not one: the
-    host then has a whole step to take the GIL back from the job threads and queue the next
-    before the device runs dry (Python hands the GIL over within its 5 ms switch interval;
-    a step takes 6.7 ms at batch 1 on an H200, and longer at larger batches). A graph whose
-    batch is paused that way is busy: a run from inside the callback that needs its bucket
-    runs eagerly instead of overwriting its buffers, and the LRU never evicts it.
-
-    `capture_gate`, when given, is held for each capture; a batch that needs a new graph
+    `capture_gate`, when given, is held for each capture; a step that needs a new graph
     while something else holds it (a background compile, see f5_compile) runs on the
     fallback instead of waiting, and graphs already captured keep replaying.
 
-    A capture that fails costs its batch nothing but speed: the batch runs on the fallback
+    A capture that fails costs its step nothing but speed: the step runs on the fallback
     (logged as `f5_graph_capture_failed`), and the bucket tries again after `retry_gap`
-    batches, a gap that doubles with each failure in a row. The failures this is for are the
+    steps, a gap that doubles with each failure in a row. The failures this is for are the
     device's (a device-wide synchronisation from another thread ends any capture, in any
     error mode; memory the capture cannot get), not the model's: a step that fails in the
     capture fails again on the fallback, and the job gets the error as before.
@@ -238,9 +270,8 @@ class CudaGraphRunner:
         self._max_graphs = max(1, max_graphs)
         self._fallback = fallback or EagerRunner(velocity)
         self._graphs: OrderedDict[tuple[int, int, bool], _Graph] = OrderedDict()
-        self._busy: set[tuple[int, int, bool]] = set()  # buckets whose batch is paused mid-run
         self._failures: Counter[tuple[int, int, bool]] = Counter()  # failed captures in a row per bucket
-        self._waits: Counter[tuple[int, int, bool]] = Counter()  # batches to go before the next try
+        self._waits: Counter[tuple[int, int, bool]] = Counter()  # steps to go before the next try
         self.captures = 0
 
     @property
@@ -256,44 +287,28 @@ class CudaGraphRunner:
         another velocity, with no graphs yet and no capture gate."""
         return CudaGraphRunner(velocity, self.buckets, self._capturer, self._max_graphs, fallback=self._fallback)
 
-    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
-        rows, frames = batch.noise.shape[:2]
-        bucket = self.buckets.choose(rows, frames)
+    def step(self, batch: StepBatch) -> list[torch.Tensor]:
+        lengths = batch.lengths
+        held = [(rows, frames) for rows, frames, guided in self._graphs if guided == batch.guided]
+        bucket = self.buckets.choose(len(lengths), max(lengths), held)
         key = (bucket.batch, bucket.frames, batch.guided)
-        if not bucket.captured or key in self._busy or self._waiting(key):
-            return self._fallback.run(batch, between_steps)
+        if not bucket.captured or self._waiting(key):
+            return self._fallback.step(batch)
         entry = self._graph_now(key, batch)
         if entry is None:
-            return self._fallback.run(batch, between_steps)
-        static = entry.static
-        static.load(batch)
-        steps = batch.grid.to(torch.float32)
-        deltas = steps[1:] - steps[:-1]
-        self._busy.add(key)
-        try:
-            fences: list[Fence] = []
-            for i in range(len(deltas)):
-                if i and between_steps is not None:
-                    if len(fences) > 1:
-                        fences.pop(0).synchronize()
-                    between_steps()
-                static.t.copy_(steps[i : i + 1])
-                static.dt.copy_(deltas[i : i + 1])
-                entry.graph.replay()
-                if between_steps is not None:
-                    fences.append(self._capturer.fence())
-        finally:
-            self._busy.discard(key)
-        return static.y[:rows, :frames].clone()
+            return self._fallback.step(batch)
+        entry.static.load(batch)
+        entry.graph.replay()
+        return [entry.static.y[i, :length].clone() for i, length in enumerate(lengths)]
 
     def _waiting(self, key: tuple[int, int, bool]) -> bool:
-        """Whether this batch of the bucket runs on the fallback while a retry gap runs out."""
+        """Whether this step of the bucket runs on the fallback while a retry gap runs out."""
         if self._waits[key] <= 0:
             return False
         self._waits[key] -= 1
         return True
 
-    def _graph_now(self, key: tuple[int, int, bool], batch: OdeBatch) -> _Graph | None:
+    def _graph_now(self, key: tuple[int, int, bool], batch: StepBatch) -> _Graph | None:
         """The bucket's graph, captured now if it has none; None if it cannot have one now:
         the capture gate is held elsewhere, or the capture failed."""
         entry = self._graphs.get(key)
@@ -319,27 +334,25 @@ class CudaGraphRunner:
             if self._gate is not None:
                 self._gate.release()
 
-    def _capture(self, key: tuple[int, int, bool], batch: OdeBatch) -> _Graph:
+    def _capture(self, key: tuple[int, int, bool], batch: StepBatch) -> _Graph:
         rows, frames, _ = key
-        device = batch.noise.device
-        static = _Static(rows, frames, batch.noise.shape[2], batch.text.shape[3], batch.cond.dtype, device)
+        device = batch.y[0].device
+        static = _Static(rows, frames, batch.y[0].shape[1], batch.text[0].shape[2], batch.cond[0].dtype, device)
         self._velocity.rope(frames, device)  # built outside the capture, kept across replays
         guided = batch.guided
         velocity = self._velocity
 
         def step() -> None:
             v = velocity(static.y, static.cond, static.text, static.t, static.mask, static.cfg if guided else None)
-            static.y.add_(static.dt * v)
+            static.y.add_(static.dt.reshape(-1, 1, 1) * v)
 
         started = time.perf_counter()
         entry = _Graph(static, self._capturer.capture(step))
         self.captures += 1
         self._failures.pop(key, None)
         self._graphs[key] = entry
-        idle = [shape for shape in self._graphs if shape not in self._busy]
-        while len(self._graphs) > self._max_graphs and idle:
-            evicted = idle.pop(0)
-            del self._graphs[evicted]
+        while len(self._graphs) > self._max_graphs:
+            evicted, _ = self._graphs.popitem(last=False)
             log.info("f5_graph_evicted", bucket=evicted)
         log.info(
             "f5_graph_captured",

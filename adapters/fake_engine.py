@@ -8,7 +8,7 @@ only on the item (its text, reference and seed), as the real engine's must.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,25 +32,13 @@ class FakeEngine:
     def status(self) -> EngineStatus:
         return EngineStatus(model=self.model_id, device="cpu", dtype="fp32", runner="fake", graphs=0, compile="off")
 
-    def synthesize(
-        self,
-        items: Sequence[SynthesisItem],
-        *,
-        urgent: bool = False,
-        between_steps: Callable[[], None] | None = None,
-    ) -> list[Audio]:
-        """Speaks the items one by one; `between_steps` runs between them (the fake's steps),
-        so callers that interleave work can be tested without the model."""
+    def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
+        """Speaks the items one by one."""
         self.calls.append(list(items))
         self.urgent_calls.append(urgent)
         if len(self.calls) > KEPT_CALLS:  # a fake server runs for days: keep the recent ones only
             del self.calls[0], self.urgent_calls[0]
-        out = []
-        for index, item in enumerate(items):
-            if index and between_steps is not None:
-                between_steps()
-            out.append(self._one(item))
-        return out
+        return [self._one(item) for item in items]
 
     def _one(self, item: SynthesisItem) -> Audio:
         if not item.text.strip():

@@ -21,12 +21,10 @@ the paced H200 model, benchmarks.scheduling: waiting for sixteen departed client
 streamed paragraph 13% of its throughput).
 
 A stream's first chunk is urgent (`urgent=True`), and so are its later calls while little
-audio is buffered (domain.streaming): a listener waits on them, and behind a full batch they
-would wait for the whole batch (0.8 s at 8 clients on an H200, measured). Urgent
-requests never wait for company, go before other waiting requests, and when a batch is
-already running they run in the middle of it: the engine calls back between its ODE steps
-(`between_steps`) and the batcher runs the urgent items there, so they wait for about one
-step instead of a batch. Neither batch's audio changes for it (the engine contract).
+audio is buffered (domain.streaming): a listener waits on them. Urgent requests never wait
+for company and go before other waiting requests. This batcher serves engines that run a
+call whole (the fake engine, the aligner); the F5 engine runs behind the step scheduler
+(step_scheduler), where an urgent chunk joins the running batch at its next ODE step.
 
 The batching thread is a resource with an owner: `start()` runs it, `close()` stops it and
 fails whatever is still waiting, so a container that is shut down leaves no thread behind.
@@ -86,20 +84,19 @@ class _Batcher(Generic[Item, Result]):
 
     def __init__(
         self,
-        run: Callable[[list[Item], Callable[[], None] | None], list[Result]],
+        run: Callable[[list[Item]], list[Result]],
         max_items: int,
         wait_ms: float,
         name: str,
         event: str,
     ) -> None:
-        self._call = run  # (items, between_steps) -> results
+        self._call = run
         self._name = name
         self._event = event  # the debug log event of each model call
         self._max_items = max(1, max_items)
         self._wait = max(0.0, wait_ms) / 1000
         self._queue: deque[_Request] = deque()
         self._urgent: deque[_Request] = deque()
-        self._paused = 0.0  # seconds the running call spent serving urgent requests
         self._ready = threading.Condition()
         self.batches: deque[int] = deque(maxlen=1024)  # items per recent engine call, for tests
         self._last_requests = 0
@@ -209,30 +206,13 @@ class _Batcher(Generic[Item, Result]):
             batch.append(self._urgent.popleft())
         return batch
 
-    def _between_steps(self) -> None:
-        """The engine's call-back in the middle of a batch: run the urgent requests now."""
-        with self._ready:
-            if not self._urgent:
-                return
-            batch = self._take_urgent()
-        began = time.monotonic()
-        try:
-            self._run(batch, urgent=True)
-        except BaseException as exc:  # the batch below fails with it: these must not hang either
-            _fail_unfinished(batch, exc)
-            raise
-        finally:
-            self._paused += time.monotonic() - began
-
     def _run(self, batch: list[_Request], urgent: bool = False) -> None:
-        """One model call for `batch`. An urgent batch runs without the call-back (it is
-        short, and may itself run inside another batch's call-back); the others offer it."""
+        """One model call for `batch`."""
         items = [item for request in batch for item in request.items]
         self.batches.append(len(items))
         started = time.monotonic()
-        paused_before = self._paused
         try:
-            audios = self._call(items, None if urgent else self._between_steps)
+            audios = self._call(items)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
@@ -242,10 +222,9 @@ class _Batcher(Generic[Item, Result]):
             for request in batch:
                 self._run([request], urgent)
             return
-        # the call's own seconds, without the urgent calls run inside it (they log their own):
         # summed against the wall clock they show how long the device sat idle between calls
         ended = time.monotonic()
-        seconds = ended - started - (self._paused - paused_before)
+        seconds = ended - started
         if not urgent:
             with self._ready:
                 self._last_run, self._last_end = seconds, ended
@@ -264,7 +243,7 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
     def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
         self._engine = engine
         super().__init__(
-            lambda items, between_steps: engine.synthesize(items, between_steps=between_steps),
+            engine.synthesize,
             max_items,
             wait_ms,
             "micro-batcher",
@@ -298,16 +277,8 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
         if callable(warm_up):
             warm_up(reference) if reference is not None else warm_up()
 
-    def synthesize(
-        self,
-        items: Sequence[SynthesisItem],
-        *,
-        urgent: bool = False,
-        between_steps: Callable[[], None] | None = None,
-    ) -> list[Audio]:
-        """Queue the items for the next batch (urgent ones first, or inside the running
-        batch) and wait for their audio. `between_steps` is not called: the batcher is what
-        uses the engine's steps, from its own thread."""
+    def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
+        """Queue the items for the next batch (urgent ones first) and wait for their audio."""
         return self._submit(items, urgent)
 
 
@@ -317,7 +288,7 @@ class AlignBatcher(_Batcher[AlignmentItem, list[WordSpan]]):
 
     def __init__(self, aligner: Aligner, max_items: int, wait_ms: float) -> None:
         self._aligner = aligner
-        super().__init__(lambda items, _: aligner.align(items), max_items, wait_ms, "align-batcher", "align_batch")
+        super().__init__(aligner.align, max_items, wait_ms, "align-batcher", "align_batch")
 
     @property
     def available(self) -> bool:

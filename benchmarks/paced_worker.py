@@ -1,14 +1,15 @@
 """This worker with its DiT replaced by a clock: `python -m benchmarks.paced_worker --rp_serve_api ...`.
 
 GPU time is lent here for minutes at a time, yet most of what decides the GPU worker's
-throughput is not the GPU: how the micro-batcher gathers concurrent jobs, how the engine
-splits them into length groups and pads them to shape buckets, how urgent stream chunks
-interrupt a batch, what graph captures cost on the request path, and the host's own work
-(HTTP, planning, text embeddings, vocoder, encoding) competing for the GIL. This runs the
-real worker (entrypoints.runpod_handler, the real F5 engine on the tiny checkpoint, on the
-CPU) with one change: the ODE runner does no arithmetic and instead holds the engine for as
-long as a modelled GPU would take for the same bucket, as a CUDA sync would (the GIL is
-free meanwhile). Everything around the DiT runs as it does on the GPU machine's host.
+throughput is not the GPU: how the step scheduler lets concurrent jobs' rows share steps,
+which rows of unlike lengths it runs together and how it pads them to shape buckets, how
+urgent stream chunks join a running batch, what graph captures cost on the request path, and
+the host's own work (HTTP, planning, text embeddings, vocoder, encoding) competing for the
+GIL. This runs the real worker (entrypoints.runpod_handler, the real F5 engine on the tiny
+checkpoint, on the CPU) with one change: the runner does no arithmetic and instead holds the
+engine for as long as a modelled GPU would take for one step of the same bucket, as a CUDA
+sync would (the GIL is free meanwhile). Everything around the DiT runs as it does on the GPU
+machine's host.
 
 The model (`DEVICE_MODELS`, fitted to benchmarks/results/ceiling-gpu.txt and the capture
 lines of serve-gpu.txt, one H200, bf16, one guided step of F5TTS_v1_Base at 760 frames):
@@ -23,8 +24,8 @@ is noise of the right length: this measures time, never sound.
 
 `PACED_DEVICE` picks the model (default `h200-graphs`); `PACED_BUCKETS` (say
 `frame_step=128 steps_per_octave=0` or `batch_sizes=1/2/3/4`) another shape grid, for a
-what-if, and `PACED_PADDING_RATIO` another bound on the length ratio within one run
-(the engine's MAX_PADDING_RATIO); MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
+what-if, and `PACED_PADDING_RATIO` another bound on the padding within one step
+(the step scheduler's MAX_PADDING_RATIO); MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
 largest bucket, 32), since on a CPU the worker would choose one job at a time.
 """
 
@@ -42,7 +43,7 @@ import structlog
 import torch
 
 from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import OdeBatch
+from adapters.f5_runner import StepBatch
 
 log = structlog.get_logger()
 REFERENCE_FRAMES = 760  # the frames the model's figures were measured at
@@ -73,11 +74,10 @@ DEVICE_MODELS = {
 
 
 class PacedRunner:
-    """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: one
-    device, shared by nested runs (an urgent batch run inside another's step gap delays it,
-    as on the GPU), each bucket's first use paying a capture, at most `max_graphs` kept
-    (least recently used evicted, as `CudaGraphRunner` does: a bucket used again after its
-    eviction is captured again)."""
+    """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: each
+    bucket's first use paying a capture, at most `max_graphs` kept (least recently used
+    evicted, as `CudaGraphRunner` does: a bucket used again after its eviction is captured
+    again), each step taking the model's time for its bucket."""
 
     name = "paced"
 
@@ -99,9 +99,10 @@ class PacedRunner:
     def graphs_held(self) -> int:
         return len(self._graphs)
 
-    def run(self, batch: OdeBatch, between_steps: Callable[[], None] | None = None) -> torch.Tensor:
-        rows, frames = batch.noise.shape[:2]
-        bucket = self.buckets.choose(rows, frames)
+    def step(self, batch: StepBatch) -> list[torch.Tensor]:
+        lengths = batch.lengths
+        held = [(rows, frames) for rows, frames, guided in self._graphs if guided == batch.guided]
+        bucket = self.buckets.choose(len(lengths), max(lengths), held)
         key = (bucket.batch, bucket.frames, batch.guided)
         if bucket.captured and key in self._graphs:
             self._graphs.move_to_end(key)
@@ -115,12 +116,8 @@ class PacedRunner:
             log.info(
                 "f5_graph_captured", batch=bucket.batch, frames=bucket.frames, guided=batch.guided, seconds=seconds
             )
-        step = self.model.step_seconds(bucket.batch, bucket.frames, bucket.captured)
-        for i in range(len(batch.grid) - 1):
-            if i and between_steps is not None:
-                between_steps()
-            self._sleep(step)
-        return batch.noise.clone()
+        self._sleep(self.model.step_seconds(bucket.batch, bucket.frames, bucket.captured))
+        return list(batch.y)
 
 
 def paced_make_runner(
@@ -145,14 +142,15 @@ def paced_make_runner(
 
 def main() -> None:
     import adapters.f5_engine
+    import adapters.step_scheduler
     from entrypoints import runpod_handler
 
     largest = str(ShapeBuckets().max_batch)
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
     adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
-    if os.environ.get("PACED_PADDING_RATIO"):  # what-if: how unlike in length a run's items may be
-        adapters.f5_engine.MAX_PADDING_RATIO = float(os.environ["PACED_PADDING_RATIO"])
+    if os.environ.get("PACED_PADDING_RATIO"):  # what-if: how much padding a step may hold
+        adapters.step_scheduler.MAX_PADDING_RATIO = float(os.environ["PACED_PADDING_RATIO"])
     runpod_handler.main()
 
 

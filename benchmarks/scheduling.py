@@ -12,8 +12,9 @@ what the scheduling leaves of a device that fast, on this machine's host.
 
 `--variant NAME:KEY=VALUE,...` adds workers with other settings (say
 `compiled:PACED_DEVICE=h200-compiled`); `--root DIR` runs another checkout's code (copy
-benchmarks/paced_worker.py into it) for a before/after; `PACED_BUCKETS` in a variant tries
-another shape grid.
+benchmarks/paced_worker.py into it) for a before/after, and `ROOT=DIR` in a variant runs
+that worker alone from another checkout, so before and after share one run (and the host's
+load at the time); `PACED_BUCKETS` in a variant tries another shape grid.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ def main() -> None:
     settings = ensure_files(args.checkpoint_dir, "tiny")  # its text embeddings and vocoder run on the host
     ref_seconds = sf.info(settings["REF_WAV"]).duration
     sides = {"worker": {"PACED_DEVICE": args.device}}
+    roots = {"worker": args.root}
     for text in args.variant:
         name, env = parse_variant(text)
+        roots[name] = Path(env.pop("ROOT", args.root))
         sides[name] = {"PACED_DEVICE": args.device, **env}
     model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # the tiny model's config too
     rows: list[dict] = []
@@ -79,7 +82,7 @@ def main() -> None:
             env = {**worker_env(model_env, tmp, side), **extra}
             log_file = Path(tmp) / f"{side}.log"
             workers[side] = stack.enter_context(
-                running_worker(env, log_file, boot_timeout=300, module="benchmarks.paced_worker", root=args.root)
+                running_worker(env, log_file, boot_timeout=300, module="benchmarks.paced_worker", root=roots[side])
             )
         for worker in workers.values():
             prepare_worker(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,22 +46,13 @@ class TtsEngine(Protocol):
         """How it runs now (see EngineStatus); cheap, and safe from any thread."""
         ...
 
-    def synthesize(
-        self,
-        items: Sequence[SynthesisItem],
-        *,
-        urgent: bool = False,
-        between_steps: Callable[[], None] | None = None,
-    ) -> list[Audio]:
+    def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """One waveform per item, in order, at `sample_rate`.
 
         `urgent` says a listener is waiting on these items now (a stream's first chunk, or a
         later one while little audio is buffered): an engine that queues work runs them ahead
-        of other work, even in the middle of it.
-        `between_steps`, when given, is called from the calling thread between the engine's
-        steps (ODE steps for F5; items for the fake); it may call `synthesize` again for
-        other items, and neither call's audio changes for it. That is how a queueing engine
-        serves urgent items without waiting for a long batch to finish.
+        of other work, joining work already running at its next step where it can, and
+        their audio does not change for it.
 
         Raises EngineError when the model fails; InvalidInput when an item cannot be spoken
         (for example text with no speakable characters).

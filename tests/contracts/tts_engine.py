@@ -35,8 +35,6 @@ class TtsEngineContract:
     batch_atol: float = 1e-4
     #: how far the length may drift from upstream's rule, as a fraction (reference prep)
     length_tolerance: float = 0.1
-    #: whether `between_steps` is called (False for a queueing engine, which uses its own)
-    calls_between_steps: bool = True
 
     @pytest.fixture
     def engine(self):  # pragma: no cover - subclasses provide it
@@ -94,20 +92,3 @@ class TtsEngineContract:
         chunk = item("Nobody hears anything until this arrives.", seed=5)
         urgent = to_numpy(engine.synthesize([chunk], urgent=True)[0])
         np.testing.assert_allclose(urgent, to_numpy(engine.synthesize([chunk])[0]), atol=1e-6)
-
-    def test_items_spoken_between_steps_leave_the_paused_call_unchanged(self, engine) -> None:
-        """A call-back between steps synthesizes other items (what a micro-batcher does for
-        urgent work in the middle of a batch): both calls give their audio alone."""
-        outer = [item("The first of two items in the paused call.", seed=1), item("And its second one.", seed=2)]
-        inner_item = item("Spoken in the middle of it.", seed=3)
-        inner: list = []
-
-        def between_steps() -> None:
-            if not inner:
-                inner.extend(engine.synthesize([inner_item]))
-
-        paused = engine.synthesize(outer, between_steps=between_steps)
-        assert bool(inner) == self.calls_between_steps
-        pairs = list(zip(outer, paused, strict=True)) + ([(inner_item, inner[0])] if inner else [])
-        for single_item, got in pairs:
-            np.testing.assert_allclose(to_numpy(got), to_numpy(engine.synthesize([single_item])[0]), atol=1e-6)

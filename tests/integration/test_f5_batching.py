@@ -1,9 +1,12 @@
-"""An item's audio does not depend on its batch mates or its shape bucket.
+"""An item's audio does not depend on its batch mates, on the steps they were at when they
+shared its steps, or on its shape bucket.
 
 On the CPU in fp32 this holds bit for bit, through the eager runner and through the graph
 runner's bucketing (static buffers, padded rows and frames, masks) with a capturer that
-replays on the CPU; the batched vocoder equals per-item decoding. On a CUDA device the same
-checks run with real graphs, within the stated tolerances (they skip without CUDA).
+replays on the CPU, also for rows that join a running batch mid-flight (each row then at its
+own ODE step, some on other grids); the batched vocoder equals per-item decoding. On a CUDA
+device the same checks run with real graphs, within the stated tolerances (they skip
+without CUDA).
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ MATES = [
 BATCHES = [[SUBJECT, MATES[0]], [MATES[1], SUBJECT], [MATES[0], SUBJECT, MATES[1], MATES[2]]]
 
 
+#: items joining one shared step loop at these steps: the subject joins three mates already
+#: running (one of them on a grid of 4 steps, so it leaves early), one more joins after it
+STAGGERED = [MATES[0], item("Four steps only, another grid.", seed=4, nfe_step=4), MATES[1], SUBJECT, MATES[2]]
+JOINS = [0, 0, 2, 3, 5]
+
+
 class ReplayingCapturer:
     def capture(self, step):
         class Graph:
@@ -48,13 +57,6 @@ class ReplayingCapturer:
                 step()
 
         return Graph()
-
-    def fence(self):
-        class Done:  # the CPU ran the step already
-            def synchronize(self) -> None:
-                pass
-
-        return Done()
 
 
 @pytest.fixture(scope="module")
@@ -66,23 +68,38 @@ def subject_in(engine, batch) -> np.ndarray:
     return to_numpy(engine.synthesize(batch)[batch.index(SUBJECT)])
 
 
-def subject_paused_and_in_a_gap(engine, batch) -> tuple[np.ndarray, np.ndarray]:
-    """The subject in `batch` while the subject alone is spoken in the batch's first gap
-    between steps (as the micro-batcher runs a stream's first chunk), and that one."""
-    inner: list = []
+def staggered(engine, items: list, joins: list[int]) -> list[np.ndarray]:
+    """The items through one shared step loop, as the step scheduler runs them: item i
+    starts at step `joins[i]`, every started row that is not done runs at each step, and the
+    rows that finish at a step are vocoded together."""
+    rows = engine.plan(items)
+    audio: dict[int, np.ndarray] = {}
+    step = 0
+    while len(audio) < len(rows):
+        engine.start([row for row, join in zip(rows, joins, strict=True) if join == step])
+        running = [row for row, join in zip(rows, joins, strict=True) if join <= step and not row.done]
+        if running:
+            engine.step(running)
+        finished = [row for row in running if row.done]
+        audio.update((id(row), to_numpy(got)) for row, got in zip(finished, engine.finish(finished), strict=True))
+        step += 1
+    return [audio[id(row)] for row in rows]
 
-    def gap() -> None:
-        if not inner:
-            inner.extend(engine.synthesize([SUBJECT]))
 
-    paused = engine.synthesize(batch, between_steps=gap)[batch.index(SUBJECT)]
-    return to_numpy(paused), to_numpy(inner[0])
+def subject_joining_mid_flight(engine) -> np.ndarray:
+    return staggered(engine, STAGGERED, JOINS)[STAGGERED.index(SUBJECT)]
 
 
 def test_eager_cpu_fp32_is_bitwise_the_same_in_any_batch(engine) -> None:
     alone = subject_in(engine, [SUBJECT])
     for batch in BATCHES:
         np.testing.assert_array_equal(subject_in(engine, batch), alone)
+
+
+def test_eager_cpu_fp32_is_bitwise_the_same_for_rows_joining_mid_flight(engine) -> None:
+    got = staggered(engine, STAGGERED, JOINS)
+    for one, audio in zip(STAGGERED, got, strict=True):
+        np.testing.assert_array_equal(audio, to_numpy(engine.synthesize([one])[0]))
 
 
 def test_bucketed_graph_runner_is_bitwise_the_same_in_any_batch_and_bucket(engine, monkeypatch) -> None:
@@ -93,9 +110,7 @@ def test_bucketed_graph_runner_is_bitwise_the_same_in_any_batch_and_bucket(engin
         monkeypatch.setattr(engine, "_runner", runner)
         for batch in [[SUBJECT], *BATCHES]:
             np.testing.assert_array_equal(subject_in(engine, batch), alone)
-        for batch in ([SUBJECT], BATCHES[0]):  # the gap's item in the paused bucket (eager), then another
-            for got in subject_paused_and_in_a_gap(engine, batch):
-                np.testing.assert_array_equal(got, alone)
+        np.testing.assert_array_equal(subject_joining_mid_flight(engine), alone)
         assert runner.captures > 0
 
 
@@ -134,10 +149,8 @@ def test_cuda_graphs_match_eager_and_batch_mates_do_not_matter(settings: dict[st
     for i, batch in enumerate(BATCHES):
         results[f"graph batch {i}"] = subject_in(graphs, batch)
         results[f"eager batch {i}"] = subject_in(eager, batch)
-    for batch in ([SUBJECT], BATCHES[2]):  # the gap's item in the paused bucket (eager), then another
-        paused, in_gap = subject_paused_and_in_a_gap(graphs, batch)
-        results[f"graph paused, {len(batch)} items"] = paused
-        results[f"graph in its gap, {len(batch)} items"] = in_gap
+    results["graph, joining mid-flight"] = subject_joining_mid_flight(graphs)
+    results["eager, joining mid-flight"] = subject_joining_mid_flight(eager)
     peak = float(np.abs(reference).max())
     for name, got in results.items():
         diff = float(np.abs(got - reference).max())

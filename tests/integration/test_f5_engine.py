@@ -28,6 +28,7 @@ from adapters.cpu_linear import PackedLinear, packing_works
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import EngineStartupError
 from adapters.precision import Precision
+from adapters.step_scheduler import MAX_PADDING_RATIO
 from domain.errors import EngineError, InvalidInput
 from domain.synthesis import Reference
 from ports.tts_engine import EngineStatus
@@ -176,8 +177,8 @@ def test_status_says_how_it_runs(fp32_engine: f5_engine.F5Engine, settings: dict
 def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:
     expected = {7: [0, 2, 4, 6, 8, 16, 24, 32], 16: [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32]}
     for nfe, steps in expected.items():
-        grid = fp32_engine._time_grid(nfe, sway=0.0)
-        np.testing.assert_allclose(grid.numpy(), np.array(steps) / 32, atol=1e-7)
+        times, deltas = fp32_engine._grid(nfe, sway=0.0)
+        np.testing.assert_allclose([*times, times[-1] + deltas[-1]], np.array(steps) / 32, atol=1e-7)
         out = to_numpy(fp32_engine.synthesize([item("Fewer steps.", nfe_step=nfe)])[0])
         assert np.isfinite(out).all()
 
@@ -351,13 +352,21 @@ def test_unknown_model_name_is_a_startup_error() -> None:
         build_f5_engine(model="F5TTS_v9_Huge", device="cpu")
 
 
-def test_batches_are_buckets_of_similar_length(fp32_engine: f5_engine.F5Engine) -> None:
-    class Sized:
-        def __init__(self, duration: int) -> None:
-            self.duration = duration
+def test_steps_hold_rows_of_similar_length(fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call's rows run in steps whose padding stays within the scheduler's ratio: a much
+    longer item steps on its own."""
+    shapes: list[tuple[int, ...]] = []
+    runner = fp32_engine.runner
+    real = runner.step
 
-    jobs = [Sized(d) for d in (650, 1400, 700, 640, 1450, 800, 660)]
-    batches = fp32_engine._batches(jobs)  # type: ignore[arg-type]
-    assert [[j.duration for j in b] for b in batches] == [[640, 650, 660, 700, 800], [1400, 1450]]
-    for batch in batches:
-        assert max(j.duration for j in batch) <= f5_engine.MAX_PADDING_RATIO * min(j.duration for j in batch)
+    def recording(batch):
+        shapes.append(batch.lengths)
+        return real(batch)
+
+    monkeypatch.setattr(runner, "step", recording)
+    long_text = "A much longer item that goes on and on, saying a great deal more than the others do. " * 2
+    items = [item("Short one.", nfe_step=2), item(long_text, nfe_step=2), item("Short two.", nfe_step=2)]
+    fp32_engine.synthesize(items)
+    assert sorted(len(shape) for shape in shapes) == [1, 1, 2, 2]
+    for shape in shapes:
+        assert len(shape) * max(shape) <= MAX_PADDING_RATIO * sum(shape)

@@ -88,3 +88,14 @@ def test_no_octaves_is_a_fixed_step() -> None:
 def test_the_default_batch_sizes_pad_a_run_by_at_most_a_third(rows: int, padded: int) -> None:
     assert ShapeBuckets().choose(rows, 700).batch == padded
     assert ShapeBuckets().max_batch == 32
+
+
+def test_a_held_bucket_at_most_a_quarter_larger_serves_a_step_whose_own_has_no_graph() -> None:
+    grid = ShapeBuckets()
+    assert grid.choose(15, 688) == Bucket(16, 704, True)  # nothing held: its own
+    assert grid.choose(15, 688, held=[(16, 768)]) == Bucket(16, 768, True)  # 768/704 = 1.09
+    assert grid.choose(11, 688, held=[(16, 704)]) == Bucket(12, 704, True)  # 16/12 = 1.33: its own
+    assert grid.choose(15, 688, held=[(16, 768), (16, 832), (24, 704)]) == Bucket(16, 768, True)  # the smallest
+    assert grid.choose(15, 688, held=[(16, 704), (16, 768)]) == Bucket(16, 704, True)  # its own is held
+    assert grid.choose(15, 688, held=[(12, 768)]) == Bucket(16, 704, True)  # too few rows to hold them
+    assert grid.choose(40, 688, held=[(16, 704)]) == Bucket(40, 688, False)  # beyond the grid: eager

@@ -26,7 +26,6 @@ SAFETY = 30  # seconds; a bound on a hang, never how the test synchronises
 class TestMicroBatcherContract(TtsEngineContract):
     batch_atol = 0.0
     length_tolerance = 0.0
-    calls_between_steps = False  # its callers' call-backs are not its to run: it offers its own
 
     @pytest.fixture
     def engine(self):
@@ -159,75 +158,15 @@ def test_an_urgent_job_does_not_wait_while_a_batch_waits_for_company():
     ]
 
 
-class SteppingEngine(FakeEngine):
-    """The fake, calling back between items as F5 does between ODE steps. Its first call
-    pauses in its first gap until `go` opens (so a test can queue work mid-batch) and in
-    its second until `resume` does. `finished` lists each call's texts when it returns."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.midway = threading.Event()
-        self.go = threading.Event()
-        self.resume = threading.Event()
-        self.finished: list[list[str]] = []
-
-    def synthesize(self, items, *, urgent=False, between_steps=None):
-        first = not self.calls
-        gaps = 0
-
-        def gap() -> None:
-            nonlocal gaps
-            gaps += 1
-            if first and gaps == 1:
-                self.midway.set()
-                assert self.go.wait(SAFETY)
-            if first and gaps == 2:
-                assert self.resume.wait(SAFETY)
-            if between_steps is not None:
-                between_steps()
-
-        out = super().synthesize(items, urgent=urgent, between_steps=gap)
-        self.finished.append([i.text for i in items])
-        return out
-
-
-def test_an_urgent_job_runs_in_the_middle_of_a_running_batch():
-    """A stream's first chunk arriving while a long batch runs is spoken in the batch's next
-    gap between steps, and returns before the batch does; nobody's audio changes."""
-    engine = SteppingEngine()
-    batcher = MicroBatcher(engine, max_items=8, wait_ms=0).start()
-    long_job = [item(f"Part {i} of a long batch.", seed=i) for i in range(4)]
-    first_chunk = [item("Hello?", seed=9)]
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            batch = pool.submit(batcher.synthesize, long_job)
-            assert engine.midway.wait(SAFETY)
-            urgent = pool.submit(lambda: batcher.synthesize(first_chunk, urgent=True))
-            assert batcher.wait_until_queued(1, SAFETY)
-            engine.go.set()
-            audios = {"urgent": urgent.result(SAFETY)}  # returns while the batch is held in its next gap
-            assert not batch.done()
-            engine.resume.set()
-            audios["batch"] = batch.result(SAFETY)
-    finally:
-        engine.go.set()
-        engine.resume.set()
-        batcher.close()
-    assert engine.finished == [["Hello?"], [i.text for i in long_job]]  # spoken inside the batch's call
-    for job, key in ((long_job, "batch"), (first_chunk, "urgent")):
-        for got, want in zip(audios[key], FakeEngine().synthesize(job), strict=True):
-            np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
-
-
 class Fatal(BaseException):
     """What no `except Exception` catches (a SystemExit, say)."""
 
 
-class FatalOnDemandEngine(SteppingEngine):
-    def synthesize(self, items, *, urgent=False, between_steps=None):
+class FatalOnDemandEngine(FakeEngine):
+    def synthesize(self, items, *, urgent=False):
         if any("FATAL" in i.text for i in items):
             raise Fatal("gone")
-        return super().synthesize(items, urgent=urgent, between_steps=between_steps)
+        return super().synthesize(items, urgent=urgent)
 
 
 def in_daemon_thread(call) -> queue.Queue:
@@ -244,22 +183,13 @@ def in_daemon_thread(call) -> queue.Queue:
     return outcome
 
 
-def test_an_urgent_job_that_dies_fails_with_the_batch_it_ran_in_and_nothing_hangs():
-    engine = FatalOnDemandEngine()
-    batcher = MicroBatcher(engine, max_items=8, wait_ms=0).start()
+def test_a_job_that_dies_fails_alone_and_nothing_hangs():
+    batcher = MicroBatcher(FatalOnDemandEngine(), max_items=8, wait_ms=0).start()
     try:
-        batch = in_daemon_thread(lambda: batcher.synthesize([item(f"Part {i}.", seed=i) for i in range(3)]))
-        assert engine.midway.wait(SAFETY)
         urgent = in_daemon_thread(lambda: batcher.synthesize([item("FATAL first chunk.")], urgent=True))
-        assert batcher.wait_until_queued(1, SAFETY)
-        engine.go.set()
-        engine.resume.set()
         assert isinstance(urgent.get(timeout=SAFETY), Fatal)
-        assert isinstance(batch.get(timeout=SAFETY), Fatal)
         assert len(batcher.synthesize([item("Still serving.")])) == 1
     finally:
-        engine.go.set()
-        engine.resume.set()
         batcher.close()
 
 

@@ -1,6 +1,6 @@
 """The paced worker's device model and clock (benchmarks.paced_worker): a scheduling benchmark
 is only as good as the device it pretends to be, so the model must give back the H200 figures
-it was fitted to, and the runner must charge each bucket, capture and nested run exactly once."""
+it was fitted to, and the runner must charge each bucket, capture and step exactly once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from adapters.f5_buckets import ShapeBuckets
 from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, PacedRunner, paced_make_runner
-from tests.unit.test_f5_runner import ode_batch
+from tests.unit.test_f5_runner import ode_batch, run
 
 # ms per guided step at 760 frames, measured on one H200 (benchmarks/results/ceiling-gpu.txt and
 # the issue's compile_graphs row at batch 8)
@@ -46,15 +46,15 @@ def test_each_bucket_pays_one_capture_then_one_hold_per_step() -> None:
     model = DEVICE_MODELS["h200-graphs"]
     runner = PacedRunner(model, ShapeBuckets((1, 2, 4), frame_step=8, max_frames=32), sleep=clock)
     batch = ode_batch([5, 7, 3])  # 4 steps; bucket 4 x 8
-    out = runner.run(batch)
+    out = run(runner, batch)
     step = model.step_seconds(4, 8)
     assert clock.held == [model.first_capture_s, step, step, step, step]
-    assert torch.equal(out, batch.noise) and out.data_ptr() != batch.noise.data_ptr()
+    assert all(torch.equal(got, state) for got, state in zip(out, batch.y, strict=True))
     clock.held.clear()
-    runner.run(ode_batch([6, 8, 2, 1], seed=1))  # the same bucket: no capture
+    run(runner, ode_batch([6, 8, 2, 1], seed=1))  # the same bucket: no capture
     assert clock.held == [step] * 4
     clock.held.clear()
-    runner.run(ode_batch([9]))  # a new bucket (1 x 16): the cheaper later capture
+    run(runner, ode_batch([9]))  # a new bucket (1 x 16): the cheaper later capture
     assert clock.held == [model.capture_s] + [model.step_seconds(1, 16)] * 4
 
 
@@ -62,26 +62,16 @@ def test_shapes_beyond_the_buckets_hold_at_the_eager_floor_and_capture_nothing()
     clock = Clock()
     model = DEVICE_MODELS["h200-compiled"]
     runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
-    runner.run(ode_batch([40]))
+    run(runner, ode_batch([40]))
     assert clock.held == [model.step_seconds(1, 40, captured=False)] * 4
 
 
-def test_a_run_inside_the_gap_between_steps_holds_the_device_between_them() -> None:
+def test_rows_at_different_steps_hold_the_device_for_one_step_of_their_bucket() -> None:
     clock = Clock()
     model = DEVICE_MODELS["h200-graphs"]
     runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
-    runner.run(ode_batch([8]))
-    runner.run(ode_batch([16, 12]))  # both buckets captured
-    clock.held.clear()
-    nested = []
-
-    def between_steps() -> None:
-        if not nested:
-            nested.append(runner.run(ode_batch([4])))
-
-    runner.run(ode_batch([15, 10]), between_steps)
-    outer, inner = model.step_seconds(2, 16), model.step_seconds(1, 8)
-    assert clock.held == [outer, inner, inner, inner, inner, outer, outer, outer]
+    runner.step(ode_batch([15, 10]).at([0, 3]))
+    assert clock.held == [model.first_capture_s, model.step_seconds(2, 16)]
 
 
 def test_the_device_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,11 +94,11 @@ def test_at_most_max_graphs_are_kept_and_an_evicted_bucket_is_captured_again() -
     model = DEVICE_MODELS["h200-graphs"]
     runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), max_graphs=2, sleep=clock)
     for lengths in ([8], [16], [8], [24]):  # 8 was used again, so 16 is the one evicted
-        runner.run(ode_batch(lengths))
+        run(runner, ode_batch(lengths))
     assert runner.captures == 3
     clock.held.clear()
-    runner.run(ode_batch([16]))
+    run(runner, ode_batch([16]))
     assert clock.held[0] == model.capture_s and runner.captures == 4
     clock.held.clear()
-    runner.run(ode_batch([24]))
+    run(runner, ode_batch([24]))
     assert clock.held == [model.step_seconds(1, 24)] * 4
