@@ -26,14 +26,15 @@ from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
 from adapters.step_scheduler import RowEngine, StepScheduler
 from adapters.voice_prep import ModelVoice
+from application.app import App
+from application.concurrency import concurrency as worker_concurrency
+from application.limits import Limits
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Synthesize
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
-from entrypoints.jobs import Limits
-from entrypoints.service import WorkerService
 from ports.aligner import Aligner
 from ports.blob_store import BlobStore
 from ports.tts_engine import TtsEngine
@@ -129,17 +130,15 @@ def _whisper(model: str) -> object:
     return WhisperTranscriber(model=model)
 
 
-DEFAULT_BATCH_ITEMS = 16  # engines that state no preference (the fake)
+DEFAULT_BATCH_ITEMS = 16  # the aligner's batch where BATCH_MAX_ITEMS is unset
 
 
-def _micro_batcher(engine: TtsEngine, max_items: int | None, wait_ms: float) -> Iterator[MicroBatcher | StepScheduler]:
+def _micro_batcher(engine: TtsEngine, max_items: int, wait_ms: float) -> Iterator[MicroBatcher | StepScheduler]:
     """Started on first use, closed by `shutdown_resources()` (not by garbage collection:
-    whoever holds the container decides when the thread stops). Without BATCH_MAX_ITEMS a
-    batch holds what the engine runs best at once on its device (`preferred_batch_items`).
-    An engine that runs items row by row (F5) gets the step scheduler: jobs join its batch
-    at the next ODE step, so it does not wait for company (`wait_ms`)."""
-    if max_items is None:
-        max_items = getattr(engine, "preferred_batch_items", DEFAULT_BATCH_ITEMS)
+    whoever holds the container decides when the thread stops). A batch holds `max_items`
+    (application/concurrency.py). An engine that runs items row by row (F5) gets the step
+    scheduler: jobs join its batch at the next ODE step, so it does not wait for company
+    (`wait_ms`)."""
     if isinstance(engine, RowEngine):
         batcher: MicroBatcher | StepScheduler = StepScheduler(engine, max_rows=max_items).start()
     else:
@@ -188,8 +187,10 @@ class Container(containers.DeclarativeContainer):
             max_graphs=config.tts_max_graphs,
         ),
     )
+    #: jobs and chunks at once: BATCH_MAX_ITEMS and MAX_CONCURRENCY, else what the engine runs best
+    concurrency = providers.Singleton(worker_concurrency, settings=settings, capacity=engine.provided.capacity.call())
     batched_engine = providers.Resource(
-        _micro_batcher, engine=engine, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
+        _micro_batcher, engine=engine, max_items=concurrency.provided.batch_items, wait_ms=config.batch_wait_ms
     )
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
@@ -248,19 +249,27 @@ class Container(containers.DeclarativeContainer):
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)
     voice_audio = providers.Singleton(VoiceAudio, voices=voices)
 
-    # --- entrypoint ---------------------------------------------------------------
+    # --- the application ------------------------------------------------------------
     limits = providers.Singleton(Limits.from_settings, settings)
-    service = providers.Singleton(
-        WorkerService,
+    #: the container itself, so that the App can stop the Resources' threads
+    __self__ = providers.Self()
+    app = providers.Singleton(
+        App,
         synthesize=synthesize,
         upload_voice=upload_voice,
         list_voices=list_voices,
         delete_voice=delete_voice,
+        voice_audio=voice_audio,
+        voices=voices,
         store=store,
+        encoder=encoder,
+        engine=batched_engine,
         limits=limits,
+        concurrency=concurrency,
+        timer=startup_timer,
+        shutdown=__self__.provided.shutdown_resources,
         aligner=batched_aligner,
         sweep_outputs=output_sweeper,
-        engine=batched_engine,
     )
 
 

@@ -66,7 +66,7 @@ from domain.synthesis import (
     prepare_ref_text,
 )
 from domain.timing import StageTimer
-from ports.tts_engine import EngineStatus
+from ports.tts_engine import EngineCapacity, EngineStatus
 
 log = structlog.get_logger()
 Result = TypeVar("Result")
@@ -228,6 +228,9 @@ class F5Engine:
         worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
         stream's first chunk can go ahead of them (the step scheduler's urgent rows)."""
         return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
+
+    def capacity(self) -> EngineCapacity:
+        return EngineCapacity(batch_items=self.preferred_batch_items, jobs=self.preferred_jobs)
 
     # -- public ---------------------------------------------------------------------------
 

@@ -16,10 +16,11 @@ import numpy as np
 from adapters.audio_arrays import from_numpy
 from domain.audio import Audio
 from domain.errors import InvalidInput
-from domain.synthesis import HOP_LENGTH, SynthesisItem, generated_frames
-from ports.tts_engine import EngineStatus
+from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, generated_frames
+from ports.tts_engine import EngineCapacity, EngineStatus
 
 KEPT_CALLS = 64  # `calls` keeps the latest this many (tests look at a few)
+DEFAULT_BATCH_ITEMS = 16  # a batch for an engine that states no preference of its device
 
 
 @dataclass
@@ -31,6 +32,13 @@ class FakeEngine:
 
     def status(self) -> EngineStatus:
         return EngineStatus(model=self.model_id, device="cpu", dtype="fp32", runner="fake", graphs=0, compile="off")
+
+    def warm_up(self, reference: Reference | None = None) -> None:
+        """Nothing to warm: it computes no model."""
+
+    def capacity(self) -> EngineCapacity:
+        """It states no preference of its device: the general default, one batch's worth of jobs."""
+        return EngineCapacity(batch_items=DEFAULT_BATCH_ITEMS, jobs=DEFAULT_BATCH_ITEMS)
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """Speaks the items one by one."""

@@ -256,14 +256,8 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
 
     @property
     def max_items(self) -> int:
-        """The most chunks in one engine call; the worker's default job concurrency too."""
+        """The most chunks in one engine call."""
         return self._max_items
-
-    @property
-    def preferred_jobs(self) -> int:
-        """Jobs to hold at once when MAX_CONCURRENCY and BATCH_MAX_ITEMS are unset: the
-        engine's preference where it states one, else one batch's worth."""
-        return int(getattr(self._engine, "preferred_jobs", self._max_items))
 
     @property
     def model_id(self) -> str:
@@ -273,9 +267,7 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
         return self._engine.status()
 
     def warm_up(self, reference: Reference | None = None) -> None:
-        warm_up = getattr(self._engine, "warm_up", None)
-        if callable(warm_up):
-            warm_up(reference) if reference is not None else warm_up()
+        self._engine.warm_up(reference)
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """Queue the items for the next batch (urgent ones first) and wait for their audio."""

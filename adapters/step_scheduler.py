@@ -247,22 +247,14 @@ class StepScheduler:
 
     @property
     def max_items(self) -> int:
-        """The most rows in one step; the worker's default job concurrency too."""
+        """The most rows in one step."""
         return self._max_rows
-
-    @property
-    def preferred_jobs(self) -> int:
-        """Jobs to hold at once when MAX_CONCURRENCY and BATCH_MAX_ITEMS are unset: the
-        engine's preference where it states one, else one step's worth."""
-        return int(getattr(self._engine, "preferred_jobs", self._max_rows))
 
     def status(self) -> EngineStatus:
         return self._engine.status()
 
     def warm_up(self, reference: Reference | None = None) -> None:
-        warm_up = getattr(self._engine, "warm_up", None)
-        if callable(warm_up):
-            warm_up(reference) if reference is not None else warm_up()
+        self._engine.warm_up(reference)
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """Queue the items' rows (urgent ones go first at every step) and wait for their audio."""

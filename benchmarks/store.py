@@ -16,6 +16,7 @@ import time
 
 from container import build_container
 from domain.voice import VoiceInfo
+from entrypoints.service import WorkerService
 from tests.helpers import audio_file
 from tests.moto_s3 import moto_s3
 
@@ -36,7 +37,7 @@ def main() -> None:
         env = {**s3.env("bench"), "TTS_ENGINE": "fake", "VOICE_CACHE_DIR": cache}
         os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
         container = build_container(env)
-        service = container.service()
+        service = WorkerService(container.app())
         voice = base64.b64encode(audio_file(6.0)).decode()
         upload = {
             "endpoint": "upload",
@@ -54,7 +55,7 @@ def main() -> None:
         }
         fs.pipe({**meta, **{key.replace(".json", ".wav"): wav for key in meta}})
         for label in ("first listing ever", "new worker, index"):
-            fresh = build_container(env).service()
+            fresh = WorkerService(build_container(env).app())
             start = time.perf_counter()
             listed = fresh.handle({"endpoint": "list_voices"})
             rows.append((f"list 2,000 voices, {label}", time.perf_counter() - start))

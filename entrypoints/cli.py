@@ -16,6 +16,7 @@ from typing import Any
 
 from container import build_container
 from entrypoints.logging_setup import configure_logging
+from entrypoints.service import WorkerService
 from settings import SettingsError, load_settings
 
 
@@ -23,7 +24,7 @@ def _handle(args: argparse.Namespace, job: dict[str, Any]) -> dict[str, Any]:
     """One job through a fresh container, whose resources (the batcher's thread) are released after."""
     container = build_container(settings=args.settings)
     try:
-        return container.service().handle(job, "cli")
+        return WorkerService(container.app()).handle(job, "cli")
     finally:
         container.shutdown_resources()
 

@@ -14,12 +14,13 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice import voice_name
 from entrypoints import jobs
-from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, Limits, ListVoicesRequest
+from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListVoicesRequest
 
 R = TypeVar("R")
 Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)

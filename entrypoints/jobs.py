@@ -14,36 +14,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.synthesis import SynthesisParams
 from domain.text.script import VoiceText
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
-from settings import Settings
 
 MAX_URL_CHARS = 8192
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The settings the parser enforces; their defaults live in `settings.py` only."""
-
-    max_text_chars: int
-    max_text_bytes: int
-    max_voice_bytes: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            max_text_chars=settings.max_text_chars,
-            max_text_bytes=settings.max_text_bytes,
-            max_voice_bytes=settings.max_voice_bytes,
-        )
-
-    @classmethod
-    def defaults(cls) -> Limits:
-        return cls.from_settings(Settings.defaults())
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import base64
 import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -38,14 +37,15 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from container import Container, build_container
+from application.app import App
+from application.bootstrap import bootstrap
+from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
-from domain.use_cases.synthesize import CONTENT_TYPES, Progress, Synthesize, TtsResult
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice, VoiceAudio
+from domain.use_cases.synthesize import CONTENT_TYPES, Progress, TtsResult
+from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
 from entrypoints.endpoints import parse_job
-from entrypoints.jobs import Limits
 from entrypoints.logging_setup import configure_logging
 from entrypoints.openai_requests import (
     MODELS,
@@ -59,11 +59,8 @@ from entrypoints.openai_requests import (
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
-from entrypoints.runpod_handler import job_concurrency
-from entrypoints.runpod_import import import_runpod_in_background
-from entrypoints.service import warn_broken_aliases
+from entrypoints.servers import boot, is_loopback
 from entrypoints.slow_clients import deadline_protocol
-from ports.audio_encoder import AudioEncoder
 from settings import Settings, SettingsError, load_settings
 
 DEFAULT_PORT = 8880
@@ -103,15 +100,6 @@ def server_settings(settings: Settings, max_speech: int | None = None) -> Server
     )
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_exposure(host: str, settings: ServerSettings) -> None:
     """Beyond loopback, anyone who reaches the port could spend the GPU and read, replace or
     delete voices: refuse to start without a key unless told that is intended."""
@@ -122,21 +110,7 @@ def check_exposure(host: str, settings: ServerSettings) -> None:
         )
 
 
-@dataclass(frozen=True)
-class SpeechApi:
-    """What the router needs: the worker's use cases, the output encoder and the health check."""
-
-    synthesize: Synthesize
-    upload_voice: UploadVoice
-    list_voices: ListVoices
-    delete_voice: DeleteVoice
-    voice_audio: VoiceAudio
-    encoder: AudioEncoder
-    health: Callable[[], dict[str, Any]]
-    limits: Limits
-
-
-def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
+def create_app(api: App, settings: ServerSettings) -> FastAPI:
     app = FastAPI(title="F5-TTS OpenAI-compatible speech API", docs_url="/docs", redoc_url=None)
 
     @app.exception_handler(ApiError)
@@ -235,7 +209,7 @@ def create_app(api: SpeechApi, settings: ServerSettings) -> FastAPI:
     return app
 
 
-async def _speech(api: SpeechApi, request: Request) -> Response:
+async def _speech(api: App, request: Request) -> Response:
     speech = parse_speech(await _json(request), api.limits)
     try:
         return await _answer(api, speech)
@@ -243,7 +217,7 @@ async def _speech(api: SpeechApi, request: Request) -> Response:
         raise api_error(exc, "voice") from None
 
 
-async def _answer(api: SpeechApi, speech: SpeechRequest) -> Response:
+async def _answer(api: App, speech: SpeechRequest) -> Response:
     tts = speech.tts
     fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
     if not speech.stream and speech.stream_format == "audio":
@@ -327,7 +301,7 @@ def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
     return next(events), events
 
 
-async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
+async def _upload(api: App, request: Request) -> dict[str, Any]:
     try:
         form = await request.form(max_files=2, max_fields=16)
     except MultiPartException as exc:
@@ -517,33 +491,6 @@ def _open_path(path: str) -> bool:
     return path in ("/health", "/", "/web") or path.startswith("/web/")
 
 
-def boot(container: Container) -> SpeechApi:
-    """Load and warm the model, as the RunPod worker boots; the caller keeps the container
-    (it owns the batcher's thread) and shuts it down."""
-    started = time.perf_counter()
-    runpod_import = import_runpod_in_background()  # the voice fetcher's (rp_ssrf), beside the model's loading
-    engine = container.batched_engine()
-    engine.warm_up()
-    runpod_import.join()
-    warn_broken_aliases(container.voices())
-    log.info("server_ready", engine=engine.model_id, ready_seconds=round(time.perf_counter() - started, 3))
-    return speech_api(container)
-
-
-def speech_api(container: Container) -> SpeechApi:
-    service = container.service()
-    return SpeechApi(
-        synthesize=service.synthesize,
-        upload_voice=service.upload_voice,
-        list_voices=service.list_voices,
-        delete_voice=service.delete_voice,
-        voice_audio=container.voice_audio(),
-        encoder=container.encoder(),
-        health=service.health,
-        limits=service.limits,
-    )
-
-
 def page_url(host: str, port: int) -> str:
     """Where a browser on this machine opens the web page (a wildcard address is not one to open)."""
     shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -565,10 +512,10 @@ def main(argv: list[str] | None = None) -> None:
     server = server_settings(settings)
     check_exposure(args.host, server)
     configure_logging(settings.log_level or "INFO", settings.log_format or "console")
-    container = build_container(settings=settings)
+    api = bootstrap(settings)
     try:
-        api = boot(container)
-        server = server_settings(settings, job_concurrency(settings, container.batched_engine()))
+        boot(api)
+        server = server_settings(settings, api.concurrency.jobs)
         app = create_app(api, server)
         log.info(
             "listening",
@@ -590,20 +537,20 @@ def main(argv: list[str] | None = None) -> None:
         )
         asyncio.run(_serve(uvicorn.Server(config), api, settings.wyoming_uri))
     finally:
-        container.shutdown_resources()
+        api.shutdown()
 
 
-async def _serve(http: Any, api: SpeechApi, wyoming_uri: str | None) -> None:
+async def _serve(http: Any, api: App, wyoming_uri: str | None) -> None:
     """The HTTP server, and with WYOMING_URI the Wyoming server too, in one event loop over
     one container: one model in memory serves both."""
     if wyoming_uri is None:
         await http.serve()
         return
-    from entrypoints import wyoming_server
+    from entrypoints import wyoming_tts
 
-    wyoming = wyoming_server.wyoming_server(wyoming_uri)
-    await wyoming.start(wyoming_server.handlers(wyoming_server.WyomingTts.from_api(api)))
-    wyoming_server.warn_if_exposed(wyoming_uri)
+    wyoming = wyoming_tts.wyoming_server(wyoming_uri)
+    await wyoming.start(wyoming_tts.handlers(wyoming_tts.WyomingTts.from_api(api)))
+    wyoming_tts.warn_if_exposed(wyoming_uri)
     log.info("wyoming_listening", uri=wyoming_uri)
     try:
         await http.serve()

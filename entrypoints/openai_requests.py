@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from application.limits import Limits
 from domain.errors import InvalidInput, TtsError
 from domain.use_cases.synthesize import TtsRequest
 from domain.voice import DEFAULT_VOICE, VoiceInfo
 from entrypoints.endpoints import parse_job
-from entrypoints.jobs import Limits
 
 SERVED_MODEL = "f5-tts"
 # OpenAI's model names are accepted too, so clients with a fixed model list work unchanged.

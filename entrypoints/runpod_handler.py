@@ -27,16 +27,17 @@ from typing import Any, Protocol
 
 import structlog
 
+from application.app import App
+from application.bootstrap import bootstrap
+from application.concurrency import concurrency
 from container import Container, build_container
-from domain.errors import StorageError, TtsError
 from domain.use_cases.synthesize import Progress
-from domain.voice import DEFAULT_VOICE
 from entrypoints import CODE_STARTED
 from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
 from entrypoints.process_clock import process_started
 from entrypoints.runpod_import import import_runpod_in_background
-from entrypoints.service import WorkerService, warn_broken_aliases
+from entrypoints.service import WorkerService
 from settings import Settings, load_settings, startup_mode
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -51,25 +52,8 @@ class JobService(Protocol):
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
-class Batcher(Protocol):
-    @property
-    def preferred_jobs(self) -> int: ...
-
-
-def job_concurrency(settings: Settings, batcher: Batcher | None) -> int:
-    """How many jobs the worker takes at once: MAX_CONCURRENCY; else BATCH_MAX_ITEMS (jobs
-    that fill one batch); else what the engine prefers on its device (one full batch on a
-    GPU; on a CPU, which runs them one by one, a few, so a stream can go ahead); 1 for a
-    worker that failed to start (it only answers with the reason)."""
-    if settings.max_concurrency:
-        return settings.max_concurrency
-    if settings.batch_max_items:
-        return settings.batch_max_items
-    return batcher.preferred_jobs if batcher is not None else 1
-
-
-def boot(container: Container) -> WorkerService:
-    """Load and warm the model; the caller keeps the container (it owns the batcher's thread).
+def boot(container: Container) -> App:
+    """Load and warm the model; the caller shuts the App down (it owns the batcher's thread).
     Logs `worker_ready` with the time since the process started and where it went."""
     started, origin = process_started()
     settings = container.settings()
@@ -78,20 +62,8 @@ def boot(container: Container) -> WorkerService:
     timer.record("imports_worker", time.perf_counter() - CODE_STARTED)  # the worker's modules, settings, logs
     engine = container.batched_engine()
     with timer.stage("service"):  # the store, the use cases, the voice fetcher (runpod's ssrf guard)
-        service = container.service()
-    reference = None
-    with timer.stage("reference_prep"):  # the default voice read and decoded; its mel is made in the warm-up
-        try:
-            _, reference = container.voices().reference(DEFAULT_VOICE)
-        except TtsError as exc:  # a speed-up only: the store check below reports a store that fails
-            log.warning("default_voice_not_prepared", error=str(exc))
-    with timer.stage("warm_up"):
-        engine.warm_up(reference)
-    with timer.stage("store_check"):
-        failed = [check for check in container.store().check() if not check.ok]
-    if failed:
-        raise StorageError(f"store check {failed[0].name!r} failed: {failed[0].detail}")
-    warn_broken_aliases(container.voices())
+        app = bootstrap(container=container)
+    app.start(require_store=True)
     ready = time.perf_counter() - started
     log.info(
         "worker_ready",
@@ -105,7 +77,7 @@ def boot(container: Container) -> WorkerService:
         stages=timer.rounded(),
         unaccounted_seconds=round(ready - sum(timer.seconds.values()), 3),
     )
-    return service
+    return app
 
 
 class ProgressPosts:
@@ -206,15 +178,16 @@ def _progress_posts(settings: Settings, sender: Executor) -> Callable[[dict[str,
     return lambda job: ProgressPosts(job, sender, settings.progress_interval, post_progress)
 
 
-def start() -> tuple[Settings, JobService, Container | None]:
-    """The settings, the container and its booted service; when any of that fails, the
+def start() -> tuple[Settings, JobService, App | None]:
+    """The settings, the job service and its booted App; when any of that fails, the
     failed-start stand-in with the one-line reason (or SystemExit, if asked to exit)."""
     settings, container = Settings.defaults(), None
     try:
         settings = load_settings()
         configure_logging(settings.log_level or "INFO", settings.log_format or "json")
         container = build_container(settings=settings)
-        return settings, boot(container), container
+        app = boot(container)
+        return settings, WorkerService(app), app
     except Exception as exc:
         configure_logging(settings.log_level or "INFO", settings.log_format or "json")
         reason = one_line(exc)
@@ -229,17 +202,16 @@ def start() -> tuple[Settings, JobService, Container | None]:
 
 def main() -> None:
     runpod_import = import_runpod_in_background()
-    settings, service, container = start()
+    settings, service, app = start()
     runpod_import.join()
     import runpod
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
     # runpod logs every handler output at its default DEBUG level: the text and the audio.
     RunPodLogger().set_level(settings.runpod_log_level)
-    batcher = container.batched_engine() if container is not None else None
-    batch_items = batcher.max_items if batcher is not None else 1
-    jobs = job_concurrency(settings, batcher)
-    log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=batch_items)
+    rule = app.concurrency if app is not None else concurrency(settings, None)
+    jobs = rule.jobs
+    log.info("worker_concurrency", max_concurrency=jobs, batch_max_items=rule.batch_items)
     # the local API ignores concurrency_modifier: leave room for more clients than `jobs`
     executor = ThreadPoolExecutor(max_workers=max(2 * jobs, 8), thread_name_prefix="job")
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="progress")
@@ -256,8 +228,8 @@ def main() -> None:
             }
         )
     finally:
-        if container is not None:
-            container.shutdown_resources()
+        if app is not None:
+            app.shutdown()
         executor.shutdown(wait=False)
         sender.shutdown(wait=False)
         log.info("worker_stopped")

@@ -9,36 +9,25 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
 
+from application.app import App
 from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
-from domain.use_cases.synthesize import Progress, StreamChunk, Synthesize, TtsRequest
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice
-from domain.voice_library import VoiceLibrary
+from domain.use_cases.synthesize import Progress, StreamChunk, TtsRequest
 from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts_extra
-from entrypoints.jobs import Limits
-from ports.aligner import Aligner
-from ports.blob_store import BlobStore
-from ports.tts_engine import TtsEngine
 
 log = structlog.get_logger("worker")
 
 
 @dataclass
 class WorkerService:
-    synthesize: Synthesize
-    upload_voice: UploadVoice
-    list_voices: ListVoices
-    delete_voice: DeleteVoice
-    store: BlobStore
-    limits: Limits
-    aligner: Aligner | None = None
-    sweep_outputs: Callable[[], object] | None = None  # starts a retention sweep: rate-limited, off this thread
-    engine: TtsEngine | None = None  # for `health` only: jobs reach it through `synthesize`
+    """The job API over the App: a RunPod job's `input` in, its answer out."""
+
+    app: App
 
     def handle(
         self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
@@ -47,7 +36,7 @@ class WorkerService:
         start = time.perf_counter()
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
         try:
-            job = parse(payload, self.limits)
+            job = parse(payload, self.app.limits)
         except TtsError as exc:
             return _failed(exc, start, fields)
         if progress is not None and isinstance(job.request, TtsRequest):
@@ -60,7 +49,7 @@ class WorkerService:
         start = time.perf_counter()
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
         try:
-            job = parse(payload, self.limits)
+            job = parse(payload, self.app.limits)
         except TtsError as exc:
             yield _failed(exc, start, fields)
             return
@@ -73,7 +62,7 @@ class WorkerService:
         ready_at: list[float] = []
         durations: list[float] = []
         try:
-            for event in self.synthesize.stream(request):
+            for event in self.app.synthesize.stream(request):
                 if isinstance(event, StreamChunk):
                     first_chunk = first_chunk or _since(start)
                     ready_at.append(time.perf_counter())
@@ -83,7 +72,7 @@ class WorkerService:
                         "audio_base64": base64.b64encode(event.audio).decode("ascii"),
                         "duration": event.duration,
                         "format": request.format,
-                        "sample_rate": self.synthesize.sample_rate,
+                        "sample_rate": self.app.synthesize.sample_rate,
                         "status": "streaming",
                     }
                     if event.words is not None:
@@ -104,51 +93,18 @@ class WorkerService:
             **fields,
         )
         output = render_tts(result)
-        self._stored(output)
+        self.app.stored(output)
         yield output
 
     def _answer(self, job: ParsedJob[Any], start: float, fields: dict[str, Any]) -> dict[str, Any]:
         fields.update(job.describe())
         try:
-            output, extra = job.run(self)
+            output, extra = job.run(self.app)
         except Exception as exc:
             return _failed(exc, start, fields)
         log.info("job_done", seconds=_since(start), **fields, **extra)
-        self._stored(output)
+        self.app.stored(output)
         return output
-
-    def _stored(self, output: dict[str, Any]) -> None:
-        """A stored answer is what grows outputs/: the moment to let old ones go."""
-        if "audio_url" in output and self.sweep_outputs is not None:
-            self.sweep_outputs()
-
-    def health(self) -> dict[str, Any]:
-        checks = [
-            {"check": c.name, "ok": c.ok, "seconds": round(c.seconds, 4), "detail": c.detail}
-            for c in self.store.check()
-        ]
-        ok = all(c["ok"] for c in checks)
-        aligner = {"available": bool(self.aligner and self.aligner.available)}
-        aligner["detail"] = self.aligner.detail if self.aligner else "no aligner configured"
-        answer: dict[str, Any] = {"store": checks, "aligner": aligner}
-        if self.engine is not None:
-            # how it runs, not whether it is healthy: a failed background compile serves on
-            answer["engine"] = asdict(self.engine.status())
-        return {**answer, "healthy": ok, "status": "completed" if ok else "degraded"}
-
-
-def warn_broken_aliases(voices: VoiceLibrary) -> None:
-    """A warning at start-up for each alias whose voice does not exist, not a refusal to
-    start: voices live in the shared store and may be uploaded after the worker starts (a
-    worker that refused would also refuse the upload that fixes it). Using such an alias
-    fails with voice_not_found naming both names, never a fallback."""
-    try:
-        broken = voices.broken_aliases()
-    except TtsError as exc:  # the store check reports a failing store
-        log.warning("aliases_not_checked", error=str(exc))
-        return
-    for alias, target in broken.items():
-        log.warning("alias_voice_missing", alias=alias, voice=target, setting="VOICE_ALIASES")
 
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:

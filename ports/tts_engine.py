@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from domain.audio import Audio
-from domain.synthesis import SynthesisItem
+from domain.synthesis import Reference, SynthesisItem
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,16 @@ class EngineStatus:
     compile: str
 
 
+@dataclass(frozen=True)
+class EngineCapacity:
+    """What the engine runs best on its device: `batch_items` chunks in one call, `jobs`
+    jobs held at once (application/concurrency.py turns it and the settings into the worker's
+    BATCH_MAX_ITEMS and MAX_CONCURRENCY)."""
+
+    batch_items: int
+    jobs: int
+
+
 class TtsEngine(Protocol):
     """A voice-cloning model that speaks text in the voice of a reference clip.
 
@@ -44,6 +54,15 @@ class TtsEngine(Protocol):
 
     def status(self) -> EngineStatus:
         """How it runs now (see EngineStatus); cheap, and safe from any thread."""
+        ...
+
+    def warm_up(self, reference: Reference | None = None) -> None:
+        """Run once before the first job, so it pays no first-call costs; `reference` is
+        the default voice, whose features it may prepare on the way."""
+        ...
+
+    def capacity(self) -> EngineCapacity:
+        """The batch it runs best and the jobs to hold (see EngineCapacity)."""
         ...
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:

@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from application.bootstrap import bootstrap  # noqa: E402
 from container import build_container  # noqa: E402
-from entrypoints.openai_api import speech_api  # noqa: E402
 from tests.e2e.openai_server import serving_in_process  # noqa: E402
 from tests.helpers import audio_file  # noqa: E402
 from tests.web.conftest import CHROMIUM, chromium_args  # noqa: E402
@@ -31,7 +31,7 @@ def main(out: Path) -> None:
         microphone.write_bytes(audio_file(3.0, rate=48000))
         container = build_container({"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{folder}/store"})
         try:
-            with serving_in_process(speech_api(container)) as server, sync_playwright() as playwright:
+            with serving_in_process(bootstrap(container=container)) as server, sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(microphone))
                 page = browser.new_page(viewport={"width": 1100, "height": 900})
                 page.goto(f"{server.base_url}/")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
-from entrypoints.openai_api import ServerSettings, SpeechApi, create_app
+from application.app import App
+from entrypoints.openai_api import ServerSettings, create_app
 from tests.e2e.worker import ROOT, free_port, serving_process
 
 
@@ -40,7 +41,7 @@ def running_openai_server(
 
 
 @contextmanager
-def serving_in_process(api: SpeechApi, settings: ServerSettings | None = None) -> Iterator[Server]:
+def serving_in_process(api: App, settings: ServerSettings | None = None) -> Iterator[Server]:
     config = uvicorn.Config(
         create_app(api, settings or ServerSettings()), host="127.0.0.1", port=free_port(), log_level="warning"
     )

@@ -6,7 +6,6 @@ clients that trickle their request a byte at a time."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import socket
 import time
@@ -20,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.fake_engine import FakeEngine
-from entrypoints.openai_api import HealthCache, ServerSettings, speech_api
+from application.bootstrap import bootstrap
+from entrypoints.openai_api import HealthCache, ServerSettings
 from tests.audio_decode import decode
 from tests.e2e.openai_server import running_openai_server, serving_in_process
 from tests.e2e.test_openai_streaming import PARAGRAPH, HeldEngine, serve
@@ -184,14 +184,16 @@ def test_clients_that_trickle_their_request_are_dropped(tmp_path):
 
 def test_health_checks_the_store_at_most_once_per_few_seconds():
     """/health is open to anyone and each store check writes, reads and deletes an object."""
-    api = speech_api(make_test_container(engine=FakeEngine()))
+    api = bootstrap(container=make_test_container(engine=FakeEngine()))
     checks = []
+    health = api.health
 
     def counted():
         checks.append(1)
-        return api.health()
+        return health()
 
-    with serving_in_process(dataclasses.replace(api, health=counted)) as server:
+    api.health = counted  # type: ignore[method-assign]
+    with serving_in_process(api) as server:
         answers = [httpx.get(f"{server.base_url}/health") for _ in range(20)]
     assert {a.status_code for a in answers} == {200} and answers[-1].json()["healthy"] is True
     assert len(checks) == 1

@@ -10,7 +10,8 @@ import json
 import pytest
 import requests
 
-from entrypoints.openai_api import ServerSettings, speech_api
+from application.bootstrap import bootstrap
+from entrypoints.openai_api import ServerSettings
 from tests.e2e.openai_server import running_openai_server, serving_in_process
 from tests.helpers import audio_file, make_test_container
 
@@ -68,7 +69,7 @@ def test_the_list_routes_answer_without_the_key_only_when_opted_in(server):
 
 
 def test_without_the_opt_in_the_list_routes_need_the_key():
-    api = speech_api(make_test_container())
+    api = bootstrap(container=make_test_container())
     with serving_in_process(api, ServerSettings(api_key=KEY)) as running:
         for path in ("/v1/audio/models", "/v1/audio/voices"):
             assert requests.get(f"{running.base_url}{path}", timeout=10).status_code == 401

@@ -15,7 +15,8 @@ import openai
 import pytest
 
 from adapters.fake_engine import FakeEngine
-from entrypoints.openai_api import ServerSettings, speech_api
+from application.bootstrap import bootstrap
+from entrypoints.openai_api import ServerSettings
 from tests.audio_decode import decode
 from tests.e2e.openai_server import serving_in_process
 from tests.e2e.worker import ROOT
@@ -46,7 +47,7 @@ class HeldEngine(FakeEngine):
 
 
 def serve(engine, settings=None):
-    return serving_in_process(speech_api(make_test_container(engine=engine)), settings)
+    return serving_in_process(bootstrap(container=make_test_container(engine=engine)), settings)
 
 
 def client_for(server, key="unused"):

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.fake_aligner import FakeAligner
 from adapters.fake_engine import FakeEngine
-from entrypoints.openai_api import speech_api
+from application.bootstrap import bootstrap
 from tests.e2e.openai_server import serving_in_process
 from tests.helpers import make_test_container
 
@@ -24,7 +24,7 @@ def client(server) -> openai.OpenAI:
 
 
 def test_sse_carries_the_written_words_in_order():
-    with serving_in_process(speech_api(make_test_container(engine=FakeEngine()))) as server:
+    with serving_in_process(bootstrap(container=make_test_container(engine=FakeEngine()))) as server:
         create = client(server).audio.speech.with_streaming_response.create
         extra = {"timestamps": True}
         with create(model="f5-tts", voice="default", input=TEXT, stream_format="sse", extra_body=extra) as resp:
@@ -44,14 +44,14 @@ def test_sse_carries_the_written_words_in_order():
 )  # fmt: skip
 def test_where_the_answer_has_no_room_for_words_it_is_refused(extra, param):
     container = make_test_container(engine=FakeEngine())
-    with serving_in_process(speech_api(container)) as server, pytest.raises(openai.BadRequestError) as caught:
+    with serving_in_process(bootstrap(container=container)) as server, pytest.raises(openai.BadRequestError) as caught:
         client(server).audio.speech.create(model="tts-1", voice="alloy", input="Hi.", extra_body=extra)
     assert caught.value.code == "invalid_input" and caught.value.body["param"] == param
 
 
 def test_without_aligner_weights_sse_timestamps_are_refused_before_any_audio():
     container = make_test_container(engine=FakeEngine(), aligner=FakeAligner(available=False))
-    with serving_in_process(speech_api(container)) as server, pytest.raises(openai.BadRequestError) as caught:
+    with serving_in_process(bootstrap(container=container)) as server, pytest.raises(openai.BadRequestError) as caught:
         client(server).audio.speech.create(
             model="tts-1", voice="alloy", input="Hi.", extra_body={"timestamps": True, "stream_format": "sse"}
         )

@@ -29,11 +29,11 @@ from wyoming.server import AsyncTcpServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from adapters.fake_engine import FakeEngine
+from application.bootstrap import bootstrap
 from container import Container, build_container
 from domain.use_cases.synthesize import StreamChunk, TtsRequest
 from domain.use_cases.voices import UploadRequest
-from entrypoints.openai_api import speech_api
-from entrypoints.wyoming_server import Sentences, WyomingTts, handlers
+from entrypoints.wyoming_tts import Sentences, WyomingTts, handlers
 from settings import load_settings
 from tests.e2e.worker import ROOT, free_port, serving_process, stop
 from tests.helpers import audio_file
@@ -90,7 +90,7 @@ def wyoming_in_process(
     port = free_port()
     server = AsyncTcpServer("127.0.0.1", port)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(server.start(handlers(WyomingTts.from_api(speech_api(container)))))
+    loop.run_until_complete(server.start(handlers(WyomingTts.from_api(bootstrap(container=container)))))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:

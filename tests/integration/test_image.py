@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from entrypoints.service import WorkerService
 from settings import Settings
 from tests.helpers import make_test_container, script_settings
 
@@ -366,7 +367,7 @@ def test_tests_json_follows_the_guide() -> None:
 
 @pytest.mark.parametrize("case", HUB_TESTS["tests"], ids=lambda case: case["name"])
 def test_tests_json_cases_are_valid_jobs(case: dict[str, Any]) -> None:
-    service = make_test_container().service()
+    service = WorkerService(make_test_container().app())
     result = service.handle(case["input"], f"hub-{case['name']}")
     assert "error" not in result, result
     assert result["status"] == "completed"
@@ -375,7 +376,7 @@ def test_tests_json_cases_are_valid_jobs(case: dict[str, Any]) -> None:
 def test_test_input_json_is_the_seeds_request_and_a_valid_job() -> None:
     job = json.loads((ROOT / "test_input.json").read_text())
     assert job == {"input": {"text": "Hello world!"}}
-    result = make_test_container().service().handle(job["input"], "test-input")
+    result = WorkerService(make_test_container().app()).handle(job["input"], "test-input")
     assert result["status"] == "completed" and result["voice"] == "default"
 
 

@@ -85,11 +85,11 @@ def test_exit_on_startup_failure_exits_with_the_reason(environ) -> None:
         start()
 
 
-def test_a_good_start_is_the_service_with_its_container(environ) -> None:
+def test_a_good_start_is_the_service_with_its_app(environ) -> None:
     environ(TTS_ENGINE="fake")
-    settings, service, container = start()
+    settings, service, app = start()
     try:
-        assert isinstance(service, WorkerService) and container is not None and settings.tts_engine == "fake"
+        assert isinstance(service, WorkerService) and app is not None and settings.tts_engine == "fake"
         assert service.handle({"endpoint": "health"}, "h")["healthy"] is True
     finally:
-        container.shutdown_resources()
+        app.shutdown()

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_engine import FakeEngine
-from container import DEFAULT_BATCH_ITEMS
-from entrypoints.runpod_handler import job_concurrency
+from adapters.fake_engine import DEFAULT_BATCH_ITEMS, FakeEngine
+from application.concurrency import concurrency
+from ports.tts_engine import EngineCapacity
 from tests.helpers import make_test_container
 
 
 class PreferringEngine(FakeEngine):
-    preferred_batch_items = 32
+    def capacity(self) -> EngineCapacity:
+        return EngineCapacity(batch_items=32, jobs=32)
 
 
 class CpuLikeEngine(FakeEngine):
-    preferred_batch_items = 1
-    preferred_jobs = 8
+    def capacity(self) -> EngineCapacity:
+        return EngineCapacity(batch_items=1, jobs=8)
 
 
 def test_the_engine_preference_sets_the_batch_size_when_unset() -> None:
@@ -54,11 +55,11 @@ def test_concurrency_and_runner_settings_parse() -> None:
 )
 def test_job_concurrency(env: dict[str, str], engine: FakeEngine, jobs: int) -> None:
     container = make_test_container(env=env, engine=engine)
-    assert job_concurrency(container.settings(), container.batched_engine()) == jobs
+    assert container.app().concurrency.jobs == jobs
 
 
 def test_a_worker_that_failed_to_start_takes_one_job_at_a_time() -> None:
-    assert job_concurrency(make_test_container().settings(), None) == 1
+    assert concurrency(make_test_container().settings(), None).jobs == 1
 
 
 @pytest.mark.parametrize(

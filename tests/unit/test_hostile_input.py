@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import ERROR_CODES, MAX_MESSAGE_CHARS
+from entrypoints.service import WorkerService
 from tests.helpers import audio_file, claimed_long_flac, make_test_container
 
 VOICE = base64.b64encode(audio_file(1.5, 16000)).decode()
@@ -94,7 +95,7 @@ def test_any_json_gets_an_answer_or_a_known_error(payloads):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         container = make_test_container(f"file://{root}/store", env={"VOICE_CACHE_DIR": str(root / "cache")})
-        service = container.service()
+        service = WorkerService(container.app())
         try:
             for payload in payloads:
                 answer = service.handle(payload, "fuzz")
@@ -119,8 +120,9 @@ def test_any_json_gets_an_answer_or_a_known_error(payloads):
 OGG_JOB = """
 import json, sys
 from tests.helpers import make_test_container
+from entrypoints.service import WorkerService
 
-service = make_test_container("memory://ogg").service()
+service = WorkerService(make_test_container("memory://ogg").app())
 answer = service.handle(json.loads(sys.argv[1]), "ogg")
 print(json.dumps({"error": answer.get("error"), "duration": answer.get("duration")}))
 """
@@ -143,7 +145,7 @@ def test_a_long_ogg_answer_does_not_kill_the_worker():
 def test_a_small_upload_claiming_hours_is_refused_from_its_header():
     """134 KB of 8-channel FLAC claiming 2048 s: refused without decoding it (measured in
     benchmarks/load.py: the worker's memory stays flat)."""
-    service = make_test_container().service()
+    service = WorkerService(make_test_container().app())
     data = base64.b64encode(claimed_long_flac()).decode()
     job = {"endpoint": "upload", "voice_name": "bomb", "voice_file_base64": data}
     answer = service.handle(job, "bomb")
@@ -173,7 +175,7 @@ HOSTILE_TEXT = {
 def test_hostile_text_gets_an_answer_or_a_short_known_error(text):
     """These raised (engine_error on runsync, 500 on the OpenAI server), quoted 5,000
     characters back, or wrote captions a parser misreads."""
-    service = make_test_container("memory://hostile-text").service()
+    service = WorkerService(make_test_container("memory://hostile-text").app())
     job = {"text": text, "timestamps": True, "captions": "vtt", "return": "base64", "speed": 3}
     answer = service.handle(job, "hostile-text")
     if "error" in answer:
@@ -196,7 +198,9 @@ def test_hostile_text_gets_an_answer_or_a_short_known_error(text):
 def test_a_spaced_pause_is_a_pause_and_a_tag_splits_a_number_sensibly(text, spoken, pause):
     """`[pause: 1s]` was read aloud and `[x:]` refused as an unknown tag; `$4[pause:0.5s].50`
     read "four dollars .fifty"."""
-    answer = make_test_container("memory://tags").service().handle({"text": text, "return": "base64"}, "tags")
+    answer = WorkerService(make_test_container("memory://tags").app()).handle(
+        {"text": text, "return": "base64"}, "tags"
+    )
     assert answer["spoken_text"] == spoken
     silences = [s["end"] - s["start"] for s in answer["segments"] if s["voice"] is None]
     assert silences == [pytest.approx(pause, abs=1e-3)]
@@ -221,7 +225,7 @@ def test_text_fuzz_with_timestamps_and_captions(text, fmt):
     """Any mix of the classes above: an answer whose captions read back as its words, or
     invalid_input (a pause past 10 s). Captions join CJK words without a space, so the
     comparison ignores spaces."""
-    service = make_test_container("memory://text-fuzz").service()
+    service = WorkerService(make_test_container("memory://text-fuzz").app())
     answer = service.handle({"text": text, "timestamps": True, "captions": fmt, "return": "base64", "speed": 3}, "f")
     if "error" in answer:
         assert answer["error"].startswith("invalid_input: ") and len(answer["error"]) < 400

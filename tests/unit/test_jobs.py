@@ -6,12 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application.limits import Limits
 from domain.errors import MAX_MESSAGE_CHARS, InvalidInput
 from domain.text.script import VoiceText
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
 from entrypoints.endpoints import parse_job
-from entrypoints.jobs import DeleteVoiceRequest, Limits, ListVoicesRequest
+from entrypoints.jobs import DeleteVoiceRequest, ListVoicesRequest
 
 SMALL_VOICES = replace(Limits.defaults(), max_voice_bytes=1000)
 

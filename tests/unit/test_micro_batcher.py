@@ -17,6 +17,7 @@ from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
 from adapters.micro_batcher import COMPANY_WAIT_SHARE, MicroBatcher
 from domain.errors import EngineError, InvalidInput
+from entrypoints.service import WorkerService
 from tests.contracts.tts_engine import TtsEngineContract, item
 from tests.helpers import make_test_container
 
@@ -231,7 +232,7 @@ def test_containers_leave_no_thread_behind():
     before = threading.active_count()
     for _ in range(5):
         container = make_test_container()
-        answer = container.service().handle({"text": "Hello there.", "return": "base64"}, "t")
+        answer = WorkerService(container.app()).handle({"text": "Hello there.", "return": "base64"}, "t")
         assert answer["status"] == "completed"
         assert [t.name for t in threading.enumerate()].count("micro-batcher") == 1
         container.shutdown_resources()

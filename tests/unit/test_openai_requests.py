@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from application.limits import Limits
 from domain.voice import DEFAULT_VOICE, VoiceInfo
-from entrypoints.jobs import Limits
 from entrypoints.openai_api import ServerSettings, check_exposure, is_loopback, server_settings
 from entrypoints.openai_requests import ApiError, form_flag, parse_speech, voice_object
 from settings import load_settings

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from adapters.output_sweeper import FolderOutputSweeper
+from entrypoints.service import WorkerService
 from settings import SettingsError, parse_duration
 
 DAY = 86400.0
@@ -74,7 +75,7 @@ def test_a_url_job_on_a_folder_store_starts_the_sweep_and_base64_jobs_do_not(tmp
 
     started: list[str] = []
     container = make_test_container(f"file://{tmp_path}/store", output_sweeper=lambda: started.append("sweep"))
-    service = container.service()
+    service = WorkerService(container.app())
     assert "error" not in service.handle({"text": "Keep this.", "return": "base64"})
     assert started == []
     assert "error" not in service.handle({"text": "Store this."})

@@ -11,6 +11,7 @@ from adapters.fake_fetcher import FakeFetcher
 from adapters.fake_store import FakeStore
 from adapters.soundfile_codec import SoundfileCodec
 from domain.errors import DownloadFailed, InvalidAudio, StorageError
+from entrypoints.service import WorkerService
 from tests.helpers import audio_file, make_test_container
 
 URL = "https://voices.test/v.wav"
@@ -43,9 +44,9 @@ def service_with(tmp_path):
     def build(store: FakeStore, **overrides: object):
         known = {"endpoint": "upload", "voice_name": "known", "ref_text": "Known voice."}
         known["voice_file_base64"] = base64.b64encode(audio_file(2.0)).decode()
-        assert make_test_container(store=store, env=env).service().handle(known)["status"] == "completed"
+        assert WorkerService(make_test_container(store=store, env=env).app()).handle(known)["status"] == "completed"
         defaults = {"store": store, "fetcher": FakeFetcher({URL: audio_file(2.0)}), "engine": FakeEngine()}
-        return make_test_container(env=env, **{**defaults, **overrides}).service()
+        return WorkerService(make_test_container(env=env, **{**defaults, **overrides}).app())
 
     return build
 

@@ -8,6 +8,7 @@ import io
 import numpy as np
 import soundfile as sf
 
+from entrypoints.service import WorkerService
 from tests.helpers import make_test_container
 
 TEXT = " ".join(f"This is sentence number {i} of a long paragraph that streams." for i in range(12))
@@ -19,7 +20,7 @@ def decode(b64: str) -> np.ndarray:
 
 
 def test_stream_yields_ordered_chunks_that_concatenate_to_the_result():
-    service = make_test_container().service()
+    service = WorkerService(make_test_container().app())
     answers = list(service.stream({"text": TEXT, "stream": True, "seed": 3, "return": "base64"}, "s1"))
     chunks, final = answers[:-1], answers[-1]
     assert len(chunks) > 2 and [c["chunk"] for c in chunks] == list(range(len(chunks)))
@@ -32,19 +33,19 @@ def test_stream_yields_ordered_chunks_that_concatenate_to_the_result():
 
 
 def test_non_streaming_jobs_answer_once_on_a_streaming_worker():
-    service = make_test_container().service()
+    service = WorkerService(make_test_container().app())
     assert [a["status"] for a in service.stream({"text": "Hello.", "return": "base64"})] == ["completed"]
     assert [list(a) for a in service.stream({"text": ""})] == [["error"]]
 
 
 def test_stream_needs_a_streaming_worker():
-    answer = make_test_container().service().handle({"text": "Hello.", "stream": True})
+    answer = WorkerService(make_test_container().app()).handle({"text": "Hello.", "stream": True})
     assert answer["error"].startswith("invalid_input: stream: true needs")
 
 
 def test_a_failing_stream_ends_with_an_error_and_stores_nothing():
     container = make_test_container()
-    service = container.service()
+    service = WorkerService(container.app())
     answers = list(service.stream({"text": "Hi.", "stream": True, "local_voice": "nobody"}))
     assert answers == [{"error": "voice_not_found: no voice named 'nobody'; list them with endpoint list_voices"}]
     assert container.store().list("outputs/") == {}

@@ -14,6 +14,7 @@ from adapters.reference_prep import clip_reference
 from adapters.soundfile_codec import SoundfileCodec
 from adapters.voice_prep import ModelVoice
 from domain.voice import VoiceInfo
+from entrypoints.service import WorkerService
 from tests.helpers import make_test_container, tone
 
 CODEC = SoundfileCodec()
@@ -62,7 +63,7 @@ def test_a_192khz_voice_is_stored_at_the_model_rate():
 
 def test_an_upload_is_stored_at_24khz_and_at_most_the_seconds_the_model_reads():
     container = make_test_container()
-    upload = container.service().handle(
+    upload = WorkerService(container.app()).handle(
         {
             "endpoint": "upload",
             "voice_name": "long",

@@ -9,8 +9,9 @@ import pytest
 from dependency_injector import providers
 
 from adapters.fake_engine import FakeEngine
+from application.bootstrap import bootstrap
 from container import build_container
-from entrypoints.openai_api import ServerSettings, page_url, speech_api
+from entrypoints.openai_api import ServerSettings, page_url
 from tests.audio_decode import decode
 from tests.e2e.openai_server import serving_in_process
 from tests.web.page import direct_seconds, element_duration, generate, raw_get
@@ -24,7 +25,7 @@ def server(tmp_path_factory):
     container = build_container({"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}"})
     container.engine.override(providers.Object(FakeEngine()))
     try:
-        with serving_in_process(speech_api(container), ServerSettings(api_key=KEY)) as running:
+        with serving_in_process(bootstrap(container=container), ServerSettings(api_key=KEY)) as running:
             yield running
     finally:
         container.shutdown_resources()

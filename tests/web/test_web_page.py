@@ -20,8 +20,9 @@ import webvtt
 from dependency_injector import providers
 
 from adapters.fake_engine import FakeEngine
+from application.bootstrap import bootstrap
 from container import build_container
-from entrypoints.openai_api import WEB_ROOT, speech_api
+from entrypoints.openai_api import WEB_ROOT
 from tests.e2e.openai_server import serving_in_process
 from tests.helpers import audio_file
 from tests.web.page import (
@@ -83,7 +84,7 @@ def server(engine, tmp_path_factory):
     )
     container.engine.override(providers.Object(engine))
     try:
-        with serving_in_process(speech_api(container)) as running:
+        with serving_in_process(bootstrap(container=container)) as running:
             yield running
     finally:
         container.shutdown_resources()
