@@ -21,6 +21,7 @@ from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.micro_batcher import AlignBatcher, MicroBatcher
+from adapters.num2words_numbers import Num2WordsNumbers, languages
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
@@ -127,6 +128,11 @@ def _whisper(model: str) -> object:
     return WhisperTranscriber(model=model)
 
 
+def _other_spellers() -> dict[str, Num2WordsNumbers]:
+    """Number words for every language beyond English and Chinese that num2words reads."""
+    return {language: Num2WordsNumbers(language) for language in languages()}
+
+
 DEFAULT_BATCH_ITEMS = 16  # engines that state no preference (the fake)
 
 
@@ -209,7 +215,10 @@ class Container(containers.DeclarativeContainer):
         aliases=config.voice_alias_map,
     )
     normalizer = providers.Singleton(
-        TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
+        TextNormalizer,
+        english=providers.Singleton(EnglishNumbers),
+        chinese=providers.Singleton(ChineseNumbers),
+        others=providers.Singleton(_other_spellers),
     )
     synthesize = providers.Singleton(
         Synthesize,
