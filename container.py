@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
@@ -21,6 +21,7 @@ from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.micro_batcher import AlignBatcher, MicroBatcher
+from adapters.model_registry import LoadedEngine, LruModelRegistry, ModelSpec
 from adapters.num2words_numbers import Num2WordsNumbers, languages
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
@@ -155,6 +156,56 @@ def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> I
     batcher.close()
 
 
+def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
+    """How one TTS_MODELS entry becomes an engine: the worker's own engine kind, built from
+    that model's files, behind its own micro-batcher (items of two models never share a
+    forward pass); unloading stops the batcher and lets the weights go."""
+
+    def build(spec: ModelSpec) -> LoadedEngine:
+        if settings.tts_engine == "fake":
+            engine: object = FakeEngine(model_id=spec.name)
+        else:
+            engine = _f5_engine(
+                StageTimer(),
+                model=spec.architecture,
+                ckpt_file=spec.checkpoint,
+                vocab_file=spec.vocab,
+                vocoder_path=settings.vocoder_path,
+                model_dir=settings.model_dir,
+                dtype=settings.tts_dtype,
+                compile=settings.tts_compile,
+                device=settings.tts_device,
+                max_batch_frames=settings.batch_max_frames,
+                runner=settings.tts_runner,
+                max_graphs=settings.tts_max_graphs,
+            )
+        max_items = settings.batch_max_items or getattr(engine, "preferred_batch_items", DEFAULT_BATCH_ITEMS)
+        batcher = MicroBatcher(engine, max_items=max_items, wait_ms=settings.batch_wait_ms).start()  # type: ignore[arg-type]
+
+        def close() -> None:
+            batcher.close()
+            if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+                sys.modules["torch"].cuda.empty_cache()
+
+        return LoadedEngine(batcher, close)
+
+    return build
+
+
+def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
+    """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
+    default = ModelSpec(
+        settings.f5_model, settings.f5_model, languages=settings.default_languages, licence=settings.f5_licence
+    )
+    others = [
+        ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
+        for e in settings.model_entries
+    ]
+    registry = LruModelRegistry(default, default_engine, others, _model_builder(settings), settings.max_loaded_models)
+    yield registry.start()
+    registry.close()
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     config = settings.provided
@@ -190,6 +241,7 @@ class Container(containers.DeclarativeContainer):
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
     )
+    models = providers.Resource(_model_registry, settings=settings, default_engine=batched_engine.provider)
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
         config.aligner_kind,
@@ -231,6 +283,7 @@ class Container(containers.DeclarativeContainer):
         max_audio_seconds=config.max_audio_seconds,
         aligner=batched_aligner,
         batch_items=batched_engine.provided.max_items,
+        models=models,
     )
     upload_voice = providers.Singleton(
         UploadVoice,

@@ -36,6 +36,7 @@ from domain.word_timing import (
 from ports.aligner import Aligner
 from ports.audio_encoder import AudioEncoder
 from ports.blob_store import BlobStore
+from ports.model_registry import ModelInfo, ModelRegistry
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
@@ -82,6 +83,8 @@ class TtsRequest:
     normalize: bool = True
     timestamps: bool = False
     captions: str | None = None
+    model: str | None = None  # a registry name; None: the default model
+    language: str | None = None  # how numbers are read; None: the model's first language
     #: called as chunks complete (a job run in several engine calls, or each streamed chunk)
     progress: Callable[[Progress], None] | None = field(default=None, compare=False, repr=False)
 
@@ -111,6 +114,8 @@ class TtsResult:
     words: tuple[WordTiming, ...] | None = None
     captions: str | None = None
     captions_url: str | None = None
+    model: str | None = None  # set where the worker serves several models
+    notes: tuple[str, ...] = ()  # what the client should know about how the text was read
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,9 @@ class _Plan:
     written: list[Token] = field(default_factory=list)  # as the client wrote them
     owners: list[tuple[int, ...]] = field(default_factory=list)  # spoken token -> written words
     speech_slots: list[int] = field(default_factory=list)  # item -> its layout slot
+    engine: TtsEngine | None = None  # the request's model's engine
+    model: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 class Synthesize:
@@ -154,8 +162,10 @@ class Synthesize:
         clock: Callable[[], float] = time.monotonic,
         aligner: Aligner | None = None,
         batch_items: int | None = None,
+        models: ModelRegistry | None = None,
     ) -> None:
         self._engine = engine
+        self._models = models
         self._batch_items = batch_items  # the most chunks the engine runs in one call
         self._aligner = aligner
         self._clock = clock
@@ -212,7 +222,7 @@ class Synthesize:
             batch = plan.items[len(pieces) : len(pieces) + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))
+                parts = plan.engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))  # type: ignore[union-attr]
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, len(pieces), parts, timer) if words else None
@@ -243,12 +253,13 @@ class Synthesize:
         """Every chunk in one engine call; with a progress callback, in calls of what the
         engine runs at once, reporting after each. The audio is the same either way: each
         item's audio depends only on that item (the engine contract)."""
+        engine = plan.engine or self._engine
         if report is None:
-            return self._engine.synthesize(plan.items)
+            return engine.synthesize(plan.items)
         size = self._batch_items or len(plan.items)
         parts: list[Audio] = []
         for start in range(0, len(plan.items), size):
-            parts.extend(self._engine.synthesize(plan.items[start : start + size]))
+            parts.extend(engine.synthesize(plan.items[start : start + size]))
             report(_progress(plan, len(parts), sum(part.duration for part in parts)))
         return parts
 
@@ -348,6 +359,7 @@ class Synthesize:
         for voice in named_voices(parts):
             references[voice] = self._voices.reference(voice, timer)[1]
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
+        model, engine, language, notes = self._model(request)
         layout: list[Slot] = []
         items: list[SynthesisItem] = []
         last_voice: str | None = None  # voice of the last slot when it is speech
@@ -360,7 +372,7 @@ class Synthesize:
             budget = chunk_budget(prepare_ref_text(reference.text), min(reference.audio.duration, MAX_REF_SECONDS),
                                   request.params.speed)  # fmt: skip
             spoken = (
-                self._normalizer(part.text, part.offset)
+                self._normalizer(part.text, part.offset, language)
                 if request.normalize
                 else SpokenText.verbatim(part.text, part.offset)
             )
@@ -376,13 +388,51 @@ class Synthesize:
                 last_voice = part.voice
         if not items:
             raise InvalidInput("text has nothing to speak")
+        if model is not None:
+            self._refuse_unknown_characters(model, [item.text for item in items])
         tokens, chunk_list, written, owners = words
         spoken_text = " ".join(slot.text for slot in layout if isinstance(slot, SpeechSlot))
         first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
         self._refuse_too_long(list(references), items, layout, request.params)
         return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text,
                      tokens=tokens, chunk_words=chunk_list, written=written, owners=owners,
-                     speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)])  # fmt: skip
+                     speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)],
+                     engine=engine, model=model, notes=notes)  # fmt: skip
+
+    def models(self) -> list[ModelInfo]:
+        """The models this worker serves (none listed without a registry)."""
+        return self._models.models() if self._models is not None else []
+
+    def _model(self, request: TtsRequest) -> tuple[str | None, TtsEngine, str | None, tuple[str, ...]]:
+        """The request's model (None: the worker's one engine), its engine, the language its
+        numbers are read in, and a note where that language has no rules."""
+        if self._models is None:
+            if request.model is not None:
+                raise InvalidInput(f"unknown model {request.model[:64]!r}; this worker serves one model")
+            return None, self._engine, request.language, self._language_notes(request.language)
+        name = request.model or self._models.default
+        info = self._models.info(name)
+        language = request.language or (info.languages[0] if info.languages else None)
+        several = len(self._models.models()) > 1
+        engine = self._engine if name == self._models.default else self._models.engine(name)
+        return (name if several else None), engine, language, self._language_notes(language)
+
+    def _language_notes(self, language: str | None) -> tuple[str, ...]:
+        if self._normalizer.reads(language):
+            return ()
+        return (f"numbers, dates and symbols are not read in {language!r} (no rules for it): the text is spoken "
+                f"as written; languages read: {', '.join(self._normalizer.languages)}",)  # fmt: skip
+
+    def _refuse_unknown_characters(self, model: str, texts: list[str]) -> None:
+        """The model would silently drop characters its vocabulary lacks: refused, naming them."""
+        assert self._models is not None
+        missing = sorted(set().union(*(self._models.unknown_characters(model, text) for text in texts)))
+        if missing:
+            shown = " ".join(repr(char) for char in missing[:20]) + (" ..." if len(missing) > 20 else "")
+            raise InvalidInput(
+                f"model {model!r} cannot say {shown}: its vocabulary lacks them; write them another way "
+                "or choose a model for this language"
+            )
 
     @staticmethod
     def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,
@@ -428,6 +478,8 @@ class Synthesize:
             segments=tuple(segments),
             timings=timer.seconds,
             words=tuple(words) if request.timestamps and words is not None else None,
+            model=plan.model,
+            notes=plan.notes,
         )
         text = captions.render(words or [], request.captions) if request.captions is not None else None
         if request.return_base64:
