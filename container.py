@@ -194,9 +194,9 @@ def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
 
 def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
     """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
-    default = ModelSpec(
-        settings.f5_model, settings.f5_model, languages=settings.default_languages, licence=settings.f5_licence
-    )
+    name = settings.f5_model  # a config name, or a yaml's file name without .yaml
+    name = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
+    default = ModelSpec(name, settings.f5_model, languages=settings.default_languages, licence=settings.f5_licence)
     others = [
         ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
         for e in settings.model_entries
