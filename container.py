@@ -292,6 +292,7 @@ class Container(containers.DeclarativeContainer):
         fetcher=fetcher,
         transcriber=transcriber,
         max_seconds=config.max_voice_seconds,
+        models=models,
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)

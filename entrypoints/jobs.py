@@ -111,6 +111,8 @@ class _UploadJob(_Job):
     voice_file_base64: str | None = None
     ref_text: Annotated[str, Field(max_length=2000)] | None = None
     overwrite: bool = False
+    model: Annotated[str, Field(max_length=64)] | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
 
 
 class _ListJob(_Job):
@@ -202,6 +204,8 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
         data=data,
         ref_text=job.ref_text,
         overwrite=job.overwrite,
+        model=job.model,
+        language=job.language,
     )
 
 

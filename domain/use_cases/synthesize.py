@@ -21,7 +21,7 @@ from domain.text.normalize import TextNormalizer
 from domain.text.script import Pause, VoiceText, named_voices, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
-from domain.voice import DEFAULT_VOICE
+from domain.voice import DEFAULT_VOICE, VoiceInfo
 from domain.voice_library import VoiceLibrary
 from domain.word_timing import (
     AlignmentItem,
@@ -356,10 +356,12 @@ class Synthesize:
         script = parse_script(parts)
         words: tuple[list, list, list, list] = ([], [], [], [])
         references: dict[str, Reference] = {}
+        infos: list[VoiceInfo] = []
         for voice in named_voices(parts):
-            references[voice] = self._voices.reference(voice, timer)[1]
+            info, references[voice] = self._voices.reference(voice, timer)
+            infos.append(info)
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
-        model, engine, language, notes = self._model(request)
+        model, engine, language, notes = self._model(request, infos[0] if infos else None)
         layout: list[Slot] = []
         items: list[SynthesisItem] = []
         last_voice: str | None = None  # voice of the last slot when it is speech
@@ -403,16 +405,21 @@ class Synthesize:
         """The models this worker serves (none listed without a registry)."""
         return self._models.models() if self._models is not None else []
 
-    def _model(self, request: TtsRequest) -> tuple[str | None, TtsEngine, str | None, tuple[str, ...]]:
-        """The request's model (None: the worker's one engine), its engine, the language its
-        numbers are read in, and a note where that language has no rules."""
+    def _model(
+        self, request: TtsRequest, voice: VoiceInfo | None
+    ) -> tuple[str | None, TtsEngine, str | None, tuple[str, ...]]:
+        """The request's model, else its (first) voice's, else the default (None: the worker's
+        one engine); its engine; the language numbers are read in (the request's, else the
+        voice's, else the model's first); and a note where that language has no rules."""
+        voice_model, voice_language = (voice.model, voice.language) if voice is not None else (None, None)
         if self._models is None:
             if request.model is not None:
                 raise InvalidInput(f"unknown model {request.model[:64]!r}; this worker serves one model")
-            return None, self._engine, request.language, self._language_notes(request.language)
-        name = request.model or self._models.default
+            language = request.language or voice_language
+            return None, self._engine, language, self._language_notes(language)
+        name = request.model or voice_model or self._models.default
         info = self._models.info(name)
-        language = request.language or (info.languages[0] if info.languages else None)
+        language = request.language or voice_language or (info.languages[0] if info.languages else None)
         several = len(self._models.models()) > 1
         engine = self._engine if name == self._models.default else self._models.engine(name)
         return (name if several else None), engine, language, self._language_notes(language)

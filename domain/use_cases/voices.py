@@ -14,6 +14,7 @@ from domain.voice import VoiceInfo
 from domain.voice_library import VoiceLibrary
 from ports.audio_codec import AudioCodec
 from ports.audio_fetcher import AudioFetcher
+from ports.model_registry import ModelRegistry
 from ports.transcriber import Transcriber
 
 # Speech runs at about 12-16 UTF-8 bytes a second whatever the script: conversational English
@@ -34,6 +35,8 @@ class UploadRequest:
     data: bytes | None = None
     ref_text: str | None = None
     overwrite: bool = False
+    model: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class UploadVoice:
         min_seconds: float = 1.0,
         max_seconds: float = 60.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        models: ModelRegistry | None = None,
     ) -> None:
+        self._models = models
         self._voices = voices
         self._codec = codec
         self._fetcher = fetcher
@@ -66,6 +71,10 @@ class UploadVoice:
     def __call__(self, request: UploadRequest) -> UploadResult:
         timer = StageTimer()
         self._refuse_existing(request)
+        if request.model is not None:  # InvalidInput naming the choices for a model not served
+            if self._models is None:
+                raise InvalidInput(f"unknown model {request.model[:64]!r}; this worker serves one model")
+            self._models.info(request.model)
         with timer.stage("fetch"):
             data = request.data if request.data is not None else self._fetcher.fetch(request.url or "")
         with timer.stage("decode"):
@@ -91,6 +100,8 @@ class UploadVoice:
             sample_rate=audio.sample_rate,
             sha256=hashlib.sha256(wav).hexdigest(),
             created_at=self._now().isoformat(timespec="seconds"),
+            model=request.model,
+            language=request.language,
         )
         with self._writing, timer.stage("store"):
             self._refuse_existing(request)

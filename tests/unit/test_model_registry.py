@@ -4,6 +4,7 @@ and a worker without TTS_MODELS answering exactly as before."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ from adapters.fake_engine import FakeEngine
 from adapters.model_registry import LoadedEngine, LruModelRegistry, ModelSpec
 from domain.errors import InvalidInput
 from settings import SettingsError, load_settings
-from tests.helpers import make_test_container
+from tests.helpers import audio_file, make_test_container
 
 
 def vocab(path: Path, chars: str) -> str:
@@ -166,3 +167,41 @@ def test_unknown_model_names_the_choices_without_a_registry():
     registry = LruModelRegistry(ModelSpec("d", "F5TTS_v1_Base"), FakeEngine, [], lambda s: None, 1)  # type: ignore[arg-type,return-value]
     with pytest.raises(InvalidInput, match="serves d"):
         registry.engine("x")
+
+
+def upload(service, name: str, **fields) -> dict:
+    job = {"endpoint": "upload", "voice_name": name, "ref_text": "Bonjour, je suis une voix.",
+           "voice_file_base64": base64.b64encode(audio_file(2.0)).decode(), **fields}  # fmt: skip
+    return service.handle(job)
+
+
+def test_a_voice_names_its_model_and_language_and_jobs_in_it_use_them(models_env):
+    service = make_test_container(env=models_env).service()
+    stored = upload(service, "amelie", model="fr-base", language="fr")
+    assert (stored["voice"]["model"], stored["voice"]["language"]) == ("fr-base", "fr"), stored
+    answer = service.handle({"text": "il a 21 ans", "voice": "amelie", "return": "base64"})
+    assert (answer["model"], answer["spoken_text"]) == ("fr-base", "il a vingt et un ans")
+    told = service.handle({"text": "er ist 21", "voice": "amelie", "model": "de-base", "language": "de",
+                           "return": "base64"})  # fmt: skip
+    assert (told["model"], told["spoken_text"]) == ("de-base", "er ist einundzwanzig")
+    listed = service.handle({"endpoint": "list_voices"})["voices"]
+    amelie = next(voice for voice in listed if voice["name"] == "amelie")
+    assert (amelie["model"], amelie["language"]) == ("fr-base", "fr")
+
+
+def test_a_voice_with_only_a_language_is_read_in_it_by_the_default_model(models_env):
+    service = make_test_container(env=models_env).service()
+    upload(service, "hans", language="de")
+    answer = service.handle({"text": "er ist 21", "voice": "hans", "return": "base64"})
+    assert (answer["model"], answer["spoken_text"]) == ("F5TTS_v1_Base", "er ist einundzwanzig")
+
+
+def test_a_voice_for_a_model_the_worker_does_not_serve_is_refused(models_env):
+    answer = upload(make_test_container(env=models_env).service(), "x", model="tts-9")
+    assert answer["error"].startswith("invalid_input") and "fr-base" in answer["error"]
+
+
+def test_a_voice_without_model_or_language_is_stored_as_before():
+    service = make_test_container().service()
+    stored = upload(service, "plain")
+    assert "model" not in stored["voice"] and "language" not in stored["voice"]
