@@ -16,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-from domain.errors import InvalidInput
+from domain.errors import EngineError, InvalidInput
 from ports.model_registry import ModelInfo
 from ports.tts_engine import TtsEngine
 
@@ -120,4 +120,8 @@ class LruModelRegistry:
 
 def _read_vocab(path: str) -> frozenset[str]:
     """vocab.txt as f5-tts reads it: one token a line (the first is usually a space)."""
-    return frozenset(line[:-1] if line.endswith("\n") else line for line in Path(path).open(encoding="utf-8"))
+    try:
+        with Path(path).open(encoding="utf-8") as lines:
+            return frozenset(line[:-1] if line.endswith("\n") else line for line in lines)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EngineError(f"cannot read the model's vocabulary {path}: {exc.__class__.__name__}") from None

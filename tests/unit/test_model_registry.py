@@ -13,7 +13,7 @@ import pytest
 
 from adapters.fake_engine import FakeEngine
 from adapters.model_registry import LoadedEngine, LruModelRegistry, ModelSpec
-from domain.errors import InvalidInput
+from domain.errors import EngineError, InvalidInput
 from settings import SettingsError, load_settings
 from tests.helpers import audio_file, make_test_container
 
@@ -205,3 +205,10 @@ def test_a_voice_without_model_or_language_is_stored_as_before():
     service = make_test_container().service()
     stored = upload(service, "plain")
     assert "model" not in stored["voice"] and "language" not in stored["voice"]
+
+
+def test_a_missing_vocabulary_is_an_engine_error_naming_the_file(tmp_path):
+    spec = ModelSpec("x", "F5TTS_Base", "/c", str(tmp_path / "absent.txt"))
+    registry = LruModelRegistry(ModelSpec("d", "F5TTS_v1_Base"), FakeEngine, [spec], lambda s: None, 1)  # type: ignore[arg-type,return-value]
+    with pytest.raises(EngineError, match=r"absent\.txt"):
+        registry.unknown_characters("x", "abc")
