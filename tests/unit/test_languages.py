@@ -5,6 +5,7 @@ over arbitrary text in every language the normaliser reads."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -90,3 +91,10 @@ def test_any_text_keeps_its_written_pieces_and_loses_its_digits(language):
         assert normalize(result.text, language=language).text == result.text
 
     check()
+
+
+def test_the_readme_language_table_is_what_the_normaliser_says():
+    section = (Path(__file__).parents[2] / "README.md").read_text().split("### Languages and models", 1)[1]
+    rows = re.findall(r"^\| `([a-z]{2})` \| `([^`]+)` \| `([^`]+)` \|$", section.split("\n### ", 1)[0], re.MULTILINE)
+    assert {language for language, _, _ in rows} >= {"fr", "de", "es", "it", "ru", "ja"}
+    assert [normalize(written, language=language).text for language, written, _ in rows] == [s for _, _, s in rows]
