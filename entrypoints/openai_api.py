@@ -269,6 +269,9 @@ async def _upload(api: SpeechApi, request: Request) -> dict[str, Any]:
     }
     if isinstance(ref_text, str) and ref_text.strip():
         job["ref_text"] = ref_text
+    for field in ("model", "language"):  # the voice's model and language (README "Languages and models")
+        if isinstance(value := form.get(field), str) and value.strip():
+            job[field] = value.strip()
     try:
         upload = parse_job(job, api.limits)
         assert isinstance(upload, UploadRequest)

@@ -134,7 +134,7 @@ def voice_object(info: VoiceInfo) -> dict[str, Any]:
         "created_at": created,
         "duration": round(info.duration, 3),
         "ref_text": info.ref_text,
-    }
+    } | {key: value for key, value in (("model", info.model), ("language", info.language)) if value}
 
 
 def form_flag(value: object, name: str) -> bool:

@@ -11,7 +11,7 @@ import requests
 
 from tests.e2e.openai_server import running_openai_server
 from tests.e2e.worker import running_worker
-from tests.helpers import script_settings, tiny_f5_env
+from tests.helpers import audio_file, script_settings, tiny_f5_env
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-models-0123"
@@ -103,6 +103,15 @@ def test_the_openai_server_speaks_in_the_model_named(server):
     refused = requests.post(f"{server.base_url}/v1/audio/speech", json={**body, "model": "tts-9"}, headers=headers,
                             timeout=60)  # fmt: skip
     assert refused.status_code == 400 and "fr-tiny" in refused.json()["error"]["message"]
+    voice = requests.post(f"{server.base_url}/v1/audio/voices", headers=headers, timeout=60,
+                          files={"audio_sample": ("v.wav", audio_file(2.0), "audio/wav")},
+                          data={"name": "hans", "ref_text": "Guten Tag, ich bin Hans.", "model": "de-tiny",
+                                "language": "de"})  # fmt: skip
+    assert voice.status_code == 200, voice.text
+    assert (voice.json()["model"], voice.json()["language"]) == ("de-tiny", "de")
+    spoken = requests.post(f"{server.base_url}/v1/audio/speech", json={**body, "model": "tts-1", "voice": "hans"},
+                           headers=headers, timeout=120)  # fmt: skip
+    assert spoken.status_code == 200, spoken.text
     listed = requests.get(f"{server.base_url}/v1/models", headers=headers, timeout=10).json()["data"]
     served = {m["id"]: m for m in listed if "languages" in m}
     assert set(served) == {"F5TTS_tiny", "fr-tiny", "de-tiny"}
