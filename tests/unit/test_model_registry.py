@@ -212,3 +212,12 @@ def test_a_missing_vocabulary_is_an_engine_error_naming_the_file(tmp_path):
     registry = LruModelRegistry(ModelSpec("d", "F5TTS_v1_Base"), FakeEngine, [spec], lambda s: None, 1)  # type: ignore[arg-type,return-value]
     with pytest.raises(EngineError, match=r"absent\.txt"):
         registry.unknown_characters("x", "abc")
+
+
+def test_a_stream_speaks_in_its_model(models_env):
+    container = make_test_container(env={**models_env, "STREAMING": "1"})
+    answers = list(container.service().stream({"text": "un. deux. trois.", "model": "fr-base", "stream": True,
+                                               "return": "base64"}))  # fmt: skip
+    assert answers[-1]["model"] == "fr-base", answers[-1]
+    spoken = [item.text for call in engine_of(container, "fr-base").calls for item in call]
+    assert " ".join(spoken) == answers[-1]["spoken_text"]
