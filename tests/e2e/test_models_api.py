@@ -1,10 +1,12 @@
-"""Three tiny checkpoints of three architectures (v1 Base layout as the default, v0 Base and
-Small layouts from TTS_MODELS, each with its own vocabulary) served by one worker: through
-runpod's local API and through the OpenAI-compatible server, both in subprocesses."""
+"""Tiny checkpoints of three architectures (v1 Base layout as the default, v0 Base and Small
+layouts from TTS_MODELS, each with its own vocabulary; a fourth model shares the v0 files so
+the least recently used one must unload) served by one worker: through runpod's local API
+and through the OpenAI-compatible server, both in subprocesses."""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -21,14 +23,18 @@ KEY = "sk-test-models-0123"
 def models_env(tmp_path_factory):
     env = tiny_f5_env(tmp_path_factory.mktemp("tiny-v1"))
     models = []
-    for name, arch, language in (("fr-tiny", "v0", "fr"), ("de-tiny", "small", "de")):
-        files = script_settings("make_tiny_checkpoint.py", tmp_path_factory.mktemp(f"tiny-{arch}"), "--arch", arch)
+    written: dict[str, dict[str, str]] = {}
+    for name, arch, language in (("fr-tiny", "v0", "fr"), ("de-tiny", "small", "de"), ("it-tiny", "v0", "it")):
+        if arch not in written:
+            out = tmp_path_factory.mktemp(f"tiny-{arch}")
+            written[arch] = script_settings("make_tiny_checkpoint.py", out, "--arch", arch)
+        files = written[arch]
         models.append({"name": name, "architecture": files["F5_MODEL"], "checkpoint": files["F5_CKPT_FILE"],
                        "vocab": files["F5_VOCAB_FILE"], "languages": [language], "licence": "cc0"})  # fmt: skip
     return {
         **env,
         "TTS_MODELS": json.dumps(models),
-        "MAX_LOADED_MODELS": "1",
+        "MAX_LOADED_MODELS": "2",
         "STORAGE_URL": f"file://{tmp_path_factory.mktemp('store')}",
         "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),
     }
@@ -50,31 +56,48 @@ def loaded(worker) -> dict[str, bool]:
 
 
 def test_each_request_speaks_in_its_model_and_the_least_recently_used_unloads(worker):
-    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": False}
+    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": False, "it-tiny": False}
     french = output_of(worker.runsync({"text": "Il a 21 ans.", "model": "fr-tiny", "return": "base64"}))
     assert (french["model"], french["spoken_text"]) == ("fr-tiny", "Il a vingt et un ans.")
     assert french["duration"] > 0
-    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": True, "de-tiny": False}
     german = output_of(worker.runsync({"text": "Er ist 21.", "model": "de-tiny", "return": "base64"}))
     assert (german["model"], german["spoken_text"]) == ("de-tiny", "Er ist einundzwanzig.")
-    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": True}  # MAX_LOADED_MODELS=1
+    # three architectures resident side by side: v1 (the default), v0 and Small
+    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": True, "de-tiny": True, "it-tiny": False}
     default = output_of(worker.runsync({"text": "I am 21.", "return": "base64"}))
     assert (default["model"], default["spoken_text"]) == ("F5TTS_tiny", "I am twenty-one.")
-    again = output_of(worker.runsync({"text": "Il a 21 ans.", "model": "fr-tiny", "return": "base64", "seed": 7}))
-    assert again["model"] == "fr-tiny"
+    output_of(worker.runsync({"text": "Er ist 22.", "model": "de-tiny", "return": "base64"}))  # fr-tiny is now oldest
+    italian = output_of(worker.runsync({"text": "Ha 21 anni.", "model": "it-tiny", "return": "base64"}))
+    assert (italian["model"], italian["spoken_text"]) == ("it-tiny", "Ha ventuno anni.")
+    assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": True, "it-tiny": True}
+    again = output_of(worker.runsync({"text": "Il a 21 ans.", "model": "fr-tiny", "return": "base64"}))
+    assert again["model"] == "fr-tiny"  # loaded again on its next job
+
+
+def test_jobs_of_several_models_at_once_each_speak_in_their_own(worker):
+    jobs = [({"text": text, "model": model, "return": "base64", "seed": 3}, model)
+            for model, text in [("fr-tiny", "Bonjour."), ("de-tiny", "Guten Tag."), ("F5TTS_tiny", "Hello."),
+                                ("de-tiny", "Danke."), ("fr-tiny", "Merci.")]]  # fmt: skip
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(lambda job: worker.runsync(job[0]), jobs))
+    assert [output_of(answer)["model"] for answer in answers] == [model for _, model in jobs]
 
 
 def test_list_models_describes_the_registry(worker):
     models = output_of(worker.runsync({"endpoint": "list_models"}))["models"]
     assert [(m["name"], m["languages"], m["default"]) for m in models] == [
-        ("F5TTS_tiny", ["en", "zh"], True), ("fr-tiny", ["fr"], False), ("de-tiny", ["de"], False)]  # fmt: skip
+        ("F5TTS_tiny", ["en", "zh"], True), ("fr-tiny", ["fr"], False), ("de-tiny", ["de"], False),
+        ("it-tiny", ["it"], False)]  # fmt: skip
     assert all(m["licence"] for m in models)
 
 
 @pytest.mark.parametrize(
     ("job", "found"),
     [
-        ({"text": "hello", "model": "tts-9"}, "unknown model 'tts-9'; this worker serves F5TTS_tiny, fr-tiny, de-tiny"),
+        (
+            {"text": "hello", "model": "tts-9"},
+            "unknown model 'tts-9'; this worker serves F5TTS_tiny, fr-tiny, de-tiny, it-tiny",
+        ),
         ({"text": "Die Straße", "model": "fr-tiny"}, "'ß'"),
         ({"text": "Très bien", "model": "de-tiny"}, "'è'"),
     ],
@@ -114,5 +137,5 @@ def test_the_openai_server_speaks_in_the_model_named(server):
     assert spoken.status_code == 200, spoken.text
     listed = requests.get(f"{server.base_url}/v1/models", headers=headers, timeout=10).json()["data"]
     served = {m["id"]: m for m in listed if "languages" in m}
-    assert set(served) == {"F5TTS_tiny", "fr-tiny", "de-tiny"}
+    assert set(served) == {"F5TTS_tiny", "fr-tiny", "de-tiny", "it-tiny"}
     assert served["fr-tiny"]["languages"] == ["fr"] and served["fr-tiny"]["architecture"].endswith(".yaml")
