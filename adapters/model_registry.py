@@ -4,21 +4,25 @@ at most `max_loaded` resident, the least recently used unloaded first.
 The registry is built around whole engines: each model is the engine the worker builds for
 one checkpoint (with its own micro-batcher), so nothing inside an engine knows there are
 others. The default model is the worker's usual engine, given ready-made and never unloaded,
-so a worker with one model behaves exactly as before."""
+so a worker with one model behaves exactly as before. A model with calls running is never
+unloaded: a job is not cut short because another model was needed."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
+from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput
+from domain.synthesis import SynthesisItem
 from ports.model_registry import ModelInfo
-from ports.tts_engine import TtsEngine
+from ports.tts_engine import EngineStatus, TtsEngine
 
 log = structlog.get_logger()
 
@@ -37,10 +41,12 @@ class ModelSpec:
 
 
 class LoadedEngine:
-    """An engine and how to let it go (its micro-batcher's thread, its weights)."""
+    """An engine and how to let it go (its micro-batcher's thread, its weights); `in_use`
+    counts the calls running on it, which keep it loaded."""
 
     def __init__(self, engine: TtsEngine, close: Callable[[], None] = lambda: None) -> None:
         self.engine, self.close = engine, close
+        self.in_use = 0
 
 
 class LruModelRegistry:
@@ -58,10 +64,12 @@ class LruModelRegistry:
         self._default = default
         self._default_engine = default_engine
         self._specs = {spec.name: spec for spec in (default, *others)}
+        self._handles = {spec.name: _ModelEngine(self, spec.name) for spec in others}
         self._build = build
         self._max_loaded = max_loaded
-        self._loaded: OrderedDict[str, LoadedEngine] = OrderedDict()  # oldest use first
-        self._lock = threading.Lock()
+        self._loaded: OrderedDict[str, LoadedEngine] = OrderedDict()  # least recently used first
+        self._lock = threading.Lock()  # guards _loaded and the in_use counts; never held while loading
+        self._loading = threading.Lock()  # one load at a time: two first jobs of a model load it once
         self._vocab: dict[str, frozenset[str] | None] = {}
 
     @property
@@ -72,7 +80,8 @@ class LruModelRegistry:
         """Loads the models marked to load at start (as many as the bound allows)."""
         for spec in self._specs.values():
             if spec.preload and spec.name != self.default:
-                self.engine(spec.name)
+                with self.using(spec.name):
+                    pass
         return self
 
     def _spec(self, name: str) -> ModelSpec:
@@ -89,20 +98,58 @@ class LruModelRegistry:
         return [self.info(name) for name in self._specs]
 
     def engine(self, name: str) -> TtsEngine:
+        """The default model's engine, or a TTS_MODELS entry's handle, which loads the model
+        when a call needs it (so a model unloaded after a job was planned is loaded again)."""
+        self._spec(name)
+        return self._default_engine() if name == self.default else self._handles[name]
+
+    @contextlib.contextmanager
+    def using(self, name: str) -> Iterator[TtsEngine]:
+        """The model's engine, loaded if it is not, and kept loaded until the block ends."""
+        entry = self._acquire(name)
+        try:
+            yield entry.engine
+        finally:
+            with self._lock:
+                entry.in_use -= 1
+
+    def _acquire(self, name: str) -> LoadedEngine:
         spec = self._spec(name)
-        if name == self.default:
-            return self._default_engine()
-        with self._lock:  # one load at a time: two first jobs of a model load it once
-            if name in self._loaded:
-                self._loaded.move_to_end(name)
-                return self._loaded[name].engine
-            while self._loaded and len(self._loaded) >= self._max_loaded:
-                evicted, old = self._loaded.popitem(last=False)
-                log.info("model_unloaded", model=evicted)
+        if (entry := self._take(name)) is not None:
+            return entry
+        with self._loading:  # models already loaded keep serving while this one loads
+            if (entry := self._take(name)) is not None:
+                return entry
+            with self._lock:
+                evicted = self._evict_for_one()
+            for old_name, old in evicted:  # unloaded before the new one loads: its memory is needed
+                log.info("model_unloaded", model=old_name)
                 old.close()
             log.info("model_loading", model=name)
-            self._loaded[name] = self._build(spec)
-            return self._loaded[name].engine
+            entry = self._build(spec)
+            with self._lock:
+                entry.in_use += 1
+                self._loaded[name] = entry
+            return entry
+
+    def _take(self, name: str) -> LoadedEngine | None:
+        with self._lock:
+            entry = self._loaded.get(name)
+            if entry is not None:
+                self._loaded.move_to_end(name)
+                entry.in_use += 1
+            return entry
+
+    def _evict_for_one(self) -> list[tuple[str, LoadedEngine]]:
+        """Idle models, least recently used first, until one more fits the bound. A model
+        with calls running stays: the bound is then exceeded until a later load finds it idle."""
+        evicted = []
+        for name in list(self._loaded):
+            if len(self._loaded) < self._max_loaded:
+                break
+            if self._loaded[name].in_use == 0:
+                evicted.append((name, self._loaded.pop(name)))
+        return evicted
 
     def unknown_characters(self, name: str, text: str) -> set[str]:
         spec = self._spec(name)
@@ -114,8 +161,37 @@ class LruModelRegistry:
 
     def close(self) -> None:
         with self._lock:
-            while self._loaded:
-                self._loaded.popitem()[1].close()
+            loaded = list(self._loaded.values())
+            self._loaded.clear()
+        for entry in loaded:
+            entry.close()
+
+
+class _ModelEngine:
+    """A TTS_MODELS entry as a TtsEngine: each call runs on the model's engine, loading it
+    first if needed and holding it loaded while the call runs."""
+
+    def __init__(self, registry: LruModelRegistry, name: str) -> None:
+        self._registry, self.model_id = registry, name
+
+    @property
+    def sample_rate(self) -> int:
+        with self._registry.using(self.model_id) as engine:
+            return engine.sample_rate
+
+    def status(self) -> EngineStatus:
+        with self._registry.using(self.model_id) as engine:
+            return engine.status()
+
+    def synthesize(
+        self,
+        items: Sequence[SynthesisItem],
+        *,
+        urgent: bool = False,
+        between_steps: Callable[[], None] | None = None,
+    ) -> list[Audio]:
+        with self._registry.using(self.model_id) as engine:
+            return engine.synthesize(items, urgent=urgent, between_steps=between_steps)
 
 
 def _read_vocab(path: str) -> frozenset[str]:

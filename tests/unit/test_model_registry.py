@@ -40,8 +40,9 @@ WORDS = ("un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit")
 
 
 def engine_of(container, name: str) -> FakeEngine:
-    """The fake engine behind a model's micro-batcher."""
-    return container.models().engine(name)._engine
+    """The fake engine behind a loaded model's micro-batcher."""
+    with container.models().using(name) as batcher:
+        return batcher._engine
 
 
 def test_a_request_names_its_model_and_only_that_models_engine_speaks_it(models_env):
@@ -94,11 +95,41 @@ def test_unloading_closes_the_engine_and_a_later_job_loads_it_again():
     specs = [ModelSpec(name, "F5TTS_Base") for name in ("a", "b", "c")]
     registry = LruModelRegistry(ModelSpec("default", "F5TTS_v1_Base"), FakeEngine, specs, build, max_loaded=2)
     for name in ("a", "b", "a", "c", "b"):
-        registry.engine(name)
+        registry.engine(name).synthesize([])
     assert built == ["a", "b", "c", "b"]  # "a" used again before "c" came, so "b" went first
     assert closed == ["b", "a"]
     registry.close()
     assert sorted(closed) == ["a", "b", "b", "c"]
+
+
+def test_a_model_with_a_call_running_is_never_unloaded():
+    closed: list[str] = []
+
+    def build(spec: ModelSpec) -> LoadedEngine:
+        return LoadedEngine(FakeEngine(model_id=spec.name), lambda: closed.append(spec.name))
+
+    specs = [ModelSpec(name, "F5TTS_Base") for name in ("a", "b", "c")]
+    registry = LruModelRegistry(ModelSpec("default", "F5TTS_v1_Base"), FakeEngine, specs, build, max_loaded=1)
+    with registry.using("a"):  # a job of "a" is running
+        registry.engine("b").synthesize([])
+        assert closed == [] and {m.name for m in registry.models() if m.loaded} == {"default", "a", "b"}
+    registry.engine("c").synthesize([])  # "a" is idle now, and the least recently used
+    assert closed == ["a", "b"]
+
+
+def test_a_handle_planned_before_its_model_unloaded_loads_it_again():
+    built: list[str] = []
+
+    def build(spec: ModelSpec) -> LoadedEngine:
+        built.append(spec.name)
+        return LoadedEngine(FakeEngine(model_id=spec.name))
+
+    specs = [ModelSpec(name, "F5TTS_Base") for name in ("a", "b")]
+    registry = LruModelRegistry(ModelSpec("default", "F5TTS_v1_Base"), FakeEngine, specs, build, max_loaded=1)
+    planned = registry.engine("a")
+    registry.engine("b").synthesize([])
+    planned.synthesize([])
+    assert built == ["b", "a"]
 
 
 def test_an_unknown_model_is_invalid_input_naming_the_choices(models_env):
