@@ -222,7 +222,8 @@ class Synthesize:
             batch = plan.items[len(pieces) : len(pieces) + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = plan.engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))  # type: ignore[union-attr]
+                engine = plan.engine or self._engine
+                parts = engine.synthesize(batch, urgent=is_urgent(len(pieces), buffered, cost))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, len(pieces), parts, timer) if words else None
