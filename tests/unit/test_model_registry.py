@@ -255,8 +255,10 @@ def test_a_stream_speaks_in_its_model(models_env):
 
 
 def test_word_timestamps_keep_the_written_words_of_a_text_read_in_another_language():
-    answer = make_test_container().service().handle(
-        {"text": "Il a 21 ans, le 2024-03-05.", "language": "fr", "timestamps": True, "return": "base64"}
+    answer = (
+        make_test_container()
+        .service()
+        .handle({"text": "Il a 21 ans, le 2024-03-05.", "language": "fr", "timestamps": True, "return": "base64"})
     )
     assert answer["spoken_text"] == "Il a vingt et un ans, le cinq mars deux mille vingt-quatre."
     assert [word["word"] for word in answer["words"]] == ["Il", "a", "21", "ans,", "le", "2024-03-05."]
