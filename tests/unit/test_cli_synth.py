@@ -37,3 +37,15 @@ def test_a_bad_tag_is_reported_and_exits_1(monkeypatch, capsys, tmp_path):
     assert main(["synth", "Hi [pause:99s]", "--out", str(tmp_path / "out.wav")]) == 1
     assert "invalid_input: text: bad tag '[pause:99s]' at position 3" in capsys.readouterr().err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_language_reads_numbers_in_it(monkeypatch, capsys, tmp_path):
+    output = run(monkeypatch, capsys, tmp_path, "Il a 21 ans.", "--language", "fr")
+    assert output["spoken_text"] == "Il a vingt et un ans."
+
+
+def test_an_unknown_model_is_reported_and_exits_1(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("TTS_ENGINE", "fake")
+    monkeypatch.setenv("STORAGE_URL", f"file://{tmp_path}/store")
+    assert main(["synth", "Hi", "--model", "tts-9", "--out", str(tmp_path / "out.wav")]) == 1
+    assert "invalid_input: unknown model 'tts-9'" in capsys.readouterr().err
