@@ -262,3 +262,10 @@ def test_word_timestamps_keep_the_written_words_of_a_text_read_in_another_langua
     )
     assert answer["spoken_text"] == "Il a vingt et un ans, le cinq mars deux mille vingt-quatre."
     assert [word["word"] for word in answer["words"]] == ["Il", "a", "21", "ans,", "le", "2024-03-05."]
+
+
+def test_health_says_which_models_are_loaded(models_env):
+    service = make_test_container(env=models_env).service()
+    assert service.health()["models"] == {
+        "F5TTS_v1_Base": {"loaded": True}, "fr-base": {"loaded": False}, "de-base": {"loaded": True}}  # fmt: skip
+    assert "models" not in make_test_container().service().health()
