@@ -134,6 +134,9 @@ class WorkerService:
         if self.engine is not None:
             # how it runs, not whether it is healthy: a failed background compile serves on
             answer["engine"] = asdict(self.engine.status())
+        served = self.synthesize.models()
+        if len(served) > 1:  # a worker with TTS_MODELS: which are loaded now
+            answer["models"] = {info.name: {"loaded": info.loaded} for info in served}
         return {**answer, "healthy": ok, "status": "completed" if ok else "degraded"}
 
 
