@@ -183,15 +183,9 @@ class _ModelEngine:
         with self._registry.using(self.model_id) as engine:
             return engine.status()
 
-    def synthesize(
-        self,
-        items: Sequence[SynthesisItem],
-        *,
-        urgent: bool = False,
-        between_steps: Callable[[], None] | None = None,
-    ) -> list[Audio]:
+    def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         with self._registry.using(self.model_id) as engine:
-            return engine.synthesize(items, urgent=urgent, between_steps=between_steps)
+            return engine.synthesize(items, urgent=urgent)
 
 
 def _read_vocab(path: str) -> frozenset[str]:
