@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
@@ -21,6 +21,8 @@ from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
 from adapters.fsspec_store import FsspecStore
 from adapters.micro_batcher import AlignBatcher, MicroBatcher
+from adapters.model_registry import LoadedEngine, LruModelRegistry, ModelSpec
+from adapters.num2words_numbers import Num2WordsNumbers, languages
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
 from adapters.soundfile_codec import SoundfileCodec
@@ -130,6 +132,11 @@ def _whisper(model: str) -> object:
     return WhisperTranscriber(model=model)
 
 
+def _other_spellers() -> dict[str, Num2WordsNumbers]:
+    """Number words for every language beyond English and Chinese that num2words reads."""
+    return {language: Num2WordsNumbers(language) for language in languages()}
+
+
 DEFAULT_BATCH_ITEMS = 16  # the aligner's batch where BATCH_MAX_ITEMS is unset
 
 
@@ -139,12 +146,15 @@ def _micro_batcher(engine: TtsEngine, max_items: int, wait_ms: float) -> Iterato
     (application/concurrency.py). An engine that runs items row by row (F5) gets the step
     scheduler: jobs join its batch at the next ODE step, so it does not wait for company
     (`wait_ms`)."""
-    if isinstance(engine, RowEngine):
-        batcher: MicroBatcher | StepScheduler = StepScheduler(engine, max_rows=max_items).start()
-    else:
-        batcher = MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
+    batcher = _started_batcher(engine, max_items, wait_ms)
     yield batcher
     batcher.close()
+
+
+def _started_batcher(engine: TtsEngine, max_items: int, wait_ms: float) -> MicroBatcher | StepScheduler:
+    if isinstance(engine, RowEngine):
+        return StepScheduler(engine, max_rows=max_items).start()
+    return MicroBatcher(engine, max_items=max_items, wait_ms=wait_ms).start()
 
 
 def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> Iterator[AlignBatcher]:
@@ -153,6 +163,56 @@ def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> I
     batcher = AlignBatcher(aligner, max_items=max_items or DEFAULT_BATCH_ITEMS, wait_ms=wait_ms).start()
     yield batcher
     batcher.close()
+
+
+def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
+    """How one TTS_MODELS entry becomes an engine: the worker's own engine kind, built from
+    that model's files, behind its own micro-batcher (items of two models never share a
+    forward pass); unloading stops the batcher and lets the weights go."""
+
+    def build(spec: ModelSpec) -> LoadedEngine:
+        if settings.tts_engine == "fake":
+            engine: object = FakeEngine(model_id=spec.name)
+        else:
+            engine = _f5_engine(
+                StageTimer(),
+                model=spec.architecture,
+                ckpt_file=spec.checkpoint,
+                vocab_file=spec.vocab,
+                vocoder_path=settings.vocoder_path,
+                model_dir=settings.model_dir,
+                dtype=settings.tts_dtype,
+                compile=settings.tts_compile,
+                device=settings.tts_device,
+                max_batch_frames=settings.batch_max_frames,
+                runner=settings.tts_runner,
+                max_graphs=settings.tts_max_graphs,
+            )
+        batch_items = worker_concurrency(settings, engine.capacity()).batch_items  # type: ignore[attr-defined]
+        batcher = _started_batcher(engine, batch_items, settings.batch_wait_ms)  # type: ignore[arg-type]
+
+        def close() -> None:
+            batcher.close()
+            if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+                sys.modules["torch"].cuda.empty_cache()
+
+        return LoadedEngine(batcher, close)
+
+    return build
+
+
+def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
+    """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
+    name = settings.f5_model  # a config name, or a yaml's file name without .yaml
+    name = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
+    default = ModelSpec(name, settings.f5_model, languages=settings.default_languages, licence=settings.f5_licence)
+    others = [
+        ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
+        for e in settings.model_entries
+    ]
+    registry = LruModelRegistry(default, default_engine, others, _model_builder(settings), settings.max_loaded_models)
+    yield registry.start()
+    registry.close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -192,6 +252,7 @@ class Container(containers.DeclarativeContainer):
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=concurrency.provided.batch_items, wait_ms=config.batch_wait_ms
     )
+    models = providers.Resource(_model_registry, settings=settings, default_engine=batched_engine.provider)
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
         config.aligner_kind,
@@ -222,7 +283,10 @@ class Container(containers.DeclarativeContainer):
         as_model_reads=as_model_reads,
     )
     normalizer = providers.Singleton(
-        TextNormalizer, english=providers.Singleton(EnglishNumbers), chinese=providers.Singleton(ChineseNumbers)
+        TextNormalizer,
+        english=providers.Singleton(EnglishNumbers),
+        chinese=providers.Singleton(ChineseNumbers),
+        others=providers.Singleton(_other_spellers),
     )
     synthesize = providers.Singleton(
         Synthesize,
@@ -235,6 +299,7 @@ class Container(containers.DeclarativeContainer):
         max_audio_seconds=config.max_audio_seconds,
         aligner=batched_aligner,
         batch_items=batched_engine.provided.max_items,
+        models=models,
     )
     upload_voice = providers.Singleton(
         UploadVoice,
@@ -244,6 +309,7 @@ class Container(containers.DeclarativeContainer):
         transcriber=transcriber,
         max_seconds=config.max_voice_seconds,
         as_model_reads=as_model_reads,
+        models=models,
     )
     list_voices = providers.Singleton(ListVoices, voices=voices)
     delete_voice = providers.Singleton(DeleteVoice, voices=voices)

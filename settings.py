@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_URL_TTL = 7 * 24 * 3600  # the longest a presigned S3 URL may live
@@ -56,6 +56,25 @@ def parse_aliases(text: str) -> dict[str, str]:
     if chained:
         raise ValueError(f"{chained[0]!r} is an alias and the target of another: point both at the voice itself")
     return aliases
+
+
+class ModelEntry(BaseModel):
+    """One model of TTS_MODELS beside the default (F5_MODEL): its files, architecture (a
+    config name f5-tts ships or a yaml path), languages (the first is read when a request
+    names none), licence, and whether it loads at start or on first use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    architecture: str = "F5TTS_Base"
+    checkpoint: str
+    vocab: str
+    languages: list[str] = []
+    licence: str = ""
+    load: Literal["start", "first_use"] = "first_use"
+
+
+_MODEL_ENTRIES = TypeAdapter(list[ModelEntry])
 
 
 class SettingsError(ValueError):
@@ -99,6 +118,11 @@ class Settings(StartupMode):
     tts_max_graphs: PositiveInt = 24
     asr_model: str = "openai/whisper-large-v3-turbo"
     aligner_path: str | None = None  # word timestamps; default MODEL_DIR/mms-fa
+    # --- more models in one worker (README "Languages and models") ---------------------
+    f5_languages: str = "en,zh"  # the default model's languages, first-read-first
+    f5_licence: str = "cc-by-nc-4.0"
+    tts_models: str | None = None  # a JSON list of ModelEntry: models served beside the default
+    max_loaded_models: PositiveInt = 2  # of TTS_MODELS resident at once; the least recently used unloads
 
     # --- limits and batching ------------------------------------------------------
     max_text_chars: PositiveInt = 20_000
@@ -161,6 +185,24 @@ class Settings(StartupMode):
         if value is not None and not re.fullmatch(r"(tcp://[^\s/]+:\d+|unix://\S+)", value.strip()):
             raise ValueError("use tcp://HOST:PORT (e.g. tcp://0.0.0.0:10200) or unix://PATH")
         return value.strip() if value else value
+
+    @field_validator("tts_models", mode="after")
+    @classmethod
+    def _check_models(cls, value: str | None) -> str | None:
+        if value:
+            entries = _MODEL_ENTRIES.validate_json(value)
+            names = [entry.name for entry in entries]
+            if len(set(names)) != len(names):
+                raise ValueError(f"model names must differ: {', '.join(names)}")
+        return value
+
+    @property
+    def model_entries(self) -> list[ModelEntry]:
+        return _MODEL_ENTRIES.validate_json(self.tts_models) if self.tts_models else []
+
+    @property
+    def default_languages(self) -> tuple[str, ...]:
+        return tuple(lang.strip() for lang in self.f5_languages.split(",") if lang.strip())
 
     @property
     def voice_alias_map(self) -> dict[str, str]:

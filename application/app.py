@@ -94,4 +94,7 @@ class App:
         aligner["detail"] = self.aligner.detail if self.aligner else "no aligner configured"
         # how the engine runs, not whether it is healthy: a failed background compile serves on
         answer: dict[str, Any] = {"store": checks, "aligner": aligner, "engine": asdict(self.engine.status())}
+        served = self.synthesize.models()
+        if len(served) > 1:  # a worker with TTS_MODELS: which are loaded now
+            answer["models"] = {info.name: {"loaded": info.loaded} for info in served}
         return {**answer, "healthy": ok, "status": "completed" if ok else "degraded"}

@@ -48,9 +48,13 @@ class VoiceInfo:
     sample_rate: int
     sha256: str
     created_at: str
+    model: str | None = None  # the model that speaks it when a job names none (TTS_MODELS)
+    language: str | None = None  # how numbers are read when a job names none
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), sort_keys=True).encode()
+        """Unset optional fields are left out, so a voice reads the same to an older worker."""
+        fields = {key: value for key, value in asdict(self).items() if value is not None}
+        return json.dumps(fields, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> VoiceInfo:
@@ -65,13 +69,16 @@ class VoiceInfo:
             sample_rate=int(raw["sample_rate"]),  # type: ignore[call-overload]
             sha256=str(raw["sha256"]),
             created_at=str(raw["created_at"]),
+            model=str(raw["model"]) if raw.get("model") is not None else None,
+            language=str(raw["language"]) if raw.get("language") is not None else None,
         )
 
     def public(self) -> dict[str, object]:
         """The fields a client sees in `upload` and `list_voices` answers."""
-        return {
+        shown: dict[str, object] = {
             "name": self.name,
             "duration": round(self.duration, 3),
             "ref_text": self.ref_text,
             "created_at": self.created_at,
         }
+        return shown | {key: value for key, value in (("model", self.model), ("language", self.language)) if value}

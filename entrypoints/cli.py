@@ -45,7 +45,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         job["segments"] = [dict(zip(("voice", "text"), item.split("=", 1), strict=True)) for item in args.segment]
     if args.text is not None:
         job["text"] = args.text
-    optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step}
+    optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step,
+                "model": args.model, "language": args.language}  # fmt: skip
     job.update({key: value for key, value in optional.items() if value is not None})
     output = _handle(args, job)
     if "error" in output:
@@ -75,6 +76,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
         job["voice_file_base64"] = base64.b64encode(Path(args.source).read_bytes()).decode("ascii")
     if args.ref_text:
         job["ref_text"] = args.ref_text
+    job.update({key: value for key, value in (("model", args.model), ("language", args.language)) if value})
     return _answer(_handle(args, job))
 
 
@@ -157,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int)
     synth.add_argument("--speed", type=float)
     synth.add_argument("--nfe-step", type=int, dest="nfe_step")
+    synth.add_argument("--model", help="a model of TTS_MODELS (default: the voice's, else F5_MODEL)")
+    synth.add_argument("--language", help="read numbers in this language (fr, de, ...)")
     synth.set_defaults(run=cmd_synth)
 
     voices = commands.add_parser("voices", help="list, upload or delete voices")
@@ -169,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--example", action="store_true", help=example)
     upload.add_argument("--ref-text", dest="ref_text")
     upload.add_argument("--overwrite", action="store_true")
+    upload.add_argument("--model", help="the model that speaks this voice when a job names none")
+    upload.add_argument("--language", help="the language its numbers are read in when a job names none")
     delete = actions.add_parser("delete")
     delete.add_argument("name")
     voices.set_defaults(run=cmd_voices)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -20,7 +20,7 @@ from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice import voice_name
 from entrypoints import jobs
-from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListVoicesRequest
+from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListModelsRequest, ListVoicesRequest
 
 R = TypeVar("R")
 Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)
@@ -74,6 +74,10 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
         output["captions"] = result.captions
     if result.captions_url is not None:
         output["captions_url"] = result.captions_url
+    if result.model is not None:
+        output["model"] = result.model
+    if result.notes:
+        output["notes"] = list(result.notes)
     return output
 
 
@@ -98,6 +102,12 @@ def _run_upload(use: UseCases, request: UploadRequest) -> Answer:
 def _run_list(use: UseCases, request: ListVoicesRequest) -> Answer:
     voices = use.list_voices()
     return {"voices": [v.public() for v in voices], "status": "completed"}, {"voices": len(voices)}
+
+
+def _run_list_models(use: UseCases, request: ListModelsRequest) -> Answer:
+    models = use.synthesize.models()
+    listed = [{**asdict(info), "languages": list(info.languages)} for info in models]
+    return {"models": listed, "status": "completed"}, {"models": len(models)}
 
 
 def _run_delete(use: UseCases, request: DeleteVoiceRequest) -> Answer:
@@ -128,6 +138,8 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
                 "format": r.format,
                 "timestamps": r.timestamps,
                 "captions": r.captions,
+                "model": r.model,
+                "language": r.language,
             },
         ),
         Endpoint(
@@ -138,6 +150,7 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
             lambda r: {"voice": r.name, "source": "url" if r.url else "base64"},
         ),
         Endpoint("list_voices", jobs._ListJob, lambda job, limits: ListVoicesRequest(), _run_list),
+        Endpoint("list_models", jobs._ListModelsJob, lambda job, limits: ListModelsRequest(), _run_list_models),
         Endpoint(
             "delete_voice",
             jobs._DeleteJob,

@@ -40,7 +40,12 @@ class HealthRequest:
     pass
 
 
-Request = TtsRequest | UploadRequest | ListVoicesRequest | DeleteVoiceRequest | HealthRequest
+@dataclass(frozen=True)
+class ListModelsRequest:
+    pass
+
+
+Request = TtsRequest | UploadRequest | ListVoicesRequest | DeleteVoiceRequest | HealthRequest | ListModelsRequest
 
 
 class _Job(BaseModel):
@@ -74,6 +79,8 @@ class _TtsJob(_Job):
     normalize: bool = True
     timestamps: bool = False
     captions: Literal["srt", "vtt"] | None = None
+    model: Annotated[str, Field(max_length=64)] | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
 
 
 class _UploadJob(_Job):
@@ -83,10 +90,16 @@ class _UploadJob(_Job):
     voice_file_base64: str | None = None
     ref_text: Annotated[str, Field(max_length=2000)] | None = None
     overwrite: bool = False
+    model: Annotated[str, Field(max_length=64)] | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
 
 
 class _ListJob(_Job):
     endpoint: Literal["list_voices"]
+
+
+class _ListModelsJob(_Job):
+    endpoint: Literal["list_models"]
 
 
 class _DeleteJob(_Job):
@@ -137,6 +150,8 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
         normalize=job.normalize,
         timestamps=job.timestamps,
         captions=job.captions,
+        model=job.model,
+        language=job.language,
     )
 
 
@@ -168,6 +183,8 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
         data=data,
         ref_text=job.ref_text,
         overwrite=job.overwrite,
+        model=job.model,
+        language=job.language,
     )
 
 

@@ -142,7 +142,15 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "f5-tts-worker"} for name in MODELS]
+        """OpenAI's names (the default model), then each model the worker serves, described."""
+        data: list[dict[str, Any]] = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "f5-tts-worker"} for name in MODELS
+        ]
+        served = api.synthesize.models()
+        for info in served if len(served) > 1 else ():
+            described = {"architecture": info.architecture, "languages": list(info.languages),
+                         "licence": info.licence, "loaded": info.loaded, "default": info.default}  # fmt: skip
+            data.append({"id": info.name, "object": "model", "created": 0, "owned_by": "f5-tts-worker", **described})
         return {"object": "list", "data": data}
 
     @app.get("/v1/audio/models")
@@ -210,7 +218,7 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
 
 
 async def _speech(api: App, request: Request) -> Response:
-    speech = parse_speech(await _json(request), api.limits)
+    speech = parse_speech(await _json(request), api.limits, [m.name for m in api.synthesize.models()])
     try:
         return await _answer(api, speech)
     except VoiceNotFound as exc:
@@ -325,6 +333,9 @@ async def _upload(api: App, request: Request) -> dict[str, Any]:
     }
     if isinstance(ref_text, str) and ref_text.strip():
         job["ref_text"] = ref_text
+    for field in ("model", "language"):  # the voice's model and language (README "Languages and models")
+        if isinstance(value := form.get(field), str) and value.strip():
+            job[field] = value.strip()
     try:
         upload = parse_job(job, api.limits)
         assert isinstance(upload, UploadRequest)

@@ -7,6 +7,7 @@ names, `seed`, `nfe_step` and every other extension field the job API takes) app
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -83,18 +84,18 @@ class SpeechRequest:
     openai_voice: bool  # an OpenAI built-in name: falls back to the default voice when none is stored
 
 
-def parse_speech(payload: object, limits: Limits) -> SpeechRequest:
-    """A speech request, or ApiError (422 for a body of the wrong shape, 400 for bad values)."""
+def parse_speech(payload: object, limits: Limits, served: Sequence[str] = ()) -> SpeechRequest:
+    """A speech request, or ApiError (422 for a body of the wrong shape, 400 for bad values).
+    `served` are the worker's own model names (TTS_MODELS); OpenAI's names mean the default."""
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_input", "the body must be a JSON object")
     try:
         body = SpeechBody.model_validate(payload)
     except ValidationError as exc:
         raise _schema_error(exc) from None
-    if body.model not in MODELS:
-        raise ApiError(
-            400, "invalid_input", f"unknown model {clipped(body.model)}; use one of {', '.join(MODELS)}", "model"
-        )
+    if body.model not in MODELS and body.model not in served:
+        choices = ", ".join((*MODELS, *served))
+        raise ApiError(400, "invalid_input", f"unknown model {clipped(body.model)}; use one of {choices}", "model")
     if not body.input.strip():
         raise ApiError(400, "invalid_input", "input must not be empty", "input")
     extras = dict(body.model_extra or {})
@@ -102,6 +103,8 @@ def parse_speech(payload: object, limits: Limits) -> SpeechRequest:
         raise ApiError(422, "invalid_input", f"unknown field {reserved[0]!r}", reserved[0])
     voice = body.voice.id if isinstance(body.voice, _VoiceRef) else body.voice
     job = {**extras, "text": body.input, "voice": voice, "speed": body.speed, "format": body.response_format}
+    if body.model not in MODELS:
+        job["model"] = body.model
     try:
         request = parse_job({**job, "return": "base64"}, limits)
     except TtsError as exc:
@@ -131,7 +134,7 @@ def voice_object(info: VoiceInfo) -> dict[str, Any]:
         "created_at": created,
         "duration": round(info.duration, 3),
         "ref_text": info.ref_text,
-    }
+    } | {key: value for key, value in (("model", info.model), ("language", info.language)) if value}
 
 
 def form_flag(value: object, name: str) -> bool:

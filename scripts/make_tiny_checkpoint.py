@@ -6,11 +6,17 @@ what the release holds (an F5 `safetensors` file with `ema_model.` keys, `vocab.
 Vocos `config.yaml` + `pytorch_model.bin`) with random weights, and prints the KEY=VALUE
 settings that make the worker load it.
 
-    python scripts/make_tiny_checkpoint.py OUT_DIR [--size tiny|base]
+    python scripts/make_tiny_checkpoint.py OUT_DIR [--size tiny|base] [--arch v1|v0|small]
 
 `tiny` (default) is a 2-layer, 64-wide DiT with its own model config (hence F5_MODEL) that
-loads and runs on a CPU in seconds; `base` has F5TTS_v1_Base's real sizes (337 M
-parameters) and costs what the trained model costs to run, for benchmarks.
+loads and runs on a CPU in seconds; `base` has the architecture's real sizes (F5TTS_v1_Base:
+337 M parameters) and costs what the trained model costs to run, for benchmarks.
+
+`--arch` picks the layout: `v1` (F5TTS_v1_Base, the default model), `v0` (F5TTS_Base, the
+layout of every community Base fine-tune: `text_mask_padding: False`, `pe_attn_head: 1`) or
+`small` (F5TTS_Small's layout). Tiny v0 and small checkpoints come with their own small
+character vocabularies (French, German), as community checkpoints do, so a test can load
+several at once and see each speak only its own characters.
 """
 
 from __future__ import annotations
@@ -50,6 +56,18 @@ MEL_SPEC = {
     "n_fft": 1024,
     "mel_spec_type": "vocos",
 }
+ARCHITECTURES = {"v1": "F5TTS_v1_Base", "v0": "F5TTS_Base", "small": "F5TTS_Small"}
+# the tiny layouts: v1's, and v0's flags (which F5TTS_Small shares) at tiny and smaller-tiny sizes
+TINY_ARCHES = {
+    "v1": TINY_ARCH,
+    "v0": {**TINY_ARCH, "text_mask_padding": False, "pe_attn_head": 1},
+    "small": {**TINY_ARCH, "dim": 48, "depth": 3, "dim_head": 24, "text_mask_padding": False, "pe_attn_head": 1},
+}
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TINY_VOCABS = {  # v1 keeps the vocabulary f5-tts ships; None
+    "v0": " " + _LETTERS + "àâæçéèêëîïôœùûüÿÀÂÇÉÈÊÎÔÙÛ.,;:!?'-\"«»",
+    "small": " " + _LETTERS + "äöüßÄÖÜ.,;:!?'-\"„“",
+}
 VOCOS_SIZES = {"tiny": (64, 128, 2), "base": (512, 1536, 8)}  # dim, intermediate_dim, layers (the release's)
 
 
@@ -82,30 +100,36 @@ def randomise_zeroed(dit: torch.nn.Module) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
 
 
-def write(out: Path, size: str, seed: int) -> dict[str, Path]:
+def write(out: Path, size: str, seed: int, arch_name: str = "v1") -> dict[str, Path]:
     from safetensors.torch import save_file
     from vocos import Vocos
 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     vocab_path = out / "vocab.txt"
-    shutil.copyfile(f5_package_dir() / "infer" / "examples" / "vocab.txt", vocab_path)
+    if size == "tiny" and arch_name in TINY_VOCABS:
+        vocab_path.write_text("".join(f"{char}\n" for char in TINY_VOCABS[arch_name]), encoding="utf-8")
+    else:
+        shutil.copyfile(f5_package_dir() / "infer" / "examples" / "vocab.txt", vocab_path)
     settings: dict[str, Path] = {}
     if size == "tiny":
-        config_path = out / "F5TTS_tiny.yaml"
+        name = "F5TTS_tiny" if arch_name == "v1" else f"F5TTS_tiny_{arch_name}"
+        config_path = out / f"{name}.yaml"
         config = {
             "model": {
-                "name": "F5TTS_tiny",
+                "name": name,
                 "tokenizer": "custom",
                 "backbone": "DiT",
-                "arch": TINY_ARCH,
+                "arch": TINY_ARCHES[arch_name],
                 "mel_spec": MEL_SPEC,
             }
         }
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         settings["F5_MODEL"] = config_path
     else:
-        config_path = f5_package_dir() / "configs" / "F5TTS_v1_Base.yaml"
+        config_path = f5_package_dir() / "configs" / f"{ARCHITECTURES[arch_name]}.yaml"
+        if arch_name != "v1":
+            settings["F5_MODEL"] = config_path
     cfg = load_model_config(config_path)
     arch = dict(cfg["arch"])
     dit = import_f5_model().DiT(**arch, text_num_embeds=len(read_vocab(vocab_path)), mel_dim=100)
@@ -127,9 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--size", choices=("tiny", "base"), default="tiny")
+    parser.add_argument("--arch", choices=tuple(ARCHITECTURES), default="v1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for key, value in write(args.out_dir.resolve(), args.size, args.seed).items():
+    for key, value in write(args.out_dir.resolve(), args.size, args.seed, args.arch).items():
         print(f"{key}={value}")
 
 

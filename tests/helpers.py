@@ -63,11 +63,11 @@ def claimed_long_flac(seconds: int = 2048, rate: int = 8000, channels: int = 8) 
     return buffer.getvalue()
 
 
-def script_settings(script: str, out: Path) -> dict[str, str]:
+def script_settings(script: str, out: Path, *args: str) -> dict[str, str]:
     """Run one of the project's scripts that write a tiny random model (make_tiny_checkpoint.py,
     make_tiny_aligner.py) into `out`, and return the KEY=VALUE settings it prints to load it."""
     printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), str(out)],
+        [sys.executable, str(ROOT / "scripts" / script), str(out), *args],
         check=True,
         capture_output=True,
         text=True,

@@ -18,8 +18,9 @@ Design rules, each checked by the tests:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from domain.text.languages import WORDS, LanguageNormalizer
 from domain.text.spoken import SpokenPiece, SpokenText, plain_pieces
 from domain.text.vocabulary import (
     ABBREVIATIONS,
@@ -106,21 +107,45 @@ _AMPM = {"a": ("a m", "上午"), "p": ("p m", "下午")}
 
 
 class TextNormalizer:
-    """`normalizer(text)` -> SpokenText. Never raises for any string."""
+    """`normalizer(text)` -> SpokenText. Never raises for any string.
 
-    def __init__(self, english: NumberSpeller, chinese: NumberSpeller) -> None:
+    `others` are spellers of further languages (fr, de, ...), read by their own, smaller rule
+    set (`domain.text.languages`) where a request names that language; a language with a
+    speller but no word table, or neither, is not read (`reads`)."""
+
+    def __init__(
+        self, english: NumberSpeller, chinese: NumberSpeller, others: Mapping[str, NumberSpeller] | None = None
+    ) -> None:
         self._spellers = {EN: english, ZH: chinese}
+        self._others = {
+            lang: LanguageNormalizer(speller, WORDS[lang]) for lang, speller in (others or {}).items() if lang in WORDS
+        }
         self._handlers: dict[str, Callable[[str, str, _Context], str]] = {
             name: getattr(self, f"_say_{name}") for name in _NAMES
         }
 
-    def __call__(self, text: str, offset: int = 0) -> SpokenText:
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages whose numbers this normaliser reads."""
+        return (EN, ZH, *self._others)
+
+    def reads(self, language: str | None) -> bool:
+        """Whether `language` (None: English and Chinese, told apart by the text) is read here."""
+        return language is None or language in self.languages
+
+    def __call__(self, text: str, offset: int = 0, language: str | None = None) -> SpokenText:
         """`offset` is where `text` starts in the request's text, so pieces carry request offsets.
+        `language` other than English or Chinese reads the text with that language's rules, or
+        says it as written where there are none (`reads`).
 
         A rewrite can form a new token with its neighbour ("0/0.com" reads "zero over
         zero.com", itself a domain), so the rules run again on the result until nothing
         changes, each later rewrite merged into the pieces it touches: normalising is
         idempotent and every piece still maps to written text."""
+        if language in self._others:
+            return self._others[language](text, offset)
+        if not self.reads(language):
+            return SpokenText.verbatim(text, offset)
         pieces: list[SpokenPiece] = []
         position = 0
         rewrites = self._rewrites(text)

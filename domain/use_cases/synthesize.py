@@ -21,7 +21,7 @@ from domain.text.normalize import TextNormalizer
 from domain.text.script import Pause, Speech, VoiceText, named_voices, parse_script
 from domain.text.spoken import SpokenText
 from domain.timing import StageTimer
-from domain.voice import DEFAULT_VOICE
+from domain.voice import DEFAULT_VOICE, VoiceInfo
 from domain.voice_library import VoiceLibrary
 from domain.word_timing import (
     AlignmentItem,
@@ -36,6 +36,7 @@ from domain.word_timing import (
 from ports.aligner import Aligner
 from ports.audio_encoder import AudioEncoder
 from ports.blob_store import BlobStore
+from ports.model_registry import ModelInfo, ModelRegistry
 from ports.tts_engine import TtsEngine
 
 MAX_SEED = 2**31 - 1
@@ -83,6 +84,8 @@ class TtsRequest:
     normalize: bool = True
     timestamps: bool = False
     captions: str | None = None
+    model: str | None = None  # a registry name; None: the default model
+    language: str | None = None  # how numbers are read; None: the model's first language
     #: called as chunks complete (a job run in several engine calls, or each streamed chunk)
     progress: Callable[[Progress], None] | None = field(default=None, compare=False, repr=False)
 
@@ -112,6 +115,8 @@ class TtsResult:
     words: tuple[WordTiming, ...] | None = None
     captions: str | None = None
     captions_url: str | None = None
+    model: str | None = None  # set where the worker serves several models
+    notes: tuple[str, ...] = ()  # what the client should know about how the text was read
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,9 @@ class _Plan:
     written: list[Token] = field(default_factory=list)  # as the client wrote them
     owners: list[tuple[int, ...]] = field(default_factory=list)  # spoken token -> written words
     speech_slots: list[int] = field(default_factory=list)  # item -> its layout slot
+    engine: TtsEngine | None = None  # the request's model's engine
+    model: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 class Synthesize:
@@ -155,8 +163,10 @@ class Synthesize:
         clock: Callable[[], float] = time.monotonic,
         aligner: Aligner | None = None,
         batch_items: int | None = None,
+        models: ModelRegistry | None = None,
     ) -> None:
         self._engine = engine
+        self._models = models
         self._batch_items = batch_items  # the most chunks the engine runs in one call
         self._aligner = aligner
         self._clock = clock
@@ -219,7 +229,8 @@ class Synthesize:
             batch = plan.items[done_items : done_items + size]
             started = self._clock()
             with timer.stage("engine"):
-                parts = self._engine.synthesize(batch, urgent=is_urgent(done_items, buffered, cost))
+                engine = plan.engine or self._engine
+                parts = engine.synthesize(batch, urgent=is_urgent(done_items, buffered, cost))
             produced = sum(part.duration for part in parts)
             cost = (self._clock() - started) / produced if produced > 0 else None
             spans = self._align(plan, done_items, parts, timer) if words else None
@@ -257,12 +268,13 @@ class Synthesize:
         """Every chunk in one engine call; with a progress callback, in calls of what the
         engine runs at once, reporting after each. The audio is the same either way: each
         item's audio depends only on that item (the engine contract)."""
+        engine = plan.engine or self._engine
         if report is None:
-            return self._engine.synthesize(plan.items)
+            return engine.synthesize(plan.items)
         size = self._batch_items or len(plan.items)
         parts: list[Audio] = []
         for start in range(0, len(plan.items), size):
-            parts.extend(self._engine.synthesize(plan.items[start : start + size]))
+            parts.extend(engine.synthesize(plan.items[start : start + size]))
             report(_progress(plan, len(parts), sum(part.duration for part in parts)))
         return parts
 
@@ -358,8 +370,9 @@ class Synthesize:
         parts = list(request.segments) or [VoiceText(request.voice, request.text)]
         script = parse_script(parts)
         words: tuple[list, list, list, list] = ([], [], [], [])
-        references = self._references(named_voices(parts), script, timer)
+        infos, references = self._references(named_voices(parts), script, timer)
         seed = request.seed if request.seed is not None else random.SystemRandom().randint(0, MAX_SEED)
+        model, engine, language, notes = self._model(request, next(iter(infos.values()), None))
         layout: list[Slot] = []
         items: list[SynthesisItem] = []
         last_voice: str | None = None  # voice of the last slot when it is speech
@@ -372,7 +385,7 @@ class Synthesize:
             budget = chunk_budget(prepare_ref_text(reference.text), min(reference.audio.duration, MAX_REF_SECONDS),
                                   request.params.speed)  # fmt: skip
             spoken = (
-                self._normalizer(part.text, part.offset)
+                self._normalizer(part.text, part.offset, language)
                 if request.normalize
                 else SpokenText.verbatim(part.text, part.offset)
             )
@@ -388,17 +401,63 @@ class Synthesize:
                 last_voice = part.voice
         if not items:
             raise InvalidInput("text has nothing to speak")
+        if model is not None:
+            self._refuse_unknown_characters(model, [item.text for item in items])
         tokens, chunk_list, written, owners = words
         spoken_text = " ".join(slot.text for slot in layout if isinstance(slot, SpeechSlot))
         first_voice = next(slot.voice for slot in layout if isinstance(slot, SpeechSlot))
         self._refuse_too_long(list(references), items, layout, request.params)
         return _Plan(voice=first_voice, seed=seed, items=items, layout=layout, spoken_text=spoken_text,
                      tokens=tokens, chunk_words=chunk_list, written=written, owners=owners,
-                     speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)])  # fmt: skip
+                     speech_slots=[i for i, slot in enumerate(layout) if isinstance(slot, SpeechSlot)],
+                     engine=engine, model=model, notes=notes)  # fmt: skip
 
-    def _references(self, voices: list[str], script: list[Speech | Pause], timer: StageTimer) -> dict[str, Reference]:
-        """Every voice the request names, decoded only once what needs no audio has passed:
-        how many voices, whether each exists, and whether its pauses alone are too long."""
+    def models(self) -> list[ModelInfo]:
+        """The models this worker serves (none listed without a registry)."""
+        return self._models.models() if self._models is not None else []
+
+    def _model(
+        self, request: TtsRequest, voice: VoiceInfo | None
+    ) -> tuple[str | None, TtsEngine, str | None, tuple[str, ...]]:
+        """The request's model, else its (first) voice's, else the default (None: the worker's
+        one engine); its engine; the language numbers are read in (the request's, else the
+        voice's, else the model's first); and a note where that language has no rules."""
+        voice_model, voice_language = (voice.model, voice.language) if voice is not None else (None, None)
+        if self._models is None:
+            if request.model is not None:
+                raise InvalidInput(f"unknown model {request.model[:64]!r}; this worker serves one model")
+            language = request.language or voice_language
+            return None, self._engine, language, self._language_notes(language)
+        name = request.model or voice_model or self._models.default
+        info = self._models.info(name)
+        language = request.language or voice_language or (info.languages[0] if info.languages else None)
+        several = len(self._models.models()) > 1
+        engine = self._engine if name == self._models.default else self._models.engine(name)
+        return (name if several else None), engine, language, self._language_notes(language)
+
+    def _language_notes(self, language: str | None) -> tuple[str, ...]:
+        if self._normalizer.reads(language):
+            return ()
+        return (f"numbers, dates and symbols are not read in {language!r} (no rules for it): the text is spoken "
+                f"as written; languages read: {', '.join(self._normalizer.languages)}",)  # fmt: skip
+
+    def _refuse_unknown_characters(self, model: str, texts: list[str]) -> None:
+        """The model would silently drop characters its vocabulary lacks: refused, naming them."""
+        assert self._models is not None
+        missing = sorted(set().union(*(self._models.unknown_characters(model, text) for text in texts)))
+        if missing:
+            shown = " ".join(repr(char) for char in missing[:20]) + (" ..." if len(missing) > 20 else "")
+            raise InvalidInput(
+                f"model {model!r} cannot say {shown}: its vocabulary lacks them; write them another way "
+                "or choose a model for this language"
+            )
+
+    def _references(
+        self, voices: list[str], script: list[Speech | Pause], timer: StageTimer
+    ) -> tuple[dict[str, VoiceInfo], dict[str, Reference]]:
+        """Every voice the request names (its metadata, and its audio decoded only once what
+        needs no audio has passed: how many voices, whether each exists, and whether its
+        pauses alone are too long)."""
         if len(voices) > MAX_VOICES:
             raise InvalidInput(f"the request names {len(voices)} voices; at most {MAX_VOICES} may speak in one request")
         infos = {voice: self._voices.info(voice) for voice in voices}
@@ -408,7 +467,7 @@ class Synthesize:
                 f"the pauses alone would be {silence:.1f} s of audio; the limit is {self._max_audio_seconds:g} s: "
                 "send fewer pauses or split them into several jobs"
             )
-        return {voice: self._voices.reference(voice, timer, infos[voice])[1] for voice in voices}
+        return infos, {voice: self._voices.reference(voice, timer, infos[voice])[1] for voice in voices}
 
     @staticmethod
     def _trace(words: tuple[list, list, list, list], spoken: SpokenText, chunks: list[str], text: str,
@@ -481,6 +540,8 @@ class Synthesize:
             segments=tuple(segments),
             timings=timer.seconds,
             words=tuple(words) if request.timestamps and words is not None else None,
+            model=plan.model,
+            notes=plan.notes,
         )
 
     def _publish(self, key: str, data: bytes, ext: str, content_type: str) -> str:

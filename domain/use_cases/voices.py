@@ -15,6 +15,7 @@ from domain.voice import VoiceInfo
 from domain.voice_library import VoiceLibrary
 from ports.audio_codec import AudioCodec
 from ports.audio_fetcher import AudioFetcher
+from ports.model_registry import ModelRegistry
 from ports.transcriber import Transcriber
 
 # Speech runs at about 12-16 UTF-8 bytes a second whatever the script: conversational English
@@ -35,6 +36,8 @@ class UploadRequest:
     data: bytes | None = None
     ref_text: str | None = None
     overwrite: bool = False
+    model: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,11 @@ class UploadVoice:
         max_seconds: float = 60.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         as_model_reads: Callable[[Audio], Audio] = lambda audio: audio,
+        models: ModelRegistry | None = None,
     ) -> None:
         """`as_model_reads` turns a decoded upload into what is stored: the audio the engine
         reads from it (its rate, mono, the seconds it uses), so no request decodes more."""
+        self._models = models
         self._voices = voices
         self._codec = codec
         self._fetcher = fetcher
@@ -71,6 +76,10 @@ class UploadVoice:
     def __call__(self, request: UploadRequest) -> UploadResult:
         timer = StageTimer()
         self._refuse_existing(request)
+        if request.model is not None:  # InvalidInput naming the choices for a model not served
+            if self._models is None:
+                raise InvalidInput(f"unknown model {request.model[:64]!r}; this worker serves one model")
+            self._models.info(request.model)
         with timer.stage("fetch"):
             data = request.data if request.data is not None else self._fetcher.fetch(request.url or "")
         with timer.stage("decode"):
@@ -97,6 +106,8 @@ class UploadVoice:
             sample_rate=audio.sample_rate,
             sha256=hashlib.sha256(wav).hexdigest(),
             created_at=self._now().isoformat(timespec="seconds"),
+            model=request.model,
+            language=request.language,
         )
         with self._writing, timer.stage("store"):
             self._refuse_existing(request)

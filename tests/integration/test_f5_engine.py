@@ -39,17 +39,21 @@ pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_checkpoint.py"
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def tiny_checkpoint(out_dir: Path, *args: str) -> dict[str, str]:
     out = io.StringIO()
     argv = sys.argv
-    sys.argv = [str(SCRIPT), str(tmp_path_factory.mktemp("tiny"))]
+    sys.argv = [str(SCRIPT), str(out_dir), *args]
     try:
         with contextlib.redirect_stdout(out):
             runpy.run_path(str(SCRIPT), run_name="__main__")
     finally:
         sys.argv = argv
     return dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
 
 
 def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
@@ -241,6 +245,10 @@ def test_remove_silence_never_lengthens(fp32_engine: f5_engine.F5Engine) -> None
 
 @pytest.fixture
 def upstream(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    return upstream_model(settings, monkeypatch)
+
+
+def upstream_model(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     """Upstream's `F5TTS` on the same files, inference path unchanged.
 
     Three things differ from `F5TTS()` and none touches inference: its constructor only
@@ -307,6 +315,32 @@ def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine,
             str(path), ref.text, text, nfe_step=nfe, seed=1234, show_info=lambda *a: None, progress=None
         )
     got = to_numpy(fp32_engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=nfe)])[0])
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.fixture(scope="module", params=["v0", "small"])
+def other_arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The layouts of the community checkpoints: v0 Base (text_mask_padding False,
+    pe_attn_head 1) and Small, tiny, each with its own character vocabulary."""
+    return tiny_checkpoint(tmp_path_factory.mktemp(f"tiny-{request.param}"), "--arch", request.param)
+
+
+def test_other_architectures_match_upstream(other_arch: dict[str, str], tmp_path: Path, monkeypatch) -> None:
+    """As above, for each other layout: same checkpoint, seed and text, the same waveform."""
+    model = upstream_model(other_arch, monkeypatch)
+    engine = build(other_arch)
+    ref = voiced_reference()
+    path = tmp_path / "ref.wav"
+    sf.write(path, to_numpy(ref.audio), 24000, subtype="PCM_16")
+    decoded, rate = sf.read(path, dtype="float32")
+    reference = Reference(key="parity", audio=from_numpy(decoded, rate), text=ref.text)
+    text = "The quick brown fox jumps over the lazy dog."
+    with contextlib.redirect_stdout(io.StringIO()):
+        expected, _, _ = model.infer(
+            str(path), ref.text, text, nfe_step=16, seed=1234, show_info=lambda *a: None, progress=None
+        )
+    got = to_numpy(engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=16)])[0])
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-5)
 

@@ -50,3 +50,15 @@ def test_the_readme_narrator_comes_from_the_clip_shipped_with_f5_tts(monkeypatch
     output = run(monkeypatch, capsys, tmp_path, "Hi. [voice:narrator] Hello.")
     assert [s["voice"] for s in output["segments"] if s["voice"]] == ["default", "narrator"]
     assert main(["voices", "upload", "narrator"]) == 2  # neither a file nor --example
+
+
+def test_language_reads_numbers_in_it(monkeypatch, capsys, tmp_path):
+    output = run(monkeypatch, capsys, tmp_path, "Il a 21 ans.", "--language", "fr")
+    assert output["spoken_text"] == "Il a vingt et un ans."
+
+
+def test_an_unknown_model_is_reported_and_exits_1(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("TTS_ENGINE", "fake")
+    monkeypatch.setenv("STORAGE_URL", f"file://{tmp_path}/store")
+    assert main(["synth", "Hi", "--model", "tts-9", "--out", str(tmp_path / "out.wav")]) == 1
+    assert "invalid_input: unknown model 'tts-9'" in capsys.readouterr().err

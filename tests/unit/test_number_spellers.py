@@ -4,7 +4,8 @@ import pytest
 
 from adapters.chinese_numbers import ChineseNumbers
 from adapters.english_numbers import EnglishNumbers
-from tests.contracts.number_speller import NumberSpellerContract
+from adapters.num2words_numbers import Num2WordsNumbers, languages
+from tests.contracts.number_speller import DIGIT, NumberSpellerContract
 
 
 class TestEnglishNumbersContract(NumberSpellerContract):
@@ -40,3 +41,45 @@ def test_golden_readings(call, english, chinese):
     method, argument = call
     assert getattr(EnglishNumbers(), method)(argument) == english
     assert getattr(ChineseNumbers(), method)(argument) == chinese
+
+
+NO_ORDINALS = ("lv", "ar")  # num2words has none (Latvian) or says some as cardinals (Arabic 20)
+
+
+@pytest.mark.parametrize("language", [lang for lang in languages() if lang not in NO_ORDINALS])
+class TestNum2WordsNumbersContract(NumberSpellerContract):
+    """Every language the num2words adapter reads; those without ordinals are checked apart (below)."""
+
+    @pytest.fixture
+    def speller(self, language):
+        return Num2WordsNumbers(language)
+
+
+@pytest.mark.parametrize("language", NO_ORDINALS)
+class TestNoOrdinalsNumbersContract(NumberSpellerContract):
+    @pytest.fixture
+    def speller(self, language):
+        return Num2WordsNumbers(language)
+
+    def test_ordinals_are_words_and_differ_from_cardinals(self, speller) -> None:
+        """The normaliser has no ordinal rule for these languages, so it never asks for one
+        (tests/unit/test_languages.py); the adapter still answers words, never a digit."""
+        assert not DIGIT.search(speller.ordinal(21)) and speller.ordinal(21).strip()
+
+
+def test_an_unknown_language_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="fr, de"):
+        Num2WordsNumbers("xx")
+
+
+@pytest.mark.parametrize(
+    ("language", "number", "spoken"),
+    [
+        ("fr", "-12.05", "moins douze virgule zéro cinq"),
+        ("de", "3.5", "drei Komma fünf"),
+        ("pl", "-1", "minus jeden"),
+        ("ja", "-3.5", "マイナス三点五"),
+    ],
+)
+def test_num2words_golden_readings(language, number, spoken):
+    assert Num2WordsNumbers(language).number(number) == spoken
