@@ -17,6 +17,8 @@ class FakeTranscriber:
 
     def transcribe(self, audio: Audio) -> str:
         if self.unavailable is not None:
-            raise InvalidInput(f"no speech recogniser available ({self.unavailable}); send ref_text with the voice")
+            raise InvalidInput(
+                f"no speech recogniser available ({self.unavailable}); send ref_text with the voice", "ref_text"
+            )
         self.calls.append(audio)
         return self.text.strip()

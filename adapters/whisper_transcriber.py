@@ -37,7 +37,9 @@ class WhisperTranscriber:
             if self._pipe is None and self._unavailable is None:
                 self._pipe, self._unavailable = self._load()
         if self._unavailable is not None:
-            raise InvalidInput(f"no speech recogniser available ({self._unavailable}); send ref_text with the voice")
+            raise InvalidInput(
+                f"no speech recogniser available ({self._unavailable}); send ref_text with the voice", "ref_text"
+            )
         return self._pipe
 
     def _load(self) -> tuple[Any, str | None]:

@@ -22,7 +22,22 @@ class TtsError(Exception):
 
 
 class InvalidInput(TtsError):
+    """`field`, where known, is the request field at fault in the job API's names: each way in
+    maps it to its own (OpenAI's `param`, a form field) by value, never from the message."""
+
     code = "invalid_input"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownField(InvalidInput):
+    """A field the request has no place for: the request's shape is wrong, not a value."""
+
+
+class InvalidVoiceName(InvalidInput):
+    """A voice name that breaks the naming rule, whichever field carried it."""
 
 
 class VoiceNotFound(TtsError):

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidVoiceName
 
 DEFAULT_VOICE = "default"
 MAX_NAME_LENGTH = 64
@@ -21,10 +21,10 @@ def voice_name(raw: object) -> str:
     like `..` or hidden files out.
     """
     if not isinstance(raw, str):
-        raise InvalidInput("voice name must be a string")
+        raise InvalidVoiceName("voice name must be a string")
     name = raw[:-4] if raw.lower().endswith(".wav") else raw
     if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidInput(
+        raise InvalidVoiceName(
             f"voice name must be 1-{MAX_NAME_LENGTH} letters, digits, '.', '_' or '-' and must not start with '.'"
         )
     return name

@@ -186,7 +186,7 @@ def parse(payload: object, limits: Limits | None = None) -> ParsedJob[Any]:
     try:
         job = endpoint.model.model_validate(payload)
     except ValidationError as exc:
-        raise InvalidInput(jobs._describe(exc)) from None
+        raise jobs.validation_error(exc) from None
     return ParsedJob(endpoint, endpoint.build(job, limits or Limits.defaults()))
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from application.limits import Limits
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, UnknownField
 from domain.synthesis import SynthesisParams
 from domain.text.script import VoiceText
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
@@ -117,18 +117,19 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
     name = job.local_voice if job.local_voice is not None else job.voice
     voice = voice_name(name) if name is not None else DEFAULT_VOICE
     if job.text is None and job.segments is None:
-        raise InvalidInput("'text' is required (or 'segments', a list of {voice, text})")
+        raise InvalidInput("'text' is required (or 'segments', a list of {voice, text})", "text")
     if job.text is not None and job.segments is not None:
         raise InvalidInput("send text or segments, not both")
     segments = tuple(_segment(index, segment, voice) for index, segment in enumerate(job.segments or ()))
     text = " ".join(segment.text for segment in segments) if segments else (job.text or "").strip()
     if not text:
-        raise InvalidInput("text must not be empty")
+        raise InvalidInput("text must not be empty", "text")
     size = len(_utf8(text, "text"))
     if len(text) > limits.max_text_chars or size > limits.max_text_bytes:
         raise InvalidInput(
             f"text is {len(text)} characters, {size} UTF-8 bytes; the limits are {limits.max_text_chars} characters "
-            f"and {limits.max_text_bytes} bytes (speech length follows the bytes)"
+            f"and {limits.max_text_bytes} bytes (speech length follows the bytes)",
+            "text",
         )
     params = SynthesisParams(
         speed=job.speed,
@@ -193,7 +194,9 @@ def _utf8(text: str, field: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{field} holds lone surrogates (half of a UTF-16 pair); send valid Unicode") from None
+        raise InvalidInput(
+            f"{field} holds lone surrogates (half of a UTF-16 pair); send valid Unicode", field
+        ) from None
 
 
 def _check_url(url: str) -> None:
@@ -235,9 +238,19 @@ def _too_big(max_bytes: int) -> InvalidInput:
     return InvalidInput(f"voice_file_base64 is larger than {max_bytes} bytes")
 
 
-def _describe(exc: ValidationError) -> str:
+def validation_error(exc: ValidationError) -> InvalidInput:
+    """pydantic's findings as one error: its message lists the first few, its type and field
+    are the first's (an unknown field is the request's shape, any other a value)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0] if errors else None
+    field = ".".join(str(part) for part in first["loc"])[:64] if first else None
+    kind = UnknownField if first and first["type"] == "extra_forbidden" else InvalidInput
+    return kind(_describe(errors), field or None)
+
+
+def _describe(errors: list[Any]) -> str:
     problems = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in errors:
         field = ".".join(str(part) for part in error["loc"]) or "input"
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown field {_bounded(field)}")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from application.limits import Limits
-from domain.errors import InvalidInput, TtsError
+from domain.errors import InvalidAudio, InvalidInput, InvalidVoiceName, TtsError, UnknownField, VoiceExists
 from domain.use_cases.synthesize import TtsRequest
 from domain.voice import DEFAULT_VOICE, VoiceInfo
 from entrypoints.endpoints import parse_job
@@ -108,8 +108,8 @@ def parse_speech(payload: object, limits: Limits, served: Sequence[str] = ()) ->
     try:
         request = parse_job({**job, "return": "base64"}, limits)
     except TtsError as exc:
-        error = api_error(exc, _param_of(exc.message))
-        if exc.message.startswith("unknown field"):  # the body's shape, as pydantic's findings above
+        error = api_error(exc, _param_of(exc))
+        if isinstance(exc, UnknownField):  # the body's shape, as pydantic's findings above
             error.status = 422
         raise error from None
     assert isinstance(request, TtsRequest)
@@ -159,25 +159,22 @@ def _schema_error(exc: ValidationError) -> ApiError:
 _JOB_TO_OPENAI = {"text": "input", "format": "response_format", "local_voice": "voice"}
 
 
-def _param_of(message: str) -> str | None:
-    """The field a job parser's message names first (`'speed': ...`), in OpenAI's terms."""
-    if message.startswith(("unknown field '", "'")):
-        field = message.split("'")[1]
-    elif message.startswith(("text ", "voice name")):
-        field = "text" if message.startswith("text") else "voice"
-    else:
-        return None
-    return _JOB_TO_OPENAI.get(field, field)
+def _param_of(exc: TtsError) -> str | None:
+    """The field a job parser's error is about, in OpenAI's terms."""
+    if isinstance(exc, InvalidVoiceName):
+        return "voice"
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    return _JOB_TO_OPENAI.get(field, field) if field else None
 
 
 def upload_param(exc: TtsError) -> str | None:
     """The multipart field a failed voice upload is about, so a client (the web page) can show
     the error beside it: the name, the transcript, or the recording."""
-    if exc.code == "voice_exists" or exc.message.startswith("voice name"):
+    if isinstance(exc, VoiceExists | InvalidVoiceName):
         return "name"
-    if "ref_text" in exc.message or "transcript" in exc.message:
+    if isinstance(exc, InvalidInput) and exc.field == "ref_text":
         return "ref_text"
-    return "audio_sample" if exc.code == "invalid_audio" else None
+    return "audio_sample" if isinstance(exc, InvalidAudio) else None
 
 
 def clipped(value: str, limit: int = 64) -> str:

@@ -94,7 +94,7 @@ class UploadVoice:
             with timer.stage("transcribe"):
                 ref_text = self._transcriber.transcribe(audio).strip()
             if not ref_text:
-                raise InvalidInput("no speech was recognised in the voice; send ref_text with the upload")
+                raise InvalidInput("no speech was recognised in the voice; send ref_text with the upload", "ref_text")
         _refuse_implausible(ref_text, audio.duration, transcribed)
         with timer.stage("encode"):
             audio = self._as_model_reads(audio)
@@ -134,7 +134,8 @@ def _refuse_implausible(ref_text: str, seconds: float, transcribed: bool) -> Non
     verdict = "too short" if rate < MIN_TRANSCRIPT_RATE else "too long"
     raise InvalidInput(
         f"{which} is {size} UTF-8 bytes for {seconds:.1f} s of audio ({rate:.1f} bytes/s), {verdict} for speech "
-        f"({MIN_TRANSCRIPT_RATE:g}-{MAX_TRANSCRIPT_RATE:g} bytes/s): send the exact words spoken in the clip"
+        f"({MIN_TRANSCRIPT_RATE:g}-{MAX_TRANSCRIPT_RATE:g} bytes/s): send the exact words spoken in the clip",
+        "ref_text",
     )
 
 
