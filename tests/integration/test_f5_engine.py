@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import runpy
 import sys
 import types
 from pathlib import Path
@@ -35,20 +34,11 @@ from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_checkpoint.py"
-
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    out = io.StringIO()
-    argv = sys.argv
-    sys.argv = [str(SCRIPT), str(tmp_path_factory.mktemp("tiny"))]
-    try:
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(str(SCRIPT), run_name="__main__")
-    finally:
-        sys.argv = argv
-    return dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
+def settings(tiny_checkpoint: dict[str, str]) -> dict[str, str]:
+    """The tiny checkpoint's settings under the name test_f5_batching and test_f5_compile import."""
+    return tiny_checkpoint
 
 
 def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
