@@ -131,7 +131,7 @@ def serving_process(
             try:
                 requests.get(ready_url, timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 if time.monotonic() > deadline:
                     logs = log_path.read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"{command[2]} did not start:\n{logs}") from None

@@ -23,6 +23,7 @@ the order of events, never on timing.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -224,7 +225,8 @@ def queue_worker(
     run from `workdir` with RunPod's variables pointing at `queue`; none of this machine's own
     RUNPOD_ variables or store settings leak in. Its log (JSON) is `log_path`."""
     workdir.mkdir(parents=True, exist_ok=True)
-    full_env = {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **queue.env(), **env}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)  # keeps a wheel target
+    full_env = {"PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **queue.env(), **env}
     command = [sys.executable, "-m", "entrypoints.runpod_handler"]
     drop = ("RUNPOD_", "STORAGE_URL", "S3_BUCKET")
     with launched(command, full_env, log_path, workdir, stop_timeout, drop) as process:
