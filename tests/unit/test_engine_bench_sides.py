@@ -55,10 +55,7 @@ def test_an_extra_side_that_fails_is_left_out_and_the_others_stay(capsys: pytest
     assert started["compile"].closed and started["fp32"].closed  # each started process is ended
 
 
-READY = (
-    "import sys, json, time\ntime.sleep(0.2)\n"
-    'print("READY " + json.dumps({"dtype": "bf16"}), flush=True)\n'
-)
+READY = 'import sys, json, time\ntime.sleep(0.2)\nprint("READY " + json.dumps({"dtype": "bf16"}), flush=True)\n'
 
 
 def script_side(tmp_path: Path, body: str) -> Side:
