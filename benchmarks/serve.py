@@ -44,6 +44,7 @@ from benchmarks.common import (
     SideFailed,
     describe,
     ensure_files,
+    pair_stats,
 )
 from harness.processes import Worker, running_openai_server, running_worker
 
@@ -255,21 +256,9 @@ def main() -> None:
             if started is not None:
                 workers[side] = started
         for side in sides.ours():
-            sides.attempt(
-                side,
-                "while warming up",
-                partial(
-                    prepare_worker,
-                    workers[side],
-                    settings["REF_WAV"],
-                    args.nfe,
-                    levels,
-                    args.rounds,
-                    args.warmup_rounds,
-                    BATCH_TEXTS,
-                    args.request_timeout,
-                ),
-            )
+            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds,
+                              args.warmup_rounds, BATCH_TEXTS, args.request_timeout)  # fmt: skip
+            sides.attempt(side, "while warming up", warm_up)
 
         def level(side: str, clients: int) -> dict:
             ours = side != "upstream"
@@ -364,53 +353,36 @@ def engine_health(worker: Worker) -> str:
     return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
 
 
+#: the per-level table's columns: (heading, the row's key, format, scale); the legend is the module's docstring
+COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
+           ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
+           ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
+           ("margin s", "margin", "8.2f", 1), ("calls", "calls", "5d", 1), ("items", "items_per_call", "5.1f", 1),
+           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("ode %", "ode", "5.0f", 100),
+           ("asm %", "assemble", "5.0f", 100), ("voc %", "decode", "5.0f", 100),
+           ("peak RSS MiB", "peak_rss_mib", "12.0f", 1)]  # fmt: skip
+
+
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
-    print("calls / items / runs = this worker's engine calls in the level, the chunks each held on average,")
-    print("and the ODE runs (length groups) each made;")
-    print("busy / ode / asm / voc = shares of the level's wall time its engine was in a call / in the ODE loop")
-    print("(the DiT) / assembling batches (noise, conditioning, text embeddings) / in the vocoder")
-    header = (
-        f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5} "
-        f"{'asm %':>5} {'voc %':>5} {'peak RSS MiB':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    nan = float("nan")
+    header = f"{'side':<9} " + " ".join(f"{name:>{fmt.split('.')[0].rstrip('df')}}" for name, _, fmt, _ in COLUMNS)
+    print(f"{header}\n{'-' * len(header)}")
     for side, results in rows.items():
         for r in sorted(results, key=lambda r: (r["clients"], r["repeat"])):
-            margin = r["margin"] if r["margin"] is not None else nan
-            print(
-                f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
-                f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
-                f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
-                f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} "
-                f"{100 * r['ode']:>5.0f} {100 * r['assemble']:>5.0f} {100 * r['decode']:>5.0f} "
-                f"{r['peak_rss_mib']:>12.0f}"
-            )
-    print()
-    print(
-        f"{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} "
-        f"{'ratio (median of pairs)':>24} {'[min-max]':>11}"
-    )
-    c8: dict[str, float] = {}
+            cells = [format(float("nan") if r[key] is None else r[key] * scale, fmt) for _, key, fmt, scale in COLUMNS]
+            print(f"{side:<9} " + " ".join(cells))
+    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}")
+    c8 = {}
     for side in [side for side in rows if side != "upstream"]:
         for clients in levels:
             ours = [r["audio_per_wall"] for r in rows[side] if r["clients"] == clients]
             base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
-            pairs = [o / b for o, b in zip(ours, base, strict=True)]
-            ratio = statistics.median(pairs)
-            if clients == 8:
-                c8[side] = ratio
-            print(
-                f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
-                f"{ratio:>24.2f} {min(pairs):>5.2f}-{max(pairs):<5.2f}"
-            )
+            ratio, low, high = pair_stats(ours, base)
+            print(f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
+                  f"{ratio:>13.2f} {low:>5.2f}-{high:<5.2f}")  # fmt: skip
+            c8 |= {side: ratio} if clients == 8 else {}
     for side, ratio in c8.items():
-        label = "throughput_vs_upstream_c8" if side == "worker" else f"throughput_vs_upstream_c8[{side}]"
-        print(f"{label}: {ratio:.2f}")
+        print(f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}")
 
 
 if __name__ == "__main__":
