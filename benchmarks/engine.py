@@ -86,10 +86,15 @@ def run_upstream(settings: dict[str, str], nfe: int, device: str) -> None:
 def run_worker(settings: dict[str, str], nfe: int, env: dict[str, str]) -> None:
     stub_absent_modules()  # before the engine's imports: the GPU image lacks some of upstream's
     from container import build_container
+    from entrypoints.logging_setup import configure_logging
     from entrypoints.runpod_handler import boot
 
+    configure_logging("WARNING", "json")  # to stderr: stdout carries the answers to the parent
+
     with tempfile.TemporaryDirectory() as tmp:
-        config = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
+        # the environment as a worker reads it (TTS_DTYPE=fp32 serves fp32, as on an AVX2-only CPU), the
+        # benchmark's model (a tiny one's config too) and a store of its own
+        config = {**os.environ, **{key: value for key, value in settings.items() if key != "REF_WAV"}}
         config |= {"TTS_ENGINE": "f5", "STORAGE_URL": "memory://bench", "VOICE_CACHE_DIR": tmp, **env}
         service = boot(build_container(config))
         upload = {"endpoint": "upload", "voice_name": "bench", "ref_text": REF_TEXT}

@@ -16,12 +16,13 @@ from tests.helpers import shut_down_test_containers
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_model_cache_per_run(tmp_path_factory: pytest.TempPathFactory, worker_id: str):
+def _one_model_cache_per_run(tmp_path_factory: pytest.TempPathFactory):
     """The tiny models are written once per run: into the run's temp folder, which xdist's
     workers share (each has its own sub-folder of it), so whichever worker asks first writes
     them under a file lock and the others read its settings (`helpers.script_settings`)."""
     run_dir = tmp_path_factory.getbasetemp()
-    helpers.model_cache = (run_dir.parent if worker_id != "master" else run_dir) / "models"
+    # xdist's workers say who they are (not through its worker_id fixture: the GPU suite runs without xdist)
+    helpers.model_cache = (run_dir.parent if os.environ.get("PYTEST_XDIST_WORKER") else run_dir) / "models"
     helpers.model_cache.mkdir(exist_ok=True)
     yield
     helpers.model_cache = None

@@ -1,5 +1,5 @@
 """The worker as the image starts it (`python -m entrypoints.runpod_handler`, no local API),
-taking jobs from a loopback stand-in of RunPod's queue (tests/runpod_queue.py) through the
+taking jobs from a loopback stand-in of RunPod's queue (harness/runpod_queue.py) through the
 runpod SDK's own worker loop: batch takes, streamed pieces, job errors, output posts that
 fail, and SIGTERM mid-job. Fake engine, except the batching test on the tiny checkpoint."""
 
