@@ -134,7 +134,8 @@ def load_upstream(settings: dict[str, str], device: str):
     from adapters.f5_loading import import_f5_model
 
     stub_absent_modules()
-    import_f5_model().CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
+    package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
+    package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
 
     def soundfile_load(path: str, *args: object, **kwargs: object):
         data, rate = sf.read(path, dtype="float32", always_2d=True)
