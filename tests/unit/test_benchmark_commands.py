@@ -5,6 +5,7 @@ benchmark's own parser (a renamed or removed flag fails here, not on a lent GPU)
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import re
 import shlex
@@ -51,3 +52,12 @@ def test_each_command_parses_with_its_benchmarks_parser(command: str, monkeypatc
         importlib.import_module(argv[0]).main()
     given = {word.lstrip("-").replace("-", "_") for word in argv[1:] if word.startswith("--")}
     assert given <= vars(parsed.value.args[0]).keys()
+
+
+def test_the_benchmarks_and_the_harness_import_nothing_from_the_tests() -> None:
+    """They share the harness instead: a benchmark runs on a machine without the tests (the GPU suite's)."""
+    for path in [*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "harness").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            assert not [name for name in names if name.split(".")[0] == "tests"], path
