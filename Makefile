@@ -35,10 +35,14 @@ serve-openai: install
 	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
 		$(BIN)/python -m entrypoints.openai_api --host 127.0.0.1 --port $(OPENAI_PORT)
 
+# Two workers (pytest-xdist), each test file on one of them: a file's module-scoped servers and
+# engines start once, and the tiny models are written once per run (tests/conftest.py).
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 test: install
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow"

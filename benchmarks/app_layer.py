@@ -24,8 +24,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.openai_server import running_openai_server
-from tests.e2e.worker import ROOT, running_worker
+from harness.processes import ROOT, running_openai_server, running_worker
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it rests in the shade."
 

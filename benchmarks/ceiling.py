@@ -13,91 +13,16 @@ audio seconds per wall second for one-sentence jobs at the given NFE: everything
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from adapters.cpu_linear import PackedLinear
-from benchmarks.engine import ensure_files, stub_absent_modules
+from benchmarks.common import CHECKPOINT_DIR, MODEL_KEYS, describe, ensure_files, stub_absent_modules, time_call
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
 FRAMES = 760  # that sentence with its 4 s reference, in mel frames
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int, min_seconds: float = 0.5) -> float:
-    """Median seconds per call over `repeats` timed groups (after two warm-up calls)."""
-    for _ in range(2):
-        fn()
-    sync(device)
-    started = time.perf_counter()
-    fn()
-    sync(device)
-    once = max(time.perf_counter() - started, 1e-6)
-    per_group = max(1, int(min_seconds / once)) if device.type == "cuda" else 1
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(per_group):
-            fn()
-        sync(device)
-        samples.append((time.perf_counter() - started) / per_group)
-    return statistics.median(samples)
-
-
-def interleaved(
-    sides: list[Callable[[], torch.Tensor]], repeats: int, device: torch.device
-) -> tuple[list[float], list[torch.Tensor]]:
-    """Median seconds per side over `repeats` rounds (one warm-up call each), and each
-    side's last output; on CUDA each call is timed to its kernels' end."""
-    outputs = [side() for side in sides]
-    samples: list[list[float]] = [[] for _ in sides]
-    for _ in range(repeats):
-        for index, side in enumerate(sides):
-            sync(device)
-            started = time.perf_counter()
-            outputs[index] = side()
-            sync(device)
-            samples[index].append(time.perf_counter() - started)
-    return [statistics.median(s) for s in samples], outputs
-
-
-def bench_engine(checkpoint_dir: Path, dtype: str | None = None, device: str | None = None) -> Any:
-    """The engine on the real-size random checkpoint (written on first use), eager runner:
-    the DiT as the engine loads and configures it (precision, attention processors, packed
-    Linears), for benchmarks that time the DiT alone."""
-    stub_absent_modules()
-    from adapters.f5_engine import build_f5_engine
-
-    settings = ensure_files(checkpoint_dir)
-    return build_f5_engine(
-        ckpt_file=settings["F5_CKPT_FILE"],
-        vocab_file=settings["F5_VOCAB_FILE"],
-        vocoder_path=settings["VOCODER_PATH"],
-        dtype=dtype,
-        device=device,
-        runner="eager",
-    )
-
-
-def bench_velocity(checkpoint_dir: Path, dtype: str | None = None, device: str | None = None) -> tuple[Any, ...]:
-    """`bench_engine`'s engine, its torch dtype, and a `DitVelocity` over the engine's own DiT
-    (as loaded and configured): what the benchmarks that time guided forwards run."""
-    engine = bench_engine(checkpoint_dir, dtype, device)
-    from adapters.f5_engine import TORCH_DTYPES
-    from adapters.f5_velocity import DitVelocity
-
-    torch_dtype = TORCH_DTYPES[engine.precision.dtype]
-    return engine, torch_dtype, DitVelocity(engine._dit, torch_dtype)
 
 
 def guided_inputs(
@@ -144,7 +69,7 @@ def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], obj
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", default="/tmp/f5-tts-worker-bench")
+    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--batches", default=None, help="batch sizes (default: 1,8,16,32 on CUDA, 1,4 on a CPU)")
     parser.add_argument("--frames", type=int, default=FRAMES)
     parser.add_argument("--nfe", type=int, default=16)
@@ -154,19 +79,25 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: the engine's choice)")
     args = parser.parse_args()
-    engine, dtype, velocity = bench_velocity(Path(args.checkpoint_dir), args.dtype, args.device)
+    stub_absent_modules()
+    from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
     from adapters.f5_runner import lengths_mask
-    from adapters.precision import processor_name
+    from adapters.f5_velocity import DitVelocity
 
+    files = ensure_files(args.checkpoint_dir)
+    settings = {key.lower().removeprefix("f5_"): files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files}
+    # the engine's eager runner: its DiT as loaded and configured (precision, attention, packed Linears)
+    engine = build_f5_engine(**settings, dtype=args.dtype, device=args.device, runner="eager")
+    dtype = TORCH_DTYPES[engine.precision.dtype]
+    dit = engine._dit
+    velocity = DitVelocity(dit, dtype)
     device = torch.device(engine.precision.device)
     on_cuda = device.type == "cuda"
-    dit = engine._dit  # the engine's own DiT, as loaded and configured (attention processors)
     for block in dit.transformer_blocks:  # graphs cannot read lengths back: the masked kernel everywhere
         block.attn.processor.split_items = False
     batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
     modes = (args.modes or ("eager,compile,graphs,compile_graphs" if on_cuda else "eager")).split(",")
-    name = torch.cuda.get_device_name() if on_cuda else f"{processor_name()} ({os.cpu_count()} cores)"
-    print(f"device: {name}; dtype {engine.precision.dtype}; torch {torch.__version__}")
+    print(f"{describe(on_cuda)}; dtype {engine.precision.dtype}")
     print(
         f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {args.frames} frames; "
         f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)"

@@ -12,25 +12,25 @@
 #             background compile
 #   serve     both workers through runpod's local API at 1/8/16 clients, interleaved, with
 #             worker copies under TTS_COMPILE=1 and TTS_COMPILE=background (measured after its swap);
-#             a copy that fails or hangs (a request over 120 s) is left out, the others measured
-#   engine    this engine against upstream F5TTS.infer, interleaved, plus the compiled rows
+#             a copy that fails or hangs (a request over 120 s) is left out, the others measured;
+#             then the paragraph's first byte through the OpenAI server (pcm)
+#   engine    this worker's jobs against upstream F5TTS.infer, interleaved, plus the compiled rows
 #   coldstart the worker started as the image starts it, warm page cache
 #   coldcache the same with the page cache dropped before every process (root)
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16 (compile + graphs, a
 #             second compile, gave 2% more on the H200: ceiling-gpu.txt)
 #   coldbackground coldstart under TTS_COMPILE=background: ready, jobs during the compile, the swap
 #   coldcompile coldstart under TTS_COMPILE=1: compile cache empty in round 1, kept after
-#   rotary    upstream's rotary embedding against adapters/f5_rotary.rotate on the GPU, bf16
 # The whole run ends within SUITE_SECONDS (default 540): each stage gets at most its own cap
 # and what is left, so one slow stage cannot take the next ones' time, and a stage cut off
 # keeps what it printed. Each stage's output goes to $OUT/<stage>-gpu.txt (and to stdout), the
-# cold* stages' to one coldstart-gpu.txt: 7 files, within the 8 a device call brings back.
+# cold* stages' to one coldstart-gpu.txt (a device call brings back only a few files).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu-suite-out}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*-gpu.txt  # stages append to their files
-stages="${1:-tests,serve,engine,coldstart,coldcache,ceiling,coldbackground,coldcompile,rotary}"
+stages="${1:-tests,serve,engine,coldstart,coldcache,ceiling,coldbackground,coldcompile}"
 deadline=$((SECONDS + ${SUITE_SECONDS:-540}))
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 if [ -d .whl ]; then
@@ -45,7 +45,7 @@ fi
   nvidia-smi -L
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
   python3 -c "import container, adapters.f5_engine, runpod.serverless.utils.rp_ssrf; print('imports ok')"
-  python3 -c "from benchmarks.engine import ensure_files; from pathlib import Path; ensure_files(Path('/tmp/f5-tts-worker-bench'))"
+  python3 -c "from benchmarks.common import ensure_files; ensure_files()"
   echo "setup done at ${SECONDS}s"
 } 2>&1 | tee "$OUT/env-gpu.txt"
 
@@ -71,15 +71,14 @@ stage() {
     engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile \
       --extra-cases sentence,batch8 ;;
     serve) run serve 270 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
-      --request-timeout 120 --variant compiled:TTS_COMPILE=1 --variant background:TTS_COMPILE=background ;;
-    coldstart) run coldstart 60 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads ;;
-    coldbackground) run coldbackground 90 python3 -m benchmarks.coldstart --device cuda --rounds 1 --skip-loads \
+      --request-timeout 120 --variant compiled:TTS_COMPILE=1 --variant background:TTS_COMPILE=background --openai pcm ;;
+    coldstart) run coldstart 60 python3 -m benchmarks.coldstart --device cuda --rounds 2 ;;
+    coldbackground) run coldbackground 90 python3 -m benchmarks.coldstart --device cuda --rounds 1 \
       --compile background ;;
     ceiling) run ceiling 120 python3 -m benchmarks.ceiling --batches 1,8,16 --modes eager,graphs,compile \
       --compile-batches 16 ;;
-    coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold --skip-loads ;;
-    rotary) run rotary 60 python3 -m benchmarks.rotary --device cuda --dtypes bf16 --frames 760,1800 --repeats 21 ;;
-    coldcompile) run coldcompile 120 python3 -m benchmarks.coldstart --device cuda --rounds 2 --skip-loads --compile ;;
+    coldcache) run coldcache 50 python3 -m benchmarks.coldstart --device cuda --rounds 1 --cold ;;
+    coldcompile) run coldcompile 120 python3 -m benchmarks.coldstart --device cuda --rounds 2 --compile ;;
     *) echo "unknown stage $1" ;;
   esac
 }

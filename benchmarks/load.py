@@ -17,8 +17,8 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.load import answer_code, hostile_jobs, run_load
-from tests.e2e.worker import ROOT, Worker, running_worker
+from harness.load import answer_code, hostile_jobs, run_load
+from harness.processes import ROOT, Worker, running_worker
 
 LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
 

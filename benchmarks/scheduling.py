@@ -28,11 +28,11 @@ from pathlib import Path
 
 import soundfile as sf
 
-from benchmarks.engine import BATCH_TEXTS, ensure_files
+from benchmarks.common import BATCH_TEXTS, ensure_files
 from benchmarks.paced_worker import DEVICE_MODELS
 from benchmarks.serve import VOICE, capture_summary, parse_variant, prepare_worker, run_level, worker_env
 from domain.synthesis import HOP_LENGTH
-from tests.e2e.worker import ROOT, Worker, running_worker
+from harness.processes import ROOT, Worker, running_worker
 
 SAMPLE_RATE = 24000
 CEILING_BATCH = 16

@@ -1,30 +1,21 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
-Starts this worker (`entrypoints.runpod_handler`, micro-batching, STREAMING=1) and a
-baseline worker around upstream `F5TTS.infer` (`benchmarks.upstream_worker`, one request at
-a time), both on the same real-size random F5TTS_v1_Base checkpoint and reference voice,
-and drives each with 1, 4, 8 and 16 concurrent clients sending one-sentence `tts` jobs at
-the same NFE. Per level it prints requests/s, audio seconds per wall second, p50/p95
-latency, the time to the first streamed chunk of a ~400-character paragraph sent in the
-same load (this worker streams; upstream cannot, so its column is its full latency), and
-the smallest playback margin of that stream (how far ahead of the listener each later
-chunk was ready; negative = a gap was heard), this worker's engine calls, the chunks each
-held on average and the ODE runs each made, the shares of the wall time its engine was busy,
-in the DiT, assembling batches and in the vocoder (from its micro-batcher's and engine's
-debug events), and the worker's peak resident memory.
+This worker (`entrypoints.runpod_handler`, STREAMING=1) and a baseline worker around upstream
+`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), on the same real-size
+random checkpoint and voice (benchmarks.common), each driven by 1, 4, 8 and 16 concurrent
+clients sending one-sentence jobs, plus one streamed ~400-character paragraph per level. Per
+level: requests/s, audio s per wall s, p50/p95 latency, the paragraph's time to its first
+streamed chunk (upstream cannot stream: its full latency) and smallest playback margin, this
+worker's engine calls (chunks per call, ODE runs per call, the shares of wall time in a call, in
+the DiT, assembling and vocoding, from its debug events) and its peak resident memory.
 
-Both workers stay up for the whole run and the levels are interleaved: upstream at a
-level, then this worker at the same level, for `--repeats` rounds, so a shared machine's
-drift hits both sides of each pair alike. The summary gives, per level, the median of the
-per-pair throughput ratios with their spread (min-max); the last line is
-`throughput_vs_upstream_c8: X.XX` (that median at 8 clients).
-
-`--variant NAME:KEY=VALUE[,KEY=VALUE]` (repeatable) adds another copy of this worker with
-those settings (say `compiled:TTS_COMPILE=1`), run after the default one at every level
-against the same upstream round; each gets its own ratio line, and one that fails (does not
-start, dies, errors, or outlasts `--request-timeout`) is left out with the reason while the
-run goes on (see `Sides`). The worker's CUDA-graph captures (how many, how long in all) are
-summed from its log after the run.
+Both workers stay up and the levels are interleaved (upstream, then this worker, `--repeats`
+rounds); the summary is the median of the per-pair throughput ratios with their spread, and the
+last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE[,...]` adds a copy of
+this worker with those settings (one that fails is left out with the reason, see `Sides`).
+`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server
+(`entrypoints.openai_api`) on the same model: time to the first audio byte and to the end,
+against the same job through `/runsync`, which answers only at the end.
 """
 
 from __future__ import annotations
@@ -44,8 +35,18 @@ from typing import TypeVar
 
 import requests
 
-from benchmarks.engine import BATCH_TEXTS, REF_TEXT, TEXTS, SideFailed, ensure_files
-from tests.e2e.worker import Worker, running_worker
+from benchmarks.common import (
+    BATCH_TEXTS,
+    CHECKPOINT_DIR,
+    MODEL_KEYS,
+    REF_TEXT,
+    TEXTS,
+    SideFailed,
+    describe,
+    ensure_files,
+    pair_stats,
+)
+from harness.processes import Worker, running_openai_server, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
 #: the name the benchmark voice (its REF_WAV) is uploaded under
@@ -66,8 +67,8 @@ def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]
 
 
 def stream_log(worker: Worker, text_chars: int) -> dict:
-    """This worker logs when a stream's first chunk was ready and its smallest playback
-    margin; read the latest such job."""
+    """When this worker had a stream's first chunk ready and its smallest playback margin,
+    from its log (the latest such job)."""
     streams = [e for e in worker.events("job_done") if "first_chunk_seconds" in e and e.get("text_chars") == text_chars]
     return streams[-1] if streams else {}
 
@@ -220,7 +221,7 @@ def capture_summary(worker: Worker) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", type=Path, default=Path("/tmp/f5-tts-worker-bench"))
+    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--levels", default="1,4,8,16")
     parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
@@ -230,17 +231,15 @@ def main() -> None:
     parser.add_argument(
         "--request-timeout", type=float, default=1800, help="seconds a request may take (a hung variant is left out)"
     )
+    parser.add_argument("--openai", default="", help="response formats to stream through the OpenAI server")
     args = parser.parse_args()
     variants = dict(parse_variant(text) for text in args.variant)
     levels = [int(level) for level in args.levels.split(",")]
     import torch
 
-    from benchmarks import host
-
-    if not torch.cuda.is_available():  # the workers serve on this CPU: say which, before they load it
-        print(host.describe())
+    print(describe(torch.cuda.is_available()))  # before the workers load this machine
     settings = ensure_files(args.checkpoint_dir)
-    model_env = {key: settings[key] for key in ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")}
+    model_env = {key: settings[key] for key in MODEL_KEYS}
     sides = Sides(list(variants))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
@@ -257,21 +256,9 @@ def main() -> None:
             if started is not None:
                 workers[side] = started
         for side in sides.ours():
-            sides.attempt(
-                side,
-                "while warming up",
-                partial(
-                    prepare_worker,
-                    workers[side],
-                    settings["REF_WAV"],
-                    args.nfe,
-                    levels,
-                    args.rounds,
-                    args.warmup_rounds,
-                    BATCH_TEXTS,
-                    args.request_timeout,
-                ),
-            )
+            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds,
+                              args.warmup_rounds, BATCH_TEXTS, args.request_timeout)  # fmt: skip
+            sides.attempt(side, "while warming up", warm_up)
 
         def level(side: str, clients: int) -> dict:
             ours = side != "upstream"
@@ -281,7 +268,39 @@ def main() -> None:
         interleave(sides, levels, args.repeats, level)
         for side in sides.ours():
             print(f"{side}: {capture_summary(workers[side])}; health: {engine_health(workers[side])}")
-    print_table(args.nfe, sides.rows, levels)
+        stack.close()  # the workers stop before the OpenAI server loads the model
+        print_table(args.nfe, sides.rows, levels)
+        if args.openai:
+            first_byte(worker_env(model_env, tmp, "openai"), Path(tmp), args.openai.split(","), args.nfe)
+
+
+def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> None:
+    """The paragraph streamed by the OpenAI-compatible server in each format: seconds to the
+    first audio byte and to the end (median of 2, after a warm-up), against /runsync."""
+    body = {"model": "f5-tts", "input": PARAGRAPH, "voice": "default", "nfe_step": nfe}
+
+    def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
+        started, first = time.perf_counter(), None
+        post = requests.post(f"{base_url}/v1/audio/speech", json={**body, "response_format": fmt, "seed": seed},
+                             stream=True, timeout=1800)  # fmt: skip
+        with post as response:
+            response.raise_for_status()
+            for piece in response.iter_content(chunk_size=None):
+                first = first or (time.perf_counter() - started if piece else None)
+        return first or time.perf_counter() - started, time.perf_counter() - started
+
+    env = {**env, "STREAMING": "0", "LOG_LEVEL": "INFO"}
+    with running_openai_server(env, tmp / "openai.log", boot_timeout=900) as server:
+        rows = {fmt: [stream(server.base_url, fmt, seed) for seed in range(3)][1:] for fmt in formats}
+    with running_worker(env, tmp / "runsync.log", boot_timeout=900) as worker:
+        job = {"text": PARAGRAPH, "nfe_step": nfe, "return": "base64"}
+        runsync = statistics.median([post(worker, {**job, "seed": seed})[0] for seed in range(3)][1:])
+    print(f"\n{'way in':<32} {'first byte s':>12} {'total s':>8}")
+    for fmt, timings in rows.items():
+        first, total = (statistics.median(t[i] for t in timings) for i in (0, 1))
+        print(f"{'openai /v1/audio/speech ' + fmt:<32} {first:>12.2f} {total:>8.2f}")
+    print(f"{'job /runsync':<32} {runsync:>12.2f} {runsync:>8.2f}")
+    print(f"first_byte_vs_runsync: {runsync / statistics.median(t[0] for t in rows[formats[0]]):.2f}x sooner")
 
 
 class Sides:
@@ -334,53 +353,36 @@ def engine_health(worker: Worker) -> str:
     return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
 
 
+#: the per-level table's columns: (heading, the row's key, format, scale); the legend is the module's docstring
+COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
+           ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
+           ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
+           ("margin s", "margin", "8.2f", 1), ("calls", "calls", "5d", 1), ("items", "items_per_call", "5.1f", 1),
+           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("ode %", "ode", "5.0f", 100),
+           ("asm %", "assemble", "5.0f", 100), ("voc %", "decode", "5.0f", 100),
+           ("peak RSS MiB", "peak_rss_mib", "12.0f", 1)]  # fmt: skip
+
+
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    print("sides interleaved per level (upstream, worker, ...); margin = smallest playback margin of the stream;")
-    print("calls / items / runs = this worker's engine calls in the level, the chunks each held on average,")
-    print("and the ODE runs (length groups) each made;")
-    print("busy / ode / asm / voc = shares of the level's wall time its engine was in a call / in the ODE loop")
-    print("(the DiT) / assembling batches (noise, conditioning, text embeddings) / in the vocoder")
-    header = (
-        f"{'side':<9} {'rep':>3} {'clients':>7} {'req':>4} {'req/s':>7} {'audio s/s':>9} {'p50 s':>7} {'p95 s':>7} "
-        f"{'para s':>7} {'ttfc s':>7} {'margin s':>8} {'calls':>5} {'items':>5} {'runs':>4} {'busy %':>6} {'ode %':>5} "
-        f"{'asm %':>5} {'voc %':>5} {'peak RSS MiB':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    nan = float("nan")
+    header = f"{'side':<9} " + " ".join(f"{name:>{fmt.split('.')[0].rstrip('df')}}" for name, _, fmt, _ in COLUMNS)
+    print(f"{header}\n{'-' * len(header)}")
     for side, results in rows.items():
         for r in sorted(results, key=lambda r: (r["clients"], r["repeat"])):
-            margin = r["margin"] if r["margin"] is not None else nan
-            print(
-                f"{side:<9} {r['repeat']:>3} {r['clients']:>7} {r['requests']:>4} {r['rps']:>7.3f} "
-                f"{r['audio_per_wall']:>9.3f} {r['p50']:>7.2f} {r['p95']:>7.2f} {r['paragraph']:>7.2f} "
-                f"{(r['ttfc'] if r['ttfc'] is not None else nan):>7.2f} {margin:>8.2f} {r['calls']:>5} "
-                f"{r['items_per_call']:>5.1f} {r['runs_per_call']:>4.1f} {100 * r['busy']:>6.0f} "
-                f"{100 * r['ode']:>5.0f} {100 * r['assemble']:>5.0f} {100 * r['decode']:>5.0f} "
-                f"{r['peak_rss_mib']:>12.0f}"
-            )
-    print()
-    print(
-        f"{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} "
-        f"{'ratio (median of pairs)':>24} {'[min-max]':>11}"
-    )
-    c8: dict[str, float] = {}
+            cells = [format(float("nan") if r[key] is None else r[key] * scale, fmt) for _, key, fmt, scale in COLUMNS]
+            print(f"{side:<9} " + " ".join(cells))
+    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}")
+    c8 = {}
     for side in [side for side in rows if side != "upstream"]:
         for clients in levels:
             ours = [r["audio_per_wall"] for r in rows[side] if r["clients"] == clients]
             base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
-            pairs = [o / b for o, b in zip(ours, base, strict=True)]
-            ratio = statistics.median(pairs)
-            if clients == 8:
-                c8[side] = ratio
-            print(
-                f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
-                f"{ratio:>24.2f} {min(pairs):>5.2f}-{max(pairs):<5.2f}"
-            )
+            ratio, low, high = pair_stats(ours, base)
+            print(f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
+                  f"{ratio:>13.2f} {low:>5.2f}-{high:<5.2f}")  # fmt: skip
+            c8 |= {side: ratio} if clients == 8 else {}
     for side, ratio in c8.items():
-        label = "throughput_vs_upstream_c8" if side == "worker" else f"throughput_vs_upstream_c8[{side}]"
-        print(f"{label}: {ratio:.2f}")
+        print(f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}")
 
 
 if __name__ == "__main__":

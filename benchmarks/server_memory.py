@@ -29,8 +29,7 @@ import numpy as np
 import requests
 import soundfile as sf
 
-from tests.e2e.openai_server import running_openai_server
-from tests.e2e.worker import ROOT, Worker
+from harness.processes import ROOT, Worker, running_openai_server
 
 LONG_TEXT = "[pause:10s]" * 239 + "a"
 MIB = 1024

@@ -16,7 +16,7 @@ import sys
 
 import soundfile as sf
 
-from benchmarks.engine import REF_TEXT, load_upstream
+from benchmarks.common import REF_TEXT, load_upstream
 
 
 def main() -> None:

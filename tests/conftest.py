@@ -1,8 +1,43 @@
+import os
+from pathlib import Path
+
+# One OpenMP thread per test process, set before anything imports torch (the worker processes
+# the tests start inherit it): the tiny models gain nothing from more, and on a shared machine
+# (or under `-n 2` on two cores) torch's threads wait for each other's cores: one test of the
+# tiny engine took 56 s with two threads and 2 s with one on the 2-core box.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 import structlog
 from fsspec.implementations.memory import MemoryFileSystem
 
+from tests import helpers
 from tests.helpers import shut_down_test_containers
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_model_cache_per_run(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny models are written once per run: into the run's temp folder, which xdist's
+    workers share (each has its own sub-folder of it), so whichever worker asks first writes
+    them under a file lock and the others read its settings (`helpers.script_settings`)."""
+    run_dir = tmp_path_factory.getbasetemp()
+    # xdist's workers say who they are (not through its worker_id fixture: the GPU suite runs without xdist)
+    helpers.model_cache = (run_dir.parent if os.environ.get("PYTEST_XDIST_WORKER") else run_dir) / "models"
+    helpers.model_cache.mkdir(exist_ok=True)
+    yield
+    helpers.model_cache = None
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint() -> dict[str, str]:
+    """The settings that load the tiny random F5 checkpoint (scripts/make_tiny_checkpoint.py)."""
+    return helpers.script_settings("make_tiny_checkpoint.py", Path())
+
+
+@pytest.fixture(scope="session")
+def tiny_aligner() -> Path:
+    """The folder of the tiny random aligner (scripts/make_tiny_aligner.py)."""
+    return Path(helpers.script_settings("make_tiny_aligner.py", Path())["ALIGNER_PATH"])
 
 
 @pytest.fixture(autouse=True)

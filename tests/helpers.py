@@ -1,33 +1,33 @@
-"""Shared test helpers: audio fixtures and the real container with fakes swapped in."""
+"""Shared test helpers: audio fixtures, the tiny models written once per run, and the real
+container with fakes swapped in."""
 
 from __future__ import annotations
 
-import functools
-import io
+import json
 import re
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 from dependency_injector import providers
+from filelock import FileLock
 
 from container import Container, build_container
+from harness.audio import audio_file, claimed_long_flac, tone
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tone(seconds: float = 2.0, rate: int = 24000, freq: float = 180.0) -> np.ndarray:
-    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
-    return (0.3 * np.sin(2 * np.pi * freq * t) * (0.7 + 0.3 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
-
-
-def audio_file(seconds: float = 2.0, rate: int = 24000, fmt: str = "WAV") -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, tone(seconds, rate), rate, format=fmt)
-    return buffer.getvalue()
+__all__ = [
+    "ROOT",
+    "audio_file",
+    "claimed_long_flac",
+    "make_test_container",
+    "model_cache",
+    "script_settings",
+    "shut_down_test_containers",
+    "tiny_f5_env",
+    "tone",
+]
 
 
 _open_containers: list[Container] = []
@@ -50,22 +50,12 @@ def shut_down_test_containers() -> None:
         _open_containers.pop().shutdown_resources()
 
 
-@functools.cache
-def claimed_long_flac(seconds: int = 2048, rate: int = 8000, channels: int = 8) -> bytes:
-    """A small FLAC (tens of KB: constant frames compress to almost nothing) whose header
-    honestly claims `seconds` of `channels`-channel audio: decoded whole as float32 it
-    would take seconds * rate * channels * 4 bytes (524 MB by default)."""
-    buffer = io.BytesIO()
-    block = np.full((rate * 16, channels), 0.25, np.float32)
-    with sf.SoundFile(buffer, "w", rate, channels, format="FLAC", subtype="PCM_16", compression_level=1.0) as out:
-        for _ in range(seconds // 16):
-            out.write(block)
-    return buffer.getvalue()
+#: where this run keeps the models the scripts write, shared by its xdist workers (set by
+#: conftest for the session); None: each call writes its own copy into `out`
+model_cache: Path | None = None
 
 
-def script_settings(script: str, out: Path, *args: str) -> dict[str, str]:
-    """Run one of the project's scripts that write a tiny random model (make_tiny_checkpoint.py,
-    make_tiny_aligner.py) into `out`, and return the KEY=VALUE settings it prints to load it."""
+def _run_script(script: str, out: Path, *args: str) -> dict[str, str]:
     printed = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), str(out), *args],
         check=True,
@@ -74,6 +64,23 @@ def script_settings(script: str, out: Path, *args: str) -> dict[str, str]:
         timeout=300,
     ).stdout
     return dict(line.split("=", 1) for line in printed.splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+
+
+def script_settings(script: str, out: Path, *args: str) -> dict[str, str]:
+    """The KEY=VALUE settings that load the tiny random model one of the project's scripts
+    writes (make_tiny_checkpoint.py, make_tiny_aligner.py) with `args` (such as `--arch v0`).
+    The script runs once per test run and set of arguments:
+    its files land in the run's `model_cache`, under a file lock its workers share, and every
+    later call reads the settings it printed (`out` is used only without a cache). The files
+    are the script's, read-only by convention: a test that alters one works on a copy."""
+    if model_cache is None:
+        return _run_script(script, out, *args)
+    target = model_cache / "-".join((Path(script).stem, *(arg.lstrip("-") for arg in args)))
+    with FileLock(f"{target}.lock"):
+        saved = target.with_suffix(".json")
+        if not saved.exists():
+            saved.write_text(json.dumps(_run_script(script, target, *args)))
+        return json.loads(saved.read_text())
 
 
 def tiny_f5_env(out: Path) -> dict[str, str]:

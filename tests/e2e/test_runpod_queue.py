@@ -1,5 +1,5 @@
 """The worker as the image starts it (`python -m entrypoints.runpod_handler`, no local API),
-taking jobs from a loopback stand-in of RunPod's queue (tests/runpod_queue.py) through the
+taking jobs from a loopback stand-in of RunPod's queue (harness/runpod_queue.py) through the
 runpod SDK's own worker loop: batch takes, streamed pieces, job errors, output posts that
 fail, and SIGTERM mid-job. Fake engine, except the batching test on the tiny checkpoint."""
 
@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT, free_port, log_events, stop
-from tests.helpers import audio_file, script_settings
+from tests.e2e.worker import free_port, log_events
+from tests.helpers import audio_file
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
+from tests.runpod_queue import queue_worker as harness_queue_worker
 
 pytestmark = pytest.mark.slow
 
@@ -40,30 +39,11 @@ LONG_TEXT = " ".join(f"Sentence number {i} is here to make the text long enough 
 @contextmanager
 def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subprocess.Popen]:
     """The image's CMD, run from an empty folder, with RunPod's variables pointing at `queue`."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "STORAGE_URL", "S3_BUCKET"))}
-    full_env = {
-        **inherited,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "LOG_FORMAT": "json",
-        "TTS_ENGINE": "fake",
-        "STORAGE_URL": f"file://{tmp_path / 'store'}",
-        "VOICE_CACHE_DIR": str(tmp_path / "voice-cache"),
-        **queue.env(),
-        **env,
-    }
-    workdir = tmp_path / "app"
-    workdir.mkdir(exist_ok=True)
-    log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.runpod_handler"], cwd=workdir, env=full_env, stdout=log, stderr=log
-        )
-    process.log_path = log_path  # type: ignore[attr-defined]
-    try:
+    env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp_path / 'store'}",
+           "VOICE_CACHE_DIR": str(tmp_path / "voice-cache"), **env}  # fmt: skip
+    with harness_queue_worker(queue, tmp_path / "app", tmp_path / "worker.log", env) as process:
+        process.log_path = tmp_path / "worker.log"  # type: ignore[attr-defined]
         yield process
-    finally:
-        stop(process, timeout=30)
 
 
 def worker_events(process: subprocess.Popen, event: str) -> list[dict]:
@@ -208,11 +188,6 @@ def test_sigterm_in_the_middle_of_a_job_finishes_it_and_leaves_nothing_half_writ
     meta = json.loads((store / "voices" / "late.json").read_text())
     assert meta["ref_text"] == "Late words."
     assert worker_events(worker, "worker_stopped")  # the container's resources were shut down
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> dict[str, str]:
-    return script_settings("make_tiny_checkpoint.py", tmp_path_factory.mktemp("tiny"))
 
 
 def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, tiny_checkpoint):

@@ -6,16 +6,13 @@ jobs from before the process exists. Order is checked, never time."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.worker import ROOT, log_events, stop
+from tests.e2e.worker import log_events
 from tests.helpers import script_settings
-from tests.runpod_queue import job_queue
+from tests.runpod_queue import job_queue, queue_worker
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +21,6 @@ def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Pat
     settings = script_settings("make_tiny_checkpoint.py", tmp_path / "ckpt")
     log_path = tmp_path / "worker.log"
     workdir = tmp_path / "app"
-    workdir.mkdir()
     seen_at_first_take: list[str] = []
 
     def first_take(events: list) -> bool:
@@ -37,18 +33,11 @@ def test_jobs_sent_during_start_up_wait_and_none_runs_before_ready(tmp_path: Pat
     with job_queue() as queue:
         inputs = [{"text": f"Job number {n} was sent before the worker started.", "nfe_step": 4} for n in range(3)]
         job_ids = queue.submit_many(inputs)
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RUNPOD_", "STORAGE_URL", "S3_BUCKET"))}
-        env = {**inherited, **settings, **queue.env(), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-               "LOG_FORMAT": "json", "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32",
+        env = {**settings, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "TTS_DTYPE": "fp32",
                "STORAGE_URL": f"file://{tmp_path / 'store'}"}  # fmt: skip
-        with log_path.open("wb") as log:
-            worker = subprocess.Popen([sys.executable, "-m", "entrypoints.runpod_handler"], cwd=workdir, env=env,
-                                      stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        try:
+        with queue_worker(queue, workdir, log_path, env, stop_timeout=60):
             queue.wait_for(first_take, timeout=600)
             answers = queue.wait_done(*job_ids, timeout=600)
-        finally:
-            stop(worker, timeout=60)
 
     assert '"worker_ready"' in seen_at_first_take[0], "the worker took a job before it was ready"
     for job_id in job_ids:

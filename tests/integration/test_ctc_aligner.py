@@ -3,8 +3,6 @@ through the same loading code as the published MMS_FA file."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,10 @@ import torch
 from adapters.ctc_aligner import MMS_FA_CONFIG, STAR, CtcAligner, romanise
 from tests.contracts.aligner import AlignerContract, item
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_aligner.py"
-
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("aligner")
-    printed = subprocess.run([sys.executable, str(SCRIPT), str(out)], check=True, capture_output=True, text=True)
-    assert printed.stdout.strip() == f"ALIGNER_PATH={out.resolve()}"
-    return out
+def tiny_dir(tiny_aligner: Path) -> Path:
+    return tiny_aligner
 
 
 class TestCtcAlignerContract(AlignerContract):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import runpy
 import sys
 import types
 from pathlib import Path
@@ -27,33 +26,20 @@ from adapters.cpu_attention import onednn_attention, onednn_attention_works, sdp
 from adapters.cpu_linear import PackedLinear, packing_works
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import EngineStartupError
-from adapters.precision import Precision
 from adapters.step_scheduler import MAX_PADDING_RATIO
-from domain.errors import EngineError, InvalidInput
+from domain.errors import InvalidInput
 from domain.synthesis import Reference
 from ports.tts_engine import EngineStatus
 from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
+from tests.helpers import script_settings
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "make_tiny_checkpoint.py"
-
-
-def tiny_checkpoint(out_dir: Path, *args: str) -> dict[str, str]:
-    out = io.StringIO()
-    argv = sys.argv
-    sys.argv = [str(SCRIPT), str(out_dir), *args]
-    try:
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(str(SCRIPT), run_name="__main__")
-    finally:
-        sys.argv = argv
-    return dict(line.split("=", 1) for line in out.getvalue().splitlines() if "=" in line)
-
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+def settings(tiny_checkpoint: dict[str, str]) -> dict[str, str]:
+    """The tiny checkpoint's settings under the name test_f5_batching and test_f5_compile import."""
+    return tiny_checkpoint
 
 
 def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
@@ -111,20 +97,6 @@ def test_cpu_linears_are_packed_and_speak_as_plain_ones(settings: dict[str, str]
     np.testing.assert_allclose(to_numpy(fp32_engine.synthesize(job)[0]), to_numpy(plain.synthesize(job)[0]), atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("device", "dtype", "compile_", "packs"),
-    [("cuda", "bf16", False, False), ("cpu", "int8", False, False), ("cpu", "bf16", True, False),
-     ("cpu", "fp32", False, True), ("cpu", "bf16", False, True)],
-)  # fmt: skip
-def test_which_engines_pack_linears(
-    monkeypatch: pytest.MonkeyPatch, device: str, dtype: str, compile_: bool, packs: bool
-) -> None:
-    monkeypatch.setattr(f5_engine, "packing_works", lambda dtype: True)
-    assert f5_engine._packs_linears(Precision(device, dtype, "test"), compile_) is packs
-    monkeypatch.setattr(f5_engine, "packing_works", lambda dtype: False)
-    assert f5_engine._packs_linears(Precision(device, dtype, "test"), compile_) is False
-
-
 @pytest.mark.skipif(not onednn_attention_works(torch.float32), reason="torch built without oneDNN")
 def test_cpu_attention_as_onednn_products_speaks_as_the_fused_kernel(
     settings: dict[str, str], monkeypatch: pytest.MonkeyPatch
@@ -150,22 +122,6 @@ def test_cpu_attention_as_onednn_products_speaks_as_the_fused_kernel(
         # alone: the guided pair at once; padded: item by item over each one's own frames
         assert {shape[0] for shape in calls} == ({2} if job is alone else {1})
         assert len({shape[2] for shape in calls}) == (1 if job is alone else 2)
-
-
-@pytest.mark.parametrize(
-    ("device", "dtype", "flags", "compile_", "uses"),
-    [("cuda", "bf16", "avx2", False, False), ("cpu", "bf16", "avx512_bf16 amx_bf16", False, False),
-     ("cpu", "bf16", "avx512_bf16", True, False), ("cpu", "fp16", "avx2", False, False),
-     ("cpu", "fp32", "avx2", False, True), ("cpu", "bf16", "avx512_bf16", False, True),
-     ("cpu", "int8", "avx2", False, True)],
-)  # fmt: skip
-def test_which_engines_use_onednn_attention(
-    monkeypatch: pytest.MonkeyPatch, device: str, dtype: str, flags: str, compile_: bool, uses: bool
-) -> None:
-    monkeypatch.setattr(f5_engine, "onednn_attention_works", lambda dtype: True)
-    assert f5_engine._uses_onednn_attention(Precision(device, dtype, "test"), flags, compile_) is uses
-    monkeypatch.setattr(f5_engine, "onednn_attention_works", lambda dtype: False)
-    assert f5_engine._uses_onednn_attention(Precision(device, dtype, "test"), flags, compile_) is False
 
 
 def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
@@ -323,7 +279,9 @@ def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine,
 def other_arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The layouts of the community checkpoints: v0 Base (text_mask_padding False,
     pe_attn_head 1) and Small, tiny, each with its own character vocabulary."""
-    return tiny_checkpoint(tmp_path_factory.mktemp(f"tiny-{request.param}"), "--arch", request.param)
+    return script_settings(
+        "make_tiny_checkpoint.py", tmp_path_factory.mktemp(f"tiny-{request.param}"), "--arch", request.param
+    )
 
 
 def test_other_architectures_match_upstream(other_arch: dict[str, str], tmp_path: Path, monkeypatch) -> None:
@@ -346,14 +304,6 @@ def test_other_architectures_match_upstream(other_arch: dict[str, str], tmp_path
 
 
 # -- start-up errors ------------------------------------------------------------------------
-
-
-def test_offline_and_missing_checkpoint_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EngineStartupError, match="F5_CKPT_FILE") as err:
-        build_f5_engine(model="F5TTS_v1_Base", device="cpu")
-    assert "HF_HUB_OFFLINE" in str(err.value) and "\n" not in str(err.value)
-    assert isinstance(err.value, EngineError)
 
 
 def test_offline_and_missing_vocoder_names_the_variable(
@@ -379,11 +329,6 @@ def test_model_dir_layout_is_found(settings: dict[str, str], tmp_path: Path) -> 
     (model_dir / "vocos-mel-24khz").symlink_to(settings["VOCODER_PATH"])
     engine = build(settings, ckpt_file=None, vocab_file=None, vocoder_path=None, model_dir=str(model_dir))
     assert engine.model_id.startswith("F5TTS_tiny:model_1.safetensors")
-
-
-def test_unknown_model_name_is_a_startup_error() -> None:
-    with pytest.raises(EngineStartupError, match="F5_MODEL"):
-        build_f5_engine(model="F5TTS_v9_Huge", device="cpu")
 
 
 def test_steps_hold_rows_of_similar_length(fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch) -> None:

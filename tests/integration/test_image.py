@@ -10,10 +10,8 @@ import ast
 import fnmatch
 import io
 import json
-import os
 import re
 import shlex
-import subprocess
 import sys
 import tomllib
 from importlib import metadata
@@ -24,8 +22,9 @@ import pytest
 from dockerfile_parse import DockerfileParser
 
 from entrypoints.service import WorkerService
+from harness.processes import launched
 from settings import Settings
-from tests.helpers import make_test_container, script_settings
+from tests.helpers import make_test_container
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile.runpod"
@@ -48,6 +47,36 @@ def _run_index(needle: str) -> int:
     found = [i for i, value in _steps("RUN") if needle in value]
     assert len(found) == 1, f"expected one RUN with {needle!r}, found {len(found)}"
     return found[0]
+
+
+def _commands(run: str) -> list[list[str]]:
+    """A RUN's shell commands, each as the argument list the shell would pass (quotes removed,
+    split at &&, ||, ;, | and redirections; `if`/`then`/`fi` dropped; leading VAR=value kept)."""
+    lexer = shlex.shlex(run, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in ("&&", "||", ";", "|", ">", ">>", "<"):
+            commands.append([])
+        elif not (token in ("if", "then", "else", "fi") and not commands[-1]):
+            commands[-1].append(token)
+    return [command for command in commands if command]
+
+
+def _command(run: str, *prefix: str) -> list[str]:
+    """The one command of `run` that starts with `prefix`."""
+    found = [c for c in _commands(run) if c[: len(prefix)] == list(prefix)]
+    assert len(found) == 1, f"expected one {' '.join(prefix)!r} in {run!r}, found {len(found)}"
+    return found[0]
+
+
+def _python_program(run: str) -> ast.Module:
+    """The program of the RUN's one `python -c PROGRAM`, parsed (so it is valid Python)."""
+    return ast.parse(_command(run, "python", "-c")[2])
+
+
+def _pip_installs(run: str) -> list[list[str]]:
+    return [c[2:] for c in _commands(run) if c[:2] == ["pip", "install"]]
 
 
 def _arg_defaults() -> dict[str, str]:
@@ -84,11 +113,19 @@ def test_base_is_a_cuda_runtime_pinned_by_tag_and_digest() -> None:
 
 def test_torch_pins_and_cuda_build_match_pyproject_and_the_base() -> None:
     torch_run = STEPS[_run_index("torch==")]["value"]
-    pins = dict(re.findall(r"\b(torch|torchaudio)==([^\s\"']+)", torch_run))
+    [install] = _pip_installs(torch_run)
+    pins = dict(arg.split("==") for arg in install if "==" in arg)
     assert pins == {"torch": _pyproject_pin("torch"), "torchaudio": _pyproject_pin("torchaudio")}
     # the build asserts the CUDA version torch was built for; it must be the base image's
-    asserted = re.search(r"torch\.version\.cuda == '([\d.]+)'", torch_run)
-    assert asserted and asserted.group(1) == _base_cuda()
+    asserted = [
+        node.test.comparators[0].value
+        for node in ast.walk(_python_program(torch_run))
+        if isinstance(node, ast.Assert)
+        and isinstance(node.test, ast.Compare)
+        and ast.unparse(node.test.left) == "torch.version.cuda"
+        and isinstance(node.test.comparators[0], ast.Constant)
+    ]
+    assert asserted == [_base_cuda()]
     # and it is what the pinned torch wheel really is (read from the installed one, when it is that version)
     if metadata.version("torch").split("+")[0] == pins["torch"]:
         version_py = Path(str(metadata.distribution("torch").locate_file("torch/version.py"))).read_text()
@@ -107,20 +144,31 @@ def test_flash_attn_wheel_is_chosen_by_build_args_that_match_torch_python_and_cu
     assert py and args["FLASH_ATTN_PYTHON"] == f"3{py.group(1)}"
     assert args["FLASH_ATTN_CXX11_ABI"] in ("TRUE", "FALSE")
     run = STEPS[_run_index("flash_attn-")]["value"]
-    for name in (
-        "FLASH_ATTN_VERSION",
-        "FLASH_ATTN_CUDA",
-        "FLASH_ATTN_TORCH",
-        "FLASH_ATTN_PYTHON",
-        "FLASH_ATTN_CXX11_ABI",
-    ):
-        assert "${" + name + "}" in run, f"{name} is not used to choose or check the wheel"
-    assert "--no-deps" in run and "--only-binary=:all:" in run and ".whl" in run
-    assert "torch.compiled_with_cxx11_abi()" in run  # the ABI argument is checked against torch
-    assert 'grep -q "^Version: ${FLASH_ATTN_VERSION}"' in run  # and the installed version against the pin
-    for _, value in _steps("RUN"):  # never from source: no sdist install, no build toolchain
-        assert not re.search(r"pip install[^&]*\bflash[-_]attn(==|\s|$)", value), value
-        assert "--no-binary" not in value and "nvcc" not in value
+    # before anything is downloaded, the build compares the arguments with what torch and
+    # Python are: a program that asserts on them, the C++ ABI included
+    program = _python_program(run)
+    checked = ast.unparse(program)
+    assert any(isinstance(node, ast.Assert) for node in ast.walk(program))
+    for name in ("FLASH_ATTN_CUDA", "FLASH_ATTN_TORCH", "FLASH_ATTN_PYTHON", "FLASH_ATTN_CXX11_ABI"):
+        assert "${" + name + "}" in checked, f"{name} is not checked against the image"
+    assert "torch.compiled_with_cxx11_abi" in {
+        ast.unparse(n.func) for n in ast.walk(program) if isinstance(n, ast.Call)
+    }
+    # the wheel's name is made of every argument, and it is installed as a binary, alone
+    wheel = next(c[0].partition("=")[2] for c in _commands(run) if c[0].startswith("wheel="))
+    assert wheel.endswith(".whl")
+    for name in ("FLASH_ATTN_VERSION", "FLASH_ATTN_CUDA", "FLASH_ATTN_TORCH", "FLASH_ATTN_PYTHON"):
+        assert "${" + name + "}" in wheel, f"{name} does not choose the wheel"
+    [install] = _pip_installs(run)
+    assert {"--no-deps", "--only-binary=:all:"} <= set(install)
+    # and the installed version is checked against the pin
+    assert _command(run, "pip", "show", "flash-attn")
+    assert _command(run, "grep", "-q")[2] == "^Version: ${FLASH_ATTN_VERSION}"
+    for value in (v for _, v in _steps("RUN")):  # never from source: no sdist install, no build toolchain
+        for args in _pip_installs(value):
+            assert "--no-binary" not in args
+            assert not any(re.match(r"flash[-_]attn(==|$)", arg) for arg in args), args
+        assert not any(c[0] == "nvcc" for c in _commands(value))
 
 
 def test_f5_tts_is_pinned_like_the_makefile_and_installed_without_deps() -> None:
@@ -128,16 +176,23 @@ def test_f5_tts_is_pinned_like_the_makefile_and_installed_without_deps() -> None
     version = re.search(r"^F5_TTS_VERSION\s*:?=\s*(\S+)", makefile, re.M)
     assert version
     run = STEPS[_run_index("f5-tts==")]["value"]
-    assert f"pip install --no-deps f5-tts=={version.group(1)}" in run
+    [install] = [args for args in _pip_installs(run) if any(a.startswith("f5-tts") for a in args)]
+    assert sorted(install) == sorted(["--no-deps", f"f5-tts=={version.group(1)}"])
 
 
 def test_runtime_dependencies_come_from_pyproject_without_the_dev_extra() -> None:
     index = _run_index("['project']['dependencies']")
-    assert "pip install -r" in STEPS[index]["value"]
+    run = STEPS[index]["value"]
+    # the requirements pip installs are the file the program writes from pyproject's dependencies
+    program = ast.unparse(_python_program(run))
+    assert "tomllib.load" in program and "['project']['dependencies']" in program
+    written = _commands(run)[1][0]  # the redirection's target
+    assert ["-r", written] in [args[:2] for args in _pip_installs(run)]
     copies = [value for i, value in _steps("COPY") if i < index]
     assert copies and all(shlex.split(c)[:-1] == ["pyproject.toml"] for c in copies[-1:])
     for _, value in _steps("RUN"):
-        assert "[dev]" not in value and "pytest" not in value
+        for args in _pip_installs(value):
+            assert not any("[dev]" in arg or arg.startswith("pytest") for arg in args), args
 
 
 def test_offline_at_run_time_with_weights_under_model_dir() -> None:
@@ -150,26 +205,37 @@ def test_offline_at_run_time_with_weights_under_model_dir() -> None:
 
 
 def test_weights_are_fetched_by_the_script_with_pinned_checksums() -> None:
-    copy = [value for _, value in _steps("COPY") if "fetch_weights.py" in value]
-    assert copy and "scripts/weights.json" in copy[0]
-    fetch = STEPS[_run_index("--group f5")]["value"]
-    assert "fetch_weights.py" in fetch and '--model-dir "$MODEL_DIR"' in fetch
-    whisper = STEPS[_run_index("--group whisper")]["value"]
-    assert '"$BAKE_WHISPER" = "1"' in whisper and _arg_defaults()["BAKE_WHISPER"] == "0"
-    aligner = STEPS[_run_index("--group aligner")]["value"]
-    assert '"$BAKE_ALIGNER" = "1"' in aligner and _arg_defaults()["BAKE_ALIGNER"] == "0"
-    assert "--allow-unpinned" not in PARSER.content
+    copy = [shlex.split(value) for _, value in _steps("COPY") if "fetch_weights.py" in value]
+    assert copy and "scripts/weights.json" in copy[0][:-1]
+    fetcher = copy[0][-1] + "fetch_weights.py"
+
+    def fetch(group: str) -> list[str]:
+        [command] = [
+            c for c in _commands(STEPS[_run_index(f"--group {group}")]["value"]) if c[:2] == ["python", fetcher]
+        ]
+        assert command[command.index("--model-dir") + 1] == "$MODEL_DIR"
+        assert command[command.index("--group") + 1] == group
+        return command
+
+    fetch("f5")
+    for group, arg in (("whisper", "BAKE_WHISPER"), ("aligner", "BAKE_ALIGNER")):  # optional, off by default
+        fetch(group)
+        run = STEPS[_run_index(f"--group {group}")]["value"]
+        assert _commands(run)[0] == ["[", f"${arg}", "=", "1", "]"]
+        assert _arg_defaults()[arg] == "0"
+    assert not [c for _, v in _steps("RUN") for c in _commands(v) if "--allow-unpinned" in c]
     assert all(re.fullmatch(r"[0-9a-f]{64}", f.get("sha256") or "") for f in WEIGHTS["files"])
 
 
 def test_the_dit_is_baked_in_its_serving_dtype_from_the_pinned_release() -> None:
     """The converter runs in the same step as the fetch (so no layer keeps the fp32 file it
     removes), on a source the manifest pins, into a name the engine's lookup prefers."""
-    fetch = STEPS[_run_index("--group f5")]["value"]
-    assert "convert_weights.py" in fetch and "--remove-source" in fetch
-    assert fetch.index("fetch_weights.py") < fetch.index("convert_weights.py")
-    copy = [value for _, value in _steps("COPY") if "fetch_weights.py" in value]
-    assert "scripts/convert_weights.py" in copy[0]
+    copy = shlex.split(next(value for _, value in _steps("COPY") if "fetch_weights.py" in value))
+    assert "scripts/convert_weights.py" in copy[:-1]
+    scripts = [c[1] for c in _commands(STEPS[_run_index("--group f5")]["value"]) if c[0] == "python"]
+    assert scripts == [copy[-1] + "fetch_weights.py", copy[-1] + "convert_weights.py"]  # in this order, one step
+    [convert] = [c for c in _commands(STEPS[_run_index("--group f5")]["value"]) if c[1] == scripts[1]]
+    assert "--remove-source" in convert
     pinned = {f["dest"] for f in WEIGHTS["files"] if f["sha256"]}
     derived = [d for d in WEIGHTS["derived"] if d["group"] == "f5"]
     assert derived and all(d["source"] in pinned for d in derived)
@@ -383,36 +449,37 @@ def test_test_input_json_is_the_seeds_request_and_a_valid_job() -> None:
 # --- the worker, started the way the image starts it ----------------------------------------
 
 
-def _image_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """This machine's environment with the image's run-time ENV on top, minus anything that
-    would make runpod take jobs from the platform or the store go elsewhere."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_REALTIME_PORT", "STORAGE_URL", "S3_BUCKET")}  # fmt: skip
-    env.update({k: v for k, v in PARSER.envs.items() if k not in ("PATH", "VIRTUAL_ENV")})
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(overrides)
-    return env
+def _image_env(**overrides: str) -> dict[str, str]:
+    """The image's run-time ENV on top of this machine's environment (the launcher drops what
+    would make runpod take jobs from the platform or the store go elsewhere)."""
+    env = {k: v for k, v in PARSER.envs.items() if k not in ("PATH", "VIRTUAL_ENV")}
+    return {**env, "PYTHONPATH": str(ROOT), **overrides}
 
 
-def _image_command() -> list[str]:
-    command = json.loads(PARSER.cmd)
-    return [sys.executable if part == "python" else part for part in command]
+def _run_image_command(workdir: Path, env: dict[str, str], *args: str, timeout: float) -> tuple[int, str]:
+    """The image's CMD (plus `args`) run to its end from `workdir`: exit status and output."""
+    command = [sys.executable if part == "python" else part for part in json.loads(PARSER.cmd)]
+    log = workdir.parent / f"{workdir.name}.log"
+    drop = ("RUNPOD_WEBHOOK_GET_JOB", "RUNPOD_REALTIME_PORT", "STORAGE_URL", "S3_BUCKET")
+    with launched([*command, *args], env, log, workdir, drop=drop) as process:
+        status = process.wait(timeout=timeout)
+    return status, log.read_text(errors="replace")
 
 
 @pytest.mark.slow
-def test_worker_started_like_the_image_runs_test_input_on_the_tiny_checkpoint(tmp_path: Path) -> None:
-    settings = script_settings("make_tiny_checkpoint.py", tmp_path / "ckpt")
-    assert {"F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH"} <= set(settings)
+def test_worker_started_like_the_image_runs_test_input_on_the_tiny_checkpoint(
+    tmp_path: Path, tiny_checkpoint: dict[str, str]
+) -> None:
+    assert {"F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH"} <= set(tiny_checkpoint)
     workdir = tmp_path / "app"
     workdir.mkdir()
-    env = _image_env(tmp_path, TTS_ENGINE="f5", HF_HUB_OFFLINE="1", MODEL_DIR=str(tmp_path / "ckpt"), **settings)
-    test_input = (ROOT / "test_input.json").read_text()
-    done = subprocess.run(  # one stream, in the order the worker wrote it (PYTHONUNBUFFERED=1)
-        [*_image_command(), "--test_input", test_input],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
-    )  # fmt: skip
-    output = done.stdout
-    assert done.returncode == 0, output[-4000:]
+    model_dir = str(Path(tiny_checkpoint["F5_CKPT_FILE"]).parent)
+    env = _image_env(TTS_ENGINE="f5", HF_HUB_OFFLINE="1", MODEL_DIR=model_dir, **tiny_checkpoint)
+    # one stream, in the order the worker wrote it (PYTHONUNBUFFERED=1)
+    status, output = _run_image_command(
+        workdir, env, "--test_input", (ROOT / "test_input.json").read_text(), timeout=600
+    )
+    assert status == 0, output[-4000:]
     ready = [json.loads(line) for line in output.splitlines() if '"worker_ready"' in line]
     assert len(ready) == 1 and ready[0]["ready_seconds"] > 0, output[-4000:]
     assert ready[0]["engine"].startswith("F5TTS_tiny")
@@ -420,16 +487,13 @@ def test_worker_started_like_the_image_runs_test_input_on_the_tiny_checkpoint(tm
     assert output.index('"worker_ready"') < output.index("Starting Serverless Worker")
     assert "completed successfully" in output
     assert list((workdir / "data" / "outputs").glob("*.wav"))
-    print(f"worker ready in {ready[0]['ready_seconds']} s (tiny checkpoint)")
 
 
 @pytest.mark.slow
 def test_worker_started_with_no_arguments_runs_test_input_json_from_its_directory(tmp_path: Path) -> None:
-    (tmp_path / "test_input.json").write_text((ROOT / "test_input.json").read_text())
-    done = subprocess.run(
-        _image_command(), cwd=tmp_path, env=_image_env(tmp_path, TTS_ENGINE="fake"),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    (workdir / "test_input.json").write_text((ROOT / "test_input.json").read_text())
+    status, output = _run_image_command(workdir, _image_env(TTS_ENGINE="fake"), timeout=120)
+    assert status == 0, output[-4000:]
     assert "Using test_input.json as job input" in output and "completed successfully" in output

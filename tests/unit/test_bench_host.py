@@ -1,4 +1,4 @@
-"""The CPU benchmarks' host line: the processor's family and model (what tells two hosts
+"""The benchmarks' host line on a CPU: the processor's family and model (what tells two hosts
 that both call themselves "AMD EPYC" apart) and one DiT Linear's rate as each side runs it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from adapters.cpu_linear import packing_works
-from benchmarks import host
+from benchmarks import common as host
 
 TWO_PROCESSORS = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -47,7 +47,7 @@ def test_a_host_that_states_no_family_and_model_for_its_first_processor_gets_non
 
 
 def test_the_line_names_the_processor_and_each_sides_linear_rate() -> None:
-    line = host.describe()
+    line = host.describe(on_cuda=False)
     rates = dict(re.findall(r"(bf16 packed|fp32 packed|fp32 plain) (\d+)", line))
     expected = {"fp32 plain"} | {
         f"{name} packed" for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)) if packing_works(dtype)

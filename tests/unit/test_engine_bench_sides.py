@@ -43,9 +43,9 @@ def test_an_extra_side_that_fails_is_left_out_and_the_others_stay(capsys: pytest
 
     upstream = StandIn("upstream F5TTS.infer")
     rows = extra_rows(upstream, ["int8", "compile", "fp32"], start, ["sentence", "batch8"], repeats=2)  # type: ignore[arg-type]
-    assert [name for name, _, _ in rows] == ["engine (fp32)"]
-    _, _, results = rows[0]
-    assert {case: (len(base), len(ours)) for case, (base, ours) in results.items()} == {
+    assert [side.name for side, _ in rows] == ["engine (fp32)"]
+    _, results = rows[0]
+    assert {case: (len(base), len(ours)) for case, (base, ours, _) in results.items()} == {
         "sentence": (2, 2),
         "batch8": (2, 2),
     }
@@ -55,10 +55,7 @@ def test_an_extra_side_that_fails_is_left_out_and_the_others_stay(capsys: pytest
     assert started["compile"].closed and started["fp32"].closed  # each started process is ended
 
 
-READY = (
-    "import sys, json, time\ntime.sleep(0.2)\n"
-    'print("READY " + json.dumps({"dtype": "bf16"}))\nprint("WARM {}", flush=True)\n'
-)
+READY = 'import sys, json, time\ntime.sleep(0.2)\nprint("READY " + json.dumps({"dtype": "bf16"}), flush=True)\n'
 
 
 def script_side(tmp_path: Path, body: str) -> Side:
@@ -85,8 +82,8 @@ def test_a_side_that_fails_to_start_raises_side_failed(tmp_path: Path) -> None:
 
 
 def test_a_side_that_answers_out_of_turn_raises_side_failed(tmp_path: Path) -> None:
-    side = script_side(tmp_path, 'sys.stdin.readline()\nprint("WARM {}", flush=True)\nsys.stdin.readline()\n')
-    with pytest.raises(SideFailed, match="said WARM for RESULT"):
+    side = script_side(tmp_path, 'sys.stdin.readline()\nprint("READY {}", flush=True)\nsys.stdin.readline()\n')
+    with pytest.raises(SideFailed, match="said READY for RESULT"):
         side.run("sentence")
     side.close()
 

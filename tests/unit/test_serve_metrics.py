@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.engine import SideFailed
+from benchmarks.common import SideFailed
 from benchmarks.serve import (
     Sides,
     background_compile_outcome,

@@ -1,0 +1,241 @@
+"""What every benchmark shares: the texts and the voice both sides speak, the real-size random
+checkpoint, upstream's `F5TTS` as the benchmarks load it, timing, and the host line.
+
+Both sides load the same randomly initialised checkpoint (`scripts/make_tiny_checkpoint.py
+--size base`: F5TTS_v1_Base's sizes, 337 M parameters; random weights cost what trained ones
+cost to run). Upstream needs shims to run on a worker image at all, each of which only makes
+its import faster (so its load time is an understatement): `f5_tts.model`'s package
+`__init__` (the trainer: wandb, datasets, accelerate) is bypassed as in the engine, modules
+neither measured path calls are stood in for (`stub_absent_modules`), and `torchaudio.load`
+reads with soundfile (no FFmpeg here).
+
+The host line matters for CPU figures: hosts that all call themselves "AMD EPYC" multiply bf16
+at 400 or 1,000 GFLOP/s, and this worker's side of every CPU ratio moves with that rate far
+more than upstream's fp32 side, so a CPU result states the family, model and both rates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT_DIR = Path("/tmp/f5-tts-worker-bench")
+MODEL_KEYS = ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")
+REF_TEXT = "Some call me nature, others call me mother nature."
+TEXTS = {
+    "sentence": "The quick brown fox jumps over the lazy dog, then naps in the warm afternoon sun.",
+    "paragraph": (
+        "Text to speech has come a long way. Early systems stitched recorded syllables together, "
+        "and every sentence sounded like a ransom note read aloud. Modern models learn the rhythm "
+        "of speech from thousands of hours of audio, so a few seconds of a voice are enough to "
+        "clone it. The hard part now is not quality but cost: every second of audio must be "
+        "produced quickly and cheaply, on whatever hardware is at hand."
+    ),
+}
+#: eight independent one-sentence requests (the "batch8" case and serve's load)
+BATCH_TEXTS = [
+    "Please leave the package at the front door.",
+    "The meeting has been moved to Thursday afternoon.",
+    "Your order number is four, seven, two, nine.",
+    "Turn left at the next intersection, then keep right.",
+    "It will be sunny tomorrow with a light breeze.",
+    "Thank you for calling, how can I help you today?",
+    "The train to Boston departs from platform six.",
+    "Remember to water the plants before you leave.",
+]
+SEED = 1234
+# one Linear of the DiT (dim 1024 -> its feed-forward's 2048) over a guided sentence's 2 x 760
+# frames: the multiply most of a CPU forward's time goes to
+ROWS, IN_FEATURES, OUT_FEATURES = 1520, 1024, 2048
+
+
+class SideFailed(RuntimeError):
+    """One side of a benchmark cannot go on (its process ended, answered out of turn, or its
+    compile never finished); an optional side is then left out and the run goes on."""
+
+
+def stub_absent_modules() -> None:
+    """Stand-ins for modules the GPU image lacks and neither measured path calls: librosa
+    (BigVGAN's mel filterbank), matplotlib (plots), cached_path (hub downloads); installed ones
+    are kept, except transformers (upstream's Whisper), always stood in for."""
+    import importlib.machinery
+    import types
+
+    def unused(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("stubbed for the benchmark: not on the measured path")
+
+    stubbed: list[str] = []
+    for name, attrs in {
+        "librosa": {},
+        "librosa.filters": {"mel": unused},
+        "matplotlib": {"use": lambda *a, **k: None},
+        "matplotlib.pylab": {},
+        "cached_path": {"cached_path": unused},
+        "transformers": {"pipeline": unused},
+    }.items():
+        parent, _, child = name.rpartition(".")
+        installed = not parent and name != "transformers" and importlib.util.find_spec(name) is not None
+        if (parent and parent not in stubbed) or name in sys.modules or installed:
+            continue
+        module = types.ModuleType(name)
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=not parent)
+        module.__dict__.update(attrs)
+        if not parent:
+            module.__path__ = []
+        sys.modules[name] = module
+        if parent:
+            setattr(sys.modules[parent], child, module)
+        stubbed.append(name)
+
+
+def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, str]:
+    """The checkpoint of `size` (base or tiny) and a 4 s voiced reference wav in `out`,
+    written on first use and reused; their settings, plus REF_WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings_file = out / "settings.env"
+    if not settings_file.exists():
+        stub_absent_modules()  # in this process (not the script's CLI), so the stand-ins apply to it too
+        spec = importlib.util.spec_from_file_location(
+            "make_tiny_checkpoint", ROOT / "scripts" / "make_tiny_checkpoint.py"
+        )
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        written = script.write(out, size, 0)
+        settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
+    settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
+    ref = out / "ref.wav"
+    if not ref.exists():  # speech-like: a gliding pitch, syllable-rate envelope, short pauses
+        t = np.arange(4 * 24000) / 24000
+        phase = 2 * np.pi * np.cumsum(130 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 24000
+        envelope = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 0.5
+        envelope[(t % 1.3) > 1.1] = 0.0
+        voice = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
+        sf.write(ref, (0.2 * voice * envelope).astype(np.float32), 24000, subtype="PCM_16")
+    return {**settings, "REF_WAV": str(ref)}
+
+
+def load_upstream(settings: dict[str, str], device: str):
+    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the docstring names."""
+    import soundfile as sf
+    import torch
+    import torchaudio
+
+    from adapters.f5_loading import import_f5_model
+
+    stub_absent_modules()
+    package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
+    package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
+
+    def soundfile_load(path: str, *args: object, **kwargs: object):
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        return torch.from_numpy(data.T.copy()), rate
+
+    torchaudio.load = soundfile_load
+    with contextlib.redirect_stdout(sys.stderr):
+        from f5_tts.api import F5TTS
+
+        return F5TTS(
+            model="F5TTS_v1_Base",
+            ckpt_file=settings["F5_CKPT_FILE"],
+            vocab_file=settings["F5_VOCAB_FILE"],
+            vocoder_local_path=settings["VOCODER_PATH"],
+            device=device,
+        )
+
+
+def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, float]:
+    """Median of the per-pair ratios base/ours, and their min and max: sides run in
+    alternating pairs, so a shared machine's drift (up to 1.5x within the hour) hits both."""
+    ratios = [b / o for b, o in zip(base, ours, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def time_call(fn: Callable[[], object], device, repeats: int, min_seconds: float = 0.5) -> float:
+    """Median seconds per call over `repeats` timed groups, after two warm-up calls; on CUDA a
+    group repeats the call for `min_seconds` and is timed to its kernels' end."""
+    import torch
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):
+        fn()
+    sync()
+    started = time.perf_counter()
+    fn()
+    sync()
+    per_group = max(1, int(min_seconds / max(time.perf_counter() - started, 1e-6))) if device.type == "cuda" else 1
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(per_group):
+            fn()
+        sync()
+        samples.append((time.perf_counter() - started) / per_group)
+    return statistics.median(samples)
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The first processor's "family F model M", "" where not stated (a hypervisor often masks
+    the model name to "AMD EPYC"; these still tell one generation from the next)."""
+    fields: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in cpuinfo.read_text().splitlines():
+            if not line.strip():  # the first processor's block ends here
+                break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    return f"family {fields['cpu family']} model {fields['model']}" if {"cpu family", "model"} <= fields.keys() else ""
+
+
+def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
+    """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it on a CPU or plain
+    as upstream does."""
+    import torch
+
+    from adapters.cpu_linear import PackedLinear
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(IN_FEATURES, OUT_FEATURES, dtype=dtype)
+    layer = PackedLinear(linear) if packed else linear
+    x = torch.randn(ROWS, IN_FEATURES).to(dtype)
+    with torch.inference_mode():
+        seconds = time_call(lambda: layer(x), torch.device("cpu"), repeats)
+    return 2 * ROWS * IN_FEATURES * OUT_FEATURES / seconds / 1e9
+
+
+def describe(on_cuda: bool) -> str:
+    """The header of a result: the device, and on a CPU its family and model, native bf16 or
+    not, and one DiT Linear's rate as each side runs it, measured now (about a second)."""
+    import torch
+
+    from adapters.cpu_linear import packing_works
+    from adapters.precision import has_native_bf16, processor_name, read_cpu_flags
+
+    line = f"torch {torch.__version__}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}"
+    if on_cuda:
+        return f"device: {torch.cuda.get_device_name()}; {line}"
+    model = cpu_model()
+    rates = [
+        f"{name} packed {linear_gflops(dtype, packed=True):.0f}"
+        for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32))
+        if packing_works(dtype)
+    ]
+    rates.append(f"fp32 plain {linear_gflops(torch.float32, packed=False):.0f}")
+    bf16 = "yes" if has_native_bf16(read_cpu_flags()) else "no"
+    return (
+        f"host: {processor_name()}{f' ({model})' if model else ''}; native bf16: {bf16}; {line}\n"
+        f"host: one DiT Linear ({ROWS}x{IN_FEATURES} -> {OUT_FEATURES}), GFLOP/s: {', '.join(rates)}"
+    )
