@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from application.fields import LANGUAGE_PATTERN, MAX_MODEL_CHARS, MAX_REF_TEXT_CHARS
 from application.limits import Limits
 from domain.errors import InvalidInput, UnknownField
 from domain.synthesis import SynthesisParams
@@ -79,8 +80,8 @@ class _TtsJob(_Job):
     normalize: bool = True
     timestamps: bool = False
     captions: Literal["srt", "vtt"] | None = None
-    model: Annotated[str, Field(max_length=64)] | None = None
-    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    model: Annotated[str, Field(max_length=MAX_MODEL_CHARS)] | None = None
+    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
 
 
 class _UploadJob(_Job):
@@ -88,10 +89,10 @@ class _UploadJob(_Job):
     voice_name: str
     voice_file_url: str | None = None
     voice_file_base64: str | None = None
-    ref_text: Annotated[str, Field(max_length=2000)] | None = None
+    ref_text: Annotated[str, Field(max_length=MAX_REF_TEXT_CHARS)] | None = None
     overwrite: bool = False
-    model: Annotated[str, Field(max_length=64)] | None = None
-    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    model: Annotated[str, Field(max_length=MAX_MODEL_CHARS)] | None = None
+    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
 
 
 class _ListJob(_Job):

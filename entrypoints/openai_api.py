@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hmac
 import json
 import time
@@ -39,13 +38,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application.app import App
 from application.bootstrap import bootstrap
+from application.fields import upload_request
 from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
 from domain.use_cases.synthesize import CONTENT_TYPES, Progress, TtsResult
-from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
-from entrypoints.endpoints import parse_job
 from entrypoints.logging_setup import configure_logging
 from entrypoints.openai_requests import (
     MODELS,
@@ -325,20 +323,19 @@ async def _upload(api: App, request: Request) -> dict[str, Any]:
     name, ref_text = form.get("name"), form.get("ref_text")
     if not isinstance(name, str):
         raise refuse("name is required", "name")
-    job = {
-        "endpoint": "upload",
-        "voice_name": name,
-        "voice_file_base64": base64.b64encode(data).decode("ascii"),
-        "overwrite": form_flag(form.get("overwrite"), "overwrite"),
-    }
-    if isinstance(ref_text, str) and ref_text.strip():
-        job["ref_text"] = ref_text
-    for field in ("model", "language"):  # the voice's model and language (README "Languages and models")
-        if isinstance(value := form.get(field), str) and value.strip():
-            job[field] = value.strip()
+    overwrite = form_flag(form.get("overwrite"), "overwrite")
+    # the voice's model and language (README "Languages and models")
+    given = {key: value.strip() for key in ("model", "language") if isinstance(value := form.get(key), str)}
     try:
-        upload = parse_job(job, api.limits)
-        assert isinstance(upload, UploadRequest)
+        upload = upload_request(
+            name,
+            data,
+            api.limits,
+            ref_text=ref_text if isinstance(ref_text, str) and ref_text.strip() else None,
+            overwrite=overwrite,
+            model=given.get("model") or None,
+            language=given.get("language") or None,
+        )
         result = await run_in_threadpool(api.upload_voice, upload)
     except TtsError as exc:
         raise api_error(exc, upload_param(exc)) from None
