@@ -201,6 +201,16 @@ def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
     return build
 
 
+def _local_file(settings: Settings) -> Callable[[str], str]:
+    """Where a TTS_MODELS file is on this machine: the F5 engine fetches an hf:// one from
+    the hub when that is allowed; the fake engine reads paths as given."""
+    if settings.tts_engine == "fake":
+        return str
+    from adapters.f5_loading import hub_or_local
+
+    return lambda path: str(hub_or_local(path, "model file", "TTS_MODELS"))
+
+
 def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
     """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
     name = settings.f5_model  # a config name, or a yaml's file name without .yaml
@@ -210,7 +220,9 @@ def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine])
         ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
         for e in settings.model_entries
     ]
-    registry = LruModelRegistry(default, default_engine, others, _model_builder(settings), settings.max_loaded_models)
+    registry = LruModelRegistry(
+        default, default_engine, others, _model_builder(settings), settings.max_loaded_models, _local_file(settings)
+    )
     yield registry.start()
     registry.close()
 

@@ -182,6 +182,18 @@ def _existing(path: str, what: str, variable: str) -> Path:
     return p
 
 
+def hub_or_local(path: str, what: str, variable: str) -> Path:
+    """A local file, or `hf://owner/repo/path/in/repo` (how f5-tts's list of shared
+    checkpoints names them) fetched from the hub where that is allowed, as the default
+    model's files are."""
+    if not path.startswith("hf://"):
+        return _existing(path, what, variable)
+    parts = path.removeprefix("hf://").split("/", 2)
+    if len(parts) < 3 or not all(parts):
+        raise EngineStartupError(f"{what} {path!r} is not hf://owner/repo/file (from {variable})")
+    return _download(f"{parts[0]}/{parts[1]}", parts[2], what, variable)
+
+
 def model_config_path(model: str) -> Path:
     """A model name f5-tts ships a config for (`F5TTS_v1_Base`, ...) or a path to a yaml."""
     if model.endswith((".yaml", ".yml")):
@@ -257,7 +269,7 @@ def resolve_files(
         raise EngineStartupError(f"MODEL_DIR {model_dir} is not a directory")
 
     if ckpt_file:
-        checkpoint = _existing(ckpt_file, "checkpoint", "F5_CKPT_FILE")
+        checkpoint = hub_or_local(ckpt_file, "checkpoint", "F5_CKPT_FILE")
     elif local.get("checkpoint"):
         checkpoint = local["checkpoint"]
     elif model_name in HUB_CHECKPOINTS:
@@ -267,7 +279,7 @@ def resolve_files(
         raise EngineStartupError(f"no checkpoint for {model_name}: set F5_CKPT_FILE (or MODEL_DIR)")
 
     if vocab_file:
-        vocab = _existing(vocab_file, "vocabulary", "F5_VOCAB_FILE")
+        vocab = hub_or_local(vocab_file, "vocabulary", "F5_VOCAB_FILE")
     else:
         # upstream's own default: the vocabulary packaged with f5-tts
         vocab = local.get("vocab") or f5_package_dir() / "infer" / "examples" / "vocab.txt"

@@ -57,6 +57,7 @@ class LruModelRegistry:
         others: Sequence[ModelSpec],
         build: Callable[[ModelSpec], LoadedEngine],
         max_loaded: int,
+        local_file: Callable[[str], str] = str,
     ) -> None:
         names = [default.name, *(spec.name for spec in others)]
         if len(set(names)) != len(names):
@@ -71,6 +72,7 @@ class LruModelRegistry:
         self._lock = threading.Lock()  # guards _loaded and the in_use counts; never held while loading
         self._loading = threading.Lock()  # one load at a time: two first jobs of a model load it once
         self._vocab: dict[str, frozenset[str] | None] = {}
+        self._local_file = local_file  # a model file's local path (an hf:// one fetched, for the F5 engine)
 
     @property
     def default(self) -> str:
@@ -154,7 +156,8 @@ class LruModelRegistry:
     def unknown_characters(self, name: str, text: str) -> set[str]:
         spec = self._spec(name)
         if name not in self._vocab:
-            self._vocab[name] = _read_vocab(spec.vocab) if spec.vocab and name != self.default else None
+            local = self._local_file(spec.vocab) if spec.vocab and name != self.default else None
+            self._vocab[name] = _read_vocab(local) if local else None
         vocab = self._vocab[name]
         # Chinese characters are not vocabulary misses: f5-tts turns them into pinyin first
         return set() if vocab is None else {c for c in text if c not in vocab and not "\u4e00" <= c <= "\u9fff"}
