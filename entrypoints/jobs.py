@@ -14,14 +14,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from application.fields import LANGUAGE_PATTERN, MAX_MODEL_CHARS, MAX_REF_TEXT_CHARS
+from application.fields import LANGUAGE_PATTERN, MAX_MODEL_CHARS, MAX_REF_TEXT_CHARS, spoken
 from application.limits import Limits
 from domain.errors import InvalidInput, UnknownField
 from domain.synthesis import SynthesisParams
-from domain.text.script import VoiceText
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
-from domain.voice import DEFAULT_VOICE, voice_name
+from domain.voice import voice_name
 
 MAX_URL_CHARS = 8192
 
@@ -113,25 +112,8 @@ class _HealthJob(_Job):
 
 
 def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
-    if job.local_voice is not None and job.voice is not None and job.local_voice != job.voice:
-        raise InvalidInput("local_voice and voice name different voices; send one")
-    name = job.local_voice if job.local_voice is not None else job.voice
-    voice = voice_name(name) if name is not None else DEFAULT_VOICE
-    if job.text is None and job.segments is None:
-        raise InvalidInput("'text' is required (or 'segments', a list of {voice, text})", "text")
-    if job.text is not None and job.segments is not None:
-        raise InvalidInput("send text or segments, not both")
-    segments = tuple(_segment(index, segment, voice) for index, segment in enumerate(job.segments or ()))
-    text = " ".join(segment.text for segment in segments) if segments else (job.text or "").strip()
-    if not text:
-        raise InvalidInput("text must not be empty", "text")
-    size = len(_utf8(text, "text"))
-    if len(text) > limits.max_text_chars or size > limits.max_text_bytes:
-        raise InvalidInput(
-            f"text is {len(text)} characters, {size} UTF-8 bytes; the limits are {limits.max_text_chars} characters "
-            f"and {limits.max_text_bytes} bytes (speech length follows the bytes)",
-            "text",
-        )
+    pieces = None if job.segments is None else [(segment.voice, segment.text) for segment in job.segments]
+    text, voice, segments = spoken(limits, text=job.text, segments=pieces, voice=job.voice, local_voice=job.local_voice)
     params = SynthesisParams(
         speed=job.speed,
         nfe_step=job.nfe_step,
@@ -157,19 +139,6 @@ def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
     )
 
 
-def _segment(index: int, segment: _SegmentJob, default_voice: str) -> VoiceText:
-    """One `segments` entry; a voice name that breaks the naming rule is refused with its index."""
-    text = segment.text.strip()
-    if not text:
-        raise InvalidInput(f"segments[{index}].text must not be empty")
-    if segment.voice is None:
-        return VoiceText(default_voice, text)
-    try:
-        return VoiceText(voice_name(segment.voice), text)
-    except InvalidInput as exc:
-        raise InvalidInput(f"segments[{index}].voice: {exc.message}") from None
-
-
 def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
     name = voice_name(job.voice_name)
     if (job.voice_file_url is None) == (job.voice_file_base64 is None):
@@ -188,16 +157,6 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
         model=job.model,
         language=job.language,
     )
-
-
-def _utf8(text: str, field: str) -> bytes:
-    """JSON may carry lone surrogates (`"\\ud800"`), which are not text and cannot be encoded."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            f"{field} holds lone surrogates (half of a UTF-16 pair); send valid Unicode", field
-        ) from None
 
 
 def _check_url(url: str) -> None:

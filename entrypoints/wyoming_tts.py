@@ -25,10 +25,10 @@ from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from application.app import App
+from application.fields import spoken
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.use_cases.synthesize import StreamChunk, TtsRequest, TtsResult
 from domain.voice import DEFAULT_VOICE, VoiceInfo
-from entrypoints.endpoints import parse_job
 from entrypoints.servers import is_loopback
 
 DEFAULT_URI = "tcp://127.0.0.1:10200"
@@ -102,13 +102,10 @@ class WyomingTts:
         return Info(tts=[program])
 
     def request(self, text: str, voice: SynthesizeVoice | None) -> TtsRequest:
-        """The job API's validation (text limits, voice names) for one synthesis."""
-        job: dict[str, Any] = {"text": text, "format": "pcm", "return": "base64"}
-        if voice is not None and voice.name:
-            job["voice"] = voice.name
-        request = parse_job(job, self.api.limits)
-        assert isinstance(request, TtsRequest)
-        return request
+        """The shared field rules (text limits, voice names) for one synthesis, in 16-bit PCM."""
+        name = voice.name if voice is not None and voice.name else None
+        said, speaker, _ = spoken(self.api.limits, text=text, voice=name)
+        return TtsRequest(text=said, voice=speaker, format="pcm", return_base64=True)
 
 
 def _voice(name: str, info: VoiceInfo, note: str | None = None) -> TtsVoice:

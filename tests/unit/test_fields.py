@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from application.fields import MAX_REF_TEXT_CHARS, upload_request
+from application.fields import MAX_REF_TEXT_CHARS, spoken, upload_request
 from application.limits import Limits
 from domain.errors import InvalidInput, InvalidVoiceName
 
@@ -37,3 +37,20 @@ def test_each_refusal_names_its_field(change, field):
 def test_a_bad_name_is_a_voice_name_error():
     with pytest.raises(InvalidVoiceName):
         upload_request("../etc", b"RIFF", LIMITS)
+
+
+def test_what_is_spoken_comes_from_a_way_ins_own_values():
+    assert spoken(LIMITS, text="  Hi there. ", voice="anna.wav") == ("Hi there.", "anna", ())
+    text, voice, segments = spoken(LIMITS, text=None, segments=[("bob", " One. "), (None, "Two.")])
+    assert (text, voice, [(s.voice, s.text) for s in segments]) == (
+        "One. Two.",
+        "default",
+        [("bob", "One."), ("default", "Two.")],
+    )
+
+
+@pytest.mark.parametrize("text", ["   ", "x" * 101, "\ud800"])
+def test_text_outside_the_limits_is_refused_naming_the_text(text):
+    with pytest.raises(InvalidInput) as caught:
+        spoken(LIMITS, text=text)
+    assert caught.value.field == "text"
