@@ -187,6 +187,23 @@ def time_call(fn: Callable[[], object], device, repeats: int, min_seconds: float
     return statistics.median(samples)
 
 
+def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> None:
+    """`rows` under a header, one column per (heading, key, format spec, scale): the layout
+    every benchmark's table shares. A missing value shows as nan."""
+
+    def cell(row: dict, key: str, spec: str, scale: float) -> str:
+        value = row.get(key)
+        if value is None:
+            return format(float("nan"), spec.replace("d", ".0f"))
+        return format(value if isinstance(value, str) or scale == 1 else value * scale, spec)
+
+    header = " ".join(f"{name:{spec[0] if spec[0] in '<>' else '>'}{spec.strip('<>').split('.')[0].rstrip('dfs')}}"
+                      for name, _, spec, _ in columns)  # fmt: skip
+    print(f"{header}\n{'-' * len(header)}")
+    for row in rows:
+        print(" ".join(cell(row, key, spec, scale) for _, key, spec, scale in columns))
+
+
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The first processor's "family F model M", "" where not stated (a hypervisor often masks
     the model name to "AMD EPYC"; these still tell one generation from the next)."""

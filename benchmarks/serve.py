@@ -1,21 +1,16 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
-This worker (`entrypoints.runpod_handler`, STREAMING=1) and a baseline worker around upstream
-`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), on the same real-size
-random checkpoint and voice (benchmarks.common), each driven by 1, 4, 8 and 16 concurrent
-clients sending one-sentence jobs, plus one streamed ~400-character paragraph per level. Per
-level: requests/s, audio s per wall s, p50/p95 latency, the paragraph's time to its first
-streamed chunk (upstream cannot stream: its full latency) and smallest playback margin, this
-worker's engine calls (chunks per call, ODE runs per call, the shares of wall time in a call, in
-the DiT, assembling and vocoding, from its debug events) and its peak resident memory.
-
-Both workers stay up and the levels are interleaved (upstream, then this worker, `--repeats`
-rounds); the summary is the median of the per-pair throughput ratios with their spread, and the
-last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE[,...]` adds a copy of
-this worker with those settings (one that fails is left out with the reason, see `Sides`).
-`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server
-(`entrypoints.openai_api`) on the same model: time to the first audio byte and to the end,
-against the same job through `/runsync`, which answers only at the end.
+This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
+`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
+voice, each driven by 1-16 concurrent clients sending one-sentence jobs plus one streamed
+paragraph per level. Per level: requests/s, audio s per wall s, p50/p95 latency, the
+paragraph's first streamed chunk (upstream cannot stream: its full latency) and smallest
+playback margin, this worker's engine calls (see `engine_use`) and peak RSS. Both workers stay
+up and the levels are interleaved, `--repeats` rounds; the summary is the median of the
+per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE,...`
+adds a copy of this worker with those settings (left out if it fails, see `Sides`);
+`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server: first
+audio byte and end, against the same job through `/runsync`, which answers only at the end.
 """
 
 from __future__ import annotations
@@ -35,23 +30,12 @@ from typing import TypeVar
 
 import requests
 
-from benchmarks.common import (
-    BATCH_TEXTS,
-    CHECKPOINT_DIR,
-    MODEL_KEYS,
-    REF_TEXT,
-    TEXTS,
-    SideFailed,
-    describe,
-    ensure_files,
-    pair_stats,
-)
+from benchmarks import common
+from benchmarks.common import BATCH_TEXTS, REF_TEXT, TEXTS, SideFailed, describe, ensure_files, pair_stats
 from harness.processes import Worker, running_openai_server, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
-#: the name the benchmark voice (its REF_WAV) is uploaded under
-VOICE = "bench"
-WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
+VOICE = "bench"  # the name the benchmark voice (its REF_WAV) is uploaded under
 T = TypeVar("T")
 
 
@@ -66,22 +50,11 @@ def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]
     return time.perf_counter() - started, output
 
 
-def stream_log(worker: Worker, text_chars: int) -> dict:
-    """When this worker had a stream's first chunk ready and its smallest playback margin,
-    from its log (the latest such job)."""
-    streams = [e for e in worker.events("job_done") if "first_chunk_seconds" in e and e.get("text_chars") == text_chars]
-    return streams[-1] if streams else {}
-
-
 def engine_use(worker: Worker, since: int, wall: float) -> dict:
-    """This worker's engine calls after log line `since` (its micro-batcher's `engine_batch`
-    and the engine's `f5_batch` debug events): how many, the chunks each held on average
-    (how well concurrent jobs shared forward passes), the ODE runs (length groups) per call,
-    and the shares of the level's wall time the engine was busy, spent in the ODE loop
-    itself, assembling batches (noise, conditioning, text embeddings) and vocoding them. Busy
-    well under 100% means the device waited on the worker between calls; busy minus ODE is
-    the engine's own time outside the DiT, which the assembly and vocoder shares split;
-    several runs per call mean chunks of unlike lengths split a call into smaller batches."""
+    """This worker's engine calls after log line `since` (`engine_batch`, `f5_batch` debug
+    events): how many, chunks per call (how well jobs shared steps), ODE runs per call (unlike
+    lengths split a call), and the shares of the wall time busy, in the ODE loop, assembling
+    and vocoding. Busy well under 100%: the device waited on the host between calls."""
     calls = worker.events("engine_batch", since)
     batches = worker.events("f5_batch", since)
     return {
@@ -95,24 +68,13 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
     }
 
 
-def run_level(
-    worker: Worker,
-    clients: int,
-    rounds: int,
-    nfe: int,
-    voice: str | None,
-    streams: bool,
-    texts: list[str] = BATCH_TEXTS,
-    timeout: float = 1800,
-) -> dict:
-    jobs = []
-    for i in range(clients * rounds):
-        job = {"text": texts[i % len(texts)], "nfe_step": nfe, "seed": i, "return": "base64"}
-        if voice:
-            job["local_voice"] = voice
-        jobs.append(job)
-    # one client's first request is the paragraph; this worker streams it
-    jobs[0] = {**jobs[0], "text": PARAGRAPH} | ({"stream": True} if streams else {})
+def run_level(worker: Worker, clients: int, rounds: int, nfe: int, ours: bool, texts: list[str] = BATCH_TEXTS,
+              timeout: float = 1800) -> dict:  # fmt: skip
+    """One level's figures; on this worker's side (`ours`) with VOICE and the paragraph streamed."""
+    voice = {"local_voice": VOICE} if ours else {}
+    jobs = [{"text": texts[i % len(texts)], "nfe_step": nfe, "seed": i, "return": "base64", **voice}
+            for i in range(clients * rounds)]  # fmt: skip
+    jobs[0] |= {"text": PARAGRAPH, **({"stream": True} if ours else {})}  # one client's first request
     since = len(worker.logs().splitlines())
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -120,14 +82,10 @@ def run_level(
     wall = time.perf_counter() - started
     latencies = sorted(seconds for seconds, _ in results[1:]) or [results[0][0]]
     audio = sum(output["duration"] for _, output in results)
-    streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
-    ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
-    nan = float("nan")
-    idle = {"calls": 0, "items_per_call": nan, "runs_per_call": nan}
-    idle |= dict.fromkeys(("busy", "ode", "assemble", "decode"), nan)
-    use = engine_use(worker, since, wall) if streams else idle
+    done = [e for e in worker.events("job_done", since) if "first_chunk_seconds" in e] if ours else []
+    streamed = done[-1] if done else {}
     return {
-        **use,
+        **(engine_use(worker, since, wall) if ours else {}),
         "margin": streamed.get("min_playback_margin"),
         "clients": clients,
         "requests": len(jobs),
@@ -137,7 +95,7 @@ def run_level(
         "p50": statistics.median(latencies),
         "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
         "paragraph": results[0][0],
-        "ttfc": ttfc,
+        "ttfc": streamed.get("first_chunk_seconds") if ours else results[0][0],
         "peak_rss_mib": worker.memory_kib()["VmHWM"] / 1024,
     }
 
@@ -151,33 +109,15 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 
 
 def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]:
-    """How a benchmark starts one side of this worker: the F5 engine offline, streaming on,
-    its own store and voice cache under `tmp`, and DEBUG logs (the micro-batcher's
-    engine_batch events: items per engine call)."""
-    return {
-        **model_env,
-        "TTS_ENGINE": "f5",
-        "HF_HUB_OFFLINE": "1",
-        "STORAGE_URL": f"file://{tmp}/store-{side}",
-        "VOICE_CACHE_DIR": f"{tmp}/cache-{side}",
-        "STREAMING": "1",
-        "LOG_LEVEL": "DEBUG",
-    }
+    """One side of this worker: its own store and cache, DEBUG logs (the engine-use events)."""
+    return {**model_env, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "STORAGE_URL": f"file://{tmp}/store-{side}",
+            "VOICE_CACHE_DIR": f"{tmp}/cache-{side}", "STREAMING": "1", "LOG_LEVEL": "DEBUG"}  # fmt: skip
 
 
-def prepare_worker(
-    worker: Worker,
-    ref_wav: str,
-    nfe: int,
-    levels: list[int],
-    rounds: int,
-    warmup_rounds: int,
-    texts: list[str],
-    timeout: float = 1800,
-) -> None:
-    """Uploads the benchmark's voice as VOICE, speaks once, waits for a background compile
-    (TTS_COMPILE=background) to end, then runs `warmup_rounds` unmeasured rounds of every
-    level (graph captures happen there, not in a measured one)."""
+def prepare_worker(worker: Worker, ref_wav: str, nfe: int, levels: list[int], rounds: int, warmup_rounds: int,
+                   texts: list[str], timeout: float = 1800) -> None:  # fmt: skip
+    """Uploads VOICE, speaks once, waits out a background compile, then runs `warmup_rounds`
+    unmeasured rounds of every level (graph captures happen there, not in a measured one)."""
     upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
     upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
     post(worker, upload, timeout)
@@ -185,7 +125,7 @@ def prepare_worker(
     wait_for_background_compile(worker)
     for _ in range(warmup_rounds):
         for clients in levels:
-            run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts, timeout=timeout)
+            run_level(worker, clients, rounds, nfe, True, texts, timeout)
 
 
 def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
@@ -221,16 +161,14 @@ def capture_summary(worker: Worker) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--checkpoint-dir", type=Path, default=common.CHECKPOINT_DIR)
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--levels", default="1,4,8,16")
     parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
     parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
-    parser.add_argument(
-        "--request-timeout", type=float, default=1800, help="seconds a request may take (a hung variant is left out)"
-    )
+    parser.add_argument("--request-timeout", type=float, default=1800, help="a slower request fails its side")
     parser.add_argument("--openai", default="", help="response formats to stream through the OpenAI server")
     args = parser.parse_args()
     variants = dict(parse_variant(text) for text in args.variant)
@@ -239,21 +177,16 @@ def main() -> None:
 
     print(describe(torch.cuda.is_available()))  # before the workers load this machine
     settings = ensure_files(args.checkpoint_dir)
-    model_env = {key: settings[key] for key in MODEL_KEYS}
+    model_env = {key: settings[key] for key in common.MODEL_KEYS}
     sides = Sides(list(variants))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
-        workers = {
-            "upstream": stack.enter_context(
-                running_worker(upstream_env, Path(tmp) / "upstream.log", boot_timeout=900, module=UPSTREAM)
-            ),
-        }
+        upstream = running_worker(upstream_env, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
+        workers = {"upstream": stack.enter_context(upstream)}
         for side in sides.ours():
             env = {**worker_env(model_env, tmp, side), **variants.get(side, {})}
-            log_file = Path(tmp) / f"{side}.log"
-            booting = running_worker(env, log_file, boot_timeout=900, module=WORKER)  # boots when entered
-            started = sides.attempt(side, "to start", partial(stack.enter_context, booting))
-            if started is not None:
+            booting = running_worker(env, Path(tmp) / f"{side}.log", boot_timeout=900)  # boots when entered
+            if (started := sides.attempt(side, "to start", partial(stack.enter_context, booting))) is not None:
                 workers[side] = started
         for side in sides.ours():
             warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds,
@@ -261,9 +194,9 @@ def main() -> None:
             sides.attempt(side, "while warming up", warm_up)
 
         def level(side: str, clients: int) -> dict:
-            ours = side != "upstream"
-            voice = VOICE if ours else None
-            return run_level(workers[side], clients, args.rounds, args.nfe, voice, ours, timeout=args.request_timeout)
+            return run_level(
+                workers[side], clients, args.rounds, args.nfe, side != "upstream", timeout=args.request_timeout
+            )
 
         interleave(sides, levels, args.repeats, level)
         for side in sides.ours():
@@ -314,10 +247,6 @@ class Sides:
     def __init__(self, variants: list[str]) -> None:
         self.rows: dict[str, list[dict]] = {side: [] for side in (*self.REQUIRED, *variants)}
 
-    @property
-    def names(self) -> list[str]:
-        return list(self.rows)
-
     def ours(self) -> list[str]:
         """This worker's sides (a copy: a side may be left out while the caller loops)."""
         return [side for side in self.rows if side != "upstream"]
@@ -338,7 +267,7 @@ def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[s
     """Every side at each level in turn, `repeats` times: `level(side, clients)` gives a row."""
     for repeat in range(repeats):
         for clients in levels:
-            for side in sides.names:
+            for side in list(sides.rows):
                 row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
                 if row is not None:
                     sides.rows[side].append({**row, "repeat": repeat})
@@ -353,7 +282,7 @@ def engine_health(worker: Worker) -> str:
     return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
 
 
-#: the per-level table's columns: (heading, the row's key, format, scale); the legend is the module's docstring
+#: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
 COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
            ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
            ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
@@ -365,24 +294,20 @@ COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    header = f"{'side':<9} " + " ".join(f"{name:>{fmt.split('.')[0].rstrip('df')}}" for name, _, fmt, _ in COLUMNS)
-    print(f"{header}\n{'-' * len(header)}")
-    for side, results in rows.items():
-        for r in sorted(results, key=lambda r: (r["clients"], r["repeat"])):
-            cells = [format(float("nan") if r[key] is None else r[key] * scale, fmt) for _, key, fmt, scale in COLUMNS]
-            print(f"{side:<9} " + " ".join(cells))
+    ordered = [
+        {**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: (r["clients"], r["repeat"]))
+    ]
+    common.print_rows([("side", "side", "<9", 1), *COLUMNS], ordered)
     print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}")
-    c8 = {}
+    c8 = []
     for side in [side for side in rows if side != "upstream"]:
         for clients in levels:
-            ours = [r["audio_per_wall"] for r in rows[side] if r["clients"] == clients]
-            base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
+            ours, base = ([r["audio_per_wall"] for r in rows[s] if r["clients"] == clients] for s in (side, "upstream"))
             ratio, low, high = pair_stats(ours, base)
             print(f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
                   f"{ratio:>13.2f} {low:>5.2f}-{high:<5.2f}")  # fmt: skip
-            c8 |= {side: ratio} if clients == 8 else {}
-    for side, ratio in c8.items():
-        print(f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}")
+            c8 += [f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}"] * (clients == 8)
+    print("\n".join(c8))
 
 
 if __name__ == "__main__":
