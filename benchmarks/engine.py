@@ -1,19 +1,14 @@
 """This worker's synthesis against upstream `F5TTS.infer`: `python -m benchmarks.engine [--nfe 16]`.
 
 Both sides speak the same texts in the same voice at the same NFE on the real-size random
-checkpoint (benchmarks.common), each in its own process, so "ready" runs from process start
-to model loaded, imports included. This worker's side is the worker itself, booted as the
-image boots it (`entrypoints.runpod_handler.boot`: the container, the warm-up), and each case
-is a job through its service (text planning, chunking, the micro-batcher, the engine, the
-cross-fade, the WAV answer); upstream chunks and cross-fades inside `infer`. `batch8` is eight
-one-sentence jobs at once: this worker batches them as it would serve them, upstream runs them
-one after another (it has no cross-request batching).
-
-The sides are interleaved (upstream, worker, upstream, ... `--repeats` pairs per case): each row
-is its side's median wall time, the speedup the median of the per-pair ratios with their
-spread. `--extra compile,int8,...` adds a row per setting (TTS_COMPILE=on, or a TTS_DTYPE),
-each interleaved with upstream the same way; one that fails is left out with the reason. The
-last line is `speedup_vs_upstream: X.XX` for the paragraph (or the last case).
+checkpoint, each in its own process ("ready" runs from process start, imports included). This
+worker's side is the worker booted as the image boots it, each case a job through its service
+(planning, chunking, batching, the engine, the cross-fade: the worker's own code); upstream
+chunks inside `infer`. `batch8` is eight one-sentence jobs at once: batched here, one after
+another upstream. Sides alternate (`--repeats` pairs per case); a speedup is the median of the
+per-pair ratios with their spread. `--extra compile,int8,...` adds a row per setting
+(TTS_COMPILE=on or a TTS_DTYPE), left out with the reason if it fails. Last line
+`speedup_vs_upstream: X.XX` for the paragraph (or the last case).
 """
 
 from __future__ import annotations
@@ -44,43 +39,37 @@ from benchmarks.common import (
     ensure_files,
     load_upstream,
     pair_stats,
+    print_rows,
     stub_absent_modules,
+    upstream_speaker,
 )
 
 
-def _emit(kind: str, payload: object) -> None:
-    sys.__stdout__.write(f"{kind} {json.dumps(payload)}\n")
-    sys.__stdout__.flush()
-
-
 def serve_cases(label: str, run_case: Callable[[str], tuple[float, float]]) -> None:
-    """A side's process, loaded: answer the parent, one case name per stdin line and one
-    RESULT line (wall and audio seconds) each, until EOF."""
-    _emit("READY", {"dtype": label})
+    """A side's process, loaded: READY to the parent, then for each case name on stdin one
+    RESULT line (wall and audio seconds), until EOF. Stdout carries only these lines."""
+    print("READY " + json.dumps({"dtype": label}), file=sys.__stdout__, flush=True)
     for line in sys.stdin:
         if case := line.strip():
             wall, audio = run_case(case)
-            _emit("RESULT", {"case": case, "wall": wall, "audio": audio})
+            print("RESULT " + json.dumps({"case": case, "wall": wall, "audio": audio}), file=sys.__stdout__, flush=True)
 
 
 def run_upstream(settings: dict[str, str], nfe: int, device: str) -> None:
     model = load_upstream(settings, device)
-
-    def infer(text: str) -> float:
-        with contextlib.redirect_stdout(sys.stderr):
-            wav, rate, _ = model.infer(
-                settings["REF_WAV"], REF_TEXT, text, nfe_step=nfe, seed=SEED, show_info=lambda *a: None, progress=None
-            )
-        return len(wav) / rate
-
-    infer("Warm up.")
+    speak = upstream_speaker(model, settings["REF_WAV"])
+    speak("Warm up.", nfe, SEED)
 
     def run_case(case: str) -> tuple[float, float]:
         started = time.perf_counter()
-        audio = sum(infer(text) for text in (BATCH_TEXTS if case == "batch8" else [TEXTS[case]]))
+        audio = sum(len(wav) / rate for wav, rate in (speak(text, nfe, SEED) for text in texts_of(case)))
         return time.perf_counter() - started, audio
 
     serve_cases(str(next(model.ema_model.parameters()).dtype).removeprefix("torch."), run_case)
+
+
+def texts_of(case: str) -> list[str]:
+    return BATCH_TEXTS if case == "batch8" else [TEXTS[case]]
 
 
 def run_worker(settings: dict[str, str], nfe: int, env: dict[str, str]) -> None:
@@ -109,7 +98,7 @@ def run_worker(settings: dict[str, str], nfe: int, env: dict[str, str]) -> None:
             return output["duration"]
 
         def run_case(case: str) -> tuple[float, float]:
-            texts = BATCH_TEXTS if case == "batch8" else [TEXTS[case]]
+            texts = texts_of(case)
             started = time.perf_counter()
             with ThreadPoolExecutor(len(texts)) as pool:
                 audio = sum(pool.map(job, texts, range(SEED, SEED + len(texts))))
@@ -240,23 +229,21 @@ def main() -> None:
     rows += extra_rows(upstream, extras, start, [c for c in args.extra_cases.split(",") if c], args.repeats)
     upstream.close()
 
-    header = (
-        f"{'case':<10} {'side':<26} {'dtype':<14} {'wall s':>8} {'audio s':>8} {'RTF':>7} {'speedup [min-max]':>19}"
-    )
-    print(f"{header}\n{'-' * len(header)}")
-    speedups: dict[str, float] = {}
+    table = []
     for side, results in rows:
         for case, (base, ours, audio) in results.items():
             ratio, low, high = pair_stats(base, ours)
             for who, walls, shown in ((upstream, base, "1.00x"), (side, ours, f"{ratio:.2f}x {low:.2f}-{high:.2f}")):
                 wall = statistics.median(walls)
-                timing = f"{wall:>8.2f} {audio:>8.2f} {wall / audio:>7.3f}"
-                print(f"{case:<10} {who.name:<26} {who.dtype:<14} {timing} {shown:>19}")
-            if side is worker:
-                speedups[case] = ratio
+                table.append({"case": case, "side": who.name, "dtype": who.dtype, "wall": wall, "audio": audio,
+                              "rtf": wall / audio, "speedup": shown})  # fmt: skip
+    print_rows([("case", "case", "<10", 1), ("side", "side", "<26", 1), ("dtype", "dtype", "<14", 1),
+                ("wall s", "wall", "8.2f", 1), ("audio s", "audio", "8.2f", 1), ("RTF", "rtf", "7.3f", 1),
+                ("speedup [min-max]", "speedup", ">19", 1)], table)  # fmt: skip
     for side in (upstream, *(side for side, _ in rows)):
         print(f"ready (process start -> warmed)  {side.name:<26} {side.dtype:<14} {side.ready:>6.2f} s")
-    print(f"speedup_vs_upstream: {speedups['paragraph' if 'paragraph' in speedups else cases[-1]]:.2f}")
+    speedups = {case: pair_stats(base, ours)[0] for case, (base, ours, _) in rows[0][1].items()}
+    print(f"speedup_vs_upstream: {speedups.get('paragraph', speedups[cases[-1]]):.2f}")
 
 
 if __name__ == "__main__":
