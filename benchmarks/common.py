@@ -1,17 +1,9 @@
-"""What every benchmark shares: the texts and the voice both sides speak, the real-size random
-checkpoint, upstream's `F5TTS` as the benchmarks load it, timing, and the host line.
-
-Both sides load the same randomly initialised checkpoint (`scripts/make_tiny_checkpoint.py
---size base`: F5TTS_v1_Base's sizes, 337 M parameters; random weights cost what trained ones
-cost to run). Upstream needs shims to run on a worker image at all, each of which only makes
-its import faster (so its load time is an understatement): `f5_tts.model`'s package
-`__init__` (the trainer: wandb, datasets, accelerate) is bypassed as in the engine, modules
-neither measured path calls are stood in for (`stub_absent_modules`), and `torchaudio.load`
-reads with soundfile (no FFmpeg here).
-
-The host line matters for CPU figures: hosts that all call themselves "AMD EPYC" multiply bf16
-at 400 or 1,000 GFLOP/s, and this worker's side of every CPU ratio moves with that rate far
-more than upstream's fp32 side, so a CPU result states the family, model and both rates.
+"""What every benchmark shares: the texts and voice both sides speak, the real-size random
+checkpoint (`make_tiny_checkpoint.py --size base`: random weights cost what trained ones cost),
+upstream's `F5TTS` with the shims it needs on a worker image (each only speeds up its import, so
+its load time is an understatement), timing, tables, and the host line: hosts that all call
+themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this worker's side of a CPU
+ratio moves with that rate far more than upstream's fp32 side.
 """
 
 from __future__ import annotations

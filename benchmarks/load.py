@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,11 +23,10 @@ from pathlib import Path
 import requests
 
 from harness.audio import audio_file
-from harness.load import answer_code, hostile_jobs, run_load
+from harness.load import LONG_TEXT, answer_code, concurrently, hostile_jobs, peak_added, run_load, speech
 from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
-LONG_TEXT = "[pause:10s]" * 239 + "a"  # 2,390 s of audio, under MAX_AUDIO_SECONDS
 
 
 def memory(worker: Worker) -> dict[str, int] | None:
@@ -37,14 +35,6 @@ def memory(worker: Worker) -> dict[str, int] | None:
         return worker.memory_kib()
     except (KeyError, OSError):
         return None
-
-
-def peak_added(worker: Worker, case: Callable[[], object]) -> tuple[float, float, object]:
-    """(peak MiB added, MiB still held after, the case's answer)."""
-    before = worker.reset_peak()
-    answer = case()
-    after = worker.memory_kib()
-    return (after["VmHWM"] - before) / 1024, (after["VmRSS"] - before) / 1024, answer
 
 
 def hostile_table(worker: Worker) -> list[str]:
@@ -73,28 +63,6 @@ def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> Non
     peak = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
     print(f"rss_kib: start={baseline['VmRSS']} {peak}")
     print("\n".join(rows))
-
-
-def speech(base_url: str, text: str, fmt: str = "wav", **extra: object) -> int:
-    """Sends one speech request and reads its body to the end; the status code."""
-    body = {"model": "f5-tts", "input": text, "voice": "default", "response_format": fmt, **extra}
-    with requests.post(f"{base_url}/v1/audio/speech", json=body, stream=True, timeout=600) as response:
-        for _ in response.iter_content(chunk_size=1 << 20):
-            pass
-        return response.status_code
-
-
-def concurrently(count: int, run: Callable[[], int]) -> Callable[[], list[int]]:
-    def case() -> list[int]:
-        codes: list[int] = []
-        threads = [threading.Thread(target=lambda: codes.append(run())) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return codes
-
-    return case
 
 
 def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:

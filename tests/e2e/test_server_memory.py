@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.load import LONG_TEXT, concurrently, peak_added, speech
+from harness.load import LONG_TEXT, concurrently, peak_added, speech
 from tests.e2e.openai_server import running_openai_server
 from tests.e2e.worker import Worker
 
