@@ -146,18 +146,6 @@ def load_upstream(settings: dict[str, str], device: str):
         )
 
 
-def upstream_speaker(model, ref_wav: str) -> Callable[[str, int, int | None], tuple]:
-    """`speak(text, nfe_step, seed)`: upstream's `infer` in `ref_wav`'s voice, (samples, rate)."""
-
-    def speak(text: str, nfe_step: int, seed: int | None) -> tuple:
-        with contextlib.redirect_stdout(sys.stderr):
-            wav, rate, _ = model.infer(ref_wav, REF_TEXT, text, nfe_step=nfe_step, seed=seed,
-                                       show_info=lambda *a: None, progress=None)  # fmt: skip
-        return wav, rate
-
-    return speak
-
-
 def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, float]:
     """Median of the per-pair ratios base/ours, and their min and max: sides run in
     alternating pairs, so a shared machine's drift (up to 1.5x within the hour) hits both."""

@@ -1,4 +1,4 @@
-"""The baseline for `benchmarks/serve.py`: a RunPod worker around upstream `F5TTS.infer`.
+"""The baseline for benchmarks.serve and benchmarks.engine: a RunPod worker around upstream `F5TTS.infer`.
 
 A plain `def` handler, as upstream's own examples write one: runpod calls it inside its
 event loop, so requests are served one at a time, each at batch size 1. It answers like
@@ -9,12 +9,14 @@ Settings come from the environment: F5_CKPT_FILE, F5_VOCAB_FILE, VOCODER_PATH, R
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
+import sys
 
 import soundfile as sf
 
-from benchmarks.common import load_upstream, upstream_speaker
+from benchmarks.common import REF_TEXT, load_upstream
 
 
 def main() -> None:
@@ -24,11 +26,21 @@ def main() -> None:
 
     RunPodLogger().set_level("WARN")
     device = os.environ.get("TTS_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    speak = upstream_speaker(load_upstream(dict(os.environ), device), os.environ["REF_WAV"])
+    model = load_upstream(dict(os.environ), device)
+
+    def speak(text: str, nfe_step: int, seed: int | None) -> tuple:
+        with contextlib.redirect_stdout(sys.stderr):
+            wav, rate, _ = model.infer(os.environ["REF_WAV"], REF_TEXT, text, nfe_step=nfe_step, seed=seed,
+                                       show_info=lambda *a: None, progress=None)  # fmt: skip
+        return wav, rate
+
     speak("Warm up.", 2, 0)
+    dtype = str(next(model.ema_model.parameters()).dtype).removeprefix("torch.")
 
     def handler(job: dict) -> dict:
         job_input = job["input"]
+        if job_input.get("endpoint") == "health":  # as this worker answers it: how the model runs
+            return {"engine": {"dtype": dtype, "compile": "off"}}
         wav, rate = speak(job_input["text"], int(job_input.get("nfe_step", 32)), job_input.get("seed"))
         buffer = io.BytesIO()
         sf.write(buffer, wav, rate, format="WAV", subtype="PCM_16")
