@@ -23,7 +23,16 @@ import soundfile as sf
 
 from benchmarks.common import BATCH_TEXTS, ensure_files, print_rows
 from benchmarks.paced_worker import DEVICE_MODELS
-from benchmarks.serve import COLUMNS, capture_summary, parse_variant, prepare_worker, run_level, worker_env
+from benchmarks.serve import (
+    COLUMNS,
+    Sides,
+    capture_summary,
+    interleave,
+    parse_variant,
+    prepare_worker,
+    run_level,
+    worker_env,
+)
 from domain.synthesis import HOP_LENGTH
 from harness.processes import ROOT, Worker, running_worker
 
@@ -61,39 +70,37 @@ def main() -> None:
     levels, texts = [int(level) for level in args.levels.split(",")], MIXES[args.mix]
     settings = ensure_files(args.checkpoint_dir, "tiny")  # its text embeddings and vocoder run on the host
     ref_seconds = sf.info(settings["REF_WAV"]).duration
-    sides = {"worker": {"PACED_DEVICE": args.device}} | {name: {"PACED_DEVICE": args.device, **env}
-                                                         for name, env in map(parse_variant, args.variant)}  # fmt: skip
+    variants = {"worker": {}} | dict(map(parse_variant, args.variant))
+    sides = Sides(list(variants)[1:], required=("worker",))  # a variant that fails is left out
     model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # the tiny model's config too
-    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workers: dict[str, Worker] = {}
-        for side, extra in sides.items():
+        for side, extra in variants.items():
             root = Path(extra.pop("ROOT", args.root))  # a variant may run another checkout
-            env = {**worker_env(model_env, tmp, side), **extra}
+            env = {**worker_env(model_env, tmp, side), "PACED_DEVICE": args.device, **extra}
             started = running_worker(env, Path(tmp) / f"{side}.log", 300, "benchmarks.paced_worker", root)
             workers[side] = stack.enter_context(started)
-        for worker in workers.values():
-            prepare_worker(worker, settings["REF_WAV"], args.nfe, levels, args.rounds, args.warmup_rounds, texts)
-        for repeat in range(args.repeats):
-            for clients in levels:
-                for side, worker in workers.items():
-                    row = run_level(worker, clients, args.rounds, args.nfe, True, texts)
-                    top = ceiling(sides[side]["PACED_DEVICE"], args.nfe, row["sentence_audio"], ref_seconds)
-                    rows.append({**row, "side": side, "repeat": repeat, "device": sides[side]["PACED_DEVICE"],
-                                 "ceiling_share": row["audio_per_wall"] / top})  # fmt: skip
-                    print(f"round {repeat} clients {clients} {side}: {row['audio_per_wall']:.2f} audio s/s", flush=True)
+            prepare_worker(workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds, args.warmup_rounds, texts)
+
+        def level(side: str, clients: int) -> dict:
+            row = run_level(workers[side], clients, args.rounds, args.nfe, True, texts)
+            device = variants[side].get("PACED_DEVICE", args.device)
+            top = ceiling(device, args.nfe, row["sentence_audio"], ref_seconds)
+            return {**row, "side": side, "device": device, "ceiling_share": row["audio_per_wall"] / top}
+
+        interleave(sides, levels, args.repeats, level)
         for side, worker in workers.items():
             print(f"{side}: {capture_summary(worker)} (modelled)")
     jobs = "one-sentence jobs" if args.mix == "sentences" else "jobs of one to four sentences"
     print(f"nfe_step={args.nfe}; {jobs}, plus one streamed paragraph per level; modelled device per side")
     columns = [("side", "side", "<10", 1), ("device", "device", "<13", 1), ("% ceil", "ceiling_share", "6.0f", 100)]
-    print_rows([*columns, *COLUMNS], sorted(rows, key=lambda r: (r["side"], r["clients"], r["repeat"])))
-    for side in sides:
+    print_rows(
+        [*columns, *COLUMNS], [r for rows in sides.rows.values() for r in sorted(rows, key=lambda r: r["clients"])]
+    )
+    for side, rows in sides.rows.items():
         for clients in levels:
-            share = statistics.median(r["ceiling_share"] for r in rows if r["side"] == side and r["clients"] == clients)
-            audio = statistics.median(
-                r["audio_per_wall"] for r in rows if r["side"] == side and r["clients"] == clients
-            )
+            mine = [r for r in rows if r["clients"] == clients]
+            audio, share = (statistics.median(r[key] for r in mine) for key in ("audio_per_wall", "ceiling_share"))
             print(f"{side} clients {clients}: {audio:.1f} audio s/s, {100 * share:.0f}% of the modelled ceiling")
 
 

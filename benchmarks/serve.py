@@ -40,10 +40,9 @@ T = TypeVar("T")
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
+    """Seconds to the answer, and the job's output (the last piece of a stream)."""
     started = time.perf_counter()
-    response = requests.post(f"{worker.base_url}/runsync", json={"input": job}, timeout=timeout)
-    response.raise_for_status()
-    answer = response.json()
+    answer = worker.runsync(job, timeout)
     assert answer["status"] == "COMPLETED", str(answer)[:500]
     output = answer["output"][-1] if isinstance(answer["output"], list) else answer["output"]
     assert "error" not in output, output["error"]
@@ -129,9 +128,8 @@ def prepare_worker(worker: Worker, ref_wav: str, nfe: int, levels: list[int], ro
 
 
 def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
-    """A worker under TTS_COMPILE=background takes jobs before its compile is done; the
-    measured levels start once it swapped runners (or logged why it could not). SideFailed
-    if the worker dies meanwhile or the compile outlasts `timeout`."""
+    """A worker under TTS_COMPILE=background takes jobs before its compile is done: measure
+    once it swapped runners (or logged why not); SideFailed if it dies or outlasts `timeout`."""
     deadline = time.monotonic() + timeout
     while worker.events("f5_compile_started") and not background_compile_outcome(worker):
         if not worker.alive():
@@ -151,8 +149,6 @@ def background_compile_outcome(worker: Worker) -> str:
 
 
 def capture_summary(worker: Worker) -> str:
-    """The worker's graph captures from its JSON log: count and seconds in all (and how a
-    background compile ended)."""
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
     summary = f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
     outcome = background_compile_outcome(worker)
@@ -200,7 +196,9 @@ def main() -> None:
 
         interleave(sides, levels, args.repeats, level)
         for side in sides.ours():
-            print(f"{side}: {capture_summary(workers[side])}; health: {engine_health(workers[side])}")
+            engine = post(workers[side], {"endpoint": "health"})[1]["engine"]
+            health = ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
+            print(f"{side}: {capture_summary(workers[side])}; health: {health}")
         stack.close()  # the workers stop before the OpenAI server loads the model
         print_table(args.nfe, sides.rows, levels)
         if args.openai:
@@ -208,8 +206,8 @@ def main() -> None:
 
 
 def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> None:
-    """The paragraph streamed by the OpenAI-compatible server in each format: seconds to the
-    first audio byte and to the end (median of 2, after a warm-up), against /runsync."""
+    """The paragraph through the OpenAI server in each format, then through /runsync: first
+    audio byte and end, median of 2 after a warm-up."""
     body = {"model": "f5-tts", "input": PARAGRAPH, "voice": "default", "nfe_step": nfe}
 
     def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
@@ -237,26 +235,22 @@ def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> 
 
 
 class Sides:
-    """The benchmark's sides in run order (upstream, this worker, its variants) and their rows.
-    A variant that fails is left out with the reason and the run goes on: a GPU is lent for
-    minutes, and an untried setting must not cost the default's figures. Upstream's or the
-    default worker's failure ends the run."""
+    """The sides in run order (upstream, this worker, its variants) and their rows. A variant
+    that fails is left out with the reason: a GPU is lent for minutes, and an untried setting
+    must not cost the default's figures. Upstream's or the default worker's failure ends the run."""
 
-    REQUIRED = ("upstream", "worker")
-
-    def __init__(self, variants: list[str]) -> None:
-        self.rows: dict[str, list[dict]] = {side: [] for side in (*self.REQUIRED, *variants)}
+    def __init__(self, variants: list[str], required: tuple[str, ...] = ("upstream", "worker")) -> None:
+        self.required = required
+        self.rows: dict[str, list[dict]] = {side: [] for side in (*required, *variants)}
 
     def ours(self) -> list[str]:
-        """This worker's sides (a copy: a side may be left out while the caller loops)."""
-        return [side for side in self.rows if side != "upstream"]
+        return [side for side in self.rows if side != "upstream"]  # a copy: sides may go while one loops
 
     def attempt(self, side: str, when: str, action: Callable[[], T]) -> T | None:
-        """`action()`, or None once a variant's failure has left it out."""
         try:
             return action()
         except Exception as exc:
-            if side in self.REQUIRED:
+            if side in self.required:
                 raise
             print(f"variant {side} failed {when}, left out: {type(exc).__name__}: {str(exc)[-1500:]}")
             del self.rows[side]
@@ -271,15 +265,8 @@ def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[s
                 row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
                 if row is not None:
                     sides.rows[side].append({**row, "repeat": repeat})
-            base = sides.rows["upstream"][-1]["audio_per_wall"]
-            pairs = ", ".join(f"{side} {sides.rows[side][-1]['audio_per_wall']:.3f}" for side in sides.ours())
-            print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
-
-
-def engine_health(worker: Worker) -> str:
-    """How the worker says its engine runs, from its `health` job (see EngineStatus)."""
-    engine = post(worker, {"endpoint": "health"})[1]["engine"]
-    return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
+            pairs = ", ".join(f"{side} {rows[-1]['audio_per_wall']:.3f}" for side, rows in sides.rows.items())
+            print(f"round {repeat} clients {clients}: {pairs} audio s/s", flush=True)
 
 
 #: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
