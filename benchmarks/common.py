@@ -1,16 +1,15 @@
 """What every benchmark shares: the texts and voice both sides speak, the real-size random
 checkpoint (`make_tiny_checkpoint.py --size base`: random weights cost what trained ones cost),
-upstream's `F5TTS` with the shims it needs on a worker image (each only speeds up its import, so
-its load time is an understatement), timing, tables, and the host line: hosts that all call
-themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this worker's side of a CPU
-ratio moves with that rate far more than upstream's fp32 side.
+stand-ins for modules upstream imports but never calls here, timing, tables, and the host
+line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this
+worker's side of a CPU ratio moves with that rate far more than upstream's fp32 side.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
+import runpy
 import statistics
 import sys
 import time
@@ -97,13 +96,7 @@ def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, st
     settings_file = out / "settings.env"
     if not settings_file.exists():
         stub_absent_modules()  # in this process (not the script's CLI), so the stand-ins apply to it too
-        spec = importlib.util.spec_from_file_location(
-            "make_tiny_checkpoint", ROOT / "scripts" / "make_tiny_checkpoint.py"
-        )
-        assert spec is not None and spec.loader is not None
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        written = script.write(out, size, 0)
+        written = runpy.run_path(str(ROOT / "scripts" / "make_tiny_checkpoint.py"))["write"](out, size, 0)
         settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
     settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
     ref = out / "ref.wav"
@@ -115,35 +108,6 @@ def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, st
         voice = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
         sf.write(ref, (0.2 * voice * envelope).astype(np.float32), 24000, subtype="PCM_16")
     return {**settings, "REF_WAV": str(ref)}
-
-
-def load_upstream(settings: dict[str, str], device: str):
-    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the docstring names."""
-    import soundfile as sf
-    import torch
-    import torchaudio
-
-    from adapters.f5_loading import import_f5_model
-
-    stub_absent_modules()
-    package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
-    package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
-
-    def soundfile_load(path: str, *args: object, **kwargs: object):
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-        return torch.from_numpy(data.T.copy()), rate
-
-    torchaudio.load = soundfile_load
-    with contextlib.redirect_stdout(sys.stderr):
-        from f5_tts.api import F5TTS
-
-        return F5TTS(
-            model="F5TTS_v1_Base",
-            ckpt_file=settings["F5_CKPT_FILE"],
-            vocab_file=settings["F5_VOCAB_FILE"],
-            vocoder_local_path=settings["VOCODER_PATH"],
-            device=device,
-        )
 
 
 def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, float]:

@@ -57,7 +57,7 @@ class Side:
                 for case in ("batch8", *TEXTS):
                     self.run(case)
             self.dtype = health.get("dtype", "") + ("+compile" if health.get("compile", "off") != "off" else "")
-        except (RuntimeError, SideFailed) as exc:  # a worker that exits before it serves, or a bad warm-up
+        except Exception as exc:  # a worker that exits before it serves, or fails its warm-up
             self.close()
             raise SideFailed(f"benchmark side {name} failed: {str(exc)[-1500:].strip()}; see {log}") from exc
 

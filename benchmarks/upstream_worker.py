@@ -4,6 +4,10 @@ A plain `def` handler, as upstream's own examples write one: runpod calls it ins
 event loop, so requests are served one at a time, each at batch size 1. It answers like
 this worker does (the audio as base64 WAV), so both sides do the same work per request.
 Settings come from the environment: F5_CKPT_FILE, F5_VOCAB_FILE, VOCODER_PATH, REF_WAV.
+Upstream needs shims to run on a worker image at all, each of which only makes its import
+faster (so its load time is an understatement): `f5_tts.model`'s package `__init__` (the
+trainer's imports) is bypassed as in the engine, modules it never calls here are stood in for
+(`stub_absent_modules`), and `torchaudio.load` reads with soundfile (no FFmpeg here).
 """
 
 from __future__ import annotations
@@ -16,7 +20,36 @@ import sys
 
 import soundfile as sf
 
-from benchmarks.common import REF_TEXT, load_upstream
+from benchmarks.common import REF_TEXT, stub_absent_modules
+
+
+def load_upstream(settings: dict[str, str], device: str):
+    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the module's docstring names."""
+    import soundfile as sf
+    import torch
+    import torchaudio
+
+    from adapters.f5_loading import import_f5_model
+
+    stub_absent_modules()
+    package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
+    package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
+
+    def soundfile_load(path: str, *args: object, **kwargs: object):
+        data, rate = sf.read(path, dtype="float32", always_2d=True)
+        return torch.from_numpy(data.T.copy()), rate
+
+    torchaudio.load = soundfile_load
+    with contextlib.redirect_stdout(sys.stderr):
+        from f5_tts.api import F5TTS
+
+        return F5TTS(
+            model="F5TTS_v1_Base",
+            ckpt_file=settings["F5_CKPT_FILE"],
+            vocab_file=settings["F5_VOCAB_FILE"],
+            vocoder_local_path=settings["VOCODER_PATH"],
+            device=device,
+        )
 
 
 def main() -> None:
