@@ -34,13 +34,12 @@ JOB_PARAMS = {"nfe_step": 4, "seed": 7}
 
 
 def bench_model_dir(checkpoint_dir: Path) -> Path:
-    """The image's MODEL_DIR layout over the benchmark's files (links), with only the bf16 DiT
-    in it, as the image keeps only that one."""
+    """The image's MODEL_DIR layout over the benchmark's files (links), only the bf16 DiT as in the image."""
     settings = ensure_files(checkpoint_dir)
     fp32 = Path(settings["F5_CKPT_FILE"])
     bf16 = fp32.with_name(fp32.stem + ".bf16.safetensors")
     if not bf16.exists():
-        sys.path.insert(0, str(ROOT / "scripts"))
+        sys.path.insert(0, str(ROOT / "scripts"))  # the script imports its sibling scripts
         from convert_weights import convert
 
         convert(fp32, bf16, "bf16")
@@ -117,17 +116,12 @@ def _answered(queue: JobQueue, job_ids: list[str], log_path: Path) -> None:
 
 
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:
-    """Under TTS_COMPILE=background: wait until the log says how the compile ended (as the
-    serve benchmark does), then time two jobs, each from its take to its answer."""
+    """Under TTS_COMPILE=background: once the log says how the compile ended, two jobs timed."""
     wait_for_background_compile(worker)
     swapped = time.perf_counter() - started
     jobs, seconds = zip(*(_timed_job(queue, text) for text in JOBS), strict=True)
-    return {
-        "swapped": swapped,
-        "compile": background_compile_outcome(worker),
-        "after_swap": list(seconds),
-        "jobs": list(jobs),
-    }
+    return {"swapped": swapped, "compile": background_compile_outcome(worker), "after_swap": list(seconds),
+            "jobs": list(jobs)}  # fmt: skip
 
 
 def main() -> None:
