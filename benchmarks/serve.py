@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import math
 import os
 import statistics
 import tempfile
@@ -54,17 +55,11 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
     events): how many, chunks per call (how well jobs shared steps), ODE runs per call (unlike
     lengths split a call), and the shares of the wall time busy, in the ODE loop, assembling
     and vocoding. Busy well under 100%: the device waited on the host between calls."""
-    calls = worker.events("engine_batch", since)
-    batches = worker.events("f5_batch", since)
-    return {
-        "calls": len(calls),
-        "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else float("nan"),
-        "runs_per_call": len(batches) / len(calls) if calls else float("nan"),
-        "busy": sum(e.get("seconds", 0.0) for e in calls) / wall,
-        "ode": sum(e.get("ode_seconds", 0.0) for e in batches) / wall,
-        "assemble": sum(e.get("assemble_seconds", 0.0) for e in batches) / wall,
-        "decode": sum(e.get("decode_seconds", 0.0) for e in batches) / wall,
-    }
+    calls, batches = worker.events("engine_batch", since), worker.events("f5_batch", since)
+    shares = {key: sum(e.get(f"{key}_seconds", 0.0) for e in batches) / wall for key in ("ode", "assemble", "decode")}
+    return {"calls": len(calls), "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else math.nan,
+            "runs_per_call": len(batches) / len(calls) if calls else math.nan,
+            "busy": sum(e.get("seconds", 0.0) for e in calls) / wall, **shares}  # fmt: skip
 
 
 def run_level(worker: Worker, clients: int, rounds: int, nfe: int, ours: bool, texts: list[str] = BATCH_TEXTS,
@@ -101,10 +96,9 @@ def run_level(worker: Worker, clients: int, rounds: int, nfe: int, ours: bool, t
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     name, _, pairs = text.partition(":")
-    env = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
     if not name or name in ("upstream", "worker"):
         raise SystemExit(f"--variant needs a new name before ':', got {text!r}")
-    return name, env
+    return name, dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
 
 
 def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]:
@@ -117,9 +111,8 @@ def prepare_worker(worker: Worker, ref_wav: str, nfe: int, levels: list[int], ro
                    texts: list[str], timeout: float = 1800) -> None:  # fmt: skip
     """Uploads VOICE, speaks once, waits out a background compile, then runs `warmup_rounds`
     unmeasured rounds of every level (graph captures happen there, not in a measured one)."""
-    upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
-    upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
-    post(worker, upload, timeout)
+    voice = base64.b64encode(Path(ref_wav).read_bytes()).decode()
+    post(worker, {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT, "voice_file_base64": voice}, timeout)
     post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe}, timeout)
     wait_for_background_compile(worker)
     for _ in range(warmup_rounds):
