@@ -1,4 +1,4 @@
-"""This worker with its DiT replaced by a clock: `python -m benchmarks.paced_worker --rp_serve_api ...`.
+"""This worker with its DiT replaced by a clock, for `python -m benchmarks.serve --paced h200-graphs`.
 
 A GPU is lent for minutes, yet most of what decides the GPU worker's throughput is not the GPU:
 how the step scheduler shares steps among jobs and pads rows to shape buckets, what graph
@@ -32,6 +32,7 @@ import torch
 
 from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_runner import StepBatch
+from domain.synthesis import HOP_LENGTH
 
 log = structlog.get_logger()
 REFERENCE_FRAMES = 760  # the frames the model's figures were measured at
@@ -59,6 +60,15 @@ DEVICE_MODELS = {
     "h200-graphs": DeviceModel("h200-graphs", 63.8 / 16, 6.7, 35.3, first_capture_s=0.76, capture_s=0.15),
     "h200-compiled": DeviceModel("h200-compiled", 30.3 / 16, 3.5, 35.3, first_capture_s=0.76, capture_s=0.15),
 }
+
+
+def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch: int = 16) -> float:
+    """Audio s per device s with every job in a full batch at its own frames (no padding,
+    nothing else on the device), so every grid is read against the same ceiling. The DiT runs
+    over the reference's frames too: with a 4 s voice and 3.3 s sentences that halves what
+    ceiling-gpu.txt's 5.7 s sentence gives."""
+    frames = round((ref_seconds + mean_audio) * 24000 / HOP_LENGTH)
+    return batch * mean_audio / (nfe * DEVICE_MODELS[device].step_seconds(batch, frames))
 
 
 class PacedRunner:

@@ -11,6 +11,13 @@ per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KE
 adds a copy of this worker with those settings (left out if it fails, see `Sides`);
 `--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server: first
 audio byte and end, against the same job through `/runsync`, which answers only at the end.
+
+`--paced h200-graphs` measures scheduling without a GPU: this worker's sides only, as
+`benchmarks.paced_worker` (the DiT replaced by a clock fitted to an H200) on the tiny
+checkpoint, each level also as a share of the modelled DiT-only ceiling: what the scheduling
+leaves of a device that fast, on this host. `--mix varied` sends jobs of one to four
+sentences; `--root DIR` runs another checkout (copy paced_worker.py into it), `ROOT=DIR` in a
+variant only that side, so before and after share one run and the host's load.
 """
 
 from __future__ import annotations
@@ -30,12 +37,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import requests
+import soundfile as sf
 
 from benchmarks import common
 from benchmarks.common import BATCH_TEXTS, REF_TEXT, TEXTS, SideFailed, describe, ensure_files, pair_stats
-from harness.processes import Worker, running_openai_server, running_worker
+from benchmarks.paced_worker import DEVICE_MODELS, ceiling
+from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
+#: `--mix varied`: one to four of the sentences per job (3-13 s of audio, 700-1700 frames with the
+#: voice), so the jobs spread over many more shape buckets than one-sentence jobs do
+VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
+MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
 VOICE = "bench"  # the name the benchmark voice (its REF_WAV) is uploaded under
 T = TypeVar("T")
 
@@ -150,48 +163,61 @@ def capture_summary(worker: Worker) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", type=Path, default=common.CHECKPOINT_DIR)
+    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="default: /tmp/f5-tts-worker-bench (-tiny)")
     parser.add_argument("--nfe", type=int, default=16)
-    parser.add_argument("--levels", default="1,4,8,16")
-    parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
-    parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
-    parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
+    parser.add_argument("--levels", default=None, help="clients per level (default: 1,4,8,16; 1,8,16 paced)")
+    parser.add_argument("--rounds", type=int, default=None, help="requests per client at each level (1; 4 paced)")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds of every side")
+    parser.add_argument("--warmup-rounds", type=int, default=None, help="unmeasured rounds first (0; 1 paced)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
     parser.add_argument("--request-timeout", type=float, default=1800, help="a slower request fails its side")
     parser.add_argument("--openai", default="", help="response formats to stream through the OpenAI server")
+    parser.add_argument("--paced", choices=sorted(DEVICE_MODELS), help="paced workers on a modelled GPU, no upstream")
+    parser.add_argument("--mix", default="sentences", choices=sorted(MIXES), help="the jobs' texts")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout this worker runs from")
     args = parser.parse_args()
-    variants = dict(parse_variant(text) for text in args.variant)
-    levels = [int(level) for level in args.levels.split(",")]
+    paced, texts = args.paced, MIXES[args.mix]
+    levels = [int(level) for level in (args.levels or ("1,8,16" if paced else "1,4,8,16")).split(",")]
+    rounds = args.rounds or (4 if paced else 1)
+    warmup = int(bool(paced)) if args.warmup_rounds is None else args.warmup_rounds
+    variants = {"worker": {}} | dict(parse_variant(text) for text in args.variant)
     import torch
 
     print(describe(torch.cuda.is_available()))  # before the workers load this machine
-    settings = ensure_files(args.checkpoint_dir)
-    model_env = {key: settings[key] for key in common.MODEL_KEYS}
-    sides = Sides(list(variants))
+    default_dir = Path("/tmp/f5-tts-worker-tiny") if paced else common.CHECKPOINT_DIR
+    settings = ensure_files(args.checkpoint_dir or default_dir, "tiny" if paced else "base")
+    model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
+    sides = Sides(list(variants)[1:], required=("worker",) if paced else ("upstream", "worker"))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
-        upstream = running_worker(upstream_env, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
-        workers = {"upstream": stack.enter_context(upstream)}
+        workers = {}
+        if not paced:
+            upstream = running_worker(settings, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
+            workers["upstream"] = stack.enter_context(upstream)
         for side in sides.ours():
-            env = {**worker_env(model_env, tmp, side), **variants.get(side, {})}
-            booting = running_worker(env, Path(tmp) / f"{side}.log", boot_timeout=900)  # boots when entered
+            root = Path(variants[side].pop("ROOT", args.root))  # a variant may run another checkout
+            env = {**worker_env(model_env, tmp, side), **({"PACED_DEVICE": paced} if paced else {}), **variants[side]}
+            module = "benchmarks.paced_worker" if paced else "entrypoints.runpod_handler"
+            booting = running_worker(env, Path(tmp) / f"{side}.log", 900, module, root)  # boots when entered
             if (started := sides.attempt(side, "to start", partial(stack.enter_context, booting))) is not None:
                 workers[side] = started
         for side in sides.ours():
-            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds,
-                              args.warmup_rounds, BATCH_TEXTS, args.request_timeout)  # fmt: skip
+            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, rounds, warmup,
+                              texts, args.request_timeout)  # fmt: skip
             sides.attempt(side, "while warming up", warm_up)
 
         def level(side: str, clients: int) -> dict:
-            return run_level(
-                workers[side], clients, args.rounds, args.nfe, side != "upstream", timeout=args.request_timeout
-            )
+            row = run_level(workers[side], clients, rounds, args.nfe, side != "upstream", texts, args.request_timeout)
+            if paced:  # the share of the modelled DiT-only ceiling (benchmarks.paced_worker.ceiling)
+                device = variants[side].get("PACED_DEVICE", paced)
+                top = ceiling(device, args.nfe, row["sentence_audio"], sf.info(settings["REF_WAV"]).duration)
+                row |= {"device": device, "ceiling_share": row["audio_per_wall"] / top}
+            return row
 
         interleave(sides, levels, args.repeats, level)
         for side in sides.ours():
             engine = post(workers[side], {"endpoint": "health"})[1]["engine"]
             health = ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
-            print(f"{side}: {capture_summary(workers[side])}; health: {health}")
+            print(f"{side}: {capture_summary(workers[side])}{' (modelled)' if paced else ''}; health: {health}")
         stack.close()  # the workers stop before the OpenAI server loads the model
         print_table(args.nfe, sides.rows, levels)
         if args.openai:
@@ -273,18 +299,25 @@ COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", 
 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
-    print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    ordered = [
-        {**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: (r["clients"], r["repeat"]))
-    ]
-    common.print_rows([("side", "side", "<9", 1), *COLUMNS], ordered)
-    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}")
+    """The per-level table, then each side against upstream or, paced, against the modelled ceiling."""
+    paced = "upstream" not in rows
+    print(f"nfe_step={nfe}; the {len(PARAGRAPH)}-char paragraph streamed, then the mix's jobs, per level")
+    shares = [("device", "device", "<13", 1), ("% ceil", "ceiling_share", "6.0f", 100)] * paced
+    ordered = [{**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: r["clients"])]
+    common.print_rows([("side", "side", "<9", 1), *shares, *COLUMNS], ordered)
+    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} " + ("% of the modelled ceiling" if paced else
+          f"{'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}"))  # fmt: skip
     c8 = []
     for side in [side for side in rows if side != "upstream"]:
         for clients in levels:
-            ours, base = ([r["audio_per_wall"] for r in rows[s] if r["clients"] == clients] for s in (side, "upstream"))
-            ratio, low, high = pair_stats(ours, base)
-            print(f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
+            ours, base = ([r for r in rows.get(s, []) if r["clients"] == clients] for s in (side, "upstream"))
+            audio = statistics.median(r["audio_per_wall"] for r in ours)
+            if paced:
+                share = statistics.median(r["ceiling_share"] for r in ours)
+                print(f"{side:<9} {clients:>7} {audio:>9.3f} {100 * share:>5.0f}")
+                continue
+            ratio, low, high = pair_stats([r["audio_per_wall"] for r in ours], [r["audio_per_wall"] for r in base])
+            print(f"{side:<9} {clients:>7} {audio:>9.3f} {statistics.median(r['audio_per_wall'] for r in base):>18.3f} "
                   f"{ratio:>13.2f} {low:>5.2f}-{high:<5.2f}")  # fmt: skip
             c8 += [f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}"] * (clients == 8)
     print("\n".join(c8))
