@@ -48,8 +48,7 @@ ROWS, IN_FEATURES, OUT_FEATURES = 1520, 1024, 2048
 
 
 class SideFailed(RuntimeError):
-    """One side of a benchmark cannot go on (its process ended, answered out of turn, or its
-    compile never finished); an optional side is then left out and the run goes on."""
+    """A side cannot go on (its worker exited, failed a job, or never finished compiling)."""
 
 
 def stub_absent_modules() -> None:
@@ -174,8 +173,7 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 
 def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
-    """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it on a CPU or plain
-    as upstream does."""
+    """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it or plain as upstream does."""
     import torch
 
     from adapters.cpu_linear import PackedLinear

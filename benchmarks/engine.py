@@ -94,8 +94,7 @@ def interleave(upstream: Side, other: Side, cases: list[str], repeats: int) -> d
 
 
 def extra_rows(upstream: Side, extras: list[str], start: Callable[[str], Side], cases: list[str], repeats: int) -> Rows:
-    """The opt-in rows; an extra side that fails is left out with the reason, so an untried
-    setting never costs the default's figures."""
+    """The opt-in rows; one that fails is left out with the reason: it never costs the default's figures."""
     rows: Rows = []
     for extra in extras:
         try:

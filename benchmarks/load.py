@@ -100,12 +100,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--engine", default="fake")
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout the worker runs from")
     parser.add_argument("--openai", action="store_true", help="the OpenAI server's memory for long answers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"TTS_ENGINE": args.engine, "STORAGE_URL": f"file://{tmp}/store", "VOICE_CACHE_DIR": f"{tmp}/cache",
+        env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "VOICE_CACHE_DIR": f"{tmp}/cache",
                "LOG_LEVEL": "WARNING"}  # fmt: skip
         if args.openai:
             server_memory(env, Path(tmp), args.root)

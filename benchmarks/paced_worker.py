@@ -63,19 +63,16 @@ DEVICE_MODELS = {
 
 
 def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch: int = 16) -> float:
-    """Audio s per device s with every job in a full batch at its own frames (no padding,
-    nothing else on the device), so every grid is read against the same ceiling. The DiT runs
-    over the reference's frames too: with a 4 s voice and 3.3 s sentences that halves what
-    ceiling-gpu.txt's 5.7 s sentence gives."""
+    """Audio s per device s with every job in a full batch at its own frames (no padding), so every
+    grid is read against the same ceiling; the frames include the reference's, as the DiT's do."""
     frames = round((ref_seconds + mean_audio) * 24000 / HOP_LENGTH)
     return batch * mean_audio / (nfe * DEVICE_MODELS[device].step_seconds(batch, frames))
 
 
 class PacedRunner:
-    """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: each
-    bucket's first use paying a capture, at most `max_graphs` kept (least recently used
-    evicted, as `CudaGraphRunner` does: a bucket used again after its eviction is captured
-    again), each step taking the model's time for its bucket."""
+    """`adapters.f5_runner.Runner` as a clock: a bucket's first use pays a capture, at most
+    `max_graphs` are kept (least recently used evicted, as `CudaGraphRunner` does), and each
+    step holds the engine for the model's time for its bucket."""
 
     name = "paced"
 

@@ -23,43 +23,30 @@ import soundfile as sf
 from benchmarks.common import REF_TEXT, stub_absent_modules
 
 
-def load_upstream(settings: dict[str, str], device: str):
-    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the module's docstring names."""
-    import soundfile as sf
+def main() -> None:
+    import runpod
     import torch
     import torchaudio
+    from runpod.serverless.modules.rp_logger import RunPodLogger
 
     from adapters.f5_loading import import_f5_model
 
+    RunPodLogger().set_level("WARN")
     stub_absent_modules()
     package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
     package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
 
-    def soundfile_load(path: str, *args: object, **kwargs: object):
+    def soundfile_load(path: str, *args: object, **kwargs: object) -> tuple:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
         return torch.from_numpy(data.T.copy()), rate
 
     torchaudio.load = soundfile_load
+    device = os.environ.get("TTS_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
     with contextlib.redirect_stdout(sys.stderr):
         from f5_tts.api import F5TTS
 
-        return F5TTS(
-            model="F5TTS_v1_Base",
-            ckpt_file=settings["F5_CKPT_FILE"],
-            vocab_file=settings["F5_VOCAB_FILE"],
-            vocoder_local_path=settings["VOCODER_PATH"],
-            device=device,
-        )
-
-
-def main() -> None:
-    import runpod
-    import torch
-    from runpod.serverless.modules.rp_logger import RunPodLogger
-
-    RunPodLogger().set_level("WARN")
-    device = os.environ.get("TTS_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_upstream(dict(os.environ), device)
+        model = F5TTS("F5TTS_v1_Base", os.environ["F5_CKPT_FILE"], os.environ["F5_VOCAB_FILE"],
+                      vocoder_local_path=os.environ["VOCODER_PATH"], device=device)  # fmt: skip
 
     def speak(text: str, nfe_step: int, seed: int | None) -> tuple:
         with contextlib.redirect_stdout(sys.stderr):
