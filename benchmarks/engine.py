@@ -25,17 +25,8 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.common import (
-    BATCH_TEXTS,
-    CHECKPOINT_DIR,
-    SEED,
-    TEXTS,
-    SideFailed,
-    describe,
-    ensure_files,
-    pair_stats,
-    print_rows,
-)
+from benchmarks import common
+from benchmarks.common import BATCH_TEXTS, SEED, TEXTS, SideFailed
 from benchmarks.serve import VOICE, post, prepare_worker
 from harness.processes import running_worker
 
@@ -110,7 +101,7 @@ def extra_rows(upstream: Side, extras: list[str], start: Callable[[str], Side], 
 
 def main() -> None:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--checkpoint-dir", type=Path, default=common.CHECKPOINT_DIR)
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--cases", default="sentence,paragraph", help="sentence, paragraph, batch8 (8 jobs)")
@@ -121,9 +112,9 @@ def main() -> None:
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    settings = ensure_files(args.checkpoint_dir)
+    settings = common.ensure_files(args.checkpoint_dir)
     cases = [c for c in args.cases.split(",") if c]
-    print(describe(device.startswith("cuda")))
+    print(common.describe(device.startswith("cuda")))
     print(f"F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; {args.repeats} interleaved pairs per case")
     env = {**settings, "TTS_DEVICE": device, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,17 +137,17 @@ def main() -> None:
     table = []
     for side, results in rows:
         for case, (base, ours, audio) in results.items():
-            ratio, low, high = pair_stats(base, ours)
+            ratio, low, high = common.pair_stats(base, ours)
             for who, walls, shown in ((upstream, base, "1.00x"), (side, ours, f"{ratio:.2f}x {low:.2f}-{high:.2f}")):
                 wall = statistics.median(walls)
                 table.append({"case": case, "side": who.name, "dtype": who.dtype, "wall": wall, "audio": audio,
                               "rtf": wall / audio, "speedup": shown})  # fmt: skip
-    print_rows([("case", "case", "<10", 1), ("side", "side", "<26", 1), ("dtype", "dtype", "<22", 1),
+    common.print_rows([("case", "case", "<10", 1), ("side", "side", "<26", 1), ("dtype", "dtype", "<22", 1),
                 ("wall s", "wall", "8.2f", 1), ("audio s", "audio", "8.2f", 1), ("RTF", "rtf", "7.3f", 1),
                 ("speedup [min-max]", "speedup", ">19", 1)], table)  # fmt: skip
     for side in (upstream, *(side for side, _ in rows)):
         print(f"ready (process start -> warmed)  {side.name:<26} {side.dtype:<22} {side.ready:>6.2f} s")
-    speedups = {case: pair_stats(base, ours)[0] for case, (base, ours, _) in rows[0][1].items()}
+    speedups = {case: common.pair_stats(base, ours)[0] for case, (base, ours, _) in rows[0][1].items()}
     print(f"speedup_vs_upstream: {speedups.get('paragraph', speedups[cases[-1]]):.2f}")
 
 

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import requests
 import soundfile as sf
@@ -50,7 +49,6 @@ PARAGRAPH = TEXTS["paragraph"]
 VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
 MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
 VOICE = "bench"  # the name the benchmark voice (its REF_WAV) is uploaded under
-T = TypeVar("T")
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
@@ -265,7 +263,7 @@ class Sides:
     def ours(self) -> list[str]:
         return [side for side in self.rows if side != "upstream"]  # a copy: sides may go while one loops
 
-    def attempt(self, side: str, when: str, action: Callable[[], T]) -> T | None:
+    def attempt(self, side: str, when: str, action: Callable[[], object]) -> object:
         try:
             return action()
         except Exception as exc:
