@@ -86,10 +86,8 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
     modes = (args.modes or ("eager,compile,graphs,compile_graphs" if on_cuda else "eager")).split(",")
     print(f"{describe(on_cuda)}; dtype {engine.precision.dtype}")
-    print(
-        f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {FRAMES} frames; "
-        f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)"
-    )
+    print(f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {FRAMES} frames; "
+          f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)")  # fmt: skip
     header = f"{'mode':<16} {'batch':>5} {'ms/forward':>11} {'TFLOP/s':>8} {'ceiling audio s/s':>18}"
     print(f"{header}\n{'-' * len(header)}")
     ceilings: dict[tuple[str, int], float] = {}

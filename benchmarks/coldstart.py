@@ -26,10 +26,7 @@ from benchmarks.serve import background_compile_outcome, wait_for_background_com
 from harness.processes import Worker, log_events
 from harness.runpod_queue import JobQueue, job_queue, queue_worker
 
-JOBS = (
-    "The morning train was late again, so I walked.",
-    "She painted the old fence a bright shade of blue.",
-)
+JOBS = ("The morning train was late again, so I walked.", "She painted the old fence a bright shade of blue.")
 JOB_PARAMS = {"nfe_step": 4, "seed": 7}
 
 

@@ -199,11 +199,10 @@ def describe(on_cuda: bool) -> str:
     if on_cuda:
         return f"device: {torch.cuda.get_device_name()}; {line}"
     model = cpu_model()
-    rates = [
-        f"{name} packed {linear_gflops(dtype, packed=True):.0f}"
-        for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32))
-        if packing_works(dtype)
+    packed = [
+        (name, dtype) for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)) if packing_works(dtype)
     ]
+    rates = [f"{name} packed {linear_gflops(dtype, packed=True):.0f}" for name, dtype in packed]
     rates.append(f"fp32 plain {linear_gflops(torch.float32, packed=False):.0f}")
     bf16 = "yes" if has_native_bf16(read_cpu_flags()) else "no"
     return (

@@ -29,14 +29,6 @@ from harness.processes import ROOT, Worker, running_openai_server, running_worke
 LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
 
 
-def memory(worker: Worker) -> dict[str, int] | None:
-    """The worker's memory, or None once it has died (a dead process has no VmRSS)."""
-    try:
-        return worker.memory_kib()
-    except (KeyError, OSError):
-        return None
-
-
 def hostile_table(worker: Worker) -> list[str]:
     jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
     rows = [f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}"]
@@ -55,7 +47,7 @@ def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> Non
     with running_worker({**env, "MAX_VOICE_BYTES": str(1 << 20)}, tmp / "worker.log", root=args.root) as worker:
         baseline = worker.memory_kib()
         report = run_load(worker, args.requests, args.threads)
-        after = memory(worker)
+        after = worker.memory_kib() if worker.alive() else None  # a dead process has no memory
         rows = hostile_table(worker) if after else ["worker died during the mixed load"]
     print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
     print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
