@@ -9,7 +9,7 @@ most 7 rows of 24 and under an eighth of an item's frames. A fixed step of 128 f
 padded a one-sentence job's 688 frames to 768 (12%); powers of two alone padded a run of 5
 items to 8 and 9 to 16. Graphs are captured only for the shapes jobs use: the finer grids
 mean more of them (40 frame sizes from 32 to 4096 instead of 32, 20 instead of 14 from 384
-to 2048; 10 batch sizes instead of 6), and on the paced H200 model (benchmarks.scheduling)
+to 2048; 10 batch sizes instead of 6), and on the paced H200 model (benchmarks.serve --paced)
 a load of 1-4 sentence jobs captured 17-18 graphs instead of 13-15 and spoke 12-17% more
 audio per second at 8 and 16 clients (one-sentence jobs: the same). Padded frames and
 padded rows are always masked, so the choice of bucket never changes an item's audio.

@@ -17,7 +17,7 @@ last batch, and those that waited beside it, to come back, and waits for them a 
 until COMPANY_WAIT_SHARE of the last engine call's time (never over COMPANY_WAIT_MAX) has
 passed since that call ended. A lone job still never waits: the last batch was its own. Nor
 does the first job after a quiet spell: the clients it would wait for have gone (measured on
-the paced H200 model, benchmarks.scheduling: waiting for sixteen departed clients cost a lone
+the paced H200 model, benchmarks.serve --paced: waiting for sixteen departed clients cost a lone
 streamed paragraph 13% of its throughput).
 
 A stream's first chunk is urgent (`urgent=True`), and so are its later calls while little

@@ -1,13 +1,11 @@
 """The DiT alone on this machine: `python -m benchmarks.ceiling [--batches 1,8,16,32]`.
 
-Times one guided velocity evaluation (the DiT forward with classifier-free guidance packed,
-2 sequences per item, as the engine runs it) of the real-size F5TTS_v1_Base at a fixed
-number of frames, per batch size, in each execution mode that exists here: eager (what the
-engine's eager runner does), torch.compile, CUDA graphs (the engine's graph runner: one
-captured forward replayed) and, on CUDA, torch.compile with mode="reduce-overhead"
-(compiled and graphed). From the time per forward it derives the DiT-only ceiling in
-audio seconds per wall second for one-sentence jobs at the given NFE: everything else
-(vocoder, text, encoding, HTTP) is extra, so a serve figure reads as a fraction of it.
+Times one guided velocity evaluation of the real-size F5TTS_v1_Base (2 sequences per item, as
+the engine runs it) at a sentence's frames, per batch size, in each execution mode there is:
+eager, torch.compile, CUDA graphs (the engine's graph runner) and compile_graphs (compiled with
+mode="reduce-overhead"). The time per forward gives the DiT-only ceiling in audio s per wall s
+at the given NFE: everything else (vocoder, text, HTTP) is extra, so a serve figure reads as a
+fraction of it.
 """
 
 from __future__ import annotations
@@ -25,11 +23,8 @@ SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated
 FRAMES = 760  # that sentence with its 4 s reference, in mel frames
 
 
-def guided_inputs(
-    dit: torch.nn.Module, batch: int, frames: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, ...]:
-    """Random inputs of one guided velocity evaluation (`DitVelocity`'s x, cond, text, t,
-    cfg) for `batch` items of `frames` frames."""
+def guided_inputs(dit: torch.nn.Module, batch: int, frames: int, device: torch.device, dtype: torch.dtype) -> tuple:
+    """Random inputs of one guided velocity evaluation (`DitVelocity`'s x, cond, text, t, cfg)."""
     gen = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, frames, 100, device=device, generator=gen)
     cond = torch.randn(batch, frames, 100, device=device, generator=gen).to(dtype)
@@ -40,13 +35,9 @@ def guided_inputs(
 def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
     """Matmul FLOPs of one forward over `rows` sequences: 2 x params in the blocks' Linears
     per token, plus attention's two n x n products."""
-    linear = sum(
-        m.in_features * m.out_features
-        for m in dit.transformer_blocks.modules()
-        if isinstance(m, torch.nn.Linear | PackedLinear)
-    )
-    block = dit.transformer_blocks[0].attn
-    attention = 4 * frames * frames * block.inner_dim * len(dit.transformer_blocks)
+    linears = [m for m in dit.transformer_blocks.modules() if isinstance(m, torch.nn.Linear | PackedLinear)]
+    linear = sum(m.in_features * m.out_features for m in linears)
+    attention = 4 * frames * frames * dit.transformer_blocks[0].attn.inner_dim * len(dit.transformer_blocks)
     return rows * (2 * linear * frames + attention)
 
 
@@ -71,13 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
     parser.add_argument("--batches", default=None, help="batch sizes (default: 1,8,16,32 on CUDA, 1,4 on a CPU)")
-    parser.add_argument("--frames", type=int, default=FRAMES)
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--modes", default=None, help="eager,compile,graphs,compile_graphs (default: what exists)")
     parser.add_argument("--compile-batches", default=None, help="batch sizes for the compiled modes (default: all)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default: the engine's choice)")
     args = parser.parse_args()
     stub_absent_modules()
     from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
@@ -87,7 +75,7 @@ def main() -> None:
     files = ensure_files(args.checkpoint_dir)
     settings = {key.lower().removeprefix("f5_"): files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files}
     # the engine's eager runner: its DiT as loaded and configured (precision, attention, packed Linears)
-    engine = build_f5_engine(**settings, dtype=args.dtype, device=args.device, runner="eager")
+    engine = build_f5_engine(**settings, runner="eager")
     dtype = TORCH_DTYPES[engine.precision.dtype]
     dit = engine._dit
     velocity = DitVelocity(dit, dtype)
@@ -98,19 +86,16 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
     modes = (args.modes or ("eager,compile,graphs,compile_graphs" if on_cuda else "eager")).split(",")
     print(f"{describe(on_cuda)}; dtype {engine.precision.dtype}")
-    print(
-        f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {args.frames} frames; "
-        f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)"
-    )
+    print(f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {FRAMES} frames; "
+          f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)")  # fmt: skip
     header = f"{'mode':<16} {'batch':>5} {'ms/forward':>11} {'TFLOP/s':>8} {'ceiling audio s/s':>18}"
-    print(header)
-    print("-" * len(header))
-    results: dict[tuple[str, int], float] = {}
+    print(f"{header}\n{'-' * len(header)}")
+    ceilings: dict[tuple[str, int], float] = {}
     for batch in batches:
-        x, cond, text, t, cfg = guided_inputs(dit, batch, args.frames, device, dtype)
-        lengths = [args.frames - (i * 7) % 64 for i in range(batch)]  # a padded batch, as served
-        mask = lengths_mask(lengths, args.frames, device)
-        velocity.rope(args.frames, device)
+        x, cond, text, t, cfg = guided_inputs(dit, batch, FRAMES, device, dtype)
+        lengths = [FRAMES - (i * 7) % 64 for i in range(batch)]  # a padded batch, as served
+        mask = lengths_mask(lengths, FRAMES, device)
+        velocity.rope(FRAMES, device)
         compiled_here = not args.compile_batches or str(batch) in args.compile_batches.split(",")
         for mode in modes:
             if mode.startswith("compile") and not compiled_here:
@@ -121,15 +106,12 @@ def main() -> None:
             except Exception as exc:  # a mode that cannot run here is reported, not fatal
                 print(f"{mode:<16} {batch:>5} failed: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
-            results[(mode, batch)] = seconds
-            tflops = flops_per_forward(dit, 2 * batch, args.frames) / seconds / 1e12
-            ceiling = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
-            print(f"{mode:<16} {batch:>5} {seconds * 1000:>11.1f} {tflops:>8.2f} {ceiling:>18.1f}")
-    best = max(results.items(), key=lambda kv: kv[0][1] * SENTENCE_AUDIO_SECONDS / kv[1], default=None)
-    if best is not None:
-        (mode, batch), seconds = best
-        ceiling = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
-        print(f"dit_ceiling_audio_per_s: {ceiling:.1f} ({mode}, batch {batch})")
+            tflops = flops_per_forward(dit, 2 * batch, FRAMES) / seconds / 1e12
+            ceilings[(mode, batch)] = batch * SENTENCE_AUDIO_SECONDS / (args.nfe * seconds)
+            print(f"{mode:<16} {batch:>5} {seconds * 1000:>11.1f} {tflops:>8.2f} {ceilings[(mode, batch)]:>18.1f}")
+    if ceilings:
+        mode, batch = max(ceilings, key=ceilings.__getitem__)
+        print(f"dit_ceiling_audio_per_s: {ceilings[(mode, batch)]:.1f} ({mode}, batch {batch})")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,14 @@
 """Cold start of the worker as the image starts it: `python -m benchmarks.coldstart [--rounds 3] [--cold]`.
 
-Each round starts `python -m entrypoints.runpod_handler` (the image's command) with the image's
-run-time settings (MODEL_DIR laid out as the image bakes it, the DiT in bf16 as
-`scripts/convert_weights.py` makes it, HF_HUB_OFFLINE=1) against a loopback stand-in of RunPod's
-queue that already holds a job (harness.runpod_queue), and measures from the spawn:
-
-* ready: until the worker takes its first job, and its own `worker_ready` breakdown by stage;
-* first job vs second job: two one-sentence jobs of the same length, the second sent when the
-  first is done, each from its take to its answer (the target: first <= 1.3x second).
-
-`--cold` drops the page cache (root only) before every process, so it reads Python, torch and
-the weights from disk as on a new machine; without it the files are in the page cache, as for
-a restarted or FlashBoot-resumed worker. Upstream's load against the engine's, process start to
-ready, is benchmarks.engine's last rows. `--compile` starts the worker with TTS_COMPILE=1 and
-PyTorch's compile cache in one directory, empty for round 1 and kept for the later rounds (a
-cache on a volume that survives a restart); `--compile background` does the same under
-TTS_COMPILE=background, and each round also times, from the spawn, the swap to the compiled
-runner, then the first job after it (it captures the compiled graphs) and the next.
+Each round starts `python -m entrypoints.runpod_handler` with the image's run-time settings
+(MODEL_DIR as the image bakes it, the bf16 DiT, HF_HUB_OFFLINE=1) against a loopback stand-in
+of RunPod's queue that already holds a job, and times from the spawn: until it takes the job,
+its own `worker_ready` stages, then two jobs of the same length, each from take to answer (the
+target: first <= 1.3x second). `--cold` drops the page cache (root) before every process, as
+on a new machine; without it the files are cached, as for a restarted or FlashBoot-resumed
+worker. `--compile` runs under TTS_COMPILE=1 with the compile cache empty for round 1, kept
+after (a cache on a volume); `--compile background` under TTS_COMPILE=background, also timing
+the swap to the compiled runner and the two jobs after it (the first captures the graphs).
 """
 
 from __future__ import annotations
@@ -34,21 +26,17 @@ from benchmarks.serve import background_compile_outcome, wait_for_background_com
 from harness.processes import Worker, log_events
 from harness.runpod_queue import JobQueue, job_queue, queue_worker
 
-JOBS = (
-    "The morning train was late again, so I walked.",
-    "She painted the old fence a bright shade of blue.",
-)
+JOBS = ("The morning train was late again, so I walked.", "She painted the old fence a bright shade of blue.")
 JOB_PARAMS = {"nfe_step": 4, "seed": 7}
 
 
 def bench_model_dir(checkpoint_dir: Path) -> Path:
-    """The image's MODEL_DIR layout over the benchmark's files (links), with only the bf16 DiT
-    in it, as the image keeps only that one."""
+    """The image's MODEL_DIR layout over the benchmark's files (links), only the bf16 DiT as in the image."""
     settings = ensure_files(checkpoint_dir)
     fp32 = Path(settings["F5_CKPT_FILE"])
     bf16 = fp32.with_name(fp32.stem + ".bf16.safetensors")
     if not bf16.exists():
-        sys.path.insert(0, str(ROOT / "scripts"))
+        sys.path.insert(0, str(ROOT / "scripts"))  # the script imports its sibling scripts
         from convert_weights import convert
 
         convert(fp32, bf16, "bf16")
@@ -75,9 +63,9 @@ def drop_caches() -> None:
 
 def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]) -> dict:
     log_path = workdir / "worker.log"
+    env = {"MODEL_DIR": str(model_dir), "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1",
+           "STORAGE_URL": f"file://{workdir}/data", **env}  # fmt: skip
     with job_queue() as queue:
-        env = {"MODEL_DIR": str(model_dir), "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1",
-               "STORAGE_URL": f"file://{workdir}/data", **env}  # fmt: skip
         first = queue.submit({"text": JOBS[0], **JOB_PARAMS})
         if cold:
             drop_caches()
@@ -88,25 +76,25 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
             queue.wait_done(first, timeout=900)
             first_done = time.perf_counter()
             second, second_job = _timed_job(queue, JOBS[1])
-            _answered(queue, (first, second), log_path)  # a worker that failed to start compiles nothing
+            _answered(queue, [first, second], log_path)  # a worker that failed to start compiles nothing
             swap = {}
             if env.get("TTS_COMPILE") == "background":
                 swap = _after_the_swap(queue, Worker("", log_path, process.pid), started)
                 _answered(queue, swap.pop("jobs"), log_path)
     log_text = log_path.read_text(errors="replace")
     ready, loaded = log_events(log_text, "worker_ready")[0], log_events(log_text, "f5_engine_loaded")[0]
-    return {
-        "takes_jobs": took - started,
-        "ready_seconds": ready["ready_seconds"],
-        "ready_cpu": ready["ready_cpu_seconds"],
-        "stages": ready["stages"],
-        "unaccounted": ready["unaccounted_seconds"],
-        "dtype": loaded["dtype"],
-        "checkpoint": Path(loaded["checkpoint"]).name,
-        "first_job": first_done - took,
-        "second_job": second_job,
-        **swap,
-    }
+    stages = {f"    {stage}": seconds for stage, seconds in ready["stages"].items()}
+    figures = {"process start -> takes jobs (s)": took - started, "  worker_ready ready_seconds (s)":
+               ready["ready_seconds"], "  worker_ready ready_cpu_seconds (s)": ready["ready_cpu_seconds"],
+               **stages, "    (unaccounted)": ready["unaccounted_seconds"],
+               "first job (take -> answer) (s)": first_done - took, "second job (s)": second_job,
+               "first / second": (first_done - took) / second_job}  # fmt: skip
+    worker = f"dtype {loaded['dtype']}, checkpoint {Path(loaded['checkpoint']).name}"
+    if swap:  # under TTS_COMPILE=background
+        worker += f"; {swap['compile']}"
+        after = dict(zip(("first job after the swap (s)", "the next one (s)"), swap["after_swap"], strict=True))
+        figures |= {"process start -> compiled runner (s)": swap["swapped"], **after}
+    return {"worker": worker, **figures}
 
 
 def _timed_job(queue: JobQueue, text: str) -> tuple[str, float]:
@@ -118,28 +106,19 @@ def _timed_job(queue: JobQueue, text: str) -> tuple[str, float]:
     return job, time.perf_counter() - took
 
 
-def _answered(queue: JobQueue, job_ids: tuple[str, ...] | list[str], log_path: Path) -> None:
+def _answered(queue: JobQueue, job_ids: list[str], log_path: Path) -> None:
     for job_id in job_ids:
         if "error" in (body := queue.done_body(job_id)):
             raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
 
 
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:
-    """Under TTS_COMPILE=background: wait until the log says how the compile ended (as the
-    serve benchmark does), then time two jobs, each from its take to its answer."""
+    """Under TTS_COMPILE=background: once the log says how the compile ended, two jobs timed."""
     wait_for_background_compile(worker)
     swapped = time.perf_counter() - started
     jobs, seconds = zip(*(_timed_job(queue, text) for text in JOBS), strict=True)
-    return {
-        "swapped": swapped,
-        "compile": background_compile_outcome(worker),
-        "after_swap": list(seconds),
-        "jobs": list(jobs),
-    }
-
-
-def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):7.2f}" if values else "      -"
+    return {"swapped": swapped, "compile": background_compile_outcome(worker), "after_swap": list(seconds),
+            "jobs": list(jobs)}  # fmt: skip
 
 
 def main() -> None:
@@ -169,32 +148,15 @@ def main() -> None:
         shutil.rmtree(work / "prime", ignore_errors=True)
         worker_round(model_dir, work / "prime", False, {**env, "TORCHINDUCTOR_CACHE_DIR": str(work / "prime" / "cc")})
     shutil.rmtree(work / "compile-cache", ignore_errors=True)
-    workers: list[dict] = []
+    rounds: list[dict] = []
     for i in range(args.rounds):
-        workers.append(worker_round(model_dir, work / str(i), args.cold, env))
-        print(f"round {i + 1}: takes jobs {workers[-1]['takes_jobs']:.2f} s, load avg {os.getloadavg()[0]:.2f}")
-
-    def row(label: str, values: list[float], rounds: bool = False) -> None:
-        each = f"   per round: {', '.join(f'{v:.2f}' for v in values)}" if rounds else ""
-        print(f"{label:<44}{_median(values)}{each}")
-
-    w0 = workers[0]
-    print(f"\nworker: dtype {w0['dtype']}, checkpoint {w0['checkpoint']}")
-    row("process start -> takes jobs (s)", [w["takes_jobs"] for w in workers], rounds=True)
-    row("  worker_ready ready_seconds (s)", [w["ready_seconds"] for w in workers])
-    row("  worker_ready ready_cpu_seconds (s)", [w["ready_cpu"] for w in workers])
-    for stage in w0["stages"]:
-        row(f"    {stage}", [w["stages"].get(stage, 0.0) for w in workers])
-    row("    (unaccounted)", [w["unaccounted"] for w in workers])
-    first, second = [w["first_job"] for w in workers], [w["second_job"] for w in workers]
-    row("first job (take -> answer) (s)", first)
-    row("second job (s)", second)
-    row("first / second", [f / s for f, s in zip(first, second, strict=True)], rounds=True)
-    if "swapped" in w0:
-        row(f"process start -> compiled runner (s) ({', '.join(sorted({w['compile'] for w in workers}))})",
-            [w["swapped"] for w in workers])  # fmt: skip
-        row("first job after the swap (s)", [w["after_swap"][0] for w in workers])
-        row("the next one (s)", [w["after_swap"][1] for w in workers])
+        rounds.append(worker_round(model_dir, work / str(i), args.cold, env))
+        took = rounds[-1]["process start -> takes jobs (s)"]
+        print(f"round {i + 1}: takes jobs {took:.2f} s, load avg {os.getloadavg()[0]:.2f}")
+    print("\n" + "\n".join(sorted({f"worker: {r['worker']}" for r in rounds})))
+    for label in [label for label in rounds[0] if label != "worker"]:
+        values = [r.get(label, float("nan")) for r in rounds]
+        print(f"{label:<44}{statistics.median(values):7.2f}   per round: {', '.join(f'{v:.2f}' for v in values)}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,15 @@
-"""What every benchmark shares: the texts and the voice both sides speak, the real-size random
-checkpoint, upstream's `F5TTS` as the benchmarks load it, timing, and the host line.
-
-Both sides load the same randomly initialised checkpoint (`scripts/make_tiny_checkpoint.py
---size base`: F5TTS_v1_Base's sizes, 337 M parameters; random weights cost what trained ones
-cost to run). Upstream needs shims to run on a worker image at all, each of which only makes
-its import faster (so its load time is an understatement): `f5_tts.model`'s package
-`__init__` (the trainer: wandb, datasets, accelerate) is bypassed as in the engine, modules
-neither measured path calls are stood in for (`stub_absent_modules`), and `torchaudio.load`
-reads with soundfile (no FFmpeg here).
-
-The host line matters for CPU figures: hosts that all call themselves "AMD EPYC" multiply bf16
-at 400 or 1,000 GFLOP/s, and this worker's side of every CPU ratio moves with that rate far
-more than upstream's fp32 side, so a CPU result states the family, model and both rates.
+"""What every benchmark shares: the texts and voice both sides speak, the real-size random
+checkpoint (`make_tiny_checkpoint.py --size base`: random weights cost what trained ones cost),
+stand-ins for modules upstream imports but never calls here, timing, tables, and the host
+line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this
+worker's side of a CPU ratio moves with that rate far more than upstream's fp32 side.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
+import runpy
 import statistics
 import sys
 import time
@@ -57,8 +48,7 @@ ROWS, IN_FEATURES, OUT_FEATURES = 1520, 1024, 2048
 
 
 class SideFailed(RuntimeError):
-    """One side of a benchmark cannot go on (its process ended, answered out of turn, or its
-    compile never finished); an optional side is then left out and the run goes on."""
+    """A side cannot go on (its worker exited, failed a job, or never finished compiling)."""
 
 
 def stub_absent_modules() -> None:
@@ -105,13 +95,7 @@ def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, st
     settings_file = out / "settings.env"
     if not settings_file.exists():
         stub_absent_modules()  # in this process (not the script's CLI), so the stand-ins apply to it too
-        spec = importlib.util.spec_from_file_location(
-            "make_tiny_checkpoint", ROOT / "scripts" / "make_tiny_checkpoint.py"
-        )
-        assert spec is not None and spec.loader is not None
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        written = script.write(out, size, 0)
+        written = runpy.run_path(str(ROOT / "scripts" / "make_tiny_checkpoint.py"))["write"](out, size, 0)
         settings_file.write_text("".join(f"{key}={value}\n" for key, value in written.items()))
     settings = dict(line.split("=", 1) for line in settings_file.read_text().splitlines() if "=" in line)
     ref = out / "ref.wav"
@@ -123,35 +107,6 @@ def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, st
         voice = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
         sf.write(ref, (0.2 * voice * envelope).astype(np.float32), 24000, subtype="PCM_16")
     return {**settings, "REF_WAV": str(ref)}
-
-
-def load_upstream(settings: dict[str, str], device: str):
-    """Upstream's `F5TTS` on the benchmark checkpoint, with the shims the docstring names."""
-    import soundfile as sf
-    import torch
-    import torchaudio
-
-    from adapters.f5_loading import import_f5_model
-
-    stub_absent_modules()
-    package = import_f5_model()  # first: it bypasses the package's __init__ (the trainer's imports)
-    package.CFM = __import__("f5_tts.model.cfm", fromlist=["cfm"]).CFM
-
-    def soundfile_load(path: str, *args: object, **kwargs: object):
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-        return torch.from_numpy(data.T.copy()), rate
-
-    torchaudio.load = soundfile_load
-    with contextlib.redirect_stdout(sys.stderr):
-        from f5_tts.api import F5TTS
-
-        return F5TTS(
-            model="F5TTS_v1_Base",
-            ckpt_file=settings["F5_CKPT_FILE"],
-            vocab_file=settings["F5_VOCAB_FILE"],
-            vocoder_local_path=settings["VOCODER_PATH"],
-            device=device,
-        )
 
 
 def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, float]:
@@ -187,6 +142,23 @@ def time_call(fn: Callable[[], object], device, repeats: int, min_seconds: float
     return statistics.median(samples)
 
 
+def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> None:
+    """`rows` under a header, one column per (heading, key, format spec, scale): the layout
+    every benchmark's table shares. A missing value shows as nan."""
+
+    def cell(row: dict, key: str, spec: str, scale: float) -> str:
+        value = row.get(key)
+        if value is None:
+            return format(float("nan"), spec.replace("d", ".0f"))
+        return format(value if isinstance(value, str) or scale == 1 else value * scale, spec)
+
+    header = " ".join(f"{name:{spec[0] if spec[0] in '<>' else '>'}{spec.strip('<>').split('.')[0].rstrip('dfs')}}"
+                      for name, _, spec, _ in columns)  # fmt: skip
+    print(f"{header}\n{'-' * len(header)}")
+    for row in rows:
+        print(" ".join(cell(row, key, spec, scale) for _, key, spec, scale in columns))
+
+
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The first processor's "family F model M", "" where not stated (a hypervisor often masks
     the model name to "AMD EPYC"; these still tell one generation from the next)."""
@@ -201,8 +173,7 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
 
 
 def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
-    """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it on a CPU or plain
-    as upstream does."""
+    """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it or plain as upstream does."""
     import torch
 
     from adapters.cpu_linear import PackedLinear
@@ -228,11 +199,10 @@ def describe(on_cuda: bool) -> str:
     if on_cuda:
         return f"device: {torch.cuda.get_device_name()}; {line}"
     model = cpu_model()
-    rates = [
-        f"{name} packed {linear_gflops(dtype, packed=True):.0f}"
-        for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32))
-        if packing_works(dtype)
+    packed = [
+        (name, dtype) for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)) if packing_works(dtype)
     ]
+    rates = [f"{name} packed {linear_gflops(dtype, packed=True):.0f}" for name, dtype in packed]
     rates.append(f"fp32 plain {linear_gflops(torch.float32, packed=False):.0f}")
     bf16 = "yes" if has_native_bf16(read_cpu_flags()) else "no"
     return (

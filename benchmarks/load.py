@@ -1,11 +1,14 @@
-"""Mixed good/bad load through the local API: `python -m benchmarks.load [--requests 200 --threads 16]`.
+"""Memory and outcomes under hostile load: `python -m benchmarks.load [--requests 200 --threads 16] [--openai]`.
 
-Prints requests, outcomes by code, mismatches against the expected code, wall time and the
-worker's resident memory before, at peak and after; then each hostile input of the second
-hostile-input round sent alone, with the worker's peak memory above its resident memory
-just before (the kernel's high-water mark, reset before each job through /proc/PID/clear_refs).
-`--root DIR` runs the worker from another checkout of the project (an older commit exported
-with `git archive`), for a before/after comparison on the same machine in the same run.
+RunPod worker (default): mixed good and bad jobs from many threads (outcomes by code,
+mismatches against the expected code, RSS before, at peak and after), then each hostile input
+sent alone with the worker's peak memory above its RSS just before. `--openai` measures the
+OpenAI-compatible server instead, on the fake engine (so what is measured is what the server
+holds, not the model): a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) as a whole wav,
+streamed as wav and SSE, four streams at once; then one request naming 12, then 20, uploaded
+voices of 60 s at 192 kHz, each in a fresh server on their store. Peaks are rises of the
+kernel's high-water mark (VmHWM), reset before each case through /proc/PID/clear_refs.
+`--root DIR` runs another checkout (`git archive` of an older commit) for a before/after.
 """
 
 from __future__ import annotations
@@ -13,72 +16,92 @@ from __future__ import annotations
 import argparse
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-from harness.load import answer_code, hostile_jobs, run_load
-from harness.processes import ROOT, Worker, running_worker
+from harness.audio import audio_file
+from harness.load import LONG_TEXT, answer_code, concurrently, hostile_jobs, peak_added, run_load, speech
+from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
 
 
-def memory(worker: Worker) -> dict[str, int] | None:
-    """The worker's memory, or None once it has died (a dead process has no VmRSS)."""
-    try:
-        return worker.memory_kib()
-    except (KeyError, OSError):
-        return None
-
-
 def hostile_table(worker: Worker) -> list[str]:
     jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
-    order = [name for name in jobs if name != LAST] + [LAST]
     rows = [f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}"]
-    for name in order:
+    for name in [name for name in jobs if name != LAST] + [LAST]:
         job, expected = jobs[name]
         try:
-            start = worker.reset_peak()
-            got = answer_code(worker.runsync(job, timeout=300))
-            peak = (worker.memory_kib()["VmHWM"] - start) / 1024
-            rows.append(f"{name:<30} {expected:<14} {got:<14} {peak:>20.1f}")
+            peak, _, answer = peak_added(worker, lambda job=job: worker.runsync(job, timeout=300))
+            rows.append(f"{name:<30} {expected:<14} {answer_code(answer):<14} {peak:>20.1f}")
         except (requests.RequestException, OSError) as exc:
             rows.append(f"{name:<30} {expected:<14} {'worker died':<14} {'-':>20}  ({type(exc).__name__})")
             break
     return rows
 
 
+def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
+    with running_worker({**env, "MAX_VOICE_BYTES": str(1 << 20)}, tmp / "worker.log", root=args.root) as worker:
+        baseline = worker.memory_kib()
+        report = run_load(worker, args.requests, args.threads)
+        after = worker.memory_kib() if worker.alive() else None  # a dead process has no memory
+        rows = hostile_table(worker) if after else ["worker died during the mixed load"]
+    print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
+    print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
+    print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
+    peak = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
+    print(f"rss_kib: start={baseline['VmRSS']} {peak}")
+    print("\n".join(rows))
+
+
+def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:
+    @contextmanager
+    def serve() -> Iterator[Worker]:
+        with running_openai_server(env, tmp / "server.log", root=root) as server:
+            assert server.pid is not None
+            yield Worker(server.base_url, tmp / "server.log", server.pid)
+
+    def line(name: str, case: Callable[[], object]) -> None:
+        peak, held, codes = peak_added(worker, case)
+        print(f"{name:<28} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {codes}", flush=True)
+
+    with serve() as worker:
+        url = worker.base_url
+        speech(url, "Warm up.")
+        line("whole wav (stream: false)", lambda: speech(url, LONG_TEXT, stream=False))
+        line("streamed wav", lambda: speech(url, LONG_TEXT))
+        line("streamed SSE", lambda: speech(url, LONG_TEXT, "pcm", stream_format="sse"))
+        line("4 streamed wav at once", concurrently(4, lambda: speech(url, LONG_TEXT)))
+        transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
+        clip = audio_file(60.0, 192_000)  # MAX_VOICE_SECONDS at the highest rate the upload takes
+        for i in range(20):
+            files = {"audio_sample": (f"v{i}.wav", clip, "audio/wav")}
+            data = {"name": f"v{i}", "ref_text": transcript}
+            requests.post(f"{url}/v1/audio/voices", files=files, data=data, timeout=300).raise_for_status()
+    for named in (12, 20):  # each in a fresh server: neither the uploads nor another request's cache hide it
+        with serve() as worker:
+            speech(worker.base_url, "Warm up.")
+            text = " ".join(f"[voice:v{i}] Hello there." for i in range(named))
+            line(f"{named} distinct voices", lambda text=text, url=worker.base_url: speech(url, text))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--engine", default="fake")
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout the worker runs from")
-    parser.add_argument("--hostile-only", action="store_true", help="skip the mixed load")
+    parser.add_argument("--openai", action="store_true", help="the OpenAI server's memory for long answers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            "TTS_ENGINE": args.engine,
-            "STORAGE_URL": f"file://{tmp}/store",
-            "VOICE_CACHE_DIR": f"{tmp}/cache",
-            "MAX_VOICE_BYTES": str(1 << 20),
-            "LOG_LEVEL": "WARNING",
-        }
-        with running_worker(env, Path(tmp) / "worker.log", root=args.root) as worker:
-            baseline = worker.memory_kib()
-            if not args.hostile_only:
-                report = run_load(worker, args.requests, args.threads)
-                after = memory(worker)
-            rows = hostile_table(worker) if memory(worker) else ["worker died during the mixed load"]
-    if not args.hostile_only:
-        print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
-        print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
-        print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
-        if after is None:
-            print(f"rss_kib: start={baseline['VmRSS']} (the worker died: no answer for {report.outcomes['no answer']})")
+        env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "VOICE_CACHE_DIR": f"{tmp}/cache",
+               "LOG_LEVEL": "WARNING"}  # fmt: skip
+        if args.openai:
+            server_memory(env, Path(tmp), args.root)
         else:
-            print(f"rss_kib: start={baseline['VmRSS']} peak={after['VmHWM']} end={after['VmRSS']}")
-    print("\n".join(rows))
+            worker_load(env, Path(tmp), args)
 
 
 if __name__ == "__main__":

@@ -1,32 +1,20 @@
-"""This worker with its DiT replaced by a clock: `python -m benchmarks.paced_worker --rp_serve_api ...`.
+"""This worker with its DiT replaced by a clock, for `python -m benchmarks.serve --paced h200-graphs`.
 
-GPU time is lent here for minutes at a time, yet most of what decides the GPU worker's
-throughput is not the GPU: how the step scheduler lets concurrent jobs' rows share steps,
-which rows of unlike lengths it runs together and how it pads them to shape buckets, how
-urgent stream chunks join a running batch, what graph captures cost on the request path, and
-the host's own work (HTTP, planning, text embeddings, vocoder, encoding) competing for the
-GIL. This runs the real worker (entrypoints.runpod_handler, the real F5 engine on the tiny
-checkpoint, on the CPU) with one change: the runner does no arithmetic and instead holds the
-engine for as long as a modelled GPU would take for one step of the same bucket, as a CUDA
-sync would (the GIL is free meanwhile). Everything around the DiT runs as it does on the GPU
-machine's host.
+A GPU is lent for minutes, yet most of what decides the GPU worker's throughput is not the GPU:
+how the step scheduler shares steps among jobs and pads rows to shape buckets, what graph
+captures cost on the request path, and the host's own work (HTTP, planning, text embeddings,
+vocoder) competing for the GIL. This is the real worker on the tiny checkpoint with one change:
+the runner does no arithmetic and holds the engine for as long as the modelled GPU would take
+for one step of the same bucket, as a CUDA sync would (the GIL free meanwhile). The mel it
+returns is its input noise: this measures time, never sound.
 
-The model (`DEVICE_MODELS`, fitted to benchmarks/results/ceiling-gpu.txt and the capture
-lines of serve-gpu.txt, one H200, bf16, one guided step of F5TTS_v1_Base at 760 frames):
-
-    graphs     batch 1: 6.7 ms, batch 8: 32.7, batch 16: 63.8   (first capture 0.76 s, then ~0.15 s)
-    compiled   batch 1: 3.5 ms, batch 8: 14.7, batch 16: 30.3   (compile_graphs)
-
-A step costs max(floor, rows x per-row cost), both scaled with the bucket's frames (the
-per-row cost linearly plus the attention's quadratic share); shapes beyond the largest
-bucket run at the eager floor. The mel it returns is the noise it was given, so the audio
-is noise of the right length: this measures time, never sound.
-
-`PACED_DEVICE` picks the model (default `h200-graphs`); `PACED_BUCKETS` (say
-`frame_step=128 steps_per_octave=0` or `batch_sizes=1/2/3/4`) another shape grid, for a
-what-if, and `PACED_PADDING_RATIO` another bound on the padding within one step
-(the step scheduler's MAX_PADDING_RATIO); MAX_CONCURRENCY and BATCH_MAX_ITEMS default to what the GPU worker picks (its
-largest bucket, 32), since on a CPU the worker would choose one job at a time.
+`DEVICE_MODELS` is fitted to results/ceiling-gpu.txt and serve-gpu.txt's captures (one H200,
+bf16, a guided F5TTS_v1_Base step at 760 frames; graphs: 6.7 / 32.7 / 63.8 ms at batch 1 / 8 /
+16, compiled: 3.5 / 14.7 / 30.3): a step costs max(floor, rows x per-row cost), scaled with the
+bucket's frames (attention's quadratic share included); shapes past the largest bucket run at
+the eager floor. `PACED_DEVICE` picks the model, `PACED_BUCKETS` (say `frame_step=128
+steps_per_octave=0` or `batch_sizes=1/2/4`) tries another grid. MAX_CONCURRENCY and
+BATCH_MAX_ITEMS default to the GPU worker's (its largest bucket): on a CPU it would take one job.
 """
 
 from __future__ import annotations
@@ -44,6 +32,7 @@ import torch
 
 from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_runner import StepBatch
+from domain.synthesis import HOP_LENGTH
 
 log = structlog.get_logger()
 REFERENCE_FRAMES = 760  # the frames the model's figures were measured at
@@ -73,11 +62,17 @@ DEVICE_MODELS = {
 }
 
 
+def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch: int = 16) -> float:
+    """Audio s per device s with every job in a full batch at its own frames (no padding), so every
+    grid is read against the same ceiling; the frames include the reference's, as the DiT's do."""
+    frames = round((ref_seconds + mean_audio) * 24000 / HOP_LENGTH)
+    return batch * mean_audio / (nfe * DEVICE_MODELS[device].step_seconds(batch, frames))
+
+
 class PacedRunner:
-    """The runner interface (`adapters.f5_runner.Runner`) with a clock for a device: each
-    bucket's first use paying a capture, at most `max_graphs` kept (least recently used
-    evicted, as `CudaGraphRunner` does: a bucket used again after its eviction is captured
-    again), each step taking the model's time for its bucket."""
+    """`adapters.f5_runner.Runner` as a clock: a bucket's first use pays a capture, at most
+    `max_graphs` are kept (least recently used evicted, as `CudaGraphRunner` does), and each
+    step holds the engine for the model's time for its bucket."""
 
     name = "paced"
 
@@ -142,15 +137,12 @@ def paced_make_runner(
 
 def main() -> None:
     import adapters.f5_engine
-    import adapters.step_scheduler
     from entrypoints import runpod_handler
 
     largest = str(ShapeBuckets().max_batch)
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
     adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
-    if os.environ.get("PACED_PADDING_RATIO"):  # what-if: how much padding a step may hold
-        adapters.step_scheduler.MAX_PADDING_RATIO = float(os.environ["PACED_PADDING_RATIO"])
     runpod_handler.main()
 
 

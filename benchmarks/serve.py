@@ -1,21 +1,23 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
-This worker (`entrypoints.runpod_handler`, STREAMING=1) and a baseline worker around upstream
-`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), on the same real-size
-random checkpoint and voice (benchmarks.common), each driven by 1, 4, 8 and 16 concurrent
-clients sending one-sentence jobs, plus one streamed ~400-character paragraph per level. Per
-level: requests/s, audio s per wall s, p50/p95 latency, the paragraph's time to its first
-streamed chunk (upstream cannot stream: its full latency) and smallest playback margin, this
-worker's engine calls (chunks per call, ODE runs per call, the shares of wall time in a call, in
-the DiT, assembling and vocoding, from its debug events) and its peak resident memory.
+This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
+`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
+voice, each driven by 1-16 concurrent clients sending one-sentence jobs plus one streamed
+paragraph per level. Per level: requests/s, audio s per wall s, p50/p95 latency, the
+paragraph's first streamed chunk (upstream cannot stream: its full latency) and smallest
+playback margin, this worker's engine calls (see `engine_use`) and peak RSS. Both workers stay
+up and the levels are interleaved, `--repeats` rounds; the summary is the median of the
+per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE,...`
+adds a copy of this worker with those settings (left out if it fails, see `Sides`);
+`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server: first
+audio byte and end, against the same job through `/runsync`, which answers only at the end.
 
-Both workers stay up and the levels are interleaved (upstream, then this worker, `--repeats`
-rounds); the summary is the median of the per-pair throughput ratios with their spread, and the
-last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE[,...]` adds a copy of
-this worker with those settings (one that fails is left out with the reason, see `Sides`).
-`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server
-(`entrypoints.openai_api`) on the same model: time to the first audio byte and to the end,
-against the same job through `/runsync`, which answers only at the end.
+`--paced h200-graphs` measures scheduling without a GPU: this worker's sides only, as
+`benchmarks.paced_worker` (the DiT replaced by a clock fitted to an H200) on the tiny
+checkpoint, each level also as a share of the modelled DiT-only ceiling: what the scheduling
+leaves of a device that fast, on this host. `--mix varied` sends jobs of one to four
+sentences; `--root DIR` runs another checkout (copy paced_worker.py into it), `ROOT=DIR` in a
+variant only that side, so before and after share one run and the host's load.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import math
 import os
 import statistics
 import tempfile
@@ -31,88 +34,52 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import requests
+import soundfile as sf
 
-from benchmarks.common import (
-    BATCH_TEXTS,
-    CHECKPOINT_DIR,
-    MODEL_KEYS,
-    REF_TEXT,
-    TEXTS,
-    SideFailed,
-    describe,
-    ensure_files,
-    pair_stats,
-)
-from harness.processes import Worker, running_openai_server, running_worker
+from benchmarks import common
+from benchmarks.common import BATCH_TEXTS, REF_TEXT, TEXTS, SideFailed, describe, ensure_files, pair_stats
+from benchmarks.paced_worker import DEVICE_MODELS, ceiling
+from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
-#: the name the benchmark voice (its REF_WAV) is uploaded under
-VOICE = "bench"
-WORKER, UPSTREAM = "entrypoints.runpod_handler", "benchmarks.upstream_worker"
-T = TypeVar("T")
+#: `--mix varied`: one to four of the sentences per job (3-13 s of audio, 700-1700 frames with the
+#: voice), so the jobs spread over many more shape buckets than one-sentence jobs do
+VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
+MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
+VOICE = "bench"  # the name the benchmark voice (its REF_WAV) is uploaded under
 
 
 def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]:
+    """Seconds to the answer, and the job's output (the last piece of a stream)."""
     started = time.perf_counter()
-    response = requests.post(f"{worker.base_url}/runsync", json={"input": job}, timeout=timeout)
-    response.raise_for_status()
-    answer = response.json()
+    answer = worker.runsync(job, timeout)
     assert answer["status"] == "COMPLETED", str(answer)[:500]
     output = answer["output"][-1] if isinstance(answer["output"], list) else answer["output"]
     assert "error" not in output, output["error"]
     return time.perf_counter() - started, output
 
 
-def stream_log(worker: Worker, text_chars: int) -> dict:
-    """When this worker had a stream's first chunk ready and its smallest playback margin,
-    from its log (the latest such job)."""
-    streams = [e for e in worker.events("job_done") if "first_chunk_seconds" in e and e.get("text_chars") == text_chars]
-    return streams[-1] if streams else {}
-
-
 def engine_use(worker: Worker, since: int, wall: float) -> dict:
-    """This worker's engine calls after log line `since` (its micro-batcher's `engine_batch`
-    and the engine's `f5_batch` debug events): how many, the chunks each held on average
-    (how well concurrent jobs shared forward passes), the ODE runs (length groups) per call,
-    and the shares of the level's wall time the engine was busy, spent in the ODE loop
-    itself, assembling batches (noise, conditioning, text embeddings) and vocoding them. Busy
-    well under 100% means the device waited on the worker between calls; busy minus ODE is
-    the engine's own time outside the DiT, which the assembly and vocoder shares split;
-    several runs per call mean chunks of unlike lengths split a call into smaller batches."""
-    calls = worker.events("engine_batch", since)
-    batches = worker.events("f5_batch", since)
-    return {
-        "calls": len(calls),
-        "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else float("nan"),
-        "runs_per_call": len(batches) / len(calls) if calls else float("nan"),
-        "busy": sum(e.get("seconds", 0.0) for e in calls) / wall,
-        "ode": sum(e.get("ode_seconds", 0.0) for e in batches) / wall,
-        "assemble": sum(e.get("assemble_seconds", 0.0) for e in batches) / wall,
-        "decode": sum(e.get("decode_seconds", 0.0) for e in batches) / wall,
-    }
+    """This worker's engine calls after log line `since` (`engine_batch`, `f5_batch` debug
+    events): how many, chunks per call (how well jobs shared steps), ODE runs per call (unlike
+    lengths split a call), and the shares of the wall time busy, in the ODE loop, assembling
+    and vocoding. Busy well under 100%: the device waited on the host between calls."""
+    calls, batches = worker.events("engine_batch", since), worker.events("f5_batch", since)
+    shares = {key: sum(e.get(f"{key}_seconds", 0.0) for e in batches) / wall for key in ("ode", "assemble", "decode")}
+    return {"calls": len(calls), "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else math.nan,
+            "runs_per_call": len(batches) / len(calls) if calls else math.nan,
+            "busy": sum(e.get("seconds", 0.0) for e in calls) / wall, **shares}  # fmt: skip
 
 
-def run_level(
-    worker: Worker,
-    clients: int,
-    rounds: int,
-    nfe: int,
-    voice: str | None,
-    streams: bool,
-    texts: list[str] = BATCH_TEXTS,
-    timeout: float = 1800,
-) -> dict:
-    jobs = []
-    for i in range(clients * rounds):
-        job = {"text": texts[i % len(texts)], "nfe_step": nfe, "seed": i, "return": "base64"}
-        if voice:
-            job["local_voice"] = voice
-        jobs.append(job)
-    # one client's first request is the paragraph; this worker streams it
-    jobs[0] = {**jobs[0], "text": PARAGRAPH} | ({"stream": True} if streams else {})
+def run_level(worker: Worker, clients: int, rounds: int, nfe: int, ours: bool, texts: list[str] = BATCH_TEXTS,
+              timeout: float = 1800) -> dict:  # fmt: skip
+    """One level's figures; on this worker's side (`ours`) with VOICE and the paragraph streamed."""
+    voice = {"local_voice": VOICE} if ours else {}
+    jobs = [{"text": texts[i % len(texts)], "nfe_step": nfe, "seed": i, "return": "base64", **voice}
+            for i in range(clients * rounds)]  # fmt: skip
+    jobs[0] |= {"text": PARAGRAPH, **({"stream": True} if ours else {})}  # one client's first request
     since = len(worker.logs().splitlines())
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -120,14 +87,10 @@ def run_level(
     wall = time.perf_counter() - started
     latencies = sorted(seconds for seconds, _ in results[1:]) or [results[0][0]]
     audio = sum(output["duration"] for _, output in results)
-    streamed = stream_log(worker, len(PARAGRAPH)) if streams else {}
-    ttfc = streamed.get("first_chunk_seconds") if streams else results[0][0]
-    nan = float("nan")
-    idle = {"calls": 0, "items_per_call": nan, "runs_per_call": nan}
-    idle |= dict.fromkeys(("busy", "ode", "assemble", "decode"), nan)
-    use = engine_use(worker, since, wall) if streams else idle
+    done = [e for e in worker.events("job_done", since) if "first_chunk_seconds" in e] if ours else []
+    streamed = done[-1] if done else {}
     return {
-        **use,
+        **(engine_use(worker, since, wall) if ours else {}),
         "margin": streamed.get("min_playback_margin"),
         "clients": clients,
         "requests": len(jobs),
@@ -137,61 +100,40 @@ def run_level(
         "p50": statistics.median(latencies),
         "p95": latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))],
         "paragraph": results[0][0],
-        "ttfc": ttfc,
+        "ttfc": streamed.get("first_chunk_seconds") if ours else results[0][0],
         "peak_rss_mib": worker.memory_kib()["VmHWM"] / 1024,
     }
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     name, _, pairs = text.partition(":")
-    env = dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
     if not name or name in ("upstream", "worker"):
         raise SystemExit(f"--variant needs a new name before ':', got {text!r}")
-    return name, env
+    return name, dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
 
 
 def worker_env(model_env: dict[str, str], tmp: str, side: str) -> dict[str, str]:
-    """How a benchmark starts one side of this worker: the F5 engine offline, streaming on,
-    its own store and voice cache under `tmp`, and DEBUG logs (the micro-batcher's
-    engine_batch events: items per engine call)."""
-    return {
-        **model_env,
-        "TTS_ENGINE": "f5",
-        "HF_HUB_OFFLINE": "1",
-        "STORAGE_URL": f"file://{tmp}/store-{side}",
-        "VOICE_CACHE_DIR": f"{tmp}/cache-{side}",
-        "STREAMING": "1",
-        "LOG_LEVEL": "DEBUG",
-    }
+    """One side of this worker: its own store and cache, DEBUG logs (the engine-use events)."""
+    return {**model_env, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "STORAGE_URL": f"file://{tmp}/store-{side}",
+            "VOICE_CACHE_DIR": f"{tmp}/cache-{side}", "STREAMING": "1", "LOG_LEVEL": "DEBUG"}  # fmt: skip
 
 
-def prepare_worker(
-    worker: Worker,
-    ref_wav: str,
-    nfe: int,
-    levels: list[int],
-    rounds: int,
-    warmup_rounds: int,
-    texts: list[str],
-    timeout: float = 1800,
-) -> None:
-    """Uploads the benchmark's voice as VOICE, speaks once, waits for a background compile
-    (TTS_COMPILE=background) to end, then runs `warmup_rounds` unmeasured rounds of every
-    level (graph captures happen there, not in a measured one)."""
-    upload = {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT}
-    upload["voice_file_base64"] = base64.b64encode(Path(ref_wav).read_bytes()).decode()
-    post(worker, upload, timeout)
+def prepare_worker(worker: Worker, ref_wav: str, nfe: int, levels: list[int], rounds: int, warmup_rounds: int,
+                   texts: list[str], timeout: float = 1800) -> None:  # fmt: skip
+    """Uploads VOICE, speaks once, waits out a background compile, then runs `warmup_rounds`
+    unmeasured rounds of every level (graph captures happen there, not in a measured one)."""
+    voice = base64.b64encode(Path(ref_wav).read_bytes()).decode()
+    post(worker, {"endpoint": "upload", "voice_name": VOICE, "ref_text": REF_TEXT, "voice_file_base64": voice}, timeout)
     post(worker, {"text": "Warm up.", "local_voice": VOICE, "nfe_step": nfe}, timeout)
     wait_for_background_compile(worker)
     for _ in range(warmup_rounds):
         for clients in levels:
-            run_level(worker, clients, rounds, nfe, VOICE, streams=True, texts=texts, timeout=timeout)
+            run_level(worker, clients, rounds, nfe, True, texts, timeout)
 
 
 def wait_for_background_compile(worker: Worker, timeout: float = 900) -> None:
-    """A worker under TTS_COMPILE=background takes jobs before its compile is done; the
-    measured levels start once it swapped runners (or logged why it could not). SideFailed
-    if the worker dies meanwhile or the compile outlasts `timeout`."""
+    """A worker under TTS_COMPILE=background takes jobs before its compile is done: measure
+    once it swapped runners (or logged why not); SideFailed if it dies or outlasts `timeout`."""
     deadline = time.monotonic() + timeout
     while worker.events("f5_compile_started") and not background_compile_outcome(worker):
         if not worker.alive():
@@ -211,8 +153,6 @@ def background_compile_outcome(worker: Worker) -> str:
 
 
 def capture_summary(worker: Worker) -> str:
-    """The worker's graph captures from its JSON log: count and seconds in all (and how a
-    background compile ended)."""
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
     summary = f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
     outcome = background_compile_outcome(worker)
@@ -221,53 +161,61 @@ def capture_summary(worker: Worker) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
+    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="default: /tmp/f5-tts-worker-bench (-tiny)")
     parser.add_argument("--nfe", type=int, default=16)
-    parser.add_argument("--levels", default="1,4,8,16")
-    parser.add_argument("--rounds", type=int, default=1, help="requests per client at each level")
-    parser.add_argument("--repeats", type=int, default=2, help="interleaved upstream/worker rounds")
-    parser.add_argument("--warmup-rounds", type=int, default=0, help="unmeasured worker rounds first (graph capture)")
+    parser.add_argument("--levels", default=None, help="clients per level (default: 1,4,8,16; 1,8,16 paced)")
+    parser.add_argument("--rounds", type=int, default=None, help="requests per client at each level (1; 4 paced)")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds of every side")
+    parser.add_argument("--warmup-rounds", type=int, default=None, help="unmeasured rounds first (0; 1 paced)")
     parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... another worker")
-    parser.add_argument(
-        "--request-timeout", type=float, default=1800, help="seconds a request may take (a hung variant is left out)"
-    )
+    parser.add_argument("--request-timeout", type=float, default=1800, help="a slower request fails its side")
     parser.add_argument("--openai", default="", help="response formats to stream through the OpenAI server")
+    parser.add_argument("--paced", choices=sorted(DEVICE_MODELS), help="paced workers on a modelled GPU, no upstream")
+    parser.add_argument("--mix", default="sentences", choices=sorted(MIXES), help="the jobs' texts")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout this worker runs from")
     args = parser.parse_args()
-    variants = dict(parse_variant(text) for text in args.variant)
-    levels = [int(level) for level in args.levels.split(",")]
+    paced, texts = args.paced, MIXES[args.mix]
+    levels = [int(level) for level in (args.levels or ("1,8,16" if paced else "1,4,8,16")).split(",")]
+    rounds = args.rounds or (4 if paced else 1)
+    warmup = int(bool(paced)) if args.warmup_rounds is None else args.warmup_rounds
+    variants = {"worker": {}} | dict(parse_variant(text) for text in args.variant)
     import torch
 
     print(describe(torch.cuda.is_available()))  # before the workers load this machine
-    settings = ensure_files(args.checkpoint_dir)
-    model_env = {key: settings[key] for key in MODEL_KEYS}
-    sides = Sides(list(variants))
+    default_dir = Path("/tmp/f5-tts-worker-tiny") if paced else common.CHECKPOINT_DIR
+    settings = ensure_files(args.checkpoint_dir or default_dir, "tiny" if paced else "base")
+    model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
+    sides = Sides(list(variants)[1:], required=("worker",) if paced else ("upstream", "worker"))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        upstream_env = {**model_env, "REF_WAV": settings["REF_WAV"]}
-        workers = {
-            "upstream": stack.enter_context(
-                running_worker(upstream_env, Path(tmp) / "upstream.log", boot_timeout=900, module=UPSTREAM)
-            ),
-        }
+        workers = {}
+        if not paced:
+            upstream = running_worker(settings, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
+            workers["upstream"] = stack.enter_context(upstream)
         for side in sides.ours():
-            env = {**worker_env(model_env, tmp, side), **variants.get(side, {})}
-            log_file = Path(tmp) / f"{side}.log"
-            booting = running_worker(env, log_file, boot_timeout=900, module=WORKER)  # boots when entered
-            started = sides.attempt(side, "to start", partial(stack.enter_context, booting))
-            if started is not None:
+            root = Path(variants[side].pop("ROOT", args.root))  # a variant may run another checkout
+            env = {**worker_env(model_env, tmp, side), **({"PACED_DEVICE": paced} if paced else {}), **variants[side]}
+            module = "benchmarks.paced_worker" if paced else "entrypoints.runpod_handler"
+            booting = running_worker(env, Path(tmp) / f"{side}.log", 900, module, root)  # boots when entered
+            if (started := sides.attempt(side, "to start", partial(stack.enter_context, booting))) is not None:
                 workers[side] = started
         for side in sides.ours():
-            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, args.rounds,
-                              args.warmup_rounds, BATCH_TEXTS, args.request_timeout)  # fmt: skip
+            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, rounds, warmup,
+                              texts, args.request_timeout)  # fmt: skip
             sides.attempt(side, "while warming up", warm_up)
 
         def level(side: str, clients: int) -> dict:
-            ours = side != "upstream"
-            voice = VOICE if ours else None
-            return run_level(workers[side], clients, args.rounds, args.nfe, voice, ours, timeout=args.request_timeout)
+            row = run_level(workers[side], clients, rounds, args.nfe, side != "upstream", texts, args.request_timeout)
+            if paced:  # the share of the modelled DiT-only ceiling (benchmarks.paced_worker.ceiling)
+                device = variants[side].get("PACED_DEVICE", paced)
+                top = ceiling(device, args.nfe, row["sentence_audio"], sf.info(settings["REF_WAV"]).duration)
+                row |= {"device": device, "ceiling_share": row["audio_per_wall"] / top}
+            return row
 
         interleave(sides, levels, args.repeats, level)
         for side in sides.ours():
-            print(f"{side}: {capture_summary(workers[side])}; health: {engine_health(workers[side])}")
+            engine = post(workers[side], {"endpoint": "health"})[1]["engine"]
+            health = ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
+            print(f"{side}: {capture_summary(workers[side])}{' (modelled)' if paced else ''}; health: {health}")
         stack.close()  # the workers stop before the OpenAI server loads the model
         print_table(args.nfe, sides.rows, levels)
         if args.openai:
@@ -275,8 +223,8 @@ def main() -> None:
 
 
 def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> None:
-    """The paragraph streamed by the OpenAI-compatible server in each format: seconds to the
-    first audio byte and to the end (median of 2, after a warm-up), against /runsync."""
+    """The paragraph through the OpenAI server in each format, then through /runsync: first
+    audio byte and end, median of 2 after a warm-up."""
     body = {"model": "f5-tts", "input": PARAGRAPH, "voice": "default", "nfe_step": nfe}
 
     def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
@@ -304,30 +252,22 @@ def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> 
 
 
 class Sides:
-    """The benchmark's sides in run order (upstream, this worker, its variants) and their rows.
-    A variant that fails is left out with the reason and the run goes on: a GPU is lent for
-    minutes, and an untried setting must not cost the default's figures. Upstream's or the
-    default worker's failure ends the run."""
+    """The sides in run order (upstream, this worker, its variants) and their rows. A variant
+    that fails is left out with the reason: a GPU is lent for minutes, and an untried setting
+    must not cost the default's figures. Upstream's or the default worker's failure ends the run."""
 
-    REQUIRED = ("upstream", "worker")
-
-    def __init__(self, variants: list[str]) -> None:
-        self.rows: dict[str, list[dict]] = {side: [] for side in (*self.REQUIRED, *variants)}
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.rows)
+    def __init__(self, variants: list[str], required: tuple[str, ...] = ("upstream", "worker")) -> None:
+        self.required = required
+        self.rows: dict[str, list[dict]] = {side: [] for side in (*required, *variants)}
 
     def ours(self) -> list[str]:
-        """This worker's sides (a copy: a side may be left out while the caller loops)."""
-        return [side for side in self.rows if side != "upstream"]
+        return [side for side in self.rows if side != "upstream"]  # a copy: sides may go while one loops
 
-    def attempt(self, side: str, when: str, action: Callable[[], T]) -> T | None:
-        """`action()`, or None once a variant's failure has left it out."""
+    def attempt(self, side: str, when: str, action: Callable[[], object]) -> object:
         try:
             return action()
         except Exception as exc:
-            if side in self.REQUIRED:
+            if side in self.required:
                 raise
             print(f"variant {side} failed {when}, left out: {type(exc).__name__}: {str(exc)[-1500:]}")
             del self.rows[side]
@@ -338,22 +278,15 @@ def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[s
     """Every side at each level in turn, `repeats` times: `level(side, clients)` gives a row."""
     for repeat in range(repeats):
         for clients in levels:
-            for side in sides.names:
+            for side in list(sides.rows):
                 row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
                 if row is not None:
                     sides.rows[side].append({**row, "repeat": repeat})
-            base = sides.rows["upstream"][-1]["audio_per_wall"]
-            pairs = ", ".join(f"{side} {sides.rows[side][-1]['audio_per_wall']:.3f}" for side in sides.ours())
-            print(f"round {repeat} clients {clients}: upstream {base:.3f}, {pairs} audio s/s")
+            pairs = ", ".join(f"{side} {rows[-1]['audio_per_wall']:.3f}" for side, rows in sides.rows.items())
+            print(f"round {repeat} clients {clients}: {pairs} audio s/s", flush=True)
 
 
-def engine_health(worker: Worker) -> str:
-    """How the worker says its engine runs, from its `health` job (see EngineStatus)."""
-    engine = post(worker, {"endpoint": "health"})[1]["engine"]
-    return ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
-
-
-#: the per-level table's columns: (heading, the row's key, format, scale); the legend is the module's docstring
+#: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
 COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
            ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
            ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
@@ -364,25 +297,28 @@ COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", 
 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
-    print(f"nfe_step={nfe}; one-sentence jobs, plus one {len(PARAGRAPH)}-char streamed paragraph per level")
-    header = f"{'side':<9} " + " ".join(f"{name:>{fmt.split('.')[0].rstrip('df')}}" for name, _, fmt, _ in COLUMNS)
-    print(f"{header}\n{'-' * len(header)}")
-    for side, results in rows.items():
-        for r in sorted(results, key=lambda r: (r["clients"], r["repeat"])):
-            cells = [format(float("nan") if r[key] is None else r[key] * scale, fmt) for _, key, fmt, scale in COLUMNS]
-            print(f"{side:<9} " + " ".join(cells))
-    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} {'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}")
-    c8 = {}
+    """The per-level table, then each side against upstream or, paced, against the modelled ceiling."""
+    paced = "upstream" not in rows
+    print(f"nfe_step={nfe}; the {len(PARAGRAPH)}-char paragraph streamed, then the mix's jobs, per level")
+    shares = [("device", "device", "<13", 1), ("% ceil", "ceiling_share", "6.0f", 100)] * paced
+    ordered = [{**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: r["clients"])]
+    common.print_rows([("side", "side", "<9", 1), *shares, *COLUMNS], ordered)
+    print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} " + ("% of the modelled ceiling" if paced else
+          f"{'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}"))  # fmt: skip
+    c8 = []
     for side in [side for side in rows if side != "upstream"]:
         for clients in levels:
-            ours = [r["audio_per_wall"] for r in rows[side] if r["clients"] == clients]
-            base = [r["audio_per_wall"] for r in rows["upstream"] if r["clients"] == clients]
-            ratio, low, high = pair_stats(ours, base)
-            print(f"{side:<9} {clients:>7} {statistics.median(ours):>9.3f} {statistics.median(base):>18.3f} "
+            ours, base = ([r for r in rows.get(s, []) if r["clients"] == clients] for s in (side, "upstream"))
+            audio = statistics.median(r["audio_per_wall"] for r in ours)
+            if paced:
+                share = statistics.median(r["ceiling_share"] for r in ours)
+                print(f"{side:<9} {clients:>7} {audio:>9.3f} {100 * share:>5.0f}")
+                continue
+            ratio, low, high = pair_stats([r["audio_per_wall"] for r in ours], [r["audio_per_wall"] for r in base])
+            print(f"{side:<9} {clients:>7} {audio:>9.3f} {statistics.median(r['audio_per_wall'] for r in base):>18.3f} "
                   f"{ratio:>13.2f} {low:>5.2f}-{high:<5.2f}")  # fmt: skip
-            c8 |= {side: ratio} if clients == 8 else {}
-    for side, ratio in c8.items():
-        print(f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}")
+            c8 += [f"throughput_vs_upstream_c8{'' if side == 'worker' else f'[{side}]'}: {ratio:.2f}"] * (clients == 8)
+    print("\n".join(c8))
 
 
 if __name__ == "__main__":

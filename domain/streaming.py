@@ -26,7 +26,7 @@ from collections.abc import Sequence
 #: the share of the buffered audio a call may use: room for a slower call than measured
 SAFETY = 0.7
 #: below this much buffered audio a stream's call goes ahead of other jobs. Behind a batch it
-#: would wait that batch out and then its own: on the paced H200 model (benchmarks.scheduling,
+#: would wait that batch out and then its own: on the paced H200 model (benchmarks.serve --paced,
 #: 16 clients sending one to four sentences at NFE 16) a call took 2.5 s, and a paragraph
 #: whose second call waited its turn with 3 s buffered went silent for 0.2 s.
 URGENT_BUFFER_SECONDS = 5.0

@@ -1,12 +1,15 @@
-"""A bounded mixed load of good and bad jobs against a running worker, from many threads."""
+"""Load against a running worker or OpenAI server: a bounded mix of good and bad jobs from many
+threads, long cheap answers, and how far each lifts the process's peak memory."""
 
 from __future__ import annotations
 
 import base64
 import random
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -18,6 +21,7 @@ from harness.processes import Worker
 VOICE = base64.b64encode(audio_file(2.0, 16000)).decode()
 UPLOAD = {"endpoint": "upload", "voice_file_base64": VOICE, "ref_text": "Hi, this is my voice."}
 FOX = "The quick brown fox jumps over the lazy dog. "
+LONG_TEXT = "[pause:10s]" * 239 + "a"  # 2.6 KB of text, 2,390 s of audio (under MAX_AUDIO_SECONDS)
 
 
 def hostile_jobs(run: str, i: int) -> dict[str, tuple[dict, str]]:
@@ -106,3 +110,33 @@ def run_load(worker: Worker, count: int = 200, threads: int = 16, max_voice_byte
                 report.mismatches.append(f"expected {expected}, got {got}")
     report.seconds = time.perf_counter() - start
     return report
+
+
+def peak_added(worker: Worker, case: Callable[[], object]) -> tuple[float, float, object]:
+    """(peak MiB added, MiB still held after, the case's answer)."""
+    before = worker.reset_peak()
+    answer = case()
+    after = worker.memory_kib()
+    return (after["VmHWM"] - before) / 1024, (after["VmRSS"] - before) / 1024, answer
+
+
+def speech(base_url: str, text: str, fmt: str = "wav", **extra: object) -> int:
+    """Sends one speech request and reads its body to the end; the status code."""
+    body = {"model": "f5-tts", "input": text, "voice": "default", "response_format": fmt, **extra}
+    with requests.post(f"{base_url}/v1/audio/speech", json=body, stream=True, timeout=600) as response:
+        for _ in response.iter_content(chunk_size=1 << 20):
+            pass
+        return response.status_code
+
+
+def concurrently(count: int, run: Callable[[], int]) -> Callable[[], list[int]]:
+    def case() -> list[int]:
+        codes: list[int] = []
+        threads = [threading.Thread(target=lambda: codes.append(run())) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return codes
+
+    return case

@@ -1,13 +1,13 @@
 """Peak memory of the OpenAI-compatible server (a subprocess, fake engine) for answers that
 are long in audio but cheap to ask for: a stream holds about one piece, not the answer; a
 request naming many voices holds each as the model uses it. Figures are rises of the
-process's VmHWM (benchmarks/server_memory.py prints them)."""
+process's VmHWM (`python -m benchmarks.load --openai` prints them)."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks.server_memory import LONG_TEXT, concurrently, peak_added, speech
+from harness.load import LONG_TEXT, concurrently, peak_added, speech
 from tests.e2e.openai_server import running_openai_server
 from tests.e2e.worker import Worker
 

@@ -18,7 +18,7 @@ from harness.processes import ROOT
 README = (ROOT / "README.md").read_text()
 TABLE = README.split("### Benchmark commands", 1)[1].split("\n### ", 1)[0]
 COMMANDS = [cell.replace("\\|", "|") for cell in re.findall(r"^\| `(python -m benchmarks\.[^`]+)` \|", TABLE, re.M)]
-#: run by another benchmark, not by hand: the baseline worker (serve) and the paced worker (scheduling)
+#: run by another benchmark, not by hand: the baseline worker (serve, engine) and the paced worker (serve --paced)
 STARTED_BY_OTHERS = {"upstream_worker", "paced_worker"}
 
 
@@ -32,7 +32,7 @@ def words(command: str) -> list[str]:
 
 
 def test_the_table_names_every_benchmark() -> None:
-    named = {words(command)[2].removeprefix("benchmarks.") for command in COMMANDS}
+    named = {words(command)[2].removeprefix("benchmarks.") for command in COMMANDS}  # a module may have several rows
     modules = {path.stem for path in (ROOT / "benchmarks").glob("*.py") if "def main(" in path.read_text()}
     assert named == modules - STARTED_BY_OTHERS
     assert "bash benchmarks/gpu_suite.sh" in TABLE

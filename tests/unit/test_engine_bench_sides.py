@@ -1,16 +1,17 @@
-"""The engine benchmark's sides: an opt-in row whose process fails (the compiled engine on a GPU
+"""The engine benchmark's sides: an opt-in row whose worker fails (the compiled engine on a GPU
 it never ran on, say) is left out with the reason, and the default's rows still reach the table;
-a side that dies, answers out of turn or is gone raises SideFailed rather than hanging or
-asserting."""
+a side whose worker never serves, or dies, raises SideFailed rather than hanging or asserting."""
 
 from __future__ import annotations
 
-import sys
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from benchmarks.engine import Side, SideFailed, extra_rows
+from harness.audio import audio_file
 
 
 class StandIn:
@@ -55,42 +56,23 @@ def test_an_extra_side_that_fails_is_left_out_and_the_others_stay(capsys: pytest
     assert started["compile"].closed and started["fp32"].closed  # each started process is ended
 
 
-READY = 'import sys, json, time\ntime.sleep(0.2)\nprint("READY " + json.dumps({"dtype": "bf16"}), flush=True)\n'
+def test_a_side_whose_worker_exits_before_it_serves_raises_side_failed(tmp_path: Path) -> None:
+    with pytest.raises(SideFailed, match=r"(?s)side worker \(compile\) failed: .*No module named.*; see .*side.log"):
+        Side("worker (compile)", {}, tmp_path / "side.log", "benchmarks.no_such_worker", nfe=4)
+    assert "No module named" in (tmp_path / "side.log").read_text()
 
 
-def script_side(tmp_path: Path, body: str) -> Side:
-    """A Side whose process is a small script (ready at once) in place of the benchmark's worker."""
-    script = tmp_path / "side.py"
-    script.write_text(READY + body)
-    return Side("engine (stand-in)", [sys.executable, str(script)], tmp_path / "side.log")
-
-
-def test_a_side_whose_process_dies_raises_side_failed(tmp_path: Path) -> None:
-    side = script_side(tmp_path, "sys.stdin.readline()\nsys.exit(3)\n")
-    assert side.dtype == "bf16" and side.ready >= 0.2  # counted until the side said READY
-    with pytest.raises(SideFailed, match="engine \\(stand-in\\) failed"):
-        side.run("sentence")
-    side.close()
-
-
-def test_a_side_that_fails_to_start_raises_side_failed(tmp_path: Path) -> None:
-    script = tmp_path / "side.py"
-    script.write_text("raise SystemExit('no CUDA')\n")
-    with pytest.raises(SideFailed, match="failed; see"):
-        Side("engine (compile)", [sys.executable, str(script)], tmp_path / "side.log")
-    assert "no CUDA" in (tmp_path / "side.log").read_text()
-
-
-def test_a_side_that_answers_out_of_turn_raises_side_failed(tmp_path: Path) -> None:
-    side = script_side(tmp_path, 'sys.stdin.readline()\nprint("READY {}", flush=True)\nsys.stdin.readline()\n')
-    with pytest.raises(SideFailed, match="said READY for RESULT"):
-        side.run("sentence")
-    side.close()
-
-
-def test_a_side_answering_another_case_raises_side_failed(tmp_path: Path) -> None:
-    answer = 'print("RESULT " + json.dumps({"case": "batch8"}), flush=True)\n'
-    side = script_side(tmp_path, "sys.stdin.readline()\n" + answer + "sys.stdin.readline()\n")
-    with pytest.raises(SideFailed, match="answered batch8 for sentence"):
-        side.run("sentence")
-    side.close()
+def test_a_side_times_its_cases_and_raises_side_failed_once_its_worker_is_gone(tmp_path: Path) -> None:
+    ref = tmp_path / "ref.wav"
+    ref.write_bytes(audio_file(3.0))
+    env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp_path}/store", "REF_WAV": str(ref), "LOG_LEVEL": "WARNING"}
+    side = Side("worker (fake)", env, tmp_path / "side.log", "entrypoints.runpod_handler", nfe=4)
+    try:
+        assert side.ready > 0 and side.dtype
+        result = side.run("batch8")  # eight jobs at once, each in the uploaded voice
+        assert result["case"] == "batch8" and result["wall"] > 0 and result["audio"] > 0
+        os.kill(side.worker.pid, signal.SIGKILL)
+        with pytest.raises(SideFailed, match=r"worker \(fake\) failed at sentence"):
+            side.run("sentence")
+    finally:
+        side.close()
