@@ -9,6 +9,8 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from itertools import accumulate
 
 from domain import captions
 from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegment
@@ -148,6 +150,11 @@ class _Plan:
     model: str | None = None
     notes: tuple[str, ...] = ()
 
+    @cached_property
+    def characters_through(self) -> list[int]:
+        """Characters of text in items[: i + 1]: summed once per plan, not once per progress report."""
+        return list(accumulate(len(item.text) for item in self.items))
+
 
 class Synthesize:
     def __init__(
@@ -273,9 +280,12 @@ class Synthesize:
             return engine.synthesize(plan.items)
         size = self._batch_items or len(plan.items)
         parts: list[Audio] = []
+        seconds = 0.0
         for start in range(0, len(plan.items), size):
-            parts.extend(engine.synthesize(plan.items[start : start + size]))
-            report(_progress(plan, len(parts), sum(part.duration for part in parts)))
+            for part in engine.synthesize(plan.items[start : start + size]):
+                parts.append(part)
+                seconds += part.duration
+            report(_progress(plan, len(parts), seconds))
         return parts
 
     def _word_clock(self, plan: _Plan) -> WordClock:
@@ -556,6 +566,6 @@ class Synthesize:
 
 
 def _progress(plan: _Plan, done: int, seconds: float) -> Progress:
-    spoken = sum(len(item.text) for item in plan.items[:done])
-    total = sum(len(item.text) for item in plan.items)
+    ends = plan.characters_through
+    spoken, total = (ends[done - 1] if done else 0), (ends[-1] if ends else 0)
     return Progress(done, len(plan.items), round(seconds, 3), round(spoken / total, 4) if total else 1.0)
