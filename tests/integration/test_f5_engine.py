@@ -251,15 +251,10 @@ def upstream_model(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     return model
 
 
-@pytest.mark.parametrize("nfe", [16, 32])
-def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine, tmp_path: Path, nfe: int) -> None:
-    """Same checkpoint, fp32, one chunk, same seed: the same waveform as `F5TTS.infer`.
-
-    Upstream reads the reference from a 16-bit wav, so the engine gets that file's decoded
-    samples. The two agree to within 1e-7 on the 2-core EPYC, with the engine's Linears
-    oneDNN-packed or plain (kernels that round differently, not different math); the
-    tolerance leaves room for other CPUs' kernels.
-    """
+def both_sides(upstream, engine: f5_engine.F5Engine, tmp_path: Path, nfe: int) -> tuple[np.ndarray, np.ndarray]:
+    """(upstream's `F5TTS.infer`, the engine's) waveforms for one chunk of the same text, seed
+    and reference; upstream reads the reference from a 16-bit wav, so the engine gets that
+    file's decoded samples."""
     ref = voiced_reference()
     path = tmp_path / "ref.wav"
     sf.write(path, to_numpy(ref.audio), 24000, subtype="PCM_16")
@@ -270,7 +265,19 @@ def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine,
         expected, _, _ = upstream.infer(
             str(path), ref.text, text, nfe_step=nfe, seed=1234, show_info=lambda *a: None, progress=None
         )
-    got = to_numpy(fp32_engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=nfe)])[0])
+    return expected, to_numpy(engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=nfe)])[0])
+
+
+@pytest.mark.parametrize("nfe", [16, 32])
+def test_matches_upstream_f5tts_infer(upstream, fp32_engine: f5_engine.F5Engine, tmp_path: Path, nfe: int) -> None:
+    """Same checkpoint, fp32, one chunk, same seed: the same waveform as `F5TTS.infer`.
+
+    Upstream reads the reference from a 16-bit wav, so the engine gets that file's decoded
+    samples. The two agree to within 1e-7 on the 2-core EPYC, with the engine's Linears
+    oneDNN-packed or plain (kernels that round differently, not different math); the
+    tolerance leaves room for other CPUs' kernels.
+    """
+    expected, got = both_sides(upstream, fp32_engine, tmp_path, nfe)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
@@ -287,18 +294,7 @@ def other_arch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 def test_other_architectures_match_upstream(other_arch: dict[str, str], tmp_path: Path, monkeypatch) -> None:
     """As above, for each other layout: same checkpoint, seed and text, the same waveform."""
     model = upstream_model(other_arch, monkeypatch)
-    engine = build(other_arch)
-    ref = voiced_reference()
-    path = tmp_path / "ref.wav"
-    sf.write(path, to_numpy(ref.audio), 24000, subtype="PCM_16")
-    decoded, rate = sf.read(path, dtype="float32")
-    reference = Reference(key="parity", audio=from_numpy(decoded, rate), text=ref.text)
-    text = "The quick brown fox jumps over the lazy dog."
-    with contextlib.redirect_stdout(io.StringIO()):
-        expected, _, _ = model.infer(
-            str(path), ref.text, text, nfe_step=16, seed=1234, show_info=lambda *a: None, progress=None
-        )
-    got = to_numpy(engine.synthesize([item(text, seed=1234, reference=reference, nfe_step=16)])[0])
+    expected, got = both_sides(model, build(other_arch), tmp_path, nfe=16)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
