@@ -32,7 +32,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 HUB = json.loads((ROOT / ".runpod" / "hub.json").read_text())
 HUB_TESTS = json.loads((ROOT / ".runpod" / "tests.json").read_text())
 WEIGHTS = json.loads((ROOT / "scripts" / "weights.json").read_text())
-CODE_DIRS = ("domain", "ports", "adapters", "entrypoints", "container.py", "settings.py")
+CODE_DIRS = ("domain", "ports", "adapters", "application", "entrypoints", "container.py", "settings.py")
 
 
 PARSER = DockerfileParser(fileobj=io.BytesIO(DOCKERFILE.read_bytes()))
