@@ -50,6 +50,9 @@ class FakeStore:
         self._maybe_fail("url", key)
         return f"fake://{key}"
 
+    def expiry_rule(self, prefix: str) -> str | None:
+        raise StorageError("the in-memory store has no lifecycle rules")
+
     def check(self) -> list[CheckResult]:
         """The real store's probes, through this store's own operations (so injected faults
         show in the step they break), stopping at the first failure."""

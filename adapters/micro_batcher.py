@@ -291,9 +291,7 @@ class AlignBatcher(_Batcher[AlignmentItem, list[WordSpan]]):
         return self._aligner.detail
 
     def warm_up(self) -> None:
-        warm_up = getattr(self._aligner, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
+        self._aligner.warm_up()
 
     def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:
         return self._submit(items)

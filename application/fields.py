@@ -1,26 +1,108 @@
-"""The field rules every way in shares: the ranges and formats a request's values must keep,
-and the typed request a way in builds from its own wire format (no way in translates its
-request into another's payload to reach these rules)."""
+"""The field rules every way in shares: the names, ranges, formats and caps a request's
+values must keep, and the typed requests a way in builds from its own wire format (no way in
+translates its request into another's payload to reach these rules).
+
+The ranges are pydantic models, as the settings are: a way in validates its own body's
+shape, then hands the shared fields to `tts_options` and its values to the builders here.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from application.limits import Limits
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, UnknownField
+from domain.synthesis import SynthesisParams
 from domain.text.script import VoiceText
+from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
 
 MAX_REF_TEXT_CHARS = 2000
 MAX_MODEL_CHARS = 64
+MAX_SEGMENTS = 200
+MAX_URL_CHARS = 8192
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+
+
+class Fields(BaseModel):
+    """Strict types, unknown fields refused: a way in's wire model derives from it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class Segment(Fields):
+    voice: str | None = None
+    text: str
+
+
+class TtsOptions(Fields):
+    """The tts fields every way in takes beside its text, voice and output format."""
+
+    segments: Annotated[list[Segment], Field(min_length=1, max_length=MAX_SEGMENTS)] | None = None
+    speed: Annotated[float, Field(ge=0.3, le=3.0)] = 1.0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    nfe_step: Annotated[int, Field(ge=4, le=64)] = 32
+    cfg_strength: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    sway_sampling_coef: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
+    cross_fade_duration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    remove_silence: bool = False
+    normalize: bool = True
+    timestamps: bool = False
+    captions: Literal["srt", "vtt"] | None = None
+    model: Annotated[str, Field(max_length=MAX_MODEL_CHARS)] | None = None
+    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
+
+
+def tts_options(values: Mapping[str, Any]) -> TtsOptions:
+    """The shared tts fields, or InvalidInput (UnknownField for a field there is no place for)."""
+    try:
+        return TtsOptions.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def tts_request(
+    limits: Limits,
+    options: TtsOptions,
+    *,
+    text: str | None,
+    voice: str | None = None,
+    local_voice: str | None = None,
+    format: str = "wav",
+    return_base64: bool = False,
+    stream: bool = False,
+) -> TtsRequest:
+    """A tts request from a way in's text, voice and format and the shared `options`."""
+    pieces = None if options.segments is None else [(segment.voice, segment.text) for segment in options.segments]
+    said, default, segments = spoken(limits, text=text, segments=pieces, voice=voice, local_voice=local_voice)
+    params = SynthesisParams(**{field.name: getattr(options, field.name) for field in fields(SynthesisParams)})
+    return TtsRequest(
+        text=said,
+        voice=default,
+        segments=segments,
+        params=params,
+        seed=options.seed,
+        format=format,
+        return_base64=return_base64,
+        stream=stream,
+        normalize=options.normalize,
+        timestamps=options.timestamps,
+        captions=options.captions,
+        model=options.model,
+        language=options.language,
+    )
 
 
 def upload_request(
     name: str,
-    data: bytes,
+    source: bytes | str,
     limits: Limits,
     *,
     ref_text: str | None = None,
@@ -28,10 +110,13 @@ def upload_request(
     model: str | None = None,
     language: str | None = None,
 ) -> UploadRequest:
-    """A voice upload of a recording's bytes, or InvalidInput naming the field at fault
-    (`voice_file`, `ref_text`, `model`, `language`; a bad name is InvalidVoiceName)."""
+    """A voice upload of a recording's bytes, or of the http(s) URL it is fetched from; else
+    InvalidInput naming the field at fault (`voice_file`, `voice_file_url`, `ref_text`,
+    `model`, `language`; a bad name is InvalidVoiceName)."""
     voice = voice_name(name)
-    if len(data) > limits.max_voice_bytes:
+    if isinstance(source, str):
+        check_url(source)
+    elif len(source) > limits.max_voice_bytes:
         raise InvalidInput(f"the recording is larger than {limits.max_voice_bytes} bytes", "voice_file")
     if ref_text is not None and len(ref_text) > MAX_REF_TEXT_CHARS:
         raise InvalidInput(f"ref_text is longer than {MAX_REF_TEXT_CHARS} characters", "ref_text")
@@ -39,9 +124,24 @@ def upload_request(
         raise InvalidInput(f"model is longer than {MAX_MODEL_CHARS} characters", "model")
     if language is not None and not re.fullmatch(LANGUAGE_PATTERN, language):
         raise InvalidInput("language must be 2-3 lowercase letters (an ISO 639 code)", "language")
+    url, data = (source, None) if isinstance(source, str) else (None, source)
     return UploadRequest(
-        name=voice, url=None, data=data, ref_text=ref_text, overwrite=overwrite, model=model, language=language
+        name=voice, url=url, data=data, ref_text=ref_text, overwrite=overwrite, model=model, language=language
     )
+
+
+def check_url(url: str) -> None:
+    """Malformed URLs (`http://[::1`, a port past 65535) are the client's mistake, found
+    here rather than as an exception deep in the download."""
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInput(f"voice_file_url is longer than {MAX_URL_CHARS} characters", "voice_file_url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError:
+        raise InvalidInput("voice_file_url is not a valid URL", "voice_file_url") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("voice_file_url must be an http or https URL with a host", "voice_file_url")
 
 
 def spoken(
@@ -99,3 +199,32 @@ def _utf8(text: str, field: str) -> bytes:
     except UnicodeEncodeError:
         message = f"{field} holds lone surrogates (half of a UTF-16 pair); send valid Unicode"
         raise InvalidInput(message, field) from None
+
+
+def validation_error(exc: ValidationError) -> InvalidInput:
+    """pydantic's findings as one error: its message lists the first few, its type and field
+    are the first's (an unknown field is the request's shape, any other a value)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0] if errors else None
+    field = ".".join(str(part) for part in first["loc"])[:64] if first else None
+    kind = UnknownField if first and first["type"] == "extra_forbidden" else InvalidInput
+    return kind(_describe(errors), field or None)
+
+
+def _describe(errors: list[Any]) -> str:
+    problems = []
+    for error in errors:
+        field = ".".join(str(part) for part in error["loc"]) or "input"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown field {_bounded(field)}")
+        elif error["type"] == "missing":
+            problems.append(f"{_bounded(field)} is required")
+        else:
+            problems.append(f"{_bounded(field)}: {_bounded(error['msg'], 200, quote=False)}")
+    return "; ".join(problems[:5])
+
+
+def _bounded(text: str, limit: int = 40, quote: bool = True) -> str:
+    """A client's field name (or pydantic's note on it) in a message: names can be megabytes."""
+    shown = repr(text) if quote else text
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."

@@ -1,88 +1,99 @@
 """Command line: `python -m entrypoints.cli synth|voices|doctor` (console script `f5-tts-worker`).
 
-It drives the same WorkerService as the RunPod worker, so a request behaves the same
-from a terminal as through `/runsync`.
+It builds the same App as every way in (`bootstrap`) and its requests through the same field
+rules, so a request behaves the same from a terminal as through `/runsync` or the OpenAI server.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from container import build_container
+import structlog
+
+from application.app import App
+from application.bootstrap import bootstrap
+from application.fields import tts_options, tts_request, upload_request
+from domain.errors import EngineError, TtsError
+from domain.voice import DEFAULT_VOICE, voice_name
 from entrypoints.logging_setup import configure_logging
-from entrypoints.service import WorkerService
-from settings import SettingsError, load_settings
+from settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger("cli")
+#: what a synth answer leaves out: the audio goes to a file; the rest is the run's own bookkeeping
+_NOT_SHOWN = frozenset(("audio", "audio_url", "chunks", "timings", "words", "captions", "captions_url"))
 
 
-def _handle(args: argparse.Namespace, job: dict[str, Any]) -> dict[str, Any]:
-    """One job through a fresh container, whose resources (the batcher's thread) are released after."""
-    container = build_container(settings=args.settings)
+def _run(settings: Settings, command: Callable[[App], dict[str, Any]]) -> int:
+    """One command over a fresh App, shut down after: its answer as JSON, or its error on
+    stderr (anything but a TtsError logged with its traceback, and shown as engine_error)."""
     try:
-        return WorkerService(container.app()).handle(job, "cli")
-    finally:
-        container.shutdown_resources()
-
-
-def _answer(output: dict[str, Any]) -> int:
-    if "error" in output:
-        print(output["error"], file=sys.stderr)
+        app = bootstrap(settings)
+        try:
+            output = command(app)
+        finally:
+            app.shutdown()
+    except Exception as exc:
+        if not isinstance(exc, TtsError):
+            log.error("command_crashed", exc_info=exc)
+            exc = EngineError("the command failed unexpectedly; the error was logged")
+        print(exc, file=sys.stderr)
         return 1
-    print(json.dumps(output, indent=2))
+    print(json.dumps({**output, "status": "completed"}, indent=2))
     return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """`text` may hold [pause:..] and [voice:..] tags; `--segment VOICE=TEXT` (repeatable) is
-    the job's structured `segments` instead."""
-    job: dict[str, Any] = {"format": args.format, "return": "base64", "normalize": not args.no_normalize}
-    if args.segment:
-        job["segments"] = [dict(zip(("voice", "text"), item.split("=", 1), strict=True)) for item in args.segment]
-    if args.text is not None:
-        job["text"] = args.text
-    optional = {"local_voice": args.voice, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step,
-                "model": args.model, "language": args.language}  # fmt: skip
-    job.update({key: value for key, value in optional.items() if value is not None})
-    output = _handle(args, job)
-    if "error" in output:
-        return _answer(output)
+    the request's structured `segments` instead."""
+    segments = [dict(zip(("voice", "text"), item.split("=", 1), strict=True)) for item in args.segment or ()]
+    chosen = {"segments": segments or None, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step,
+              "model": args.model, "language": args.language}  # fmt: skip
+    options = {key: value for key, value in chosen.items() if value is not None} | {"normalize": not args.no_normalize}
     out = Path(args.out or f"output.{args.format}")
-    out.write_bytes(base64.b64decode(output.pop("audio_base64")))
-    output["file"] = str(out)
-    return _answer(output)
+
+    def synth(app: App) -> dict[str, Any]:
+        request = tts_request(app.limits, tts_options(options), text=args.text, voice=args.voice, format=args.format,
+                              return_base64=True)  # fmt: skip
+        result = app.synthesize(request)
+        out.write_bytes(result.audio or b"")
+        shown = {key: value for key, value in asdict(result).items() if value not in (None, ())}
+        return {key: value for key, value in shown.items() if key not in _NOT_SHOWN} | {"file": str(out)}
+
+    return _run(args.settings, synth)
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
     if args.action == "list":
-        return _answer(_handle(args, {"endpoint": "list_voices"}))
+        return _run(args.settings, lambda app: {"voices": [voice.public() for voice in app.list_voices()]})
     if args.action == "delete":
-        return _answer(_handle(args, {"endpoint": "delete_voice", "voice_name": args.name}))
-    job: dict[str, Any] = {"endpoint": "upload", "voice_name": args.name, "overwrite": args.overwrite}
+        return _run(args.settings, lambda app: {"deleted": app.delete_voice(voice_name(args.name))})
     if args.example == (args.source is not None):
         print("give either an audio file (or URL) or --example", file=sys.stderr)
         return 2
-    if args.example:  # a clip every installation has, so the README's examples run as written
-        example = build_container(settings=args.settings).packaged_voice()
-        job["voice_file_base64"] = base64.b64encode(example.load()).decode("ascii")
-        job["ref_text"] = example.ref_text
-    elif args.source.startswith(("http://", "https://")):
-        job["voice_file_url"] = args.source
-    else:
-        job["voice_file_base64"] = base64.b64encode(Path(args.source).read_bytes()).decode("ascii")
-    if args.ref_text:
-        job["ref_text"] = args.ref_text
-    job.update({key: value for key, value in (("model", args.model), ("language", args.language)) if value})
-    return _answer(_handle(args, job))
+
+    def upload(app: App) -> dict[str, Any]:
+        ref_text, source = args.ref_text, args.source
+        if args.example:  # the built-in voice's clip, on every installation: the README's examples run as written
+            ref_text, source = ref_text or app.voices.info(DEFAULT_VOICE).ref_text, app.voice_audio(DEFAULT_VOICE)
+        elif not source.startswith(("http://", "https://")):
+            source = Path(source).read_bytes()
+        request = upload_request(args.name, source, app.limits, ref_text=ref_text, overwrite=args.overwrite,
+                                 model=args.model, language=args.language)  # fmt: skip
+        uploaded = app.upload_voice(request)
+        return {"voice": uploaded.voice.public(), "transcribed": uploaded.transcribed}
+
+    return _run(args.settings, upload)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Each check on its own line with its time; exit 1 when any fails."""
-    container = build_container(settings=args.settings)
     failures = 0
 
     def line(name: str, ok: bool, seconds: float, detail: str = "", warn: bool = False) -> None:
@@ -90,51 +101,52 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         failures += not ok and not warn
         print(f"{'ok  ' if ok else 'WARN' if warn else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
 
-    settings = container.settings()
+    def timed(name: str, step: Callable[[], str], warn: bool = False) -> None:
+        """A line for `step`: ok with the detail it answers, else failed with what it raised."""
+        start = time.perf_counter()
+        try:
+            detail, ok = step(), True
+        except Exception as exc:
+            detail, ok = str(exc), False
+        line(name, ok, time.perf_counter() - start, detail, warn)
+
+    def lifecycle() -> str:
+        if (rule := apps[0].store.expiry_rule("outputs/")) is None:
+            raise LookupError("no lifecycle rule expires outputs/: answers pile up forever (README: Storage)")
+        return rule
+
+    def load() -> str:
+        apps.append(bootstrap(settings))
+        return apps[-1].engine.model_id
+
+    settings = args.settings
     print(f"engine={settings.tts_engine} store={settings.resolved_storage_url}")
     start = time.perf_counter()
-    try:
-        store = container.store()
-        line("store configured", True, time.perf_counter() - start)
+    try:  # all but the model: over the stand-in engine (with the aligner the worker would have)
+        stand_in = {"tts_engine": "fake", "aligner_path": settings.resolved_aligner_path}
+        apps = [bootstrap(settings if settings.tts_engine == "fake" else settings.model_copy(update=stand_in))]
     except Exception as exc:
         line("store configured", False, time.perf_counter() - start, str(exc))
         return 1
-    for check in store.check():
-        line(f"store {check.name}", check.ok, check.seconds, check.detail)
-    if settings.resolved_storage_url.startswith(("s3://", "s3a://")):
-        start = time.perf_counter()
-        try:
-            rule = store.expiry_rule("outputs/")
-        except Exception as exc:
-            line("outputs lifecycle", False, time.perf_counter() - start, str(exc), warn=True)
-        else:
-            missing = "no lifecycle rule expires outputs/: answers pile up forever (README: Storage)"
-            line("outputs lifecycle", rule is not None, time.perf_counter() - start, rule or missing, warn=True)
-    if not args.skip_engine:
-        start = time.perf_counter()
-        try:
-            engine = container.engine()
-            line("engine loaded", True, time.perf_counter() - start, engine.model_id)
-        except Exception as exc:
-            line("engine loaded", False, time.perf_counter() - start, str(exc))
-    start = time.perf_counter()
-    aligner = container.aligner()
-    if not aligner.available:
-        line("aligner weights", True, 0.0, f"absent: timestamps are refused ({aligner.detail})")
-    elif args.skip_engine:
-        line("aligner weights", True, time.perf_counter() - start, aligner.detail)
-    else:
-        try:
-            getattr(aligner, "warm_up", lambda: None)()
-            line("aligner loaded", True, time.perf_counter() - start, aligner.detail)
-        except Exception as exc:
-            line("aligner loaded", False, time.perf_counter() - start, str(exc))
-    start = time.perf_counter()
+    line("store configured", True, time.perf_counter() - start)
     try:
-        container.voices().info("default")
-        line("default voice", True, time.perf_counter() - start)
-    except Exception as exc:
-        line("default voice", False, time.perf_counter() - start, str(exc))
+        for check in apps[0].health()["store"]:
+            line(f"store {check['check']}", check["ok"], check["seconds"], check["detail"])
+        if settings.resolved_storage_url.startswith(("s3://", "s3a://")):
+            timed("outputs lifecycle", lifecycle, warn=True)
+        if not args.skip_engine:
+            timed("engine loaded", load)
+        aligner = apps[-1].aligner
+        if aligner is None or not aligner.available:
+            line("aligner weights", True, 0.0, f"absent: timestamps are refused ({aligner and aligner.detail})")
+        elif args.skip_engine:
+            line("aligner weights", True, 0.0, aligner.detail)
+        else:
+            timed("aligner loaded", lambda: aligner.warm_up() or aligner.detail)
+        timed("default voice", lambda: apps[-1].voices.info(DEFAULT_VOICE) and "")
+    finally:
+        for app in apps:
+            app.shutdown()
     return 1 if failures else 0
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from application.fields import validation_error
 from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
@@ -186,7 +187,7 @@ def parse(payload: object, limits: Limits | None = None) -> ParsedJob[Any]:
     try:
         job = endpoint.model.model_validate(payload)
     except ValidationError as exc:
-        raise jobs.validation_error(exc) from None
+        raise validation_error(exc) from None
     return ParsedJob(endpoint, endpoint.build(job, limits or Limits.defaults()))
 
 

@@ -47,13 +47,14 @@ from domain.voice_library import BrokenAlias
 from entrypoints.logging_setup import configure_logging
 from entrypoints.openai_requests import (
     MODELS,
+    SPEECH_PARAMS,
+    UPLOAD_PARAMS,
     ApiError,
     SpeechRequest,
     api_error,
     form_flag,
     parse_speech,
     refuse,
-    upload_param,
     voice_object,
 )
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
@@ -220,7 +221,7 @@ async def _speech(api: App, request: Request) -> Response:
     try:
         return await _answer(api, speech)
     except VoiceNotFound as exc:
-        raise api_error(exc, "voice") from None
+        raise api_error(exc, SPEECH_PARAMS) from None
 
 
 async def _answer(api: App, speech: SpeechRequest) -> Response:
@@ -338,7 +339,7 @@ async def _upload(api: App, request: Request) -> dict[str, Any]:
         )
         result = await run_in_threadpool(api.upload_voice, upload)
     except TtsError as exc:
-        raise api_error(exc, upload_param(exc)) from None
+        raise api_error(exc, UPLOAD_PARAMS) from None
     log.info("voice_uploaded", voice=result.voice.name, transcribed=result.transcribed)
     return {**voice_object(result.voice), "transcribed": result.transcribed}
 

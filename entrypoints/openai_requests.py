@@ -1,24 +1,32 @@
 """OpenAI's speech and voice requests turned into this worker's domain requests: pure, so
 they are tested without HTTP, and the errors a client gets rendered as OpenAI error objects.
 
-A speech request becomes a job for `parse_job`, so the job API's validation (limits, voice
-names, `seed`, `nfe_step` and every other extension field the job API takes) applies as is.
+A speech request's extension fields (`seed`, `nfe_step` and every other shared tts field)
+are validated by the shared field rules (application/fields.py), as every way in's are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from application.fields import tts_options, tts_request
 from application.limits import Limits
-from domain.errors import InvalidAudio, InvalidInput, InvalidVoiceName, TtsError, UnknownField, VoiceExists
+from domain.errors import (
+    InvalidAudio,
+    InvalidInput,
+    InvalidVoiceName,
+    TtsError,
+    UnknownField,
+    VoiceExists,
+    VoiceNotFound,
+)
 from domain.use_cases.synthesize import TtsRequest
 from domain.voice import DEFAULT_VOICE, VoiceInfo
-from entrypoints.endpoints import parse_job
 
 SERVED_MODEL = "f5-tts"
 # OpenAI's model names are accepted too, so clients with a fixed model list work unchanged.
@@ -27,8 +35,6 @@ MODELS = (SERVED_MODEL, "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts
 OPENAI_VOICES = frozenset(
     ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar", "fable", "onyx", "nova")
 )
-# Job fields the OpenAI request names differently or decides itself.
-_RESERVED = frozenset(("endpoint", "text", "local_voice", "format", "return", "stream", "voice_name"))
 _STATUS = {
     "invalid_input": 400,
     "invalid_audio": 400,
@@ -52,8 +58,27 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
 
 
-def api_error(exc: TtsError, param: str | None = None) -> ApiError:
-    return ApiError(_STATUS.get(exc.code, 500), exc.code, exc.message, param)
+#: the field an error is about in a speech request, in a voice upload: by its type, or by the field it names
+SPEECH_PARAMS = {InvalidVoiceName: "voice", VoiceNotFound: "voice", "text": "input"}
+UPLOAD_PARAMS = {
+    InvalidVoiceName: "name",
+    VoiceExists: "name",
+    InvalidAudio: "audio_sample",
+    "voice_file": "audio_sample",
+}
+
+
+def api_error(exc: TtsError, params: Mapping[type[TtsError] | str, str] | None = None) -> ApiError:
+    """`exc` as OpenAI answers it: `param` is the request field it is about, found by its
+    type or by the field it names (both as `params` call them); a field there is no place for
+    is the body's shape (422, its name as the client sent it), as pydantic's findings on
+    OpenAI's own fields are."""
+    params = params or {}
+    param = next((name for kind, name in params.items() if isinstance(kind, type) and isinstance(exc, kind)), None)
+    if param is None and isinstance(exc, InvalidInput) and exc.field is not None:
+        param = exc.field if isinstance(exc, UnknownField) else params.get(exc.field, exc.field)
+    status = 422 if isinstance(exc, UnknownField) else _STATUS.get(exc.code, 500)
+    return ApiError(status, exc.code, exc.message, param)
 
 
 class _VoiceRef(BaseModel):
@@ -63,7 +88,7 @@ class _VoiceRef(BaseModel):
 
 class SpeechBody(BaseModel):
     """OpenAI's `POST /v1/audio/speech` body. Unknown fields are this worker's extensions and
-    go on to the job parser, which refuses the ones it does not know."""
+    go on to the shared field rules, which refuse the ones they do not know."""
 
     model_config = ConfigDict(extra="allow", strict=True)
     model: str
@@ -98,21 +123,15 @@ def parse_speech(payload: object, limits: Limits, served: Sequence[str] = ()) ->
         raise ApiError(400, "invalid_input", f"unknown model {clipped(body.model)}; use one of {choices}", "model")
     if not body.input.strip():
         raise ApiError(400, "invalid_input", "input must not be empty", "input")
-    extras = dict(body.model_extra or {})
-    if reserved := sorted(_RESERVED & set(extras)):
-        raise ApiError(422, "invalid_input", f"unknown field {reserved[0]!r}", reserved[0])
     voice = body.voice.id if isinstance(body.voice, _VoiceRef) else body.voice
-    job = {**extras, "text": body.input, "voice": voice, "speed": body.speed, "format": body.response_format}
-    if body.model not in MODELS:
-        job["model"] = body.model
-    try:
-        request = parse_job({**job, "return": "base64"}, limits)
+    model = None if body.model in MODELS else body.model
+    try:  # the worker's own fields beside OpenAI's: shared with every way in
+        options = tts_options({**(body.model_extra or {}), "speed": body.speed, "model": model})
+        request = tts_request(
+            limits, options, text=body.input, voice=voice, format=body.response_format, return_base64=True
+        )
     except TtsError as exc:
-        error = api_error(exc, _param_of(exc))
-        if isinstance(exc, UnknownField):  # the body's shape, as pydantic's findings above
-            error.status = 422
-        raise error from None
-    assert isinstance(request, TtsRequest)
+        raise api_error(exc, SPEECH_PARAMS) from None
     if request.captions is not None:
         raise refuse("captions are answered by the job API (runsync), not the OpenAI API", "captions")
     if request.timestamps and body.stream_format != "sse":
@@ -156,31 +175,10 @@ def _schema_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "invalid_input", message, field.split(".")[0] if field else None)
 
 
-_JOB_TO_OPENAI = {"text": "input", "format": "response_format", "local_voice": "voice"}
-
-
-def _param_of(exc: TtsError) -> str | None:
-    """The field a job parser's error is about, in OpenAI's terms."""
-    if isinstance(exc, InvalidVoiceName):
-        return "voice"
-    field = exc.field if isinstance(exc, InvalidInput) else None
-    return _JOB_TO_OPENAI.get(field, field) if field else None
-
-
-def upload_param(exc: TtsError) -> str | None:
-    """The multipart field a failed voice upload is about, so a client (the web page) can show
-    the error beside it: the name, the transcript, or the recording."""
-    if isinstance(exc, VoiceExists | InvalidVoiceName):
-        return "name"
-    if isinstance(exc, InvalidInput) and exc.field == "ref_text":
-        return "ref_text"
-    return "audio_sample" if isinstance(exc, InvalidAudio) else None
-
-
 def clipped(value: str, limit: int = 64) -> str:
     """A client's value quoted in an error (and so in the log) at most `limit` characters long."""
     return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def refuse(message: str, param: str | None = None) -> ApiError:
-    return api_error(InvalidInput(message), param)
+    return api_error(InvalidInput(message, param))

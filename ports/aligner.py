@@ -24,6 +24,10 @@ class Aligner(Protocol):
         """What is (or is not) loaded, for health and doctor answers."""
         ...
 
+    def warm_up(self) -> None:
+        """Load the weights now rather than at the first `align` (doctor times it)."""
+        ...
+
     def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:
         """For each item, one span per word in order: non-overlapping, each inside
         [0, item duration], in seconds from the item's start.

@@ -53,3 +53,8 @@ class BlobStore(Protocol):
     def check(self) -> list[CheckResult]:
         """Reachability and permissions, one result per probe."""
         ...
+
+    def expiry_rule(self, prefix: str) -> str | None:
+        """The lifecycle rule that expires every object under `prefix`, described; None when
+        none does. Raises StorageError for a store that has no lifecycle rules (only S3 has)."""
+        ...

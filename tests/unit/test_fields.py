@@ -1,13 +1,16 @@
-"""The shared field rules build a voice upload straight from a way in's own values (the
-OpenAI form), with each refusal naming its field by value, as the job parser's do."""
+"""The shared field rules build a voice upload and a tts request straight from a way in's own
+values (the OpenAI body and form, the CLI's arguments, a job), with each refusal naming its
+field by value."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from application.fields import MAX_REF_TEXT_CHARS, spoken, upload_request
+from application.fields import MAX_REF_TEXT_CHARS, spoken, tts_options, tts_request, upload_request
 from application.limits import Limits
-from domain.errors import InvalidInput, InvalidVoiceName
+from domain.errors import InvalidInput, InvalidVoiceName, UnknownField
 
 LIMITS = Limits(max_text_chars=100, max_text_bytes=400, max_voice_bytes=1000)
 
@@ -54,3 +57,38 @@ def test_text_outside_the_limits_is_refused_naming_the_text(text):
     with pytest.raises(InvalidInput) as caught:
         spoken(LIMITS, text=text)
     assert caught.value.field == "text"
+
+
+def test_a_tts_request_is_built_from_a_way_ins_values_and_the_shared_options():
+    options = tts_options({"seed": 7, "nfe_step": 16, "speed": 1.5, "normalize": False, "language": "fr"})
+    request = tts_request(LIMITS, options, text=" Hi. ", voice="anna.wav", format="flac", return_base64=True)
+    assert (request.text, request.voice, request.format, request.return_base64) == ("Hi.", "anna", "flac", True)
+    assert (request.seed, request.params.nfe_step, request.params.speed) == (7, 16, 1.5)
+    assert (request.normalize, request.language, request.model) == (False, "fr", None)
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "field"),
+    [
+        ({"seed": -1}, InvalidInput, "seed"),
+        ({"nfe_step": "16"}, InvalidInput, "nfe_step"),  # strict: a string is not a number
+        ({"captions": "ass"}, InvalidInput, "captions"),
+        ({"format": "wav"}, UnknownField, "format"),  # each way in names its output format itself
+        ({"segments": [{"text": "hi", "speed": 2}]}, UnknownField, "segments.0.speed"),
+    ],
+)
+def test_shared_options_are_refused_naming_the_field(values, kind, field):
+    with pytest.raises(kind) as caught:
+        tts_options(values)
+    assert caught.value.field == field and type(caught.value) is kind
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"), [("ftp://h/v.wav", "http or https"), ("http://[::1", "not a valid URL"), ("http:///v", "host")]
+)
+def test_an_upload_from_a_url_is_checked_before_any_download(url, needle):
+    with pytest.raises(InvalidInput, match=re.escape(needle)) as caught:
+        upload_request("anna", url, LIMITS)
+    assert caught.value.field == "voice_file_url"
+    fetched = upload_request("anna", "https://example.test/anna.wav", LIMITS)
+    assert (fetched.url, fetched.data) == ("https://example.test/anna.wav", None)
