@@ -20,7 +20,7 @@ import structlog
 from application.app import App
 from application.bootstrap import bootstrap
 from application.fields import tts_options, tts_request, upload_request
-from domain.errors import EngineError, TtsError
+from domain.errors import EngineError, InvalidInput, TtsError
 from domain.voice import DEFAULT_VOICE, voice_name
 from entrypoints.logging_setup import configure_logging
 from settings import Settings, SettingsError, load_settings
@@ -83,7 +83,10 @@ def cmd_voices(args: argparse.Namespace) -> int:
         if args.example:  # the built-in voice's clip, on every installation: the README's examples run as written
             ref_text, source = ref_text or app.voices.info(DEFAULT_VOICE).ref_text, app.voice_audio(DEFAULT_VOICE)
         elif not source.startswith(("http://", "https://")):
-            source = Path(source).read_bytes()
+            try:
+                source = Path(source).read_bytes()
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
         request = upload_request(args.name, source, app.limits, ref_text=ref_text, overwrite=args.overwrite,
                                  model=args.model, language=args.language)  # fmt: skip
         uploaded = app.upload_voice(request)
