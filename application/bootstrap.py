@@ -12,5 +12,11 @@ from settings import Settings
 def bootstrap(settings: Settings | None = None, container: Container | None = None) -> App:
     """The App over `container` (tests pass one with stand-ins), else over a new one built
     from `settings` (default: read from the environment). Nothing is warmed yet: the caller
-    runs `App.start` when it is ready to, and `App.shutdown` when done."""
-    return (container if container is not None else build_container(settings=settings)).app()
+    runs `App.start` when it is ready to, and `App.shutdown` when done; an App that fails to
+    build (a store it cannot open) leaves no thread of the parts already started behind."""
+    built = container if container is not None else build_container(settings=settings)
+    try:
+        return built.app()
+    except BaseException:
+        built.shutdown_resources()
+        raise

@@ -4,6 +4,7 @@ doctor go through the same App and field rules as every way in."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import soundfile as sf
@@ -119,3 +120,4 @@ def test_doctor_fails_on_a_store_it_cannot_write(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("STORAGE_URL", f"file://{tmp_path}/store")
     assert main(["doctor", "--skip-engine"]) == 1
     assert "\nFAIL store " in capsys.readouterr().out
+    assert "micro-batcher" not in [thread.name for thread in threading.enumerate()]  # the half-built App's
