@@ -1,17 +1,12 @@
-"""The field rules every way in shares: the names, ranges, formats and caps a request's
-values must keep, and the typed requests a way in builds from its own wire format (no way in
-translates its request into another's payload to reach these rules).
-
-The ranges are pydantic models, as the settings are: a way in validates its own body's
-shape, then hands the shared fields to `tts_options` and its values to the builders here.
-"""
+"""The field rules every way in shares (names, ranges, formats, caps; pydantic models, as the
+settings are) and the typed requests each way in builds with them from its own wire format:
+no way in translates its request into another's payload to reach these rules."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,9 +32,16 @@ class Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
 
+F = TypeVar("F", bound=Fields)
+
+
 class Segment(Fields):
     voice: str | None = None
     text: str
+
+
+ModelName = Annotated[str, Field(max_length=MAX_MODEL_CHARS)]  # a model of TTS_MODELS
+Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN)]  # how numbers are read: an ISO 639 code
 
 
 class TtsOptions(Fields):
@@ -56,78 +58,55 @@ class TtsOptions(Fields):
     normalize: bool = True
     timestamps: bool = False
     captions: Literal["srt", "vtt"] | None = None
-    model: Annotated[str, Field(max_length=MAX_MODEL_CHARS)] | None = None
-    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
+    model: ModelName | None = None
+    language: Language | None = None
 
 
-def tts_options(values: Mapping[str, Any]) -> TtsOptions:
-    """The shared tts fields, or InvalidInput (UnknownField for a field there is no place for)."""
+class UploadOptions(Fields):
+    """The voice upload fields every way in takes beside the name and the recording."""
+
+    ref_text: Annotated[str, Field(max_length=MAX_REF_TEXT_CHARS)] | None = None
+    overwrite: bool = False
+    model: ModelName | None = None
+    language: Language | None = None
+
+
+_PARAMS = frozenset(field.name for field in fields(SynthesisParams))
+_AS_GIVEN = frozenset(TtsOptions.model_fields) - _PARAMS - {"segments"}
+_UPLOAD = frozenset(UploadOptions.model_fields)
+
+
+def validated(kind: type[F], values: Mapping[str, Any]) -> F:
+    """`values` as `kind` (TtsOptions, UploadOptions), or InvalidInput naming the field at
+    fault (UnknownField for a field there is no place for)."""
     try:
-        return TtsOptions.model_validate(values)
+        return kind.model_validate(values)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
 
 def tts_request(
-    limits: Limits,
-    options: TtsOptions,
-    *,
-    text: str | None,
-    voice: str | None = None,
-    local_voice: str | None = None,
-    format: str = "wav",
-    return_base64: bool = False,
-    stream: bool = False,
+    limits: Limits, options: TtsOptions, text: str | None, voice: str | None, local_voice: str | None = None, **own: Any
 ) -> TtsRequest:
-    """A tts request from a way in's text, voice and format and the shared `options`."""
+    """A tts request from a way in's text and voice, the shared `options`, and the fields each
+    way in decides itself (`own`: format, return_base64, stream)."""
     pieces = None if options.segments is None else [(segment.voice, segment.text) for segment in options.segments]
     said, default, segments = spoken(limits, text=text, segments=pieces, voice=voice, local_voice=local_voice)
-    params = SynthesisParams(**{field.name: getattr(options, field.name) for field in fields(SynthesisParams)})
-    return TtsRequest(
-        text=said,
-        voice=default,
-        segments=segments,
-        params=params,
-        seed=options.seed,
-        format=format,
-        return_base64=return_base64,
-        stream=stream,
-        normalize=options.normalize,
-        timestamps=options.timestamps,
-        captions=options.captions,
-        model=options.model,
-        language=options.language,
-    )
+    params = SynthesisParams(**options.model_dump(include=_PARAMS))
+    shared = options.model_dump(include=_AS_GIVEN)
+    return TtsRequest(text=said, voice=default, segments=segments, params=params, **shared, **own)
 
 
-def upload_request(
-    name: str,
-    source: bytes | str,
-    limits: Limits,
-    *,
-    ref_text: str | None = None,
-    overwrite: bool = False,
-    model: str | None = None,
-    language: str | None = None,
-) -> UploadRequest:
+def upload_request(name: str, source: bytes | str, limits: Limits, options: UploadOptions) -> UploadRequest:
     """A voice upload of a recording's bytes, or of the http(s) URL it is fetched from; else
-    InvalidInput naming the field at fault (`voice_file`, `voice_file_url`, `ref_text`,
-    `model`, `language`; a bad name is InvalidVoiceName)."""
+    InvalidInput naming the field at fault (a bad name is InvalidVoiceName)."""
     voice = voice_name(name)
     if isinstance(source, str):
         check_url(source)
     elif len(source) > limits.max_voice_bytes:
         raise InvalidInput(f"the recording is larger than {limits.max_voice_bytes} bytes", "voice_file")
-    if ref_text is not None and len(ref_text) > MAX_REF_TEXT_CHARS:
-        raise InvalidInput(f"ref_text is longer than {MAX_REF_TEXT_CHARS} characters", "ref_text")
-    if model is not None and len(model) > MAX_MODEL_CHARS:
-        raise InvalidInput(f"model is longer than {MAX_MODEL_CHARS} characters", "model")
-    if language is not None and not re.fullmatch(LANGUAGE_PATTERN, language):
-        raise InvalidInput("language must be 2-3 lowercase letters (an ISO 639 code)", "language")
     url, data = (source, None) if isinstance(source, str) else (None, source)
-    return UploadRequest(
-        name=voice, url=url, data=data, ref_text=ref_text, overwrite=overwrite, model=model, language=language
-    )
+    return UploadRequest(name=voice, url=url, data=data, **options.model_dump(include=_UPLOAD))
 
 
 def check_url(url: str) -> None:

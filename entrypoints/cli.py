@@ -19,7 +19,7 @@ import structlog
 
 from application.app import App
 from application.bootstrap import bootstrap
-from application.fields import tts_options, tts_request, upload_request
+from application.fields import TtsOptions, UploadOptions, tts_request, upload_request, validated
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.voice import DEFAULT_VOICE, voice_name
 from entrypoints.logging_setup import configure_logging
@@ -49,19 +49,23 @@ def _run(settings: Settings, command: Callable[[App], dict[str, Any]]) -> int:
     return 0
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     """`text` may hold [pause:..] and [voice:..] tags; `--segment VOICE=TEXT` (repeatable) is
     the request's structured `segments` instead."""
     segments = [dict(zip(("voice", "text"), item.split("=", 1), strict=True)) for item in args.segment or ()]
-    chosen = {"segments": segments or None, "seed": args.seed, "speed": args.speed, "nfe_step": args.nfe_step,
-              "model": args.model, "language": args.language}  # fmt: skip
-    options = {key: value for key, value in chosen.items() if value is not None} | {"normalize": not args.no_normalize}
+    options = _given(segments=segments or None, seed=args.seed, speed=args.speed, nfe_step=args.nfe_step,
+                     model=args.model, language=args.language, normalize=not args.no_normalize)  # fmt: skip
     out = Path(args.out or f"output.{args.format}")
 
     def synth(app: App) -> dict[str, Any]:
-        request = tts_request(app.limits, tts_options(options), text=args.text, voice=args.voice, format=args.format,
-                              return_base64=True)  # fmt: skip
-        result = app.synthesize(request)
+        shared = validated(TtsOptions, options)
+        result = app.synthesize(
+            tts_request(app.limits, shared, args.text, args.voice, format=args.format, return_base64=True)
+        )
         out.write_bytes(result.audio or b"")
         shown = {key: value for key, value in asdict(result).items() if value not in (None, ())}
         return {key: value for key, value in shown.items() if key not in _NOT_SHOWN} | {"file": str(out)}
@@ -87,9 +91,8 @@ def cmd_voices(args: argparse.Namespace) -> int:
                 source = Path(source).read_bytes()
             except OSError as exc:
                 raise InvalidInput(f"cannot read {source}: {exc.strerror}") from None
-        request = upload_request(args.name, source, app.limits, ref_text=ref_text, overwrite=args.overwrite,
-                                 model=args.model, language=args.language)  # fmt: skip
-        uploaded = app.upload_voice(request)
+        options = _given(ref_text=ref_text, overwrite=args.overwrite, model=args.model, language=args.language)
+        uploaded = app.upload_voice(upload_request(args.name, source, app.limits, validated(UploadOptions, options)))
         return {"voice": uploaded.voice.public(), "transcribed": uploaded.transcribed}
 
     return _run(args.settings, upload)
@@ -104,14 +107,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         failures += not ok and not warn
         print(f"{'ok  ' if ok else 'WARN' if warn else 'FAIL'} {name:<22} {seconds * 1000:8.1f} ms  {detail}")
 
-    def timed(name: str, step: Callable[[], str], warn: bool = False) -> None:
-        """A line for `step`: ok with the detail it answers, else failed with what it raised."""
+    def timed(name: str, step: Callable[[], object], warn: bool = False) -> None:
+        """A line for `step`: ok (with the text it answers, if any), else failed with what it raised."""
         start = time.perf_counter()
         try:
             detail, ok = step(), True
         except Exception as exc:
             detail, ok = str(exc), False
-        line(name, ok, time.perf_counter() - start, detail, warn)
+        line(name, ok, time.perf_counter() - start, detail if isinstance(detail, str) else "", warn)
 
     def lifecycle() -> str:
         if (rule := apps[0].store.expiry_rule("outputs/")) is None:
@@ -122,16 +125,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         apps.append(bootstrap(settings))
         return apps[-1].engine.model_id
 
-    settings = args.settings
+    settings, apps = args.settings, []
     print(f"engine={settings.tts_engine} store={settings.resolved_storage_url}")
-    start = time.perf_counter()
-    try:  # all but the model: over the stand-in engine (with the aligner the worker would have)
-        stand_in = {"tts_engine": "fake", "aligner_path": settings.resolved_aligner_path}
-        apps = [bootstrap(settings if settings.tts_engine == "fake" else settings.model_copy(update=stand_in))]
-    except Exception as exc:
-        line("store configured", False, time.perf_counter() - start, str(exc))
+    # all but the model, over the stand-in engine (with the aligner the worker would have)
+    stand_in = {"tts_engine": "fake", "aligner_path": settings.resolved_aligner_path}
+    fake = settings if settings.tts_engine == "fake" else settings.model_copy(update=stand_in)
+    timed("store configured", lambda: apps.append(bootstrap(fake)))
+    if not apps:
         return 1
-    line("store configured", True, time.perf_counter() - start)
     try:
         for check in apps[0].health()["store"]:
             line(f"store {check['check']}", check["ok"], check["seconds"], check["detail"])
@@ -146,7 +147,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             line("aligner weights", True, 0.0, aligner.detail)
         else:
             timed("aligner loaded", lambda: aligner.warm_up() or aligner.detail)
-        timed("default voice", lambda: apps[-1].voices.info(DEFAULT_VOICE) and "")
+        timed("default voice", lambda: apps[-1].voices.info(DEFAULT_VOICE))
     finally:
         for app in apps:
             app.shutdown()

@@ -9,19 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from application.fields import (
-    LANGUAGE_PATTERN,
-    MAX_MODEL_CHARS,
-    MAX_REF_TEXT_CHARS,
-    Fields,
-    TtsOptions,
-    tts_request,
-    upload_request,
-)
+from application.fields import Fields, TtsOptions, UploadOptions, tts_request, upload_request
 from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.use_cases.synthesize import TtsRequest
@@ -68,15 +60,11 @@ class _TtsJob(TtsOptions, _Job):
     stream: bool = False
 
 
-class _UploadJob(_Job):
+class _UploadJob(UploadOptions, _Job):
     endpoint: Literal["upload"]
     voice_name: str
     voice_file_url: str | None = None
     voice_file_base64: str | None = None
-    ref_text: Annotated[str, Field(max_length=MAX_REF_TEXT_CHARS)] | None = None
-    overwrite: bool = False
-    model: Annotated[str, Field(max_length=MAX_MODEL_CHARS)] | None = None
-    language: Annotated[str, Field(pattern=LANGUAGE_PATTERN)] | None = None
 
 
 class _ListJob(_Job):
@@ -97,16 +85,8 @@ class _HealthJob(_Job):
 
 
 def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
-    return tts_request(
-        limits,
-        job,
-        text=job.text,
-        voice=job.voice,
-        local_voice=job.local_voice,
-        format=job.format,
-        return_base64=job.return_ == "base64",
-        stream=job.stream,
-    )
+    own = {"format": job.format, "return_base64": job.return_ == "base64", "stream": job.stream}
+    return tts_request(limits, job, job.text, job.voice, job.local_voice, **own)
 
 
 def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
@@ -115,8 +95,7 @@ def _upload(job: _UploadJob, limits: Limits) -> UploadRequest:
         raise InvalidInput("send exactly one of voice_file_url and voice_file_base64")
     encoded = job.voice_file_base64
     source = _decode_base64(encoded, limits.max_voice_bytes) if encoded is not None else job.voice_file_url or ""
-    return upload_request(job.voice_name, source, limits, ref_text=job.ref_text, overwrite=job.overwrite,
-                          model=job.model, language=job.language)  # fmt: skip
+    return upload_request(job.voice_name, source, limits, job)
 
 
 def _decode_base64(text: str, max_bytes: int) -> bytes:

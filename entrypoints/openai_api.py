@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application.app import App
 from application.bootstrap import bootstrap
-from application.fields import upload_request
+from application.fields import UploadOptions, upload_request, validated
 from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
 from domain.use_cases.synthesize import CONTENT_TYPES, Progress, TtsResult
@@ -325,18 +325,12 @@ async def _upload(api: App, request: Request) -> dict[str, Any]:
     if not isinstance(name, str):
         raise refuse("name is required", "name")
     overwrite = form_flag(form.get("overwrite"), "overwrite")
-    # the voice's model and language (README "Languages and models")
+    # the voice's model and language (README "Languages and models"); a blank field is one not sent
     given = {key: value.strip() for key in ("model", "language") if isinstance(value := form.get(key), str)}
+    given["ref_text"] = ref_text if isinstance(ref_text, str) else ""
+    sent = {key: value for key, value in given.items() if value.strip()} | {"overwrite": overwrite}
     try:
-        upload = upload_request(
-            name,
-            data,
-            api.limits,
-            ref_text=ref_text if isinstance(ref_text, str) and ref_text.strip() else None,
-            overwrite=overwrite,
-            model=given.get("model") or None,
-            language=given.get("language") or None,
-        )
+        upload = upload_request(name, data, api.limits, validated(UploadOptions, sent))
         result = await run_in_threadpool(api.upload_voice, upload)
     except TtsError as exc:
         raise api_error(exc, UPLOAD_PARAMS) from None

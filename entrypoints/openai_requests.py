@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from application.fields import tts_options, tts_request
+from application.fields import TtsOptions, tts_request, validated
 from application.limits import Limits
 from domain.errors import (
     InvalidAudio,
@@ -126,10 +126,8 @@ def parse_speech(payload: object, limits: Limits, served: Sequence[str] = ()) ->
     voice = body.voice.id if isinstance(body.voice, _VoiceRef) else body.voice
     model = None if body.model in MODELS else body.model
     try:  # the worker's own fields beside OpenAI's: shared with every way in
-        options = tts_options({**(body.model_extra or {}), "speed": body.speed, "model": model})
-        request = tts_request(
-            limits, options, text=body.input, voice=voice, format=body.response_format, return_base64=True
-        )
+        options = validated(TtsOptions, {**(body.model_extra or {}), "speed": body.speed, "model": model})
+        request = tts_request(limits, options, body.input, voice, format=body.response_format, return_base64=True)
     except TtsError as exc:
         raise api_error(exc, SPEECH_PARAMS) from None
     if request.captions is not None:
