@@ -92,8 +92,8 @@ def tts_request(
     way in decides itself (`own`: format, return_base64, stream)."""
     pieces = None if options.segments is None else [(segment.voice, segment.text) for segment in options.segments]
     said, default, segments = spoken(limits, text=text, segments=pieces, voice=voice, local_voice=local_voice)
-    params = SynthesisParams(**options.model_dump(include=_PARAMS))
-    shared = options.model_dump(include=_AS_GIVEN)
+    params = SynthesisParams(**{name: getattr(options, name) for name in _PARAMS})
+    shared = {name: getattr(options, name) for name in _AS_GIVEN}
     return TtsRequest(text=said, voice=default, segments=segments, params=params, **shared, **own)
 
 
@@ -106,7 +106,7 @@ def upload_request(name: str, source: bytes | str, limits: Limits, options: Uplo
     elif len(source) > limits.max_voice_bytes:
         raise InvalidInput(f"the recording is larger than {limits.max_voice_bytes} bytes", "voice_file")
     url, data = (source, None) if isinstance(source, str) else (None, source)
-    return UploadRequest(name=voice, url=url, data=data, **options.model_dump(include=_UPLOAD))
+    return UploadRequest(name=voice, url=url, data=data, **{name: getattr(options, name) for name in _UPLOAD})
 
 
 def check_url(url: str) -> None:
