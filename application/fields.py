@@ -106,7 +106,7 @@ def upload_request(name: str, source: bytes | str, limits: Limits, options: Uplo
     elif len(source) > limits.max_voice_bytes:
         raise InvalidInput(f"the recording is larger than {limits.max_voice_bytes} bytes", "voice_file")
     url, data = (source, None) if isinstance(source, str) else (None, source)
-    return UploadRequest(name=voice, url=url, data=data, **{name: getattr(options, name) for name in _UPLOAD})
+    return UploadRequest(name=voice, url=url, data=data, **{key: getattr(options, key) for key in _UPLOAD})
 
 
 def check_url(url: str) -> None:
