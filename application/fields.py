@@ -20,10 +20,7 @@ from domain.use_cases.voices import UploadRequest
 from domain.voice import DEFAULT_VOICE, voice_name
 
 MAX_REF_TEXT_CHARS = 2000
-MAX_MODEL_CHARS = 64
-MAX_SEGMENTS = 200
 MAX_URL_CHARS = 8192
-LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
 
 
 class Fields(BaseModel):
@@ -40,14 +37,14 @@ class Segment(Fields):
     text: str
 
 
-ModelName = Annotated[str, Field(max_length=MAX_MODEL_CHARS)]  # a model of TTS_MODELS
-Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN)]  # how numbers are read: an ISO 639 code
+ModelName = Annotated[str, Field(max_length=64)]  # a model of TTS_MODELS
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]  # how numbers are read: an ISO 639 code
 
 
 class TtsOptions(Fields):
     """The tts fields every way in takes beside its text, voice and output format."""
 
-    segments: Annotated[list[Segment], Field(min_length=1, max_length=MAX_SEGMENTS)] | None = None
+    segments: Annotated[list[Segment], Field(min_length=1, max_length=200)] | None = None
     speed: Annotated[float, Field(ge=0.3, le=3.0)] = 1.0
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
     nfe_step: Annotated[int, Field(ge=4, le=64)] = 32

@@ -41,9 +41,6 @@ class ListModelsRequest:
     pass
 
 
-Request = TtsRequest | UploadRequest | ListVoicesRequest | DeleteVoiceRequest | HealthRequest | ListModelsRequest
-
-
 class _Job(Fields):
     pass
 

@@ -60,12 +60,7 @@ class ApiError(Exception):
 
 #: the field an error is about in a speech request, in a voice upload: by its type, or by the field it names
 SPEECH_PARAMS = {InvalidVoiceName: "voice", VoiceNotFound: "voice", "text": "input"}
-UPLOAD_PARAMS = {
-    InvalidVoiceName: "name",
-    VoiceExists: "name",
-    InvalidAudio: "audio_sample",
-    "voice_file": "audio_sample",
-}
+UPLOAD_PARAMS = {InvalidVoiceName: "name", VoiceExists: "name", InvalidAudio: "audio_sample"}
 
 
 def api_error(exc: TtsError, params: Mapping[type[TtsError] | str, str] | None = None) -> ApiError:

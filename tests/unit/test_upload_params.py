@@ -31,7 +31,6 @@ from entrypoints.openai_requests import SPEECH_PARAMS, UPLOAD_PARAMS, api_error
         (InvalidInput("the recognised transcript is 900 UTF-8 bytes for 3.0 s of audio", "ref_text"), "ref_text"),
         (InvalidInput("no speech was recognised in the voice; send ref_text with the upload", "ref_text"), "ref_text"),
         (InvalidInput("language must be 2-3 lowercase letters (an ISO 639 code)", "language"), "language"),
-        (InvalidInput("the recording is larger than 1000 bytes", "voice_file"), "audio_sample"),
         # the type and the field decide, never the words of the message
         (InvalidInput("the name says ref_text and transcript and voice name"), None),
         (InvalidAudio("the voice lasts 0.5 s; send 1-60 s of speech"), "audio_sample"),
