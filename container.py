@@ -9,6 +9,7 @@ imported only when selected, so the fake engine starts in a fraction of a second
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
@@ -16,6 +17,7 @@ from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
 from adapters.disk_cache import DiskCache
 from adapters.english_numbers import EnglishNumbers
+from adapters.f5.config import EngineConfig
 from adapters.fake_aligner import FakeAligner
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
@@ -98,18 +100,37 @@ def _store(settings: Settings) -> FsspecStore:
 
 def _output_sweeper(store: BlobStore, settings: Settings) -> FolderOutputSweeper | None:
     """Only a folder store needs one: S3 and B2 expire outputs with a lifecycle rule."""
-    root = getattr(store, "local_root", None)  # a test's stand-in store has no folder
+    root = store.local_root
     retention = settings.output_retention_seconds
     if root is None or retention <= 0:
         return None
     return FolderOutputSweeper(root, retention)
 
 
-def _f5_engine(timer: StageTimer, **settings: object) -> object:
+def engine_config(settings: Settings, **files: str | None) -> EngineConfig:
+    """The F5 engine's configuration from `settings`; `files` (model, ckpt_file, vocab_file)
+    replace the default model's, for a TTS_MODELS entry."""
+    config = EngineConfig(
+        model=settings.f5_model,
+        ckpt_file=settings.f5_ckpt_file,
+        vocab_file=settings.f5_vocab_file,
+        vocoder_path=settings.vocoder_path,
+        model_dir=settings.model_dir,
+        dtype=settings.tts_dtype,
+        compile=settings.tts_compile,
+        device=settings.tts_device,
+        runner=settings.tts_runner,
+        max_graphs=settings.tts_max_graphs,
+        max_batch_frames=settings.batch_max_frames,
+    )
+    return dataclasses.replace(config, **files)
+
+
+def _f5_engine(config: EngineConfig, timer: StageTimer) -> object:
     with timer.stage("imports_engine"):  # torch and the engine's modules
         from adapters.f5_engine import build_f5_engine
 
-    return build_f5_engine(timer=timer, **settings)  # type: ignore[arg-type]
+    return build_f5_engine(config, timer=timer)
 
 
 def _fetcher(max_bytes: int) -> object:
@@ -174,20 +195,8 @@ def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
         if settings.tts_engine == "fake":
             engine: object = FakeEngine(model_id=spec.name)
         else:
-            engine = _f5_engine(
-                StageTimer(),
-                model=spec.architecture,
-                ckpt_file=spec.checkpoint,
-                vocab_file=spec.vocab,
-                vocoder_path=settings.vocoder_path,
-                model_dir=settings.model_dir,
-                dtype=settings.tts_dtype,
-                compile=settings.tts_compile,
-                device=settings.tts_device,
-                max_batch_frames=settings.batch_max_frames,
-                runner=settings.tts_runner,
-                max_graphs=settings.tts_max_graphs,
-            )
+            files = {"model": spec.architecture, "ckpt_file": spec.checkpoint, "vocab_file": spec.vocab}
+            engine = _f5_engine(engine_config(settings, **files), StageTimer())
         batch_items = worker_concurrency(settings, engine.capacity()).batch_items  # type: ignore[attr-defined]
         batcher = _started_batcher(engine, batch_items, settings.batch_wait_ms)  # type: ignore[arg-type]
 
@@ -243,21 +252,7 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeEngine),
-        f5=providers.Singleton(
-            _f5_engine,
-            timer=startup_timer,
-            model=config.f5_model,
-            ckpt_file=config.f5_ckpt_file,
-            vocab_file=config.f5_vocab_file,
-            vocoder_path=config.vocoder_path,
-            model_dir=config.model_dir,
-            dtype=config.tts_dtype,
-            compile=config.tts_compile,
-            device=config.tts_device,
-            max_batch_frames=config.batch_max_frames,
-            runner=config.tts_runner,
-            max_graphs=config.tts_max_graphs,
-        ),
+        f5=providers.Singleton(_f5_engine, config=providers.Singleton(engine_config, settings), timer=startup_timer),
     )
     #: jobs and chunks at once: BATCH_MAX_ITEMS and MAX_CONCURRENCY, else what the engine runs best
     concurrency = providers.Singleton(worker_concurrency, settings=settings, capacity=engine.provided.capacity.call())

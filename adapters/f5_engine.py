@@ -35,6 +35,7 @@ import torch
 from adapters.audio_arrays import from_numpy, to_numpy
 from adapters.cpu_attention import onednn_attention, onednn_attention_works
 from adapters.cpu_linear import pack_linears, packing_works
+from adapters.f5.config import EngineConfig
 from adapters.f5_attention import make_processor
 from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_compile import BackgroundCompile
@@ -77,7 +78,6 @@ CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
 CPU_JOBS = 8  # see F5Engine.preferred_jobs
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
-COMPILE_MODES = ("off", "on", "background")  # TTS_COMPILE (see build_f5_engine)
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 
 
@@ -217,9 +217,8 @@ class F5Engine:
         5.10 s), so batching jobs only makes each wait for all: at 8 clients one job at a time
         gave a median latency of 24.9 s instead of 61.5 s, and 3% more audio per second
         (benchmarks/results/serve-cpu.txt)."""
-        buckets = getattr(self._runner, "buckets", None)
-        if buckets is not None:
-            return buckets.max_batch
+        if self._runner.buckets is not None:
+            return self._runner.buckets.max_batch
         return CPU_BATCH_ITEMS if self._device.type == "cpu" else GPU_EAGER_BATCH_ITEMS
 
     @property
@@ -237,7 +236,7 @@ class F5Engine:
     @property
     def step_batch_sizes(self) -> tuple[int, ...]:
         """The captured batch sizes the runner pads a step up to (() for the eager runner)."""
-        buckets = getattr(self._runner, "buckets", None)
+        buckets = self._runner.buckets
         return () if buckets is None else buckets.batch_sizes
 
     @property
@@ -540,55 +539,31 @@ def _init_device(device: str) -> None:
         torch.empty(1, device=device)
 
 
-def build_f5_engine(
-    *,
-    model: str = "F5TTS_v1_Base",
-    ckpt_file: str | None = None,
-    vocab_file: str | None = None,
-    vocoder_path: str | None = None,
-    model_dir: str | None = None,
-    dtype: str | None = None,
-    compile: bool | str = False,
-    device: str | None = None,
-    max_batch_frames: int = 32768,
-    runner: str = "auto",
-    max_graphs: int = 24,
-    pack_cpu_linears: bool = True,
-    onednn_cpu_attention: bool = True,
-    timer: StageTimer | None = None,
-) -> F5Engine:
-    """Load everything now (the worker takes no job before this returns).
-
-    `model` is a config name f5-tts ships or a path to such a yaml; files come from the
-    explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
-    (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
-    torch.compile to the DiT blocks (True or "on"; "background": after the warm-up, beside
-    CUDA graphs, see f5_compile); `runner` (auto/eager/cuda_graph) picks how the ODE loop
-    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
-    `pack_cpu_linears` lets an eager CPU engine run its Linears as oneDNN-packed layers (see
-    cpu_linear) and `onednn_cpu_attention` its attention as oneDNN products where that is
-    faster (see cpu_attention); benchmarks turn them off to measure what they give. The weights are
+def build_f5_engine(config: EngineConfig, *, timer: StageTimer | None = None) -> F5Engine:
+    """Load everything now (the worker takes no job before this returns). The weights are
     read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
     given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
-    setting cannot work.
+    setting cannot work on this device.
     """
     started = time.perf_counter()
     timer = timer or StageTimer()
-    mode = compile_mode(compile)
+    mode = config.compile
     compile = mode == "on"
     with timer.stage("device_init"):
-        dev = _default_device(device)
+        dev = _default_device(config.device)
         cpu_flags = read_cpu_flags()
         cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        precision = choose_precision(device=dev, cpu_flags=cpu_flags, requested=dtype, cuda_bf16_supported=cuda_bf16)
+        precision = choose_precision(
+            device=dev, cpu_flags=cpu_flags, requested=config.dtype, cuda_bf16_supported=cuda_bf16
+        )
     serving = "fp32" if precision.dtype == "int8" else precision.dtype
     files = resolve_files(
-        model=model,
-        ckpt_file=ckpt_file,
-        vocab_file=vocab_file,
-        vocoder_path=vocoder_path,
-        model_dir=model_dir,
+        model=config.model,
+        ckpt_file=config.ckpt_file,
+        vocab_file=config.vocab_file,
+        vocoder_path=config.vocoder_path,
+        model_dir=config.model_dir,
         serving_dtype=serving,
     )
     cfg = load_model_config(files.config)
@@ -623,7 +598,12 @@ def build_f5_engine(
     gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
     try:
         ode_runner = make_runner(
-            runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs, capture_gate=gate
+            config.runner,
+            DitVelocity(dit, torch_dtype),
+            precision.device,
+            ShapeBuckets(),
+            config.max_graphs,
+            capture_gate=gate,
         )
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc
@@ -635,9 +615,9 @@ def build_f5_engine(
                 f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
             )
         background = BackgroundCompile(dit, torch_dtype, ode_runner.over, gate)
-    onednn = onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
+    onednn = config.onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
     backend = _attention_backend(dit, precision, ode_runner.name, onednn=onednn)
-    packs = pack_cpu_linears and _packs_linears(precision, compile)
+    packs = config.pack_cpu_linears and _packs_linears(precision, compile)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
@@ -667,7 +647,7 @@ def build_f5_engine(
         model_id=model_id,
         sample_rate=mel_cfg["target_sample_rate"],
         hop_length=mel_cfg["hop_length"],
-        max_batch_frames=max_batch_frames,
+        max_batch_frames=config.max_batch_frames,
         runner=ode_runner,
         compile_mode=mode,
         background_compile=background,
@@ -688,15 +668,6 @@ def build_f5_engine(
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine
-
-
-def compile_mode(value: bool | str) -> str:
-    """TTS_COMPILE's mode: "off", "on" or "background" (True and False mean on and off)."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value not in COMPILE_MODES:
-        raise EngineStartupError(f"TTS_COMPILE must be one of {', '.join(COMPILE_MODES)} (or 1/0), got {value!r}")
-    return value
 
 
 def _packs_linears(precision: Precision, compile: bool) -> bool:

@@ -29,7 +29,6 @@ from adapters.f5_buckets import ShapeBuckets
 from adapters.f5_velocity import DitVelocity
 
 log = structlog.get_logger()
-RUNNERS = ("auto", "eager", "cuda_graph")
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
 #: the most steps a bucket runs on the fallback between two tries at capturing its graph
 MAX_RETRY_GAP = 63
@@ -72,6 +71,8 @@ def guided(cfg: float) -> bool:
 
 class Runner(Protocol):
     name: str
+    #: the shapes it pads a step up to; None where it runs each step at its own shape
+    buckets: ShapeBuckets | None
 
     @property
     def graphs_held(self) -> int:
@@ -130,6 +131,7 @@ class EagerRunner:
 
     name = "eager"
     graphs_held = 0
+    buckets = None
 
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
@@ -375,8 +377,6 @@ def make_runner(
 ) -> Runner:
     """`auto` is CUDA graphs on a CUDA device and eager elsewhere; `cuda_graph` off CUDA is
     a start-up error (ValueError), not a silent fallback. `capture_gate`: see CudaGraphRunner."""
-    if kind not in RUNNERS:
-        raise ValueError(f"TTS_RUNNER must be one of {', '.join(RUNNERS)}, got {kind!r}")
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
     if kind == "cuda_graph" and not on_cuda:
         raise ValueError(f"TTS_RUNNER=cuda_graph needs a CUDA device, the engine runs on {device!r}")

@@ -24,6 +24,9 @@ class FakeAligner:
     def detail(self) -> str:
         return "fake aligner" if self.available else "no aligner weights (fake)"
 
+    def warm_up(self) -> None:
+        """Nothing to load."""
+
     def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:
         if not self.available:
             raise InvalidInput("timestamps: this worker was built without the aligner's weights")

@@ -11,6 +11,7 @@ fraction of it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,11 +72,13 @@ def main() -> None:
     from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
     from adapters.f5_runner import lengths_mask
     from adapters.f5_velocity import DitVelocity
+    from container import engine_config
+    from settings import load_settings
 
     files = ensure_files(args.checkpoint_dir)
-    settings = {key.lower().removeprefix("f5_"): files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files}
+    settings = load_settings({key: files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files})
     # the engine's eager runner: its DiT as loaded and configured (precision, attention, packed Linears)
-    engine = build_f5_engine(**settings, runner="eager")
+    engine = build_f5_engine(dataclasses.replace(engine_config(settings), runner="eager"))
     dtype = TORCH_DTYPES[engine.precision.dtype]
     dit = engine._dit
     velocity = DitVelocity(dit, dtype)

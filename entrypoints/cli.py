@@ -125,7 +125,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         line("aligner weights", True, time.perf_counter() - start, aligner.detail)
     else:
         try:
-            getattr(aligner, "warm_up", lambda: None)()
+            aligner.warm_up()
             line("aligner loaded", True, time.perf_counter() - start, aligner.detail)
         except Exception as exc:
             line("aligner loaded", False, time.perf_counter() - start, str(exc))

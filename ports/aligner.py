@@ -24,6 +24,11 @@ class Aligner(Protocol):
         """What is (or is not) loaded, for health and doctor answers."""
         ...
 
+    def warm_up(self) -> None:
+        """Load the model now (the doctor command, benchmarks); jobs load it on first use.
+        Raises InvalidInput when the worker was built without the weights."""
+        ...
+
     def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:
         """For each item, one span per word in order: non-overlapping, each inside
         [0, item duration], in seconds from the item's start.

@@ -21,6 +21,8 @@ from safetensors import safe_open
 
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import load_dit_state, resolve_files
+from container import engine_config
+from settings import load_settings
 from tests.contracts.tts_engine import item
 from tests.helpers import script_settings
 
@@ -201,8 +203,8 @@ def test_half_precision_file_is_read_straight_into_the_serving_dtype(tiny: dict[
 
 
 def _engine(tiny: dict[str, str], ckpt: Path | str, dtype: str):
-    return build_f5_engine(model=tiny["F5_MODEL"], ckpt_file=str(ckpt), vocab_file=tiny["F5_VOCAB_FILE"],
-                           vocoder_path=tiny["VOCODER_PATH"], dtype=dtype, device="cpu")  # fmt: skip
+    env = {**tiny, "F5_CKPT_FILE": str(ckpt), "TTS_DTYPE": dtype, "TTS_DEVICE": "cpu"}
+    return build_f5_engine(engine_config(load_settings(env)))
 
 
 def test_engine_serves_the_same_audio_from_the_bf16_file_and_still_loads_fp32(

@@ -163,16 +163,6 @@ def test_background_needs_the_graph_runner(settings: dict[str, str]) -> None:  #
         build(settings, compile="background")  # the CPU's eager runner
 
 
-@pytest.mark.parametrize(("value", "mode"), [(True, "on"), (False, "off"), ("on", "on"), ("background", "background")])
-def test_the_mode_reads_the_old_booleans_as_on_and_off(value: bool | str, mode: str) -> None:
-    assert f5_engine.compile_mode(value) == mode
-
-
-def test_an_unknown_mode_is_a_startup_error(settings: dict[str, str]) -> None:  # noqa: F811
-    with pytest.raises(EngineStartupError, match="TTS_COMPILE must be one of off, on, background"):
-        build(settings, compile="sometimes")
-
-
 # -- on a CUDA device: inductor's kernels, the side stream, real graph captures ---------------
 
 

@@ -10,6 +10,7 @@ and the start-up errors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import sys
 import types
@@ -27,9 +28,11 @@ from adapters.cpu_linear import PackedLinear, packing_works
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import EngineStartupError
 from adapters.step_scheduler import MAX_PADDING_RATIO
+from container import engine_config
 from domain.errors import InvalidInput
 from domain.synthesis import Reference
 from ports.tts_engine import EngineStatus
+from settings import load_settings
 from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
 from tests.helpers import script_settings
 
@@ -43,18 +46,10 @@ def settings(tiny_checkpoint: dict[str, str]) -> dict[str, str]:
 
 
 def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
-    kwargs: dict[str, object] = {
-        "model": settings["F5_MODEL"],
-        "ckpt_file": settings["F5_CKPT_FILE"],
-        "vocab_file": settings["F5_VOCAB_FILE"],
-        "vocoder_path": settings["VOCODER_PATH"],
-        "model_dir": None,
-        "dtype": "fp32",
-        "compile": False,
-        "device": "cpu",
-    }
-    kwargs.update(overrides)
-    return build_f5_engine(**kwargs)  # type: ignore[arg-type]
+    """The engine the worker builds from these settings, in fp32 on the CPU, with `overrides`
+    (EngineConfig's fields)."""
+    config = engine_config(load_settings({**settings, "TTS_DTYPE": "fp32", "TTS_DEVICE": "cpu"}))
+    return build_f5_engine(dataclasses.replace(config, **overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +126,7 @@ def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_en
 def test_status_says_how_it_runs(fp32_engine: f5_engine.F5Engine, settings: dict[str, str]) -> None:
     expected = EngineStatus(fp32_engine.model_id, device="cpu", dtype="fp32", runner="eager", graphs=0, compile="off")
     assert fp32_engine.status() == expected
-    assert build(settings, compile=True).status().compile == "on"
+    assert build(settings, compile="on").status().compile == "on"
 
 
 def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:

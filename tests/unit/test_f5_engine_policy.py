@@ -11,7 +11,9 @@ from adapters import f5_engine
 from adapters.f5_engine import build_f5_engine
 from adapters.f5_loading import EngineStartupError
 from adapters.precision import Precision
+from container import engine_config
 from domain.errors import EngineError
+from settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -47,11 +49,11 @@ def test_which_engines_use_onednn_attention(
 def test_offline_and_missing_checkpoint_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EngineStartupError, match="F5_CKPT_FILE") as err:
-        build_f5_engine(model="F5TTS_v1_Base", device="cpu")
+        build_f5_engine(engine_config(load_settings({"TTS_DEVICE": "cpu"})))
     assert "HF_HUB_OFFLINE" in str(err.value) and "\n" not in str(err.value)
     assert isinstance(err.value, EngineError)
 
 
 def test_unknown_model_name_is_a_startup_error() -> None:
     with pytest.raises(EngineStartupError, match="F5_MODEL"):
-        build_f5_engine(model="F5TTS_v9_Huge", device="cpu")
+        build_f5_engine(engine_config(load_settings({"F5_MODEL": "F5TTS_v9_Huge", "TTS_DEVICE": "cpu"})))
