@@ -126,11 +126,20 @@ def engine_config(settings: Settings, **files: str | None) -> EngineConfig:
     return dataclasses.replace(config, **files)
 
 
-def _f5_engine(config: EngineConfig, timer: StageTimer) -> object:
+def _f5_engine(config: EngineConfig, timer: StageTimer, make_runner: Callable[..., object]) -> object:
     with timer.stage("imports_engine"):  # torch and the engine's modules
         from adapters.f5_engine import build_f5_engine
 
-    return build_f5_engine(config, timer=timer)
+    return build_f5_engine(config, timer=timer, make_runner=make_runner)  # type: ignore[arg-type]
+
+
+def _runner_factory() -> Callable[..., object]:
+    """How the F5 engine builds its ODE runner (f5_runner.make_runner), imported when the
+    engine is. A provider so that a benchmark overrides it: benchmarks/paced_worker.py serves
+    with a clock in the DiT's place."""
+    from adapters.f5_runner import make_runner
+
+    return make_runner
 
 
 def _fetcher(max_bytes: int) -> object:
@@ -186,7 +195,9 @@ def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> I
     batcher.close()
 
 
-def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
+def _model_builder(
+    settings: Settings, runner_factory: Callable[[], Callable[..., object]]
+) -> Callable[[ModelSpec], LoadedEngine]:
     """How one TTS_MODELS entry becomes an engine: the worker's own engine kind, built from
     that model's files, behind its own micro-batcher (items of two models never share a
     forward pass); unloading stops the batcher and lets the weights go."""
@@ -196,7 +207,7 @@ def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
             engine: object = FakeEngine(model_id=spec.name)
         else:
             files = {"model": spec.architecture, "ckpt_file": spec.checkpoint, "vocab_file": spec.vocab}
-            engine = _f5_engine(engine_config(settings, **files), StageTimer())
+            engine = _f5_engine(engine_config(settings, **files), StageTimer(), runner_factory())
         batch_items = worker_concurrency(settings, engine.capacity()).batch_items  # type: ignore[attr-defined]
         batcher = _started_batcher(engine, batch_items, settings.batch_wait_ms)  # type: ignore[arg-type]
 
@@ -220,7 +231,9 @@ def _local_file(settings: Settings) -> Callable[[str], str]:
     return lambda path: str(hub_or_local(path, "model file", "TTS_MODELS"))
 
 
-def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
+def _model_registry(
+    settings: Settings, default_engine: Callable[[], TtsEngine], runner_factory: Callable[[], Callable[..., object]]
+) -> Iterator[LruModelRegistry]:
     """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
     name = settings.f5_model  # a config name, or a yaml's file name without .yaml
     name = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
@@ -230,7 +243,12 @@ def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine])
         for e in settings.model_entries
     ]
     registry = LruModelRegistry(
-        default, default_engine, others, _model_builder(settings), settings.max_loaded_models, _local_file(settings)
+        default,
+        default_engine,
+        others,
+        _model_builder(settings, runner_factory),
+        settings.max_loaded_models,
+        _local_file(settings),
     )
     yield registry.start()
     registry.close()
@@ -249,17 +267,29 @@ class Container(containers.DeclarativeContainer):
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
     fetcher = providers.Singleton(_fetcher, max_bytes=config.max_voice_bytes)
+    #: the F5 engine's ODE runner factory; benchmarks override it (see _runner_factory)
+    runner_factory = providers.Callable(_runner_factory)
     engine = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeEngine),
-        f5=providers.Singleton(_f5_engine, config=providers.Singleton(engine_config, settings), timer=startup_timer),
+        f5=providers.Singleton(
+            _f5_engine,
+            config=providers.Singleton(engine_config, settings),
+            timer=startup_timer,
+            make_runner=runner_factory,
+        ),
     )
     #: jobs and chunks at once: BATCH_MAX_ITEMS and MAX_CONCURRENCY, else what the engine runs best
     concurrency = providers.Singleton(worker_concurrency, settings=settings, capacity=engine.provided.capacity.call())
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=concurrency.provided.batch_items, wait_ms=config.batch_wait_ms
     )
-    models = providers.Resource(_model_registry, settings=settings, default_engine=batched_engine.provider)
+    models = providers.Resource(
+        _model_registry,
+        settings=settings,
+        default_engine=batched_engine.provider,
+        runner_factory=runner_factory.provider,
+    )
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
         config.aligner_kind,

@@ -49,7 +49,7 @@ from adapters.f5_loading import (
     read_vocab,
     resolve_files,
 )
-from adapters.f5_runner import CudaGraphRunner, Runner, StepBatch, guided, make_runner
+from adapters.f5_runner import CudaGraphRunner, Runner, RunnerFactory, StepBatch, guided, make_runner
 from adapters.f5_text_embedding import text_embeddings
 from adapters.f5_velocity import DitVelocity
 from adapters.f5_vocoder import decode_batch
@@ -539,10 +539,14 @@ def _init_device(device: str) -> None:
         torch.empty(1, device=device)
 
 
-def build_f5_engine(config: EngineConfig, *, timer: StageTimer | None = None) -> F5Engine:
+def build_f5_engine(
+    config: EngineConfig, *, timer: StageTimer | None = None, make_runner: RunnerFactory = make_runner
+) -> F5Engine:
     """Load everything now (the worker takes no job before this returns). The weights are
     read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
-    given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
+    given, gets one entry per loading stage (the worker's `worker_ready` breakdown);
+    `make_runner` builds the ODE runner (the container's provider: a benchmark's clock in
+    benchmarks/paced_worker.py, a CPU graph runner in tests). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
     setting cannot work on this device.
     """

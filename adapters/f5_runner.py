@@ -367,6 +367,10 @@ class CudaGraphRunner:
         return entry
 
 
+#: `make_runner`'s signature: how the engine gets its ODE runner (the container provides it)
+RunnerFactory = Callable[..., Runner]
+
+
 def make_runner(
     kind: str,
     velocity: DitVelocity,

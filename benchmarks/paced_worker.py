@@ -136,13 +136,13 @@ def paced_make_runner(
 
 
 def main() -> None:
-    import adapters.f5_engine
+    from container import Container
     from entrypoints import runpod_handler
 
     largest = str(ShapeBuckets().max_batch)
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
-    adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
+    Container.runner_factory.override(paced_make_runner)  # the one change: see the docstring
     runpod_handler.main()
 
 

@@ -25,8 +25,9 @@ from adapters import f5_engine
 from adapters.audio_arrays import from_numpy, to_numpy
 from adapters.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
 from adapters.cpu_linear import PackedLinear, packing_works
-from adapters.f5_engine import build_f5_engine
+from adapters.f5_engine import F5Engine, build_f5_engine
 from adapters.f5_loading import EngineStartupError
+from adapters.f5_runner import RunnerFactory, make_runner
 from adapters.step_scheduler import MAX_PADDING_RATIO
 from container import engine_config
 from domain.errors import InvalidInput
@@ -45,11 +46,11 @@ def settings(tiny_checkpoint: dict[str, str]) -> dict[str, str]:
     return tiny_checkpoint
 
 
-def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
+def build(settings: dict[str, str], make_runner: RunnerFactory = make_runner, **overrides: object) -> F5Engine:
     """The engine the worker builds from these settings, in fp32 on the CPU, with `overrides`
-    (EngineConfig's fields)."""
+    (EngineConfig's fields) and the runner from `make_runner`."""
     config = engine_config(load_settings({**settings, "TTS_DTYPE": "fp32", "TTS_DEVICE": "cpu"}))
-    return build_f5_engine(dataclasses.replace(config, **overrides))  # type: ignore[arg-type]
+    return build_f5_engine(dataclasses.replace(config, **overrides), make_runner=make_runner)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
