@@ -128,16 +128,16 @@ def engine_config(settings: Settings, **files: str | None) -> EngineConfig:
 
 def _f5_engine(config: EngineConfig, timer: StageTimer, make_runner: Callable[..., object]) -> object:
     with timer.stage("imports_engine"):  # torch and the engine's modules
-        from adapters.f5_engine import build_f5_engine
+        from adapters.f5.engine import build_f5_engine
 
     return build_f5_engine(config, timer=timer, make_runner=make_runner)  # type: ignore[arg-type]
 
 
 def _runner_factory() -> Callable[..., object]:
-    """How the F5 engine builds its ODE runner (f5_runner.make_runner), imported when the
+    """How the F5 engine builds its ODE runner (runner.make_runner), imported when the
     engine is. A provider so that a benchmark overrides it: benchmarks/paced_worker.py serves
     with a clock in the DiT's place."""
-    from adapters.f5_runner import make_runner
+    from adapters.f5.runner import make_runner
 
     return make_runner
 
@@ -226,7 +226,7 @@ def _local_file(settings: Settings) -> Callable[[str], str]:
     the hub when that is allowed; the fake engine reads paths as given."""
     if settings.tts_engine == "fake":
         return str
-    from adapters.f5_loading import hub_or_local
+    from adapters.f5.loading import hub_or_local
 
     return lambda path: str(hub_or_local(path, "model file", "TTS_MODELS"))
 

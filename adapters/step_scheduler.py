@@ -102,7 +102,7 @@ RowT = TypeVar("RowT", bound=StepRow)
 
 @runtime_checkable
 class RowEngine(Protocol[RowT]):
-    """An engine that runs items row by row (see adapters.f5_engine.F5Engine)."""
+    """An engine that runs items row by row (see adapters.f5.engine.F5Engine)."""
 
     @property
     def sample_rate(self) -> int: ...

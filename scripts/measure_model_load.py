@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from safetensors import safe_open
 
-    from adapters.f5_engine import build_f5_engine
+    from adapters.f5.engine import build_f5_engine
     from container import engine_config
     from settings import load_settings
 

@@ -14,7 +14,7 @@ class EngineConfig:
     """`model` is a config name f5-tts ships or a path to such a yaml; files come from the
     explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
     overrides the hardware-based choice; `compile` applies torch.compile to the DiT blocks
-    ("background": after the warm-up, beside CUDA graphs, see f5_compile); `runner` picks how
+    ("background": after the warm-up, beside CUDA graphs, see compile.py); `runner` picks how
     the ODE loop runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
     `max_batch_frames` bounds one step's padded frames. `pack_cpu_linears` and
     `onednn_cpu_attention` (see cpu_linear, cpu_attention) are on in the worker; benchmarks

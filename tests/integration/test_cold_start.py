@@ -19,8 +19,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from adapters.f5_engine import build_f5_engine
-from adapters.f5_loading import load_dit_state, resolve_files
+from adapters.f5.engine import build_f5_engine
+from adapters.f5.loading import load_dit_state, resolve_files
 from container import engine_config
 from settings import load_settings
 from tests.contracts.tts_engine import item
@@ -117,7 +117,7 @@ CONVERT_TEXT = """
 import json, sys
 if sys.argv[1] == "eager":
     import pypinyin  # noqa: F401  (already imported: f5-tts binds the real module, as upstream does)
-from adapters.f5_loading import import_f5_model
+from adapters.f5.loading import import_f5_model
 import_f5_model()
 utils = sys.modules["f5_tts.model.utils"]
 before = "pypinyin" in sys.modules
@@ -148,7 +148,7 @@ def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -
 
 VOCODER_THEN_HUB = """
 import json, sys
-from adapters.f5_loading import load_vocoder
+from adapters.f5.loading import load_vocoder
 vocoder = load_vocoder(__import__("pathlib").Path(sys.argv[1]))
 before = "huggingface_hub" in sys.modules
 try:  # the hub download vocos imported still reaches the real client (offline: no request is made)

@@ -17,11 +17,11 @@ import pytest
 import structlog
 import torch
 
-from adapters import f5_compile
 from adapters.audio_arrays import to_numpy
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_loading import EngineStartupError
-from adapters.f5_runner import CudaGraphRunner
+from adapters.f5 import compile as f5_compile
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.loading import EngineStartupError
+from adapters.f5.runner import CudaGraphRunner
 from tests.contracts.tts_engine import item
 from tests.integration.test_f5_batching import CUDA_HALF_PEAK_SHARE, ReplayingCapturer, cuda
 from tests.integration.test_f5_engine import build, settings  # noqa: F401 - the checkpoint fixture

@@ -21,13 +21,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from adapters import f5_engine
 from adapters.audio_arrays import from_numpy, to_numpy
-from adapters.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
-from adapters.cpu_linear import PackedLinear, packing_works
-from adapters.f5_engine import F5Engine, build_f5_engine
-from adapters.f5_loading import EngineStartupError
-from adapters.f5_runner import RunnerFactory, make_runner
+from adapters.f5 import engine as f5_engine
+from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
+from adapters.f5.cpu_linear import PackedLinear, packing_works
+from adapters.f5.engine import F5Engine, build_f5_engine
+from adapters.f5.loading import EngineStartupError
+from adapters.f5.runner import RunnerFactory, make_runner
 from adapters.step_scheduler import MAX_PADDING_RATIO
 from container import engine_config
 from domain.errors import InvalidInput
@@ -215,7 +215,7 @@ def upstream_model(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     import torchaudio
     import yaml
 
-    from adapters.f5_loading import import_f5_model
+    from adapters.f5.loading import import_f5_model
 
     pkg = import_f5_model()
     if not hasattr(pkg, "CFM"):

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters import f5_engine
-from adapters.f5_engine import build_f5_engine
-from adapters.f5_loading import EngineStartupError
-from adapters.precision import Precision
+from adapters.f5 import engine as f5_engine
+from adapters.f5.engine import build_f5_engine
+from adapters.f5.loading import EngineStartupError
+from adapters.f5.precision import Precision
 from container import engine_config
 from domain.errors import EngineError
 from settings import load_settings

@@ -16,8 +16,8 @@ import pytest
 import structlog
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import MAX_RETRY_GAP, CudaGraphRunner, EagerRunner, Runner, StepBatch, make_runner, retry_gap
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.runner import MAX_RETRY_GAP, CudaGraphRunner, EagerRunner, Runner, StepBatch, make_runner, retry_gap
 
 CHANNELS, TEXT_DIM = 3, 2
 GRID = torch.linspace(0, 1, 5).tolist()  # 4 steps

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
+from adapters.f5.buckets import ShapeBuckets
 from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, PacedRunner, paced_make_runner
 from container import build_container
 from tests.unit.test_f5_runner import ode_batch, run

@@ -25,8 +25,8 @@ from typing import Protocol
 import structlog
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_velocity import DitVelocity
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.velocity import DitVelocity
 
 log = structlog.get_logger()
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
@@ -243,7 +243,7 @@ class CudaGraphRunner:
     mix of rows, NFE and schedule that fits its bucket.
 
     `capture_gate`, when given, is held for each capture; a step that needs a new graph
-    while something else holds it (a background compile, see f5_compile) runs on the
+    while something else holds it (a background compile, see compile.py) runs on the
     fallback instead of waiting, and graphs already captured keep replaying.
 
     A capture that fails costs its step nothing but speed: the step runs on the fallback

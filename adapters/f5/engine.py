@@ -33,13 +33,13 @@ import structlog
 import torch
 
 from adapters.audio_arrays import from_numpy, to_numpy
-from adapters.cpu_attention import onednn_attention, onednn_attention_works
-from adapters.cpu_linear import pack_linears, packing_works
+from adapters.f5.attention import make_processor
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.compile import BackgroundCompile
 from adapters.f5.config import EngineConfig
-from adapters.f5_attention import make_processor
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_compile import BackgroundCompile
-from adapters.f5_loading import (
+from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works
+from adapters.f5.cpu_linear import pack_linears, packing_works
+from adapters.f5.loading import (
     EngineStartupError,
     import_f5_model,
     load_dit_state,
@@ -49,13 +49,13 @@ from adapters.f5_loading import (
     read_vocab,
     resolve_files,
 )
-from adapters.f5_runner import CudaGraphRunner, Runner, RunnerFactory, StepBatch, guided, make_runner
-from adapters.f5_text_embedding import text_embeddings
-from adapters.f5_velocity import DitVelocity
-from adapters.f5_vocoder import decode_batch
-from adapters.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
+from adapters.f5.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
+from adapters.f5.runner import CudaGraphRunner, Runner, RunnerFactory, StepBatch, guided, make_runner
+from adapters.f5.stage_marks import StageMarks
+from adapters.f5.text_embedding import text_embeddings
+from adapters.f5.velocity import DitVelocity
+from adapters.f5.vocoder import decode_batch
 from adapters.reference_prep import clip_reference, remove_long_silences
-from adapters.stage_marks import StageMarks
 from adapters.step_scheduler import choose_rows
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
@@ -309,8 +309,8 @@ class F5Engine:
         `reference` (the worker passes its default voice) is prepared too and stays cached,
         and its transcript goes through the text conversion, so a first job in that voice
         pays no reference preparation either, nor, for a voice that speaks Chinese, the
-        import of pypinyin (deferred until a text needs it, see f5_loading). Under
-        `TTS_COMPILE=background` the compile starts once this is done (see f5_compile)."""
+        import of pypinyin (deferred until a text needs it, see loading.py). Under
+        `TTS_COMPILE=background` the compile starts once this is done (see compile.py)."""
         if reference is not None:
             with self._lock, torch.inference_mode():
                 self._reference(reference)
@@ -332,7 +332,7 @@ class F5Engine:
 
     def swap_runner(self, runner: Runner) -> None:
         """From the next call on, integrate with `runner` (a background compile's, see
-        f5_compile); a call in progress finishes with the runner it started with."""
+        compile.py); a call in progress finishes with the runner it started with."""
         with self._lock:
             self._runner = runner
 
@@ -402,7 +402,7 @@ class F5Engine:
 
     def _start(self, rows: Sequence[Row]) -> None:
         """Each row's noise from its own generator, the reference mel as its conditioning,
-        every row's text embeddings in one pass (each as if alone, see f5_text_embedding)."""
+        every row's text embeddings in one pass (each as if alone, see text_embedding.py)."""
         if not rows:
             return
         marks = StageMarks(self._device)
@@ -495,7 +495,7 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, 
     """Mask padded keys in every block (upstream ships with masking off); use flash-attn's
     kernels where they exist: CUDA, half precision, flash_attn importable, and no graph
     capture (its masked path reads lengths back to the host). Eager CPU batches run
-    attention item by item (see f5_attention), as oneDNN products when `onednn` (see
+    attention item by item (see attention.py), as oneDNN products when `onednn` (see
     `_uses_onednn_attention`); that reads each item's length on the host too, so a graph
     runner (on a CPU only in tests) attends over the padded batch with a mask, as on a GPU."""
     backend = "torch"
