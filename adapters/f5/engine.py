@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 import structlog
 import torch
 
-from adapters.audio_arrays import from_numpy, to_numpy
+from adapters.audio_arrays import from_numpy
 from adapters.f5.attention import make_processor
 from adapters.f5.buckets import ShapeBuckets
 from adapters.f5.compile import BackgroundCompile
@@ -42,28 +41,27 @@ from adapters.f5.cpu_linear import pack_linears, packing_works
 from adapters.f5.loading import (
     EngineStartupError,
     import_f5_model,
-    load_dit_state,
+    load_dit,
     load_model_config,
     load_vocoder,
-    no_weight_init,
     read_vocab,
     resolve_files,
 )
 from adapters.f5.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
-from adapters.f5.runner import CudaGraphRunner, Runner, RunnerFactory, StepBatch, guided, make_runner
+from adapters.f5.references import TARGET_RMS, ReferenceCache, prepare_reference
+from adapters.f5.rows import Row, generated_mel, row_frames, run_grouped, start_row, step_batch
+from adapters.f5.runner import CudaGraphRunner, Runner, RunnerFactory, make_runner
 from adapters.f5.stage_marks import StageMarks
 from adapters.f5.text_embedding import text_embeddings
 from adapters.f5.velocity import DitVelocity
 from adapters.f5.vocoder import decode_batch
-from adapters.reference_prep import clip_reference, remove_long_silences
-from adapters.step_scheduler import choose_rows
+from adapters.reference_prep import remove_long_silences
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.synthesis import (
     Reference,
     SynthesisItem,
     SynthesisParams,
-    generated_frames,
     prepare_ref_text,
 )
 from domain.timing import StageTimer
@@ -72,60 +70,11 @@ from ports.tts_engine import EngineCapacity, EngineStatus
 log = structlog.get_logger()
 Result = TypeVar("Result")
 
-TARGET_RMS = 0.1
-MAX_DURATION = 65536
 CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
 CPU_JOBS = 8  # see F5Engine.preferred_jobs
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
-
-
-@dataclass(frozen=True)
-class PreparedReference:
-    """A voice's audio ready for the DiT: its mel (frames x channels, model dtype, on the
-    device), the 24 kHz sample count upstream's duration rule uses, and its loudness. Cached
-    by the audio's sha256, so it holds nothing else: the transcript comes with each item (a
-    voice re-uploaded with corrected text, or one clip under two names, has the same key)."""
-
-    mel: torch.Tensor
-    audio_frames: int
-    rms: float
-
-
-@dataclass(eq=False)
-class Row:
-    """One item on its way through the ODE. Planned, it knows its length and guidance; started,
-    it holds its state on the device (`y`, from its own seeded noise), its conditioning and
-    text embeddings; each step advances it along its own grid (`times`, `deltas`: fp32
-    values of upstream's time grid for its NFE and sway) until it is done."""
-
-    item: SynthesisItem
-    ref: PreparedReference
-    tokens: list[str]
-    frames: int
-    times: tuple[float, ...]
-    deltas: tuple[float, ...]
-    y: torch.Tensor | None = field(default=None, repr=False)
-    cond: torch.Tensor | None = field(default=None, repr=False)
-    text: torch.Tensor | None = field(default=None, repr=False)
-    steps_done: int = 0
-
-    @property
-    def guided(self) -> bool:
-        return guided(self.item.params.cfg_strength)
-
-    @property
-    def started(self) -> bool:
-        return self.y is not None
-
-    @property
-    def steps(self) -> int:
-        return len(self.deltas)
-
-    @property
-    def done(self) -> bool:
-        return self.steps_done == len(self.deltas)
 
 
 class F5Engine:
@@ -150,17 +99,17 @@ class F5Engine:
     ) -> None:
         self._dit = dit
         self._vocoder = vocoder
-        self._mel_spec = mel_spec
         self._vocab = vocab
         self.precision = precision
         self._dtype = TORCH_DTYPES[precision.dtype]
         self._device = torch.device(precision.device)
         self._model_id = model_id
         self._sample_rate = sample_rate
-        self._hop = hop_length
         self._max_batch_frames = max_batch_frames
-        self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
-        self._refs_max = reference_cache_size
+        self._refs = ReferenceCache(
+            lambda ref: prepare_reference(ref, mel_spec, sample_rate, hop_length, self._device, self._dtype),
+            reference_cache_size,
+        )
         self._lock = threading.Lock()
         # the vocoder's own: finished rows are decoded beside the next steps (see step_scheduler)
         self._decode_lock = threading.Lock()
@@ -251,17 +200,8 @@ class F5Engine:
         the scheduler gives the same items."""
         with self._lock:
             rows = self._guarded(self._plan, items)
-            audios: dict[int, Audio] = {}
-            pending = list(rows)
-            while pending:
-                chosen = choose_rows(pending, len(pending), self._max_batch_frames)
-                self._guarded(self._start, [row for row in chosen if not row.started])
-                self._guarded(self._step, chosen)
-                finished = [row for row in chosen if row.done]
-                with self._decode_lock:
-                    audios.update(zip(map(id, finished), self._guarded(self._finish, finished), strict=True))
-                pending = [row for row in pending if not row.done]
-            return [audios[id(row)] for row in rows]
+            start, step = partial(self._guarded, self._start), partial(self._guarded, self._step)
+            return run_grouped(rows, self._max_batch_frames, start, step, self.finish)
 
     def plan(self, items: Sequence[SynthesisItem]) -> list[Row]:
         """The items' rows, not started: their lengths, guidance and time grids. Raises
@@ -313,7 +253,7 @@ class F5Engine:
         `TTS_COMPILE=background` the compile starts once this is done (see compile.py)."""
         if reference is not None:
             with self._lock, torch.inference_mode():
-                self._reference(reference)
+                self._refs.get(reference)
                 self._to_pinyin([_model_ref_text(reference.text)])
         t = np.arange(int(WARM_UP_SECONDS * self._sample_rate), dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
@@ -326,7 +266,7 @@ class F5Engine:
         self.step(pair)
         self.finish(pair)
         with self._lock:
-            self._refs.pop("warm-up", None)
+            self._refs.drop("warm-up")
         if self._background_compile is not None:
             self._background_compile.start(self.swap_runner)
 
@@ -336,40 +276,6 @@ class F5Engine:
         with self._lock:
             self._runner = runner
 
-    # -- reference preparation --------------------------------------------------------------
-
-    def _reference(self, reference: Reference) -> PreparedReference:
-        cached = self._refs.get(reference.key)
-        if cached is not None:
-            self._refs.move_to_end(reference.key)
-            return cached
-        prepared = self._prepare_reference(reference)
-        self._refs[reference.key] = prepared
-        while len(self._refs) > self._refs_max:
-            self._refs.popitem(last=False)
-        return prepared
-
-    def _prepare_reference(self, reference: Reference) -> PreparedReference:
-        """Upstream's `preprocess_ref_audio_text` + the start of `infer_batch_process`:
-        clip to ~12 s at a silence, trim edges, add 50 ms of silence, raise quiet voices to
-        RMS 0.1 (remembering the RMS so the output is scaled back), resample to the model
-        rate, then the mel the DiT conditions on."""
-        rate = reference.audio.sample_rate
-        clipped = clip_reference(to_numpy(reference.audio), rate)
-        if clipped.size == 0 or not np.any(clipped):
-            raise InvalidInput("the reference audio is silent")
-        audio = torch.from_numpy(clipped).unsqueeze(0)
-        rms = torch.sqrt(torch.mean(torch.square(audio)))
-        if rms < TARGET_RMS:
-            audio = audio * TARGET_RMS / rms
-        if rate != self._sample_rate:
-            import torchaudio.functional as taf
-
-            audio = taf.resample(audio, rate, self._sample_rate)
-        audio = audio.to(self._device)
-        mel = self._mel_spec(audio).permute(0, 2, 1)[0].to(self._dtype)
-        return PreparedReference(mel=mel, audio_frames=audio.shape[-1] // self._hop, rms=float(rms))
-
     # -- synthesis ----------------------------------------------------------------------------
 
     def _plan(self, items: Sequence[SynthesisItem]) -> list[Row]:
@@ -378,15 +284,10 @@ class F5Engine:
     def _row(self, item: SynthesisItem) -> Row:
         if not item.text.strip():
             raise InvalidInput("nothing to speak in an empty chunk")
-        ref = self._reference(item.reference)
+        ref = self._refs.get(item.reference)
         tokens = self._to_pinyin([_model_ref_text(item.reference.text) + item.text])[0]
-        duration = ref.audio_frames + generated_frames(
-            ref.audio_frames, item.reference.text, item.text, item.params.speed
-        )
-        # upstream's CFM.sample: at least the prompt (or text) plus one frame
-        duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
         times, deltas = self._grid(item.params.nfe_step, item.params.sway_sampling_coef)
-        return Row(item, ref, tokens, duration, times, deltas)
+        return Row(item, ref, tokens, row_frames(item, ref, len(tokens)), times, deltas)
 
     def _grid(self, nfe: int, sway: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Upstream's grid: EPSS where it has a schedule for `nfe` (7, 16, ...), else
@@ -407,17 +308,11 @@ class F5Engine:
             return
         marks = StageMarks(self._device)
         marks.mark()
-        device, dtype = self._device, self._dtype
         lengths = [row.frames for row in rows]
         tokens = [self._to_idx([row.tokens], self._vocab)[0] for row in rows]
         text = text_embeddings(self._dit, tokens, lengths, max(lengths))
         for i, row in enumerate(rows):
-            channels = row.ref.mel.shape[1]
-            gen = torch.Generator(device=device).manual_seed(row.item.seed)
-            noise = torch.randn(row.frames, channels, generator=gen, device=device, dtype=dtype)
-            cond = torch.zeros(row.frames, channels, device=device, dtype=dtype)
-            cond[: row.ref.mel.shape[0]] = row.ref.mel
-            row.y, row.cond, row.text = noise.float(), cond, text[:, i, : row.frames].contiguous()
+            start_row(row, text[:, i, : row.frames].contiguous(), self._device, self._dtype)
         marks.mark()
         with self._marks_lock:
             self._marks.append(("assemble", marks))
@@ -425,14 +320,7 @@ class F5Engine:
     def _step(self, rows: Sequence[Row]) -> None:
         marks = StageMarks(self._device)
         marks.mark()
-        batch = StepBatch(
-            y=tuple(row.y for row in rows),  # type: ignore[misc] - started rows
-            cond=tuple(row.cond for row in rows),  # type: ignore[misc]
-            text=tuple(row.text for row in rows),  # type: ignore[misc]
-            t=tuple(row.times[row.steps_done] for row in rows),
-            dt=tuple(row.deltas[row.steps_done] for row in rows),
-            cfg=tuple(row.item.params.cfg_strength for row in rows),
-        )
+        batch = step_batch(rows)
         states = self._runner.step(batch)
         for row, state in zip(rows, states, strict=True):
             row.y = state
@@ -443,20 +331,15 @@ class F5Engine:
             self._steps.append((len(rows), max(batch.lengths)))
 
     def _finish(self, rows: Sequence[Row]) -> list[Audio]:
-        """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
-        and generation starts at `audio_frames` (which includes the prompt's last,
-        centre-padded frame). The vocoder runs in fp32, batched with per-row lengths. Logs
-        the stage times of the steps since the last finish (read now: the audio is on the
-        host, so reading the device's marks waits for nothing)."""
+        """Mel -> waveform (see generated_mel), the vocoder in fp32, batched with per-row
+        lengths; quiet voices' outputs scaled back to their loudness. Logs the stage times of
+        the steps since the last finish (read now: the audio is on the host, so reading the
+        device's marks waits for nothing)."""
         if not rows:
             return []
         marks = StageMarks(self._device)
         marks.mark()
-        mels = []
-        for row in rows:
-            sampled = row.y.to(self._dtype)  # type: ignore[union-attr] - a done row
-            sampled[: row.ref.mel.shape[0]] = row.ref.mel
-            mels.append(sampled[row.ref.audio_frames :].float().T)
+        mels = [generated_mel(row, self._dtype) for row in rows]
         out = []
         for row, wave in zip(rows, decode_batch(self._vocoder, mels), strict=True):
             if row.ref.rms < TARGET_RMS:
@@ -579,26 +462,8 @@ def build_f5_engine(
         modules = __import__("f5_tts.model.modules", fromlist=["modules"])
         __import__("f5_tts.model.utils", fromlist=["utils"])
     vocab = read_vocab(files.vocab)
-    arch = {k: v for k, v in cfg["arch"].items() if k not in ("attn_backend", "attn_mask_enabled")}
     torch_dtype = TORCH_DTYPES[precision.dtype]
-    try:
-        with timer.stage("weights_read"):
-            state = load_dit_state(files.checkpoint, device=precision.device, dtype=torch_dtype)
-        with timer.stage("weights_to_device"):
-            with no_weight_init():
-                dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
-            # assign: the module takes the tensors just read (already on the device, in the
-            # serving dtype) instead of copying them into its own fp32 parameters
-            dit.load_state_dict(state, assign=True)
-    except (RuntimeError, TypeError) as exc:
-        raise EngineStartupError(
-            f"{files.checkpoint} does not fit {files.config.name} with vocab {files.vocab}: {str(exc)[:200]}"
-        ) from exc
-    with timer.stage("weights_to_device"):
-        del state
-        dit = dit.eval().to(precision.device, torch_dtype)  # the non-persistent buffers (rotary tables)
-        if precision.dtype == "int8":
-            dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
+    dit = load_dit(f5_model.DiT, files, cfg, len(vocab), precision, torch_dtype, timer)
     gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
     try:
         ode_runner = make_runner(

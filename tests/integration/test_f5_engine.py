@@ -23,6 +23,7 @@ import torch
 
 from adapters.audio_arrays import from_numpy, to_numpy
 from adapters.f5 import engine as f5_engine
+from adapters.f5 import references
 from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
 from adapters.f5.cpu_linear import PackedLinear, packing_works
 from adapters.f5.engine import F5Engine, build_f5_engine
@@ -141,13 +142,13 @@ def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -
 
 def test_reference_is_prepared_once_per_key(fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = f5_engine.clip_reference
+    real = references.clip_reference
 
     def counting(samples: np.ndarray, rate: int) -> np.ndarray:
         calls.append(rate)
         return real(samples, rate)
 
-    monkeypatch.setattr(f5_engine, "clip_reference", counting)
+    monkeypatch.setattr(references, "clip_reference", counting)
     ref = voiced_reference(key="cached-once")
     fp32_engine.synthesize([item("First use.", reference=ref)])
     fp32_engine.synthesize([item("Second use.", reference=ref), item("Third.", reference=ref)])
