@@ -242,13 +242,9 @@ def _model_registry(
         ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
         for e in settings.model_entries
     ]
+    build = _model_builder(settings, runner_factory)
     registry = LruModelRegistry(
-        default,
-        default_engine,
-        others,
-        _model_builder(settings, runner_factory),
-        settings.max_loaded_models,
-        _local_file(settings),
+        default, default_engine, others, build, settings.max_loaded_models, _local_file(settings)
     )
     yield registry.start()
     registry.close()
@@ -272,24 +268,14 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeEngine),
-        f5=providers.Singleton(
-            _f5_engine,
-            config=providers.Singleton(engine_config, settings),
-            timer=startup_timer,
-            make_runner=runner_factory,
-        ),
+        f5=providers.Singleton(_f5_engine, providers.Singleton(engine_config, settings), startup_timer, runner_factory),
     )
     #: jobs and chunks at once: BATCH_MAX_ITEMS and MAX_CONCURRENCY, else what the engine runs best
     concurrency = providers.Singleton(worker_concurrency, settings=settings, capacity=engine.provided.capacity.call())
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=concurrency.provided.batch_items, wait_ms=config.batch_wait_ms
     )
-    models = providers.Resource(
-        _model_registry,
-        settings=settings,
-        default_engine=batched_engine.provider,
-        runner_factory=runner_factory.provider,
-    )
+    models = providers.Resource(_model_registry, settings, batched_engine.provider, runner_factory.provider)
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
         config.aligner_kind,

@@ -47,14 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     with safe_open(str(checkpoint), "pt") as tensors:
         parameters = sum(math.prod(tensors.get_slice(key).get_shape()) for key in tensors.keys())  # noqa: SIM118
     before, started = _rss_mib(), time.perf_counter()
-    files = {
-        "F5_CKPT_FILE": str(checkpoint),
-        "F5_VOCAB_FILE": str(out / "vocab.txt"),
-        "VOCODER_PATH": str(out / "vocos"),
-    }
-    build_f5_engine(
-        engine_config(load_settings({**files, "F5_MODEL": model, "TTS_DTYPE": args.dtype, "TTS_DEVICE": "cpu"}))
-    )
+    build_f5_engine(engine_config(load_settings({"F5_MODEL": model, "F5_CKPT_FILE": str(checkpoint),
+        "F5_VOCAB_FILE": str(out / "vocab.txt"), "VOCODER_PATH": str(out / "vocos"), "TTS_DTYPE": args.dtype,
+        "TTS_DEVICE": "cpu"})))  # fmt: skip
     seconds = time.perf_counter() - started
     print(json.dumps({
         "model": Path(model).stem, "parameters": parameters, "bf16_mib": round(parameters * 2 / 2**20),

@@ -33,7 +33,6 @@ import torch
 
 from adapters.audio_arrays import from_numpy
 from adapters.f5.attention import make_processor
-from adapters.f5.buckets import ShapeBuckets
 from adapters.f5.compile import BackgroundCompile
 from adapters.f5.config import EngineConfig
 from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works
@@ -58,20 +57,15 @@ from adapters.f5.vocoder import decode_batch
 from adapters.reference_prep import remove_long_silences
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
-from domain.synthesis import (
-    Reference,
-    SynthesisItem,
-    SynthesisParams,
-    prepare_ref_text,
-)
+from domain.synthesis import Reference, SynthesisItem, SynthesisParams, prepare_ref_text
 from domain.timing import StageTimer
 from ports.tts_engine import EngineCapacity, EngineStatus
 
 log = structlog.get_logger()
 Result = TypeVar("Result")
 
-CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
-CPU_JOBS = 8  # see F5Engine.preferred_jobs
+CPU_BATCH_ITEMS = 1  # see F5Engine.capacity
+CPU_JOBS = 8
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
@@ -93,7 +87,7 @@ class F5Engine:
         hop_length: int,
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
-        runner: Runner | None = None,
+        runner: Runner,
         compile_mode: str = "off",
         background_compile: BackgroundCompile | None = None,
     ) -> None:
@@ -118,7 +112,7 @@ class F5Engine:
         # stage marks since the last finish, read and logged there (see _finish)
         self._marks: list[tuple[str, StageMarks]] = []
         self._steps: list[tuple[int, int]] = []  # (rows, frames) of each step since then
-        self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
+        self._runner = runner
         self._compile_mode = compile_mode
         self._background_compile = background_compile
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
@@ -157,28 +151,19 @@ class F5Engine:
         """The compile `TTS_COMPILE=background` runs after the warm-up (None otherwise)."""
         return self._background_compile
 
-    @property
-    def preferred_batch_items(self) -> int:
-        """How many chunks to hand this engine at once: the largest captured batch under
-        CUDA graphs (bigger batches fall back to eager), 16 on an eager GPU, and one job's
-        chunks (CPU_BATCH_ITEMS: a request is never split) on a CPU. There a batch costs the
-        sum of its items plus its padding (2-core EPYC: four same-length items 20.46 s, one
-        5.10 s), so batching jobs only makes each wait for all: at 8 clients one job at a time
-        gave a median latency of 24.9 s instead of 61.5 s, and 3% more audio per second
-        (benchmarks/results/serve-cpu.txt)."""
-        if self._runner.buckets is not None:
-            return self._runner.buckets.max_batch
-        return CPU_BATCH_ITEMS if self._device.type == "cpu" else GPU_EAGER_BATCH_ITEMS
-
-    @property
-    def preferred_jobs(self) -> int:
-        """How many jobs a worker should hold at once (MAX_CONCURRENCY unset): one batch's
-        worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
-        stream's first chunk can go ahead of them (the step scheduler's urgent rows)."""
-        return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
-
     def capacity(self) -> EngineCapacity:
-        return EngineCapacity(batch_items=self.preferred_batch_items, jobs=self.preferred_jobs)
+        """Chunks at once: the largest captured batch under CUDA graphs (bigger batches fall
+        back to eager), 16 on an eager GPU, and one job's chunks (CPU_BATCH_ITEMS: a request is
+        never split) on a CPU. There a batch costs the sum of its items plus its padding (2-core
+        EPYC: four same-length items 20.46 s, one 5.10 s), so batching jobs only makes each wait
+        for all: at 8 clients one job at a time gave a median latency of 24.9 s instead of
+        61.5 s, and 3% more audio per second (benchmarks/results/serve-cpu.txt). Jobs held
+        (MAX_CONCURRENCY unset): one batch's worth on a GPU; CPU_JOBS on a CPU, which runs them
+        one by one but holds several so a stream's first chunk can go ahead of them (the step
+        scheduler's urgent rows)."""
+        buckets, cpu = self._runner.buckets, self._device.type == "cpu"
+        batch = buckets.max_batch if buckets is not None else CPU_BATCH_ITEMS if cpu else GPU_EAGER_BATCH_ITEMS
+        return EngineCapacity(batch_items=batch, jobs=CPU_JOBS if cpu else batch)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -466,13 +451,9 @@ def build_f5_engine(
     dit = load_dit(f5_model.DiT, files, cfg, len(vocab), precision, torch_dtype, timer)
     gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
     try:
+        velocity = DitVelocity(dit, torch_dtype)
         ode_runner = make_runner(
-            config.runner,
-            DitVelocity(dit, torch_dtype),
-            precision.device,
-            ShapeBuckets(),
-            config.max_graphs,
-            capture_gate=gate,
+            config.runner, velocity, precision.device, max_graphs=config.max_graphs, capture_gate=gate
         )
     except ValueError as exc:
         raise EngineStartupError(str(exc)) from exc

@@ -33,7 +33,7 @@ from adapters.step_scheduler import MAX_PADDING_RATIO
 from container import engine_config
 from domain.errors import InvalidInput
 from domain.synthesis import Reference
-from ports.tts_engine import EngineStatus
+from ports.tts_engine import EngineCapacity, EngineStatus
 from settings import load_settings
 from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
 from tests.helpers import script_settings
@@ -122,7 +122,7 @@ def test_cpu_attention_as_onednn_products_speaks_as_the_fused_kernel(
 
 
 def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
-    assert (fp32_engine.preferred_batch_items, fp32_engine.preferred_jobs) == (1, 8)
+    assert fp32_engine.capacity() == EngineCapacity(batch_items=1, jobs=8)
 
 
 def test_status_says_how_it_runs(fp32_engine: f5_engine.F5Engine, settings: dict[str, str]) -> None:
