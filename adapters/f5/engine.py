@@ -85,9 +85,9 @@ class F5Engine:
         model_id: str,
         sample_rate: int,
         hop_length: int,
+        runner: Runner,
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
-        runner: Runner,
         compile_mode: str = "off",
         background_compile: BackgroundCompile | None = None,
     ) -> None:
