@@ -393,10 +393,40 @@ def _uses_onednn_attention(precision: Precision, cpu_flags: str, compile: bool) 
     return onednn_attention_works(TORCH_DTYPES[precision.dtype])
 
 
-def _default_device(device: str | None) -> str:
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def _precision(config: EngineConfig) -> tuple[Precision, str]:
+    """The serving device (TTS_DEVICE, else CUDA where there is one) and dtype (see
+    choose_precision), and the CPU's flags, which the kernels' choices read too."""
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cpu_flags = read_cpu_flags()
+    cuda_bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    precision = choose_precision(
+        device=device, cpu_flags=cpu_flags, requested=config.dtype, cuda_bf16_supported=cuda_bf16
+    )
+    return precision, cpu_flags
+
+
+def _ode_runner(
+    config: EngineConfig, dit: torch.nn.Module, precision: Precision, make_runner: RunnerFactory
+) -> tuple[Runner, BackgroundCompile | None]:
+    """The runner `make_runner` builds for the settings and, under TTS_COMPILE=background,
+    the compile that later swaps in a runner over compiled blocks: it holds the capture gate
+    while it compiles, so no graph is captured meanwhile, and needs the CUDA-graph runner."""
+    dtype = TORCH_DTYPES[precision.dtype]
+    gate = threading.Lock() if config.compile == "background" else None
+    try:
+        runner = make_runner(
+            config.runner, DitVelocity(dit, dtype), precision.device, max_graphs=config.max_graphs, capture_gate=gate
+        )
+    except ValueError as exc:
+        raise EngineStartupError(str(exc)) from exc
+    if gate is None:
+        return runner, None
+    if not isinstance(runner, CudaGraphRunner):
+        raise EngineStartupError(
+            f"TTS_COMPILE=background compiles beside CUDA graphs, and the engine runs {runner.name} "
+            f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
+        )
+    return runner, BackgroundCompile(dit, dtype, runner.over, gate)
 
 
 def _init_device(device: str) -> None:
@@ -423,12 +453,7 @@ def build_f5_engine(
     mode = config.compile
     compile = mode == "on"
     with timer.stage("device_init"):
-        dev = _default_device(config.device)
-        cpu_flags = read_cpu_flags()
-        cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        precision = choose_precision(
-            device=dev, cpu_flags=cpu_flags, requested=config.dtype, cuda_bf16_supported=cuda_bf16
-        )
+        precision, cpu_flags = _precision(config)
     serving = "fp32" if precision.dtype == "int8" else precision.dtype
     files = resolve_files(
         model=config.model,
@@ -447,24 +472,8 @@ def build_f5_engine(
         modules = __import__("f5_tts.model.modules", fromlist=["modules"])
         __import__("f5_tts.model.utils", fromlist=["utils"])
     vocab = read_vocab(files.vocab)
-    torch_dtype = TORCH_DTYPES[precision.dtype]
-    dit = load_dit(f5_model.DiT, files, cfg, len(vocab), precision, torch_dtype, timer)
-    gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
-    try:
-        velocity = DitVelocity(dit, torch_dtype)
-        ode_runner = make_runner(
-            config.runner, velocity, precision.device, max_graphs=config.max_graphs, capture_gate=gate
-        )
-    except ValueError as exc:
-        raise EngineStartupError(str(exc)) from exc
-    background = None
-    if mode == "background":
-        if not isinstance(ode_runner, CudaGraphRunner):
-            raise EngineStartupError(
-                f"TTS_COMPILE=background compiles beside CUDA graphs, and the engine runs {ode_runner.name} "
-                f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
-            )
-        background = BackgroundCompile(dit, torch_dtype, ode_runner.over, gate)
+    dit = load_dit(f5_model.DiT, files, cfg, len(vocab), precision, TORCH_DTYPES[precision.dtype], timer)
+    ode_runner, background = _ode_runner(config, dit, precision, make_runner)
     onednn = config.onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
     backend = _attention_backend(dit, precision, ode_runner.name, onednn=onednn)
     packs = config.pack_cpu_linears and _packs_linears(precision, compile)
