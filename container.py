@@ -9,6 +9,7 @@ imported only when selected, so the fake engine starts in a fraction of a second
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
@@ -16,6 +17,7 @@ from adapters.av_encoder import AvEncoder
 from adapters.chinese_numbers import ChineseNumbers
 from adapters.disk_cache import DiskCache
 from adapters.english_numbers import EnglishNumbers
+from adapters.f5.config import EngineConfig
 from adapters.fake_aligner import FakeAligner
 from adapters.fake_engine import FakeEngine
 from adapters.fake_transcriber import FakeTranscriber
@@ -98,18 +100,46 @@ def _store(settings: Settings) -> FsspecStore:
 
 def _output_sweeper(store: BlobStore, settings: Settings) -> FolderOutputSweeper | None:
     """Only a folder store needs one: S3 and B2 expire outputs with a lifecycle rule."""
-    root = getattr(store, "local_root", None)  # a test's stand-in store has no folder
+    root = store.local_root
     retention = settings.output_retention_seconds
     if root is None or retention <= 0:
         return None
     return FolderOutputSweeper(root, retention)
 
 
-def _f5_engine(timer: StageTimer, **settings: object) -> object:
-    with timer.stage("imports_engine"):  # torch and the engine's modules
-        from adapters.f5_engine import build_f5_engine
+def engine_config(settings: Settings, **files: str | None) -> EngineConfig:
+    """The F5 engine's configuration from `settings`; `files` (model, ckpt_file, vocab_file)
+    replace the default model's, for a TTS_MODELS entry."""
+    config = EngineConfig(
+        model=settings.f5_model,
+        ckpt_file=settings.f5_ckpt_file,
+        vocab_file=settings.f5_vocab_file,
+        vocoder_path=settings.vocoder_path,
+        model_dir=settings.model_dir,
+        dtype=settings.tts_dtype,
+        compile=settings.tts_compile,
+        device=settings.tts_device,
+        runner=settings.tts_runner,
+        max_graphs=settings.tts_max_graphs,
+        max_batch_frames=settings.batch_max_frames,
+    )
+    return dataclasses.replace(config, **files)
 
-    return build_f5_engine(timer=timer, **settings)  # type: ignore[arg-type]
+
+def _f5_engine(config: EngineConfig, timer: StageTimer, make_runner: Callable[..., object]) -> object:
+    with timer.stage("imports_engine"):  # torch and the engine's modules
+        from adapters.f5.engine import build_f5_engine
+
+    return build_f5_engine(config, timer=timer, make_runner=make_runner)  # type: ignore[arg-type]
+
+
+def _runner_factory() -> Callable[..., object]:
+    """How the F5 engine builds its ODE runner (runner.make_runner), imported when the
+    engine is. A provider so that a benchmark overrides it: benchmarks/paced_worker.py serves
+    with a clock in the DiT's place."""
+    from adapters.f5.runner import make_runner
+
+    return make_runner
 
 
 def _fetcher(max_bytes: int) -> object:
@@ -165,7 +195,9 @@ def _align_batcher(aligner: Aligner, max_items: int | None, wait_ms: float) -> I
     batcher.close()
 
 
-def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
+def _model_builder(
+    settings: Settings, runner_factory: Callable[[], Callable[..., object]]
+) -> Callable[[ModelSpec], LoadedEngine]:
     """How one TTS_MODELS entry becomes an engine: the worker's own engine kind, built from
     that model's files, behind its own micro-batcher (items of two models never share a
     forward pass); unloading stops the batcher and lets the weights go."""
@@ -174,20 +206,8 @@ def _model_builder(settings: Settings) -> Callable[[ModelSpec], LoadedEngine]:
         if settings.tts_engine == "fake":
             engine: object = FakeEngine(model_id=spec.name)
         else:
-            engine = _f5_engine(
-                StageTimer(),
-                model=spec.architecture,
-                ckpt_file=spec.checkpoint,
-                vocab_file=spec.vocab,
-                vocoder_path=settings.vocoder_path,
-                model_dir=settings.model_dir,
-                dtype=settings.tts_dtype,
-                compile=settings.tts_compile,
-                device=settings.tts_device,
-                max_batch_frames=settings.batch_max_frames,
-                runner=settings.tts_runner,
-                max_graphs=settings.tts_max_graphs,
-            )
+            files = {"model": spec.architecture, "ckpt_file": spec.checkpoint, "vocab_file": spec.vocab}
+            engine = _f5_engine(engine_config(settings, **files), StageTimer(), runner_factory())
         batch_items = worker_concurrency(settings, engine.capacity()).batch_items  # type: ignore[attr-defined]
         batcher = _started_batcher(engine, batch_items, settings.batch_wait_ms)  # type: ignore[arg-type]
 
@@ -206,12 +226,14 @@ def _local_file(settings: Settings) -> Callable[[str], str]:
     the hub when that is allowed; the fake engine reads paths as given."""
     if settings.tts_engine == "fake":
         return str
-    from adapters.f5_loading import hub_or_local
+    from adapters.f5.loading import hub_or_local
 
     return lambda path: str(hub_or_local(path, "model file", "TTS_MODELS"))
 
 
-def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine]) -> Iterator[LruModelRegistry]:
+def _model_registry(
+    settings: Settings, default_engine: Callable[[], TtsEngine], runner_factory: Callable[[], Callable[..., object]]
+) -> Iterator[LruModelRegistry]:
     """The default model (F5_MODEL, the worker's usual engine) and the TTS_MODELS entries."""
     name = settings.f5_model  # a config name, or a yaml's file name without .yaml
     name = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] if name.endswith((".yaml", ".yml")) else name
@@ -220,8 +242,9 @@ def _model_registry(settings: Settings, default_engine: Callable[[], TtsEngine])
         ModelSpec(e.name, e.architecture, e.checkpoint, e.vocab, tuple(e.languages), e.licence, e.load == "start")
         for e in settings.model_entries
     ]
+    build = _model_builder(settings, runner_factory)
     registry = LruModelRegistry(
-        default, default_engine, others, _model_builder(settings), settings.max_loaded_models, _local_file(settings)
+        default, default_engine, others, build, settings.max_loaded_models, _local_file(settings)
     )
     yield registry.start()
     registry.close()
@@ -240,31 +263,19 @@ class Container(containers.DeclarativeContainer):
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
     fetcher = providers.Singleton(_fetcher, max_bytes=config.max_voice_bytes)
+    #: the F5 engine's ODE runner factory; benchmarks override it (see _runner_factory)
+    runner_factory = providers.Callable(_runner_factory)
     engine = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeEngine),
-        f5=providers.Singleton(
-            _f5_engine,
-            timer=startup_timer,
-            model=config.f5_model,
-            ckpt_file=config.f5_ckpt_file,
-            vocab_file=config.f5_vocab_file,
-            vocoder_path=config.vocoder_path,
-            model_dir=config.model_dir,
-            dtype=config.tts_dtype,
-            compile=config.tts_compile,
-            device=config.tts_device,
-            max_batch_frames=config.batch_max_frames,
-            runner=config.tts_runner,
-            max_graphs=config.tts_max_graphs,
-        ),
+        f5=providers.Singleton(_f5_engine, providers.Singleton(engine_config, settings), startup_timer, runner_factory),
     )
     #: jobs and chunks at once: BATCH_MAX_ITEMS and MAX_CONCURRENCY, else what the engine runs best
     concurrency = providers.Singleton(worker_concurrency, settings=settings, capacity=engine.provided.capacity.call())
     batched_engine = providers.Resource(
         _micro_batcher, engine=engine, max_items=concurrency.provided.batch_items, wait_ms=config.batch_wait_ms
     )
-    models = providers.Resource(_model_registry, settings=settings, default_engine=batched_engine.provider)
+    models = providers.Resource(_model_registry, settings, batched_engine.provider, runner_factory.provider)
     # CTC forced aligner for word timestamps; the fake one only on a fake worker without weights.
     aligner = providers.Selector(
         config.aligner_kind,

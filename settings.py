@@ -111,7 +111,7 @@ class Settings(StartupMode):
     f5_ckpt_file: str | None = None
     f5_vocab_file: str | None = None
     vocoder_path: str | None = None
-    tts_dtype: str | None = None  # checked by the loader, which knows the device
+    tts_dtype: Literal["fp32", "fp16", "bf16", "int8"] | None = None  # the loader checks it fits the device
     tts_compile: Literal["off", "on", "background"] = "off"  # 1/0 and true/false read as on/off
     tts_device: str | None = None
     tts_runner: Literal["auto", "eager", "cuda_graph"] = "auto"
@@ -158,7 +158,7 @@ class Settings(StartupMode):
     server_body_timeout: Annotated[float, Field(gt=0)] = 120.0  # seconds for its body, after the headers
     server_max_connections: PositiveInt = 256  # open connections; more are answered 503
 
-    @field_validator("tts_engine", "tts_runner", "log_format", mode="before")
+    @field_validator("tts_engine", "tts_runner", "tts_dtype", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -16,6 +16,11 @@ class FakeStore:
     #: operations ("put", "get", ...) that raise StorageError, to inject faults
     failing: set[str] = field(default_factory=set)
 
+    @property
+    def local_root(self) -> None:
+        """In memory: no folder to sweep."""
+        return None
+
     def _maybe_fail(self, operation: str, key: str) -> None:
         if operation in self.failing:
             raise StorageError(f"{operation} {key!r} failed (injected)")

@@ -49,7 +49,7 @@ from domain.errors import EngineError
 from domain.synthesis import Reference, SynthesisItem
 from domain.word_timing import AlignmentItem, WordSpan
 from ports.aligner import Aligner
-from ports.tts_engine import EngineStatus, TtsEngine
+from ports.tts_engine import EngineCapacity, EngineStatus, TtsEngine
 
 log = structlog.get_logger()
 Item = TypeVar("Item")
@@ -265,6 +265,9 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
 
     def status(self) -> EngineStatus:
         return self._engine.status()
+
+    def capacity(self) -> EngineCapacity:
+        return self._engine.capacity()
 
     def warm_up(self, reference: Reference | None = None) -> None:
         self._engine.warm_up(reference)

@@ -65,7 +65,7 @@ import structlog
 from domain.audio import Audio
 from domain.errors import EngineError
 from domain.synthesis import Reference, SynthesisItem
-from ports.tts_engine import EngineStatus
+from ports.tts_engine import EngineCapacity, EngineStatus
 
 log = structlog.get_logger()
 #: padded frames of a step (rows x its longest row) may exceed its rows' own frames by this
@@ -102,7 +102,7 @@ RowT = TypeVar("RowT", bound=StepRow)
 
 @runtime_checkable
 class RowEngine(Protocol[RowT]):
-    """An engine that runs items row by row (see adapters.f5_engine.F5Engine)."""
+    """An engine that runs items row by row (see adapters.f5.engine.F5Engine)."""
 
     @property
     def sample_rate(self) -> int: ...
@@ -120,6 +120,10 @@ class RowEngine(Protocol[RowT]):
         ...
 
     def status(self) -> EngineStatus: ...
+
+    def capacity(self) -> EngineCapacity: ...
+
+    def warm_up(self, reference: Reference | None = None) -> None: ...
 
     def plan(self, items: Sequence[SynthesisItem]) -> list[RowT]: ...
 
@@ -252,6 +256,9 @@ class StepScheduler:
 
     def status(self) -> EngineStatus:
         return self._engine.status()
+
+    def capacity(self) -> EngineCapacity:
+        return self._engine.capacity()
 
     def warm_up(self, reference: Reference | None = None) -> None:
         self._engine.warm_up(reference)

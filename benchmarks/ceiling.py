@@ -11,12 +11,13 @@ fraction of it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from adapters.cpu_linear import PackedLinear
+from adapters.f5.cpu_linear import PackedLinear
 from benchmarks.common import CHECKPOINT_DIR, MODEL_KEYS, describe, ensure_files, stub_absent_modules, time_call
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
@@ -43,7 +44,7 @@ def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
 
 def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], object]:
     """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
-    from adapters.f5_runner import CudaGraphCapturer
+    from adapters.f5.runner import CudaGraphCapturer
 
     if mode == "eager":
         return lambda: velocity(*inputs)
@@ -68,14 +69,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     stub_absent_modules()
-    from adapters.f5_engine import TORCH_DTYPES, build_f5_engine
-    from adapters.f5_runner import lengths_mask
-    from adapters.f5_velocity import DitVelocity
+    from adapters.f5.engine import TORCH_DTYPES, build_f5_engine
+    from adapters.f5.runner import lengths_mask
+    from adapters.f5.velocity import DitVelocity
+    from container import engine_config
+    from settings import load_settings
 
     files = ensure_files(args.checkpoint_dir)
-    settings = {key.lower().removeprefix("f5_"): files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files}
+    settings = load_settings({key: files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files})
     # the engine's eager runner: its DiT as loaded and configured (precision, attention, packed Linears)
-    engine = build_f5_engine(**settings, runner="eager")
+    engine = build_f5_engine(dataclasses.replace(engine_config(settings), runner="eager"))
     dtype = TORCH_DTYPES[engine.precision.dtype]
     dit = engine._dit
     velocity = DitVelocity(dit, dtype)

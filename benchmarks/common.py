@@ -176,7 +176,7 @@ def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
     """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it or plain as upstream does."""
     import torch
 
-    from adapters.cpu_linear import PackedLinear
+    from adapters.f5.cpu_linear import PackedLinear
 
     torch.manual_seed(0)
     linear = torch.nn.Linear(IN_FEATURES, OUT_FEATURES, dtype=dtype)
@@ -192,8 +192,8 @@ def describe(on_cuda: bool) -> str:
     not, and one DiT Linear's rate as each side runs it, measured now (about a second)."""
     import torch
 
-    from adapters.cpu_linear import packing_works
-    from adapters.precision import has_native_bf16, processor_name, read_cpu_flags
+    from adapters.f5.cpu_linear import packing_works
+    from adapters.f5.precision import has_native_bf16, processor_name, read_cpu_flags
 
     line = f"torch {torch.__version__}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}"
     if on_cuda:

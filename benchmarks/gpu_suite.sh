@@ -44,7 +44,7 @@ fi
   date -u
   nvidia-smi -L
   python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-  python3 -c "import container, adapters.f5_engine, runpod.serverless.utils.rp_ssrf; print('imports ok')"
+  python3 -c "import container, adapters.f5.engine, runpod.serverless.utils.rp_ssrf; print('imports ok')"
   python3 -c "from benchmarks.common import ensure_files; ensure_files()"
   echo "setup done at ${SECONDS}s"
 } 2>&1 | tee "$OUT/env-gpu.txt"

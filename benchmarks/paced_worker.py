@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import structlog
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import StepBatch
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.runner import StepBatch
 from domain.synthesis import HOP_LENGTH
 
 log = structlog.get_logger()
@@ -70,7 +70,7 @@ def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch:
 
 
 class PacedRunner:
-    """`adapters.f5_runner.Runner` as a clock: a bucket's first use pays a capture, at most
+    """`adapters.f5.runner.Runner` as a clock: a bucket's first use pays a capture, at most
     `max_graphs` are kept (least recently used evicted, as `CudaGraphRunner` does), and each
     step holds the engine for the model's time for its bucket."""
 
@@ -123,7 +123,7 @@ def paced_make_runner(
     max_graphs: int = 24,
     capture_gate: object = None,
 ) -> PacedRunner:
-    """`adapters.f5_runner.make_runner`'s signature; every kind gets the clock (and no
+    """`adapters.f5.runner.make_runner`'s signature; every kind gets the clock (and no
     capture gate: nothing compiles beside it)."""
     buckets = buckets or ShapeBuckets()
     if os.environ.get("PACED_BUCKETS"):  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
@@ -136,13 +136,13 @@ def paced_make_runner(
 
 
 def main() -> None:
-    import adapters.f5_engine
+    from container import Container
     from entrypoints import runpod_handler
 
     largest = str(ShapeBuckets().max_batch)
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
-    adapters.f5_engine.make_runner = paced_make_runner  # the one change: see the docstring
+    Container.runner_factory.override(paced_make_runner)  # the one change: see the docstring
     runpod_handler.main()
 
 

@@ -29,7 +29,7 @@ def main() -> None:
     import torchaudio
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
-    from adapters.f5_loading import import_f5_model
+    from adapters.f5.loading import import_f5_model
 
     RunPodLogger().set_level("WARN")
     stub_absent_modules()

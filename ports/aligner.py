@@ -25,7 +25,8 @@ class Aligner(Protocol):
         ...
 
     def warm_up(self) -> None:
-        """Load the weights now rather than at the first `align` (doctor times it)."""
+        """Load the model now (the doctor command, benchmarks); jobs load it on first use.
+        Raises InvalidInput when the worker was built without the weights."""
         ...
 
     def align(self, items: Sequence[AlignmentItem]) -> list[list[WordSpan]]:

@@ -50,6 +50,12 @@ class BlobStore(Protocol):
         """Where a client can fetch the object (a file:// URL for local stores)."""
         ...
 
+    @property
+    def local_root(self) -> str | None:
+        """The folder on this machine that holds the objects (a folder store, whose old
+        outputs the worker sweeps itself); None where the store expires them by its own rule."""
+        ...
+
     def check(self) -> list[CheckResult]:
         """Reachability and permissions, one result per probe."""
         ...

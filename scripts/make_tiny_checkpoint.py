@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.f5_loading import f5_package_dir, import_f5_model, load_model_config, read_vocab
+from adapters.f5.loading import f5_package_dir, import_f5_model, load_model_config, read_vocab
 
 TINY_ARCH = {
     "dim": 64,

@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from safetensors import safe_open
 
-    from adapters.f5_engine import build_f5_engine
+    from adapters.f5.engine import build_f5_engine
+    from container import engine_config
+    from settings import load_settings
 
     out = args.checkpoint_dir.resolve()
     model = args.model or str(next(out.glob("*.yaml"), "F5TTS_v1_Base"))
@@ -45,8 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     with safe_open(str(checkpoint), "pt") as tensors:
         parameters = sum(math.prod(tensors.get_slice(key).get_shape()) for key in tensors.keys())  # noqa: SIM118
     before, started = _rss_mib(), time.perf_counter()
-    build_f5_engine(model=model, ckpt_file=str(checkpoint), vocab_file=str(out / "vocab.txt"),
-                    vocoder_path=str(out / "vocos"), dtype=args.dtype, device="cpu")  # fmt: skip
+    build_f5_engine(engine_config(load_settings({"F5_MODEL": model, "F5_CKPT_FILE": str(checkpoint),
+        "F5_VOCAB_FILE": str(out / "vocab.txt"), "VOCODER_PATH": str(out / "vocos"), "TTS_DTYPE": args.dtype,
+        "TTS_DEVICE": "cpu"})))  # fmt: skip
     seconds = time.perf_counter() - started
     print(json.dumps({
         "model": Path(model).stem, "parameters": parameters, "bf16_mib": round(parameters * 2 / 2**20),

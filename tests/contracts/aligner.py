@@ -53,6 +53,11 @@ class AlignerContract:
         spans = aligner.align([item(0.3, words)])[0]
         assert len(spans) == 40 and all(0 <= s.start <= s.end <= 0.3 + 1e-9 for s in spans)
 
+    def test_warm_up_changes_no_answer(self, aligner) -> None:
+        before = aligner.align([item(1.0)])
+        aligner.warm_up()
+        assert aligner.align([item(1.0)]) == before
+
     def test_available_reports_and_nothing_loads(self, aligner) -> None:
         assert aligner.available is True and isinstance(aligner.detail, str)
 

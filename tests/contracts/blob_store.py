@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -89,6 +90,11 @@ class BlobStoreContract:
     def test_url_names_the_object(self, store) -> None:
         store.put("outputs/o.wav", b"x")
         assert "outputs/o.wav" in store.url("outputs/o.wav", 60)
+
+    def test_a_local_root_holds_the_objects_as_files(self, store) -> None:
+        store.put("outputs/o.wav", b"x")
+        root = store.local_root
+        assert root is None or (Path(root) / "outputs" / "o.wav").read_bytes() == b"x"
 
     def test_check_reports_each_probe(self, store) -> None:
         store.put("voices/a.json", b"kept")

@@ -51,6 +51,16 @@ class TtsEngineContract:
         assert isinstance(status.graphs, int) and status.graphs >= 0
         assert status.compile in {"off", "on", "waiting", "compiling", "compiled", "failed"}
 
+    def test_capacity_asks_for_at_least_one_item_and_one_job(self, engine) -> None:
+        capacity = engine.capacity()
+        assert capacity.batch_items >= 1 and capacity.jobs >= 1
+
+    def test_warm_up_changes_no_audio(self, engine) -> None:
+        spoken = item("Before and after the warm-up.", seed=5)
+        before = to_numpy(engine.synthesize([spoken])[0])
+        engine.warm_up(voiced_reference(key="ref-warm"))
+        np.testing.assert_array_equal(to_numpy(engine.synthesize([spoken])[0]), before)
+
     def test_one_audio_per_item_at_engine_rate(self, engine) -> None:
         out = engine.synthesize([item("Hello there."), item("A second, longer chunk of text to speak.")])
         assert len(out) == 2

@@ -19,8 +19,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from adapters.f5_engine import build_f5_engine
-from adapters.f5_loading import load_dit_state, resolve_files
+from adapters.f5.engine import build_f5_engine
+from adapters.f5.loading import load_dit_state, resolve_files
+from container import engine_config
+from settings import load_settings
 from tests.contracts.tts_engine import item
 from tests.helpers import script_settings
 
@@ -115,7 +117,7 @@ CONVERT_TEXT = """
 import json, sys
 if sys.argv[1] == "eager":
     import pypinyin  # noqa: F401  (already imported: f5-tts binds the real module, as upstream does)
-from adapters.f5_loading import import_f5_model
+from adapters.f5.loading import import_f5_model
 import_f5_model()
 utils = sys.modules["f5_tts.model.utils"]
 before = "pypinyin" in sys.modules
@@ -146,7 +148,7 @@ def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -
 
 VOCODER_THEN_HUB = """
 import json, sys
-from adapters.f5_loading import load_vocoder
+from adapters.f5.loading import load_vocoder
 vocoder = load_vocoder(__import__("pathlib").Path(sys.argv[1]))
 before = "huggingface_hub" in sys.modules
 try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
@@ -201,8 +203,8 @@ def test_half_precision_file_is_read_straight_into_the_serving_dtype(tiny: dict[
 
 
 def _engine(tiny: dict[str, str], ckpt: Path | str, dtype: str):
-    return build_f5_engine(model=tiny["F5_MODEL"], ckpt_file=str(ckpt), vocab_file=tiny["F5_VOCAB_FILE"],
-                           vocoder_path=tiny["VOCODER_PATH"], dtype=dtype, device="cpu")  # fmt: skip
+    env = {**tiny, "F5_CKPT_FILE": str(ckpt), "TTS_DTYPE": dtype, "TTS_DEVICE": "cpu"}
+    return build_f5_engine(engine_config(load_settings(env)))
 
 
 def test_engine_serves_the_same_audio_from_the_bf16_file_and_still_loads_fp32(

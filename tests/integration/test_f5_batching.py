@@ -22,11 +22,11 @@ import structlog
 import torch
 
 from adapters.audio_arrays import to_numpy
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_loading import load_vocoder
-from adapters.f5_runner import CudaGraphRunner, EagerRunner
-from adapters.f5_velocity import DitVelocity
-from adapters.f5_vocoder import decode_batch
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.loading import load_vocoder
+from adapters.f5.runner import CudaGraphRunner, EagerRunner
+from adapters.f5.velocity import DitVelocity
+from adapters.f5.vocoder import decode_batch
 from tests.contracts.aligner import item as clip
 from tests.contracts.tts_engine import item
 from tests.integration.test_f5_engine import build, settings  # noqa: F401 - the checkpoint fixture

@@ -17,11 +17,11 @@ import pytest
 import structlog
 import torch
 
-from adapters import f5_compile, f5_engine
 from adapters.audio_arrays import to_numpy
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_loading import EngineStartupError
-from adapters.f5_runner import CudaGraphRunner
+from adapters.f5 import compile as f5_compile
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.loading import EngineStartupError
+from adapters.f5.runner import CudaGraphRunner
 from tests.contracts.tts_engine import item
 from tests.integration.test_f5_batching import CUDA_HALF_PEAK_SHARE, ReplayingCapturer, cuda
 from tests.integration.test_f5_engine import build, settings  # noqa: F401 - the checkpoint fixture
@@ -45,21 +45,19 @@ class Gates:
         self.graphs.append(graph)
         return graph.forward  # run as traced: the eager backend's behaviour
 
-
-@pytest.fixture
-def replaying_graphs(monkeypatch: pytest.MonkeyPatch) -> Gates:
-    """build_f5_engine's graph runner on the CPU, capturing with ReplayingCapturer; the
-    returned Gates gets the capture gate it was handed."""
-    gates = Gates()
-
-    def make_runner(kind, velocity, device, buckets=None, max_graphs=24, capture_gate=None):
-        gates.gate = capture_gate
+    def make_runner(self, kind, velocity, device, buckets=None, max_graphs=24, capture_gate=None):
+        """The engine's runner factory: the graph runner on the CPU, capturing with
+        ReplayingCapturer; keeps the capture gate it was handed."""
+        self.gate = capture_gate
         return CudaGraphRunner(
             velocity, buckets or ShapeBuckets(), ReplayingCapturer(), max_graphs, capture_gate=capture_gate
         )
 
-    monkeypatch.setattr(f5_engine, "make_runner", make_runner)
-    return gates
+
+@pytest.fixture
+def replaying_graphs() -> Gates:
+    """Gates whose `make_runner` builds the engine's graph runner on the CPU."""
+    return Gates()
 
 
 @pytest.fixture
@@ -83,7 +81,7 @@ def test_the_compile_runs_after_the_warm_up_and_the_engine_swaps_to_it(
     settings: dict[str, str],  # noqa: F811
     graphs_on_cpu: Gates,
 ) -> None:
-    engine = build(settings, compile="background")
+    engine = build(settings, compile="background", make_runner=graphs_on_cpu.make_runner)
     first = engine.runner
     assert engine.background_compile is not None and not engine.background_compile.done.is_set()
     assert engine.status().compile == "waiting"
@@ -121,7 +119,7 @@ def test_a_failed_compile_leaves_the_engine_serving_as_it_was(
         raise RuntimeError("no compiler here")
 
     monkeypatch.setattr(f5_compile, "compile_block", broken)
-    engine = build(settings, compile="background")
+    engine = build(settings, compile="background", make_runner=graphs_on_cpu.make_runner)
     before = spoken(engine, [SUBJECT])
     runner = engine.runner
     with structlog.testing.capture_logs() as logs:
@@ -145,7 +143,13 @@ def test_inductor_builds_its_code_in_the_compile_thread_and_the_jobs_compile_not
     are off (inductor lowers neither; a GPU engine has neither)."""
     from torch._dynamo.utils import counters
 
-    engine = build(settings, compile="background", pack_cpu_linears=False, onednn_cpu_attention=False)
+    engine = build(
+        settings,
+        compile="background",
+        pack_cpu_linears=False,
+        onednn_cpu_attention=False,
+        make_runner=replaying_graphs.make_runner,
+    )
     before = spoken(engine, PAIR)
     engine.warm_up()
     assert engine.background_compile.done.wait(600)
@@ -161,16 +165,6 @@ def test_inductor_builds_its_code_in_the_compile_thread_and_the_jobs_compile_not
 def test_background_needs_the_graph_runner(settings: dict[str, str]) -> None:  # noqa: F811
     with pytest.raises(EngineStartupError, match="TTS_COMPILE=background"):
         build(settings, compile="background")  # the CPU's eager runner
-
-
-@pytest.mark.parametrize(("value", "mode"), [(True, "on"), (False, "off"), ("on", "on"), ("background", "background")])
-def test_the_mode_reads_the_old_booleans_as_on_and_off(value: bool | str, mode: str) -> None:
-    assert f5_engine.compile_mode(value) == mode
-
-
-def test_an_unknown_mode_is_a_startup_error(settings: dict[str, str]) -> None:  # noqa: F811
-    with pytest.raises(EngineStartupError, match="TTS_COMPILE must be one of off, on, background"):
-        build(settings, compile="sometimes")
 
 
 # -- on a CUDA device: inductor's kernels, the side stream, real graph captures ---------------

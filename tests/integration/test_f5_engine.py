@@ -10,6 +10,7 @@ and the start-up errors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import sys
 import types
@@ -20,16 +21,20 @@ import pytest
 import soundfile as sf
 import torch
 
-from adapters import f5_engine
 from adapters.audio_arrays import from_numpy, to_numpy
-from adapters.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
-from adapters.cpu_linear import PackedLinear, packing_works
-from adapters.f5_engine import build_f5_engine
-from adapters.f5_loading import EngineStartupError
+from adapters.f5 import engine as f5_engine
+from adapters.f5 import references
+from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works, sdpa_attention
+from adapters.f5.cpu_linear import PackedLinear, packing_works
+from adapters.f5.engine import F5Engine, build_f5_engine
+from adapters.f5.loading import EngineStartupError
+from adapters.f5.runner import RunnerFactory, make_runner
 from adapters.step_scheduler import MAX_PADDING_RATIO
+from container import engine_config
 from domain.errors import InvalidInput
 from domain.synthesis import Reference
-from ports.tts_engine import EngineStatus
+from ports.tts_engine import EngineCapacity, EngineStatus
+from settings import load_settings
 from tests.contracts.tts_engine import TtsEngineContract, item, voiced_reference
 from tests.helpers import script_settings
 
@@ -42,19 +47,11 @@ def settings(tiny_checkpoint: dict[str, str]) -> dict[str, str]:
     return tiny_checkpoint
 
 
-def build(settings: dict[str, str], **overrides: object) -> f5_engine.F5Engine:
-    kwargs: dict[str, object] = {
-        "model": settings["F5_MODEL"],
-        "ckpt_file": settings["F5_CKPT_FILE"],
-        "vocab_file": settings["F5_VOCAB_FILE"],
-        "vocoder_path": settings["VOCODER_PATH"],
-        "model_dir": None,
-        "dtype": "fp32",
-        "compile": False,
-        "device": "cpu",
-    }
-    kwargs.update(overrides)
-    return build_f5_engine(**kwargs)  # type: ignore[arg-type]
+def build(settings: dict[str, str], make_runner: RunnerFactory = make_runner, **overrides: object) -> F5Engine:
+    """The engine the worker builds from these settings, in fp32 on the CPU, with `overrides`
+    (EngineConfig's fields) and the runner from `make_runner`."""
+    config = engine_config(load_settings({**settings, "TTS_DTYPE": "fp32", "TTS_DEVICE": "cpu"}))
+    return build_f5_engine(dataclasses.replace(config, **overrides), make_runner=make_runner)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -125,13 +122,13 @@ def test_cpu_attention_as_onednn_products_speaks_as_the_fused_kernel(
 
 
 def test_on_a_cpu_it_runs_one_job_at_a_time_and_holds_several(fp32_engine: f5_engine.F5Engine) -> None:
-    assert (fp32_engine.preferred_batch_items, fp32_engine.preferred_jobs) == (1, 8)
+    assert fp32_engine.capacity() == EngineCapacity(batch_items=1, jobs=8)
 
 
 def test_status_says_how_it_runs(fp32_engine: f5_engine.F5Engine, settings: dict[str, str]) -> None:
     expected = EngineStatus(fp32_engine.model_id, device="cpu", dtype="fp32", runner="eager", graphs=0, compile="off")
     assert fp32_engine.status() == expected
-    assert build(settings, compile=True).status().compile == "on"
+    assert build(settings, compile="on").status().compile == "on"
 
 
 def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -> None:
@@ -145,13 +142,13 @@ def test_low_nfe_uses_upstreams_epss_schedule(fp32_engine: f5_engine.F5Engine) -
 
 def test_reference_is_prepared_once_per_key(fp32_engine: f5_engine.F5Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = f5_engine.clip_reference
+    real = references.clip_reference
 
     def counting(samples: np.ndarray, rate: int) -> np.ndarray:
         calls.append(rate)
         return real(samples, rate)
 
-    monkeypatch.setattr(f5_engine, "clip_reference", counting)
+    monkeypatch.setattr(references, "clip_reference", counting)
     ref = voiced_reference(key="cached-once")
     fp32_engine.synthesize([item("First use.", reference=ref)])
     fp32_engine.synthesize([item("Second use.", reference=ref), item("Third.", reference=ref)])
@@ -219,7 +216,7 @@ def upstream_model(settings: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     import torchaudio
     import yaml
 
-    from adapters.f5_loading import import_f5_model
+    from adapters.f5.loading import import_f5_model
 
     pkg = import_f5_model()
     if not hasattr(pkg, "CFM"):

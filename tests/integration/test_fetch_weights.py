@@ -320,7 +320,7 @@ def test_repo_manifest_is_pinned_and_lands_where_the_engine_looks(tmp_path: Path
         (tmp_path / f.dest).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f.dest).write_bytes(b"")
 
-    from adapters.f5_loading import resolve_files
+    from adapters.f5.loading import resolve_files
 
     found = resolve_files(model="F5TTS_v1_Base", ckpt_file=None, vocab_file=None, vocoder_path=None,
                           model_dir=str(tmp_path))  # fmt: skip

@@ -18,6 +18,9 @@ class TestFileStoreContract(BlobStoreContract):
     def store(self, tmp_path):
         return FsspecStore(f"file://{tmp_path}/root")
 
+    def test_its_local_root_is_its_folder(self, store, tmp_path) -> None:
+        assert store.local_root == f"{tmp_path}/root"
+
 
 def test_file_store_leaves_no_temp_file_when_a_write_fails(tmp_path, monkeypatch):
     store = FsspecStore(f"file://{tmp_path}")

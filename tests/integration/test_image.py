@@ -328,7 +328,7 @@ def _code_env_vars() -> set[str]:
     files = [
         ROOT / "container.py",
         ROOT / "settings.py",
-        *sorted((ROOT / "adapters").glob("*.py")),
+        *sorted((ROOT / "adapters").rglob("*.py")),
         *sorted((ROOT / "entrypoints").glob("*.py")),
     ]
     return Settings.env_names() | set().union(*(_env_reads(f) for f in files))

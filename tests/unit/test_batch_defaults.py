@@ -8,7 +8,9 @@ import pytest
 
 from adapters.fake_engine import DEFAULT_BATCH_ITEMS, FakeEngine
 from application.concurrency import concurrency
+from container import engine_config
 from ports.tts_engine import EngineCapacity
+from settings import SettingsError, load_settings
 from tests.helpers import make_test_container
 
 
@@ -73,3 +75,27 @@ def test_tts_compile_reads_as_a_mode(value: str, mode: str) -> None:
 def test_an_unknown_compile_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="background"):
         make_test_container(env={"TTS_COMPILE": "sometimes"}).settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("TTS_COMPILE", "sometimes", "'off', 'on' or 'background'"),
+        ("TTS_RUNNER", "fast", "'auto', 'eager' or 'cuda_graph'"),
+        ("TTS_DTYPE", "fp8", "'fp32', 'fp16', 'bf16' or 'int8'"),
+    ],
+)
+def test_settings_refuse_an_engine_value_in_one_line_naming_it(name: str, value: str, allowed: str) -> None:
+    """Only settings.py checks these (the engine trusts its EngineConfig): one line, the
+    variable, the value and what it may be, before any engine is built."""
+    with pytest.raises(SettingsError) as refused:
+        load_settings({name: value, "TTS_ENGINE": "f5"})
+    message = str(refused.value)
+    assert message.startswith(f"bad setting: {name}={value!r}") and allowed in message and "\n" not in message
+
+
+def test_engine_settings_read_case_blind_into_the_engine_config() -> None:
+    settings = load_settings({"TTS_DTYPE": "BF16", "TTS_RUNNER": "Eager", "TTS_COMPILE": "1", "TTS_MAX_GRAPHS": "3"})
+    config = engine_config(settings, ckpt_file="other.safetensors")
+    assert (config.dtype, config.runner, config.compile, config.max_graphs) == ("bf16", "eager", "on", 3)
+    assert config.ckpt_file == "other.safetensors" and config.model == settings.f5_model

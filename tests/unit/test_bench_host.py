@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from adapters.cpu_linear import packing_works
+from adapters.f5.cpu_linear import packing_works
 from benchmarks import common as host
 
 TWO_PROCESSORS = """processor\t: 0

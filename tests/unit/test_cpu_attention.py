@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adapters import cpu_attention
-from adapters.cpu_attention import block_rows, onednn_attention, onednn_attention_works, sdpa_attention
+from adapters.f5 import cpu_attention
+from adapters.f5.cpu_attention import block_rows, onednn_attention, onednn_attention_works, sdpa_attention
 
 needs_onednn = pytest.mark.skipif(not onednn_attention_works(torch.float32), reason="torch built without oneDNN")
 

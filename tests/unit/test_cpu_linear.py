@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adapters import cpu_linear
-from adapters.cpu_linear import PackedLinear, pack_linears, packing_works
+from adapters.f5 import cpu_linear
+from adapters.f5.cpu_linear import PackedLinear, pack_linears, packing_works
 
 
 class Block(nn.Module):

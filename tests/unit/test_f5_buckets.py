@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.f5_buckets import Bucket, ShapeBuckets
+from adapters.f5.buckets import Bucket, ShapeBuckets
 
 BUCKETS = ShapeBuckets(batch_sizes=(1, 2, 4, 8), frame_step=128, max_frames=1024)
 

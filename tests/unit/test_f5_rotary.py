@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from x_transformers.x_transformers import RotaryEmbedding, apply_rotary_pos_emb
 
-from adapters.f5_rotary import rotate
+from adapters.f5.rotary import rotate
 
 DTYPES = [torch.float32, torch.bfloat16, torch.float16]
 
@@ -63,8 +63,8 @@ def test_an_xpos_scale_goes_to_upstreams_function() -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("pe_attn_head", [None, 1])
 def test_unmasked_attention_is_upstreams_processor_bitwise(dtype: torch.dtype, pe_attn_head: int | None) -> None:
-    from adapters.f5_attention import make_processor
-    from adapters.f5_loading import import_f5_model
+    from adapters.f5.attention import make_processor
+    from adapters.f5.loading import import_f5_model
 
     import_f5_model()
     modules = __import__("f5_tts.model.modules", fromlist=["modules"])

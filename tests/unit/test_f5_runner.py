@@ -16,8 +16,8 @@ import pytest
 import structlog
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_runner import MAX_RETRY_GAP, CudaGraphRunner, EagerRunner, Runner, StepBatch, make_runner, retry_gap
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.runner import MAX_RETRY_GAP, CudaGraphRunner, EagerRunner, Runner, StepBatch, make_runner, retry_gap
 
 CHANNELS, TEXT_DIM = 3, 2
 GRID = torch.linspace(0, 1, 5).tolist()  # 4 steps
@@ -205,8 +205,6 @@ def test_runner_choice() -> None:
     assert make_runner("eager", ToyVelocity(), "cpu").name == "eager"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs a CUDA device"):
         make_runner("cuda_graph", ToyVelocity(), "cpu")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="TTS_RUNNER"):
-        make_runner("fast", ToyVelocity(), "cpu")  # type: ignore[arg-type]
 
 
 def test_while_the_capture_gate_is_held_new_shapes_run_eagerly_and_captured_ones_replay() -> None:

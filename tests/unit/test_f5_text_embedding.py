@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.f5_loading import import_f5_model
-from adapters.f5_text_embedding import MIN_BATCHED_FRAMES, text_embeddings
+from adapters.f5.loading import import_f5_model
+from adapters.f5.text_embedding import MIN_BATCHED_FRAMES, text_embeddings
 
 VOCAB = 300
 DIM = 48

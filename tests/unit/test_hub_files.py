@@ -9,7 +9,7 @@ from pathlib import Path
 import huggingface_hub
 import pytest
 
-from adapters.f5_loading import EngineStartupError, hub_or_local
+from adapters.f5.loading import EngineStartupError, hub_or_local
 from adapters.fake_engine import FakeEngine
 from adapters.model_registry import LruModelRegistry, ModelSpec
 

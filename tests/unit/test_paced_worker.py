@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
+from adapters.f5.buckets import ShapeBuckets
 from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, PacedRunner, paced_make_runner
+from container import build_container
 from tests.unit.test_f5_runner import ode_batch, run
 
 # ms per guided step at 760 frames, measured on one H200 (benchmarks/results/ceiling-gpu.txt and
@@ -102,3 +103,14 @@ def test_at_most_max_graphs_are_kept_and_an_evicted_bucket_is_captured_again() -
     clock.held.clear()
     run(runner, ode_batch([24]))
     assert clock.held == [model.step_seconds(1, 24)] * 4
+
+
+@pytest.mark.slow
+def test_the_container_builds_the_engine_over_the_runner_factory_it_is_given(tiny_checkpoint: dict[str, str]) -> None:
+    """How main() installs the clock: the container's runner provider, overridden; nothing
+    of the engine's modules is patched, and the engine is built from the settings as usual."""
+    env = {**tiny_checkpoint, "TTS_ENGINE": "f5", "TTS_DEVICE": "cpu", "TTS_DTYPE": "fp32", "STORAGE_URL": "memory://"}
+    container = build_container(env)
+    container.runner_factory.override(paced_make_runner)
+    engine = container.engine()
+    assert isinstance(engine.runner, PacedRunner) and engine.status().runner == "paced"

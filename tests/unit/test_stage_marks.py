@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adapters import stage_marks
-from adapters.stage_marks import StageMarks
+from adapters.f5 import stage_marks
+from adapters.f5.stage_marks import StageMarks
 
 
 def test_seconds_between_consecutive_marks(monkeypatch: pytest.MonkeyPatch) -> None:

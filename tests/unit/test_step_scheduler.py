@@ -22,8 +22,8 @@ from adapters.fake_engine import FakeEngine
 from adapters.step_scheduler import MAX_PADDING_RATIO, RowEngine, StepScheduler, choose_rows, fill_bucket
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput
-from domain.synthesis import SynthesisItem
-from ports.tts_engine import EngineStatus
+from domain.synthesis import Reference, SynthesisItem
+from ports.tts_engine import EngineCapacity, EngineStatus
 from tests.contracts.tts_engine import TtsEngineContract, item
 
 SAFETY = 30  # seconds; a bound on a hang, never how the test synchronises
@@ -74,6 +74,12 @@ class FakeRowEngine:
 
     def status(self) -> EngineStatus:
         return self._fake.status()
+
+    def capacity(self) -> EngineCapacity:
+        return self._fake.capacity()
+
+    def warm_up(self, reference: Reference | None = None) -> None:
+        self._fake.warm_up(reference)
 
     def plan(self, items: Sequence[SynthesisItem]) -> list[FakeRow]:
         if any("BAD" in i.text for i in items):

@@ -22,110 +22,53 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 import structlog
 import torch
 
-from adapters.audio_arrays import from_numpy, to_numpy
-from adapters.cpu_attention import onednn_attention, onednn_attention_works
-from adapters.cpu_linear import pack_linears, packing_works
-from adapters.f5_attention import make_processor
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_compile import BackgroundCompile
-from adapters.f5_loading import (
+from adapters.audio_arrays import from_numpy
+from adapters.f5.attention import make_processor
+from adapters.f5.compile import BackgroundCompile
+from adapters.f5.config import EngineConfig
+from adapters.f5.cpu_attention import onednn_attention, onednn_attention_works
+from adapters.f5.cpu_linear import pack_linears, packing_works
+from adapters.f5.loading import (
     EngineStartupError,
     import_f5_model,
-    load_dit_state,
+    load_dit,
     load_model_config,
     load_vocoder,
-    no_weight_init,
     read_vocab,
     resolve_files,
 )
-from adapters.f5_runner import CudaGraphRunner, Runner, StepBatch, guided, make_runner
-from adapters.f5_text_embedding import text_embeddings
-from adapters.f5_velocity import DitVelocity
-from adapters.f5_vocoder import decode_batch
-from adapters.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
-from adapters.reference_prep import clip_reference, remove_long_silences
-from adapters.stage_marks import StageMarks
-from adapters.step_scheduler import choose_rows
+from adapters.f5.precision import Precision, choose_precision, has_amx, has_native_bf16, processor_name, read_cpu_flags
+from adapters.f5.references import TARGET_RMS, ReferenceCache, prepare_reference
+from adapters.f5.rows import Row, generated_mel, row_frames, run_grouped, start_row, step_batch
+from adapters.f5.runner import CudaGraphRunner, Runner, RunnerFactory, make_runner
+from adapters.f5.stage_marks import StageMarks
+from adapters.f5.text_embedding import text_embeddings
+from adapters.f5.velocity import DitVelocity
+from adapters.f5.vocoder import decode_batch
+from adapters.reference_prep import remove_long_silences
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
-from domain.synthesis import (
-    Reference,
-    SynthesisItem,
-    SynthesisParams,
-    generated_frames,
-    prepare_ref_text,
-)
+from domain.synthesis import Reference, SynthesisItem, SynthesisParams, prepare_ref_text
 from domain.timing import StageTimer
 from ports.tts_engine import EngineCapacity, EngineStatus
 
 log = structlog.get_logger()
 Result = TypeVar("Result")
 
-TARGET_RMS = 0.1
-MAX_DURATION = 65536
-CPU_BATCH_ITEMS = 1  # see F5Engine.preferred_batch_items
-CPU_JOBS = 8  # see F5Engine.preferred_jobs
+CPU_BATCH_ITEMS = 1  # see F5Engine.capacity
+CPU_JOBS = 8
 WARM_UP_SECONDS = 0.25  # the warm-up voice's length (see F5Engine.warm_up)
 GPU_EAGER_BATCH_ITEMS = 16
-COMPILE_MODES = ("off", "on", "background")  # TTS_COMPILE (see build_f5_engine)
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
-
-
-@dataclass(frozen=True)
-class PreparedReference:
-    """A voice's audio ready for the DiT: its mel (frames x channels, model dtype, on the
-    device), the 24 kHz sample count upstream's duration rule uses, and its loudness. Cached
-    by the audio's sha256, so it holds nothing else: the transcript comes with each item (a
-    voice re-uploaded with corrected text, or one clip under two names, has the same key)."""
-
-    mel: torch.Tensor
-    audio_frames: int
-    rms: float
-
-
-@dataclass(eq=False)
-class Row:
-    """One item on its way through the ODE. Planned, it knows its length and guidance; started,
-    it holds its state on the device (`y`, from its own seeded noise), its conditioning and
-    text embeddings; each step advances it along its own grid (`times`, `deltas`: fp32
-    values of upstream's time grid for its NFE and sway) until it is done."""
-
-    item: SynthesisItem
-    ref: PreparedReference
-    tokens: list[str]
-    frames: int
-    times: tuple[float, ...]
-    deltas: tuple[float, ...]
-    y: torch.Tensor | None = field(default=None, repr=False)
-    cond: torch.Tensor | None = field(default=None, repr=False)
-    text: torch.Tensor | None = field(default=None, repr=False)
-    steps_done: int = 0
-
-    @property
-    def guided(self) -> bool:
-        return guided(self.item.params.cfg_strength)
-
-    @property
-    def started(self) -> bool:
-        return self.y is not None
-
-    @property
-    def steps(self) -> int:
-        return len(self.deltas)
-
-    @property
-    def done(self) -> bool:
-        return self.steps_done == len(self.deltas)
 
 
 class F5Engine:
@@ -142,25 +85,25 @@ class F5Engine:
         model_id: str,
         sample_rate: int,
         hop_length: int,
+        runner: Runner,
         max_batch_frames: int = 32768,
         reference_cache_size: int = 64,
-        runner: Runner | None = None,
         compile_mode: str = "off",
         background_compile: BackgroundCompile | None = None,
     ) -> None:
         self._dit = dit
         self._vocoder = vocoder
-        self._mel_spec = mel_spec
         self._vocab = vocab
         self.precision = precision
         self._dtype = TORCH_DTYPES[precision.dtype]
         self._device = torch.device(precision.device)
         self._model_id = model_id
         self._sample_rate = sample_rate
-        self._hop = hop_length
         self._max_batch_frames = max_batch_frames
-        self._refs: OrderedDict[str, PreparedReference] = OrderedDict()
-        self._refs_max = reference_cache_size
+        self._refs = ReferenceCache(
+            lambda ref: prepare_reference(ref, mel_spec, sample_rate, hop_length, self._device, self._dtype),
+            reference_cache_size,
+        )
         self._lock = threading.Lock()
         # the vocoder's own: finished rows are decoded beside the next steps (see step_scheduler)
         self._decode_lock = threading.Lock()
@@ -169,7 +112,7 @@ class F5Engine:
         # stage marks since the last finish, read and logged there (see _finish)
         self._marks: list[tuple[str, StageMarks]] = []
         self._steps: list[tuple[int, int]] = []  # (rows, frames) of each step since then
-        self._runner = runner or make_runner("eager", DitVelocity(dit, self._dtype), precision.device)
+        self._runner = runner
         self._compile_mode = compile_mode
         self._background_compile = background_compile
         f5_utils = __import__("f5_tts.model.utils", fromlist=["utils"])
@@ -208,36 +151,26 @@ class F5Engine:
         """The compile `TTS_COMPILE=background` runs after the warm-up (None otherwise)."""
         return self._background_compile
 
-    @property
-    def preferred_batch_items(self) -> int:
-        """How many chunks to hand this engine at once: the largest captured batch under
-        CUDA graphs (bigger batches fall back to eager), 16 on an eager GPU, and one job's
-        chunks (CPU_BATCH_ITEMS: a request is never split) on a CPU. There a batch costs the
-        sum of its items plus its padding (2-core EPYC: four same-length items 20.46 s, one
-        5.10 s), so batching jobs only makes each wait for all: at 8 clients one job at a time
-        gave a median latency of 24.9 s instead of 61.5 s, and 3% more audio per second
-        (benchmarks/results/serve-cpu.txt)."""
-        buckets = getattr(self._runner, "buckets", None)
-        if buckets is not None:
-            return buckets.max_batch
-        return CPU_BATCH_ITEMS if self._device.type == "cpu" else GPU_EAGER_BATCH_ITEMS
-
-    @property
-    def preferred_jobs(self) -> int:
-        """How many jobs a worker should hold at once (MAX_CONCURRENCY unset): one batch's
-        worth on a GPU; CPU_JOBS on a CPU, which runs them one by one but holds several so a
-        stream's first chunk can go ahead of them (the step scheduler's urgent rows)."""
-        return CPU_JOBS if self._device.type == "cpu" else self.preferred_batch_items
-
     def capacity(self) -> EngineCapacity:
-        return EngineCapacity(batch_items=self.preferred_batch_items, jobs=self.preferred_jobs)
+        """Chunks at once: the largest captured batch under CUDA graphs (bigger batches fall
+        back to eager), 16 on an eager GPU, and one job's chunks (CPU_BATCH_ITEMS: a request is
+        never split) on a CPU. There a batch costs the sum of its items plus its padding (2-core
+        EPYC: four same-length items 20.46 s, one 5.10 s), so batching jobs only makes each wait
+        for all: at 8 clients one job at a time gave a median latency of 24.9 s instead of
+        61.5 s, and 3% more audio per second (benchmarks/results/serve-cpu.txt). Jobs held
+        (MAX_CONCURRENCY unset): one batch's worth on a GPU; CPU_JOBS on a CPU, which runs them
+        one by one but holds several so a stream's first chunk can go ahead of them (the step
+        scheduler's urgent rows)."""
+        buckets, cpu = self._runner.buckets, self._device.type == "cpu"
+        batch = buckets.max_batch if buckets is not None else CPU_BATCH_ITEMS if cpu else GPU_EAGER_BATCH_ITEMS
+        return EngineCapacity(batch_items=batch, jobs=CPU_JOBS if cpu else batch)
 
     # -- public ---------------------------------------------------------------------------
 
     @property
     def step_batch_sizes(self) -> tuple[int, ...]:
         """The captured batch sizes the runner pads a step up to (() for the eager runner)."""
-        buckets = getattr(self._runner, "buckets", None)
+        buckets = self._runner.buckets
         return () if buckets is None else buckets.batch_sizes
 
     @property
@@ -252,17 +185,8 @@ class F5Engine:
         the scheduler gives the same items."""
         with self._lock:
             rows = self._guarded(self._plan, items)
-            audios: dict[int, Audio] = {}
-            pending = list(rows)
-            while pending:
-                chosen = choose_rows(pending, len(pending), self._max_batch_frames)
-                self._guarded(self._start, [row for row in chosen if not row.started])
-                self._guarded(self._step, chosen)
-                finished = [row for row in chosen if row.done]
-                with self._decode_lock:
-                    audios.update(zip(map(id, finished), self._guarded(self._finish, finished), strict=True))
-                pending = [row for row in pending if not row.done]
-            return [audios[id(row)] for row in rows]
+            start, step = partial(self._guarded, self._start), partial(self._guarded, self._step)
+            return run_grouped(rows, self._max_batch_frames, start, step, self.finish)
 
     def plan(self, items: Sequence[SynthesisItem]) -> list[Row]:
         """The items' rows, not started: their lengths, guidance and time grids. Raises
@@ -310,11 +234,11 @@ class F5Engine:
         `reference` (the worker passes its default voice) is prepared too and stays cached,
         and its transcript goes through the text conversion, so a first job in that voice
         pays no reference preparation either, nor, for a voice that speaks Chinese, the
-        import of pypinyin (deferred until a text needs it, see f5_loading). Under
-        `TTS_COMPILE=background` the compile starts once this is done (see f5_compile)."""
+        import of pypinyin (deferred until a text needs it, see loading.py). Under
+        `TTS_COMPILE=background` the compile starts once this is done (see compile.py)."""
         if reference is not None:
             with self._lock, torch.inference_mode():
-                self._reference(reference)
+                self._refs.get(reference)
                 self._to_pinyin([_model_ref_text(reference.text)])
         t = np.arange(int(WARM_UP_SECONDS * self._sample_rate), dtype=np.float32) / self._sample_rate
         tone = (0.3 * np.sin(2 * np.pi * 140 * t)).astype(np.float32)
@@ -327,49 +251,15 @@ class F5Engine:
         self.step(pair)
         self.finish(pair)
         with self._lock:
-            self._refs.pop("warm-up", None)
+            self._refs.drop("warm-up")
         if self._background_compile is not None:
             self._background_compile.start(self.swap_runner)
 
     def swap_runner(self, runner: Runner) -> None:
         """From the next call on, integrate with `runner` (a background compile's, see
-        f5_compile); a call in progress finishes with the runner it started with."""
+        compile.py); a call in progress finishes with the runner it started with."""
         with self._lock:
             self._runner = runner
-
-    # -- reference preparation --------------------------------------------------------------
-
-    def _reference(self, reference: Reference) -> PreparedReference:
-        cached = self._refs.get(reference.key)
-        if cached is not None:
-            self._refs.move_to_end(reference.key)
-            return cached
-        prepared = self._prepare_reference(reference)
-        self._refs[reference.key] = prepared
-        while len(self._refs) > self._refs_max:
-            self._refs.popitem(last=False)
-        return prepared
-
-    def _prepare_reference(self, reference: Reference) -> PreparedReference:
-        """Upstream's `preprocess_ref_audio_text` + the start of `infer_batch_process`:
-        clip to ~12 s at a silence, trim edges, add 50 ms of silence, raise quiet voices to
-        RMS 0.1 (remembering the RMS so the output is scaled back), resample to the model
-        rate, then the mel the DiT conditions on."""
-        rate = reference.audio.sample_rate
-        clipped = clip_reference(to_numpy(reference.audio), rate)
-        if clipped.size == 0 or not np.any(clipped):
-            raise InvalidInput("the reference audio is silent")
-        audio = torch.from_numpy(clipped).unsqueeze(0)
-        rms = torch.sqrt(torch.mean(torch.square(audio)))
-        if rms < TARGET_RMS:
-            audio = audio * TARGET_RMS / rms
-        if rate != self._sample_rate:
-            import torchaudio.functional as taf
-
-            audio = taf.resample(audio, rate, self._sample_rate)
-        audio = audio.to(self._device)
-        mel = self._mel_spec(audio).permute(0, 2, 1)[0].to(self._dtype)
-        return PreparedReference(mel=mel, audio_frames=audio.shape[-1] // self._hop, rms=float(rms))
 
     # -- synthesis ----------------------------------------------------------------------------
 
@@ -379,15 +269,10 @@ class F5Engine:
     def _row(self, item: SynthesisItem) -> Row:
         if not item.text.strip():
             raise InvalidInput("nothing to speak in an empty chunk")
-        ref = self._reference(item.reference)
+        ref = self._refs.get(item.reference)
         tokens = self._to_pinyin([_model_ref_text(item.reference.text) + item.text])[0]
-        duration = ref.audio_frames + generated_frames(
-            ref.audio_frames, item.reference.text, item.text, item.params.speed
-        )
-        # upstream's CFM.sample: at least the prompt (or text) plus one frame
-        duration = min(max(len(tokens) + 1, ref.mel.shape[0] + 1, duration), MAX_DURATION)
         times, deltas = self._grid(item.params.nfe_step, item.params.sway_sampling_coef)
-        return Row(item, ref, tokens, duration, times, deltas)
+        return Row(item, ref, tokens, row_frames(item, ref, len(tokens)), times, deltas)
 
     def _grid(self, nfe: int, sway: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Upstream's grid: EPSS where it has a schedule for `nfe` (7, 16, ...), else
@@ -403,22 +288,16 @@ class F5Engine:
 
     def _start(self, rows: Sequence[Row]) -> None:
         """Each row's noise from its own generator, the reference mel as its conditioning,
-        every row's text embeddings in one pass (each as if alone, see f5_text_embedding)."""
+        every row's text embeddings in one pass (each as if alone, see text_embedding.py)."""
         if not rows:
             return
         marks = StageMarks(self._device)
         marks.mark()
-        device, dtype = self._device, self._dtype
         lengths = [row.frames for row in rows]
         tokens = [self._to_idx([row.tokens], self._vocab)[0] for row in rows]
         text = text_embeddings(self._dit, tokens, lengths, max(lengths))
         for i, row in enumerate(rows):
-            channels = row.ref.mel.shape[1]
-            gen = torch.Generator(device=device).manual_seed(row.item.seed)
-            noise = torch.randn(row.frames, channels, generator=gen, device=device, dtype=dtype)
-            cond = torch.zeros(row.frames, channels, device=device, dtype=dtype)
-            cond[: row.ref.mel.shape[0]] = row.ref.mel
-            row.y, row.cond, row.text = noise.float(), cond, text[:, i, : row.frames].contiguous()
+            start_row(row, text[:, i, : row.frames].contiguous(), self._device, self._dtype)
         marks.mark()
         with self._marks_lock:
             self._marks.append(("assemble", marks))
@@ -426,14 +305,7 @@ class F5Engine:
     def _step(self, rows: Sequence[Row]) -> None:
         marks = StageMarks(self._device)
         marks.mark()
-        batch = StepBatch(
-            y=tuple(row.y for row in rows),  # type: ignore[misc] - started rows
-            cond=tuple(row.cond for row in rows),  # type: ignore[misc]
-            text=tuple(row.text for row in rows),  # type: ignore[misc]
-            t=tuple(row.times[row.steps_done] for row in rows),
-            dt=tuple(row.deltas[row.steps_done] for row in rows),
-            cfg=tuple(row.item.params.cfg_strength for row in rows),
-        )
+        batch = step_batch(rows)
         states = self._runner.step(batch)
         for row, state in zip(rows, states, strict=True):
             row.y = state
@@ -444,20 +316,15 @@ class F5Engine:
             self._steps.append((len(rows), max(batch.lengths)))
 
     def _finish(self, rows: Sequence[Row]) -> list[Audio]:
-        """Mel -> waveform. Like upstream, the reference's mel is put back over the prompt
-        and generation starts at `audio_frames` (which includes the prompt's last,
-        centre-padded frame). The vocoder runs in fp32, batched with per-row lengths. Logs
-        the stage times of the steps since the last finish (read now: the audio is on the
-        host, so reading the device's marks waits for nothing)."""
+        """Mel -> waveform (see generated_mel), the vocoder in fp32, batched with per-row
+        lengths; quiet voices' outputs scaled back to their loudness. Logs the stage times of
+        the steps since the last finish (read now: the audio is on the host, so reading the
+        device's marks waits for nothing)."""
         if not rows:
             return []
         marks = StageMarks(self._device)
         marks.mark()
-        mels = []
-        for row in rows:
-            sampled = row.y.to(self._dtype)  # type: ignore[union-attr] - a done row
-            sampled[: row.ref.mel.shape[0]] = row.ref.mel
-            mels.append(sampled[row.ref.audio_frames :].float().T)
+        mels = [generated_mel(row, self._dtype) for row in rows]
         out = []
         for row, wave in zip(rows, decode_batch(self._vocoder, mels), strict=True):
             if row.ref.rms < TARGET_RMS:
@@ -496,7 +363,7 @@ def _attention_backend(dit: torch.nn.Module, precision: Precision, runner: str, 
     """Mask padded keys in every block (upstream ships with masking off); use flash-attn's
     kernels where they exist: CUDA, half precision, flash_attn importable, and no graph
     capture (its masked path reads lengths back to the host). Eager CPU batches run
-    attention item by item (see f5_attention), as oneDNN products when `onednn` (see
+    attention item by item (see attention.py), as oneDNN products when `onednn` (see
     `_uses_onednn_attention`); that reads each item's length on the host too, so a graph
     runner (on a CPU only in tests) attends over the padded batch with a mask, as on a GPU."""
     backend = "torch"
@@ -526,10 +393,40 @@ def _uses_onednn_attention(precision: Precision, cpu_flags: str, compile: bool) 
     return onednn_attention_works(TORCH_DTYPES[precision.dtype])
 
 
-def _default_device(device: str | None) -> str:
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def _precision(config: EngineConfig) -> tuple[Precision, str]:
+    """The serving device (TTS_DEVICE, else CUDA where there is one) and dtype (see
+    choose_precision), and the CPU's flags, which the kernels' choices read too."""
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cpu_flags = read_cpu_flags()
+    cuda_bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    precision = choose_precision(
+        device=device, cpu_flags=cpu_flags, requested=config.dtype, cuda_bf16_supported=cuda_bf16
+    )
+    return precision, cpu_flags
+
+
+def _ode_runner(
+    config: EngineConfig, dit: torch.nn.Module, precision: Precision, make_runner: RunnerFactory
+) -> tuple[Runner, BackgroundCompile | None]:
+    """The runner `make_runner` builds for the settings and, under TTS_COMPILE=background,
+    the compile that later swaps in a runner over compiled blocks: it holds the capture gate
+    while it compiles, so no graph is captured meanwhile, and needs the CUDA-graph runner."""
+    dtype = TORCH_DTYPES[precision.dtype]
+    gate = threading.Lock() if config.compile == "background" else None
+    try:
+        runner = make_runner(
+            config.runner, DitVelocity(dit, dtype), precision.device, max_graphs=config.max_graphs, capture_gate=gate
+        )
+    except ValueError as exc:
+        raise EngineStartupError(str(exc)) from exc
+    if gate is None:
+        return runner, None
+    if not isinstance(runner, CudaGraphRunner):
+        raise EngineStartupError(
+            f"TTS_COMPILE=background compiles beside CUDA graphs, and the engine runs {runner.name} "
+            f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
+        )
+    return runner, BackgroundCompile(dit, dtype, runner.over, gate)
 
 
 def _init_device(device: str) -> None:
@@ -541,54 +438,29 @@ def _init_device(device: str) -> None:
 
 
 def build_f5_engine(
-    *,
-    model: str = "F5TTS_v1_Base",
-    ckpt_file: str | None = None,
-    vocab_file: str | None = None,
-    vocoder_path: str | None = None,
-    model_dir: str | None = None,
-    dtype: str | None = None,
-    compile: bool | str = False,
-    device: str | None = None,
-    max_batch_frames: int = 32768,
-    runner: str = "auto",
-    max_graphs: int = 24,
-    pack_cpu_linears: bool = True,
-    onednn_cpu_attention: bool = True,
-    timer: StageTimer | None = None,
+    config: EngineConfig, *, timer: StageTimer | None = None, make_runner: RunnerFactory = make_runner
 ) -> F5Engine:
-    """Load everything now (the worker takes no job before this returns).
-
-    `model` is a config name f5-tts ships or a path to such a yaml; files come from the
-    explicit paths, then `model_dir`, then the hub unless HF_HUB_OFFLINE is set. `dtype`
-    (fp32/fp16/bf16/int8) overrides the hardware-based choice; `compile` applies
-    torch.compile to the DiT blocks (True or "on"; "background": after the warm-up, beside
-    CUDA graphs, see f5_compile); `runner` (auto/eager/cuda_graph) picks how the ODE loop
-    runs (auto: CUDA graphs on CUDA, at most `max_graphs` captured shapes);
-    `pack_cpu_linears` lets an eager CPU engine run its Linears as oneDNN-packed layers (see
-    cpu_linear) and `onednn_cpu_attention` its attention as oneDNN products where that is
-    faster (see cpu_attention); benchmarks turn them off to measure what they give. The weights are
+    """Load everything now (the worker takes no job before this returns). The weights are
     read straight into the serving dtype on the device (see `load_dit_state`). `timer`, when
-    given, gets one entry per loading stage (the worker's `worker_ready` breakdown). Raises
+    given, gets one entry per loading stage (the worker's `worker_ready` breakdown);
+    `make_runner` builds the ODE runner (the container's provider: a benchmark's clock in
+    benchmarks/paced_worker.py, a CPU graph runner in tests). Raises
     EngineStartupError (an EngineError) with a one-line reason when a file is missing or a
-    setting cannot work.
+    setting cannot work on this device.
     """
     started = time.perf_counter()
     timer = timer or StageTimer()
-    mode = compile_mode(compile)
+    mode = config.compile
     compile = mode == "on"
     with timer.stage("device_init"):
-        dev = _default_device(device)
-        cpu_flags = read_cpu_flags()
-        cuda_bf16 = dev.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        precision = choose_precision(device=dev, cpu_flags=cpu_flags, requested=dtype, cuda_bf16_supported=cuda_bf16)
+        precision, cpu_flags = _precision(config)
     serving = "fp32" if precision.dtype == "int8" else precision.dtype
     files = resolve_files(
-        model=model,
-        ckpt_file=ckpt_file,
-        vocab_file=vocab_file,
-        vocoder_path=vocoder_path,
-        model_dir=model_dir,
+        model=config.model,
+        ckpt_file=config.ckpt_file,
+        vocab_file=config.vocab_file,
+        vocoder_path=config.vocoder_path,
+        model_dir=config.model_dir,
         serving_dtype=serving,
     )
     cfg = load_model_config(files.config)
@@ -600,44 +472,11 @@ def build_f5_engine(
         modules = __import__("f5_tts.model.modules", fromlist=["modules"])
         __import__("f5_tts.model.utils", fromlist=["utils"])
     vocab = read_vocab(files.vocab)
-    arch = {k: v for k, v in cfg["arch"].items() if k not in ("attn_backend", "attn_mask_enabled")}
-    torch_dtype = TORCH_DTYPES[precision.dtype]
-    try:
-        with timer.stage("weights_read"):
-            state = load_dit_state(files.checkpoint, device=precision.device, dtype=torch_dtype)
-        with timer.stage("weights_to_device"):
-            with no_weight_init():
-                dit = f5_model.DiT(**arch, text_num_embeds=len(vocab), mel_dim=mel_cfg["n_mel_channels"])
-            # assign: the module takes the tensors just read (already on the device, in the
-            # serving dtype) instead of copying them into its own fp32 parameters
-            dit.load_state_dict(state, assign=True)
-    except (RuntimeError, TypeError) as exc:
-        raise EngineStartupError(
-            f"{files.checkpoint} does not fit {files.config.name} with vocab {files.vocab}: {str(exc)[:200]}"
-        ) from exc
-    with timer.stage("weights_to_device"):
-        del state
-        dit = dit.eval().to(precision.device, torch_dtype)  # the non-persistent buffers (rotary tables)
-        if precision.dtype == "int8":
-            dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
-    gate = threading.Lock() if mode == "background" else None  # held by the compile: no capture meanwhile
-    try:
-        ode_runner = make_runner(
-            runner, DitVelocity(dit, torch_dtype), precision.device, ShapeBuckets(), max_graphs, capture_gate=gate
-        )
-    except ValueError as exc:
-        raise EngineStartupError(str(exc)) from exc
-    background = None
-    if mode == "background":
-        if not isinstance(ode_runner, CudaGraphRunner):
-            raise EngineStartupError(
-                f"TTS_COMPILE=background compiles beside CUDA graphs, and the engine runs {ode_runner.name} "
-                f"on {precision.device}: set TTS_COMPILE=1 to compile before serving, or 0"
-            )
-        background = BackgroundCompile(dit, torch_dtype, ode_runner.over, gate)
-    onednn = onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
+    dit = load_dit(f5_model.DiT, files, cfg, len(vocab), precision, TORCH_DTYPES[precision.dtype], timer)
+    ode_runner, background = _ode_runner(config, dit, precision, make_runner)
+    onednn = config.onednn_cpu_attention and _uses_onednn_attention(precision, cpu_flags, compile)
     backend = _attention_backend(dit, precision, ode_runner.name, onednn=onednn)
-    packs = pack_cpu_linears and _packs_linears(precision, compile)
+    packs = config.pack_cpu_linears and _packs_linears(precision, compile)
     if compile:
         for block in dit.transformer_blocks:
             block.compile(dynamic=True)
@@ -667,7 +506,7 @@ def build_f5_engine(
         model_id=model_id,
         sample_rate=mel_cfg["target_sample_rate"],
         hop_length=mel_cfg["hop_length"],
-        max_batch_frames=max_batch_frames,
+        max_batch_frames=config.max_batch_frames,
         runner=ode_runner,
         compile_mode=mode,
         background_compile=background,
@@ -688,15 +527,6 @@ def build_f5_engine(
         load_seconds=round(time.perf_counter() - started, 2),
     )
     return engine
-
-
-def compile_mode(value: bool | str) -> str:
-    """TTS_COMPILE's mode: "off", "on" or "background" (True and False mean on and off)."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if value not in COMPILE_MODES:
-        raise EngineStartupError(f"TTS_COMPILE must be one of {', '.join(COMPILE_MODES)} (or 1/0), got {value!r}")
-    return value
 
 
 def _packs_linears(precision: Precision, compile: bool) -> bool:

@@ -25,11 +25,10 @@ from typing import Protocol
 import structlog
 import torch
 
-from adapters.f5_buckets import ShapeBuckets
-from adapters.f5_velocity import DitVelocity
+from adapters.f5.buckets import ShapeBuckets
+from adapters.f5.velocity import DitVelocity
 
 log = structlog.get_logger()
-RUNNERS = ("auto", "eager", "cuda_graph")
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
 #: the most steps a bucket runs on the fallback between two tries at capturing its graph
 MAX_RETRY_GAP = 63
@@ -72,6 +71,8 @@ def guided(cfg: float) -> bool:
 
 class Runner(Protocol):
     name: str
+    #: the shapes it pads a step up to; None where it runs each step at its own shape
+    buckets: ShapeBuckets | None
 
     @property
     def graphs_held(self) -> int:
@@ -130,6 +131,7 @@ class EagerRunner:
 
     name = "eager"
     graphs_held = 0
+    buckets = None
 
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
@@ -241,7 +243,7 @@ class CudaGraphRunner:
     mix of rows, NFE and schedule that fits its bucket.
 
     `capture_gate`, when given, is held for each capture; a step that needs a new graph
-    while something else holds it (a background compile, see f5_compile) runs on the
+    while something else holds it (a background compile, see compile.py) runs on the
     fallback instead of waiting, and graphs already captured keep replaying.
 
     A capture that fails costs its step nothing but speed: the step runs on the fallback
@@ -365,6 +367,10 @@ class CudaGraphRunner:
         return entry
 
 
+#: `make_runner`'s signature: how the engine gets its ODE runner (the container provides it)
+RunnerFactory = Callable[..., Runner]
+
+
 def make_runner(
     kind: str,
     velocity: DitVelocity,
@@ -375,8 +381,6 @@ def make_runner(
 ) -> Runner:
     """`auto` is CUDA graphs on a CUDA device and eager elsewhere; `cuda_graph` off CUDA is
     a start-up error (ValueError), not a silent fallback. `capture_gate`: see CudaGraphRunner."""
-    if kind not in RUNNERS:
-        raise ValueError(f"TTS_RUNNER must be one of {', '.join(RUNNERS)}, got {kind!r}")
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
     if kind == "cuda_graph" and not on_cuda:
         raise ValueError(f"TTS_RUNNER=cuda_graph needs a CUDA device, the engine runs on {device!r}")

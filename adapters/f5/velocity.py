@@ -6,7 +6,7 @@ Upstream's `DiT.forward` differs in three ways that matter here:
 - it caches the text embedding in hidden per-thread state (`cache=True`, `clear_cache()`)
   and computes it with a host sync (`seq_len.max().item()`): a graph captured around it
   would replay one batch's text forever. Here the embeddings are computed once per batch,
-  each item as if alone, by `f5_text_embedding.text_embeddings`, and passed in as tensors;
+  each item as if alone, by `text_embedding.text_embeddings`, and passed in as tensors;
 - it embeds the time step once per row (and twice per row with guidance packed), so the
   small time-MLP and AdaLN matmuls run with M = batch rows, and CPU GEMM kernels pick their
   summation order from M: the same item came out a few ulps different at every batch
@@ -31,7 +31,7 @@ import torch
 class DitVelocity:
     """`__call__(x, cond, text, t, mask, cfg)`: the guided velocity at time `t` for a batch.
 
-    `text` is (2, batch, frames, dim) from `f5_text_embedding.text_embeddings` (with text, without);
+    `text` is (2, batch, frames, dim) from `text_embedding.text_embeddings` (with text, without);
     `t` is a 1-element tensor (every row at that time) or one time per row; `cfg` a 0-dim
     tensor or one strength per row (tensors, so a graph can read them), or None for the
     unguided path (upstream runs cfg < 1e-5 without the packed second half)."""
@@ -39,7 +39,7 @@ class DitVelocity:
     def __init__(self, dit: torch.nn.Module, dtype: torch.dtype, blocks: Sequence[Callable] | None = None) -> None:
         self._dit = dit
         self._dtype = dtype
-        # the transformer blocks to run: the DiT's own, or compiled wrappers over them (f5_compile)
+        # the transformer blocks to run: the DiT's own, or compiled wrappers over them (compile.py)
         self._blocks = dit.transformer_blocks if blocks is None else blocks
         self._ropes: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor | None]] = {}
 

@@ -33,12 +33,14 @@ import importlib.util
 import os
 import sys
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.f5.precision import Precision
 from domain.errors import EngineError
+from domain.timing import StageTimer
 
 #: where upstream's F5TTS downloads each model's weights from
 HUB_CHECKPOINTS = {
@@ -333,6 +335,43 @@ def load_dit_state(path: Path, device: str = "cpu", dtype: Any = None) -> dict[s
     if not state:
         raise EngineStartupError(f"{path} holds no '{prefix}*' weights: not an F5-TTS EMA checkpoint")
     return state
+
+
+def load_dit(
+    dit_class: Callable[..., Any],
+    files: ModelFiles,
+    cfg: dict[str, Any],
+    vocab_size: int,
+    precision: Precision,
+    dtype: Any,
+    timer: StageTimer,
+) -> Any:
+    """`dit_class` built from `cfg` (its `arch` and `mel_spec`) for `vocab_size` tokens, with
+    the checkpoint's weights in `dtype` (torch's, for `precision`) on its device, in eval
+    mode; dynamic int8 Linear layers for int8. The module takes the tensors as read (see
+    load_dit_state) instead of copying them into its own fp32 parameters. Raises
+    EngineStartupError, one line, when the checkpoint does not fit the config and vocab."""
+    import torch
+
+    arch = {k: v for k, v in cfg["arch"].items() if k not in ("attn_backend", "attn_mask_enabled")}
+    try:
+        with timer.stage("weights_read"):
+            state = load_dit_state(files.checkpoint, device=precision.device, dtype=dtype)
+        with timer.stage("weights_to_device"):
+            with no_weight_init():
+                dit = dit_class(**arch, text_num_embeds=vocab_size, mel_dim=cfg["mel_spec"]["n_mel_channels"])
+            dit.load_state_dict(state, assign=True)
+    except (RuntimeError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:200]  # torch's own message spans lines
+        raise EngineStartupError(
+            f"{files.checkpoint} does not fit {files.config.name} with vocab {files.vocab}: {reason}"
+        ) from exc
+    with timer.stage("weights_to_device"):
+        del state
+        dit = dit.eval().to(precision.device, dtype)  # the non-persistent buffers (rotary tables)
+        if precision.dtype == "int8":
+            dit = torch.ao.quantization.quantize_dynamic(dit, {torch.nn.Linear}, dtype=torch.qint8)
+    return dit
 
 
 _INIT_FUNCTIONS = (

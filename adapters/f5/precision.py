@@ -16,7 +16,6 @@ from domain.errors import EngineError
 
 #: flags that mean the CPU multiplies bf16 matrices natively (not by emulation)
 NATIVE_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-DTYPES = ("fp32", "fp16", "bf16", "int8")
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,6 @@ def choose_precision(
     otherwise bf16 on a GPU that has it (else fp16, upstream's GPU default), bf16 on a CPU
     with native bf16 units, fp32 on any other CPU."""
     if requested:
-        if requested not in DTYPES:
-            raise EngineError(f"TTS_DTYPE={requested!r} is not one of {', '.join(DTYPES)}")
         if device.startswith("cuda") and requested == "int8":
             raise EngineError("TTS_DTYPE=int8 (dynamic int8 Linear layers) runs on the CPU only")
         if device.startswith("cuda") and requested == "bf16" and not cuda_bf16_supported:

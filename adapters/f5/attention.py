@@ -5,7 +5,7 @@ full (batch, heads, n, n) tensor before `scaled_dot_product_attention`; on the C
 forces the slow math kernel and, measured at batch 2 x 1800 frames in bf16, makes the
 whole DiT forward 1.8x slower than unmasked. Passing the same mask as a broadcastable
 (batch, 1, 1, n) tensor keeps the fused kernel and gives the same result. The rotary
-embedding is `f5_rotary.rotate` (upstream's, bitwise, in fewer passes) on every path here;
+embedding is `rotary.rotate` (upstream's, bitwise, in fewer passes) on every path here;
 the flash-attn backend is upstream's own code.
 
 With `split_items` on (the eager CPU path), a padded batch instead runs attention item by
@@ -27,8 +27,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from adapters.cpu_attention import sdpa_attention
-from adapters.f5_rotary import rotate
+from adapters.f5.cpu_attention import sdpa_attention
+from adapters.f5.rotary import rotate
 
 
 def make_processor(base: Any) -> Any:

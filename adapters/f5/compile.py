@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 import structlog
 import torch
 
-from adapters.f5_runner import Runner, lengths_mask
-from adapters.f5_velocity import DitVelocity
+from adapters.f5.runner import Runner, lengths_mask
+from adapters.f5.velocity import DitVelocity
 
 log = structlog.get_logger()
 #: frames of the inputs the compile runs on. Any count serves later shapes (the blocks compile
