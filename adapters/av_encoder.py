@@ -172,9 +172,9 @@ class AvEncoder:
             return PcmStream()
         if fmt == "wav":
             return WavStream(sample_rate)
-        if fmt in _AV:
-            return AvStream(_AV[fmt], sample_rate)
-        return WholeFileStream(self, fmt, sample_rate)
+        if not OUTPUT_FORMATS[fmt].streamed:
+            return WholeFileStream(self, fmt, sample_rate)
+        return AvStream(_AV[fmt], sample_rate)
 
 
 def _check(fmt: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from container import build_container
 from entrypoints.logging_setup import configure_logging
 from entrypoints.service import WorkerService
+from ports.audio_encoder import FORMAT_NAMES
 from settings import SettingsError, load_settings
 
 
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--no-normalize", action="store_true", help="speak numbers and symbols as written")
     synth.add_argument("--voice")
     synth.add_argument("--out", help="file to write (default output.<format>)")
-    synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"])
+    synth.add_argument("--format", default="wav", choices=FORMAT_NAMES)
     synth.add_argument("--seed", type=int)
     synth.add_argument("--speed", type=float)
     synth.add_argument("--nfe-step", type=int, dest="nfe_step")

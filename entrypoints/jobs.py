@@ -21,6 +21,7 @@ from domain.synthesis import SynthesisParams
 from domain.use_cases.synthesize import MAX_SEED, TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import voice_name
+from ports.audio_encoder import FORMAT_NAMES
 
 MAX_URL_CHARS = 8192
 
@@ -73,7 +74,7 @@ class _TtsJob(_Job):
     sway_sampling_coef: Annotated[float, Field(ge=-1.0, le=1.0)] = -1.0
     cross_fade_duration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
     remove_silence: bool = False
-    format: Literal["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"] = "wav"
+    format: Literal[FORMAT_NAMES] = "wav"
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
     stream: bool = False
     normalize: bool = True

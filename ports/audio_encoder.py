@@ -1,11 +1,32 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from domain.audio import Audio
 
-# Every response format OpenAI's speech API names, plus ogg (Vorbis), which the job API had first.
-OUTPUT_FORMATS = ("wav", "flac", "mp3", "ogg", "opus", "aac", "pcm")
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """What every way in needs to know of a format: the type its answers are sent and stored
+    as, and whether a stream encoder sends it as it goes (`streamed`) or only at the end."""
+
+    content_type: str
+    streamed: bool = True
+
+
+# The one list of output formats (every way in, the encoder and the store read it): every
+# response format OpenAI's speech API names, plus ogg (Vorbis), which the job API had first.
+OUTPUT_FORMATS = {
+    "wav": OutputFormat("audio/wav"),
+    "flac": OutputFormat("audio/flac"),
+    "mp3": OutputFormat("audio/mpeg"),
+    "ogg": OutputFormat("audio/ogg", streamed=False),  # Vorbis has only FFmpeg's experimental encoder
+    "opus": OutputFormat("audio/ogg; codecs=opus"),
+    "aac": OutputFormat("audio/aac"),
+    "pcm": OutputFormat("audio/pcm"),
+}
+FORMAT_NAMES = tuple(OUTPUT_FORMATS)
 
 
 class AudioStream(Protocol):

@@ -36,7 +36,7 @@ from domain.word_timing import (
     trace_to_written,
 )
 from ports.aligner import Aligner
-from ports.audio_encoder import AudioEncoder
+from ports.audio_encoder import OUTPUT_FORMATS, AudioEncoder
 from ports.blob_store import BlobStore
 from ports.model_registry import ModelInfo, ModelRegistry
 from ports.tts_engine import TtsEngine
@@ -46,15 +46,6 @@ MAX_VOICES = 16  # distinct voices in one request: each is decoded and held whil
 MAX_REF_SECONDS = 12.0  # upstream clips a longer reference to about this much before speaking
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
 VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
-CONTENT_TYPES = {
-    "wav": "audio/wav",
-    "flac": "audio/flac",
-    "mp3": "audio/mpeg",
-    "ogg": "audio/ogg",
-    "opus": "audio/ogg; codecs=opus",
-    "aac": "audio/aac",
-    "pcm": "audio/pcm",
-}
 NO_ALIGNER = "timestamps need the aligner's weights and this worker was built without them"
 
 
@@ -517,7 +508,7 @@ class Synthesize:
             return replace(result, audio=data, captions=text)
         with timer.stage("store"):
             key = self._new_id()
-            url = self._publish(key, data, request.format, CONTENT_TYPES[request.format])
+            url = self._publish(key, data, request.format, OUTPUT_FORMATS[request.format].content_type)
             if text is None:
                 return replace(result, audio_url=url)
             try:
