@@ -22,6 +22,7 @@ from ports.audio_codec import AudioCodec
 from ports.audio_encoder import OUTPUT_FORMATS, AudioStream
 
 BLOCK = 1 << 16  # samples converted and handed to the encoder at a time
+WAV_HEADER = 44  # bytes before the samples of a 16-bit wav
 _FILE_FORMATS = ("wav", "flac", "mp3", "ogg")
 
 
@@ -165,6 +166,20 @@ class AvEncoder:
             return self._files.encode(audio, fmt)
         stream = self.open_stream(fmt, audio.sample_rate)
         return stream.push(audio) + stream.finish()
+
+    def join(self, files: list[bytes], fmt: str) -> bytes:
+        """pcm files end to end; wav files' samples after the first file's header, its sizes
+        made the whole's (libsndfile writes a 44-byte header for 16-bit mono)."""
+        _check(fmt)
+        if not OUTPUT_FORMATS[fmt].joinable:
+            raise InvalidInput(f"{fmt} files do not join without encoding again")
+        if fmt == "pcm":
+            return b"".join(files)
+        size = sum(len(file) - WAV_HEADER for file in files)
+        header = bytearray(files[0][:WAV_HEADER])
+        struct.pack_into("<I", header, 4, size + WAV_HEADER - 8)
+        struct.pack_into("<I", header, WAV_HEADER - 4, size)
+        return b"".join([header, *(memoryview(file)[WAV_HEADER:] for file in files)])
 
     def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
         _check(fmt)

@@ -16,11 +16,14 @@ from pydantic import ValidationError
 
 from application.limits import Limits
 from domain.errors import InvalidInput
+from domain.timing import StageTimer
+from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice import voice_name
 from entrypoints import jobs
 from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListModelsRequest, ListVoicesRequest
+from ports.audio_encoder import AudioEncoder
 
 R = TypeVar("R")
 Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)
@@ -30,6 +33,8 @@ class UseCases(Protocol):
     """What a runner may call: the worker service's use cases and its health check."""
 
     synthesize: Synthesize
+    encoder: AudioEncoder
+    store_output: StoreOutput
     upload_voice: UploadVoice
     list_voices: ListVoices
     delete_voice: DeleteVoice
@@ -49,7 +54,8 @@ class Endpoint(Generic[R]):
 # --- runners: call the use case, render the client's answer -------------------------------
 
 
-def render_tts(result: TtsResult) -> dict[str, Any]:
+def render_tts(result: TtsResult, audio: dict[str, Any]) -> dict[str, Any]:
+    """The job's answer, with its `audio` (from `deliver`) in the README's order of fields."""
     output: dict[str, Any] = {
         "duration": result.duration,
         "text": result.text,
@@ -64,16 +70,10 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
         ],
         "status": "completed",
     }
-    if result.audio is not None:
-        output["audio_base64"] = base64.b64encode(result.audio).decode("ascii")
-    else:
-        output["audio_url"] = result.audio_url
+    output.update((name, value) for name, value in audio.items() if name.startswith("audio"))
     if result.words is not None:
         output["words"] = [word.public() for word in result.words]
-    if result.captions is not None:
-        output["captions"] = result.captions
-    if result.captions_url is not None:
-        output["captions_url"] = result.captions_url
+    output.update((name, value) for name, value in audio.items() if name.startswith("captions") and value is not None)
     if result.model is not None:
         output["model"] = result.model
     if result.notes:
@@ -81,15 +81,29 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
     return output
 
 
-def tts_extra(result: TtsResult) -> dict[str, Any]:
-    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": rounded(result.timings)}
+def deliver(use: UseCases, request: TtsRequest, result: TtsResult, data: bytes, timer: StageTimer) -> dict[str, Any]:
+    """The encoded answer as the job asked for it: inline (base64, the captions' text beside
+    it) or stored, by URL (the captions stored beside it)."""
+    if request.return_base64:
+        return {"audio_base64": base64.b64encode(data).decode("ascii"), "captions": result.captions}
+    with timer.stage("store"):
+        url, captions_url = use.store_output(data, request.format, result.captions, request.captions)
+    return {"audio_url": url, "captions_url": captions_url}
+
+
+def tts_extra(result: TtsResult, timer: StageTimer) -> dict[str, Any]:
+    stages = rounded({**result.timings, **timer.seconds})
+    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": stages}
 
 
 def _run_tts(use: UseCases, request: TtsRequest) -> Answer:
     if request.stream:
         raise InvalidInput("stream: true needs a worker started with STREAMING=1")
-    result = use.synthesize(request)
-    return render_tts(result), tts_extra(result)
+    result, timer = use.synthesize(request), StageTimer()
+    assert result.audio is not None  # a whole answer, not a stream's
+    with timer.stage("encode"):
+        data = use.encoder.encode(result.audio, request.format)
+    return render_tts(result, deliver(use, request, result, data, timer)), tts_extra(result, timer)
 
 
 def _run_upload(use: UseCases, request: UploadRequest) -> Answer:

@@ -41,7 +41,7 @@ from application.bootstrap import bootstrap
 from application.fields import upload_request
 from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
-from domain.use_cases.synthesize import Progress, TtsResult
+from domain.use_cases.synthesize import Progress, TtsRequest, TtsResult
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
 from entrypoints.logging_setup import configure_logging
@@ -229,18 +229,18 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
     fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
     if not speech.stream and speech.stream_format == "audio":
         start = time.perf_counter()
-        result: TtsResult = await run_in_threadpool(_with_fallback, api.synthesize, speech)
+        result, data = await run_in_threadpool(_with_fallback, lambda r: _encoded(api, r), speech)
         seconds = round(time.perf_counter() - start, 4)
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
-        return Response(result.audio, media_type=OUTPUT_FORMATS[tts.format].content_type, headers=headers)
-    # One continuous encoder makes the file: the use case writes no per-chunk or whole files.
+        return Response(data, media_type=OUTPUT_FORMATS[tts.format].content_type, headers=headers)
+    # One continuous encoder makes the file of the chunks' samples as they come.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
     progress: list[Progress] = []  # speech.progress events, for an SSE client
     report = progress.append if speech.stream_format == "sse" else None
     reported = replace(speech, tts=replace(tts, progress=report))
     stream = api.synthesize.stream
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r, files=False)), reported)
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r)), reported)
     encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
         return SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
@@ -300,6 +300,13 @@ class SpeechSlots:
 
     def give_back(self) -> None:
         self._taken -= 1
+
+
+def _encoded(api: App, request: TtsRequest) -> tuple[TtsResult, bytes]:
+    """The whole answer and its one file."""
+    result = api.synthesize(request)
+    assert result.audio is not None  # a whole answer, not a stream's
+    return result, api.encoder.encode(result.audio, request.format)
 
 
 def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:

@@ -9,22 +9,24 @@ from domain.audio import Audio
 @dataclass(frozen=True)
 class OutputFormat:
     """What every way in needs to know of a format: the type its answers are sent and stored
-    as, and whether a stream encoder sends it as it goes (`streamed`) or only at the end."""
+    as, whether a stream encoder sends it as it goes (`streamed`) or only at the end, and
+    whether complete files of consecutive pieces join into the whole's file (`joinable`)."""
 
     content_type: str
     streamed: bool = True
+    joinable: bool = False
 
 
 # The one list of output formats (every way in, the encoder and the store read it): every
 # response format OpenAI's speech API names, plus ogg (Vorbis), which the job API had first.
 OUTPUT_FORMATS = {
-    "wav": OutputFormat("audio/wav"),
+    "wav": OutputFormat("audio/wav", joinable=True),
     "flac": OutputFormat("audio/flac"),
     "mp3": OutputFormat("audio/mpeg"),
     "ogg": OutputFormat("audio/ogg", streamed=False),  # Vorbis has only FFmpeg's experimental encoder
     "opus": OutputFormat("audio/ogg; codecs=opus"),
     "aac": OutputFormat("audio/aac"),
-    "pcm": OutputFormat("audio/pcm"),
+    "pcm": OutputFormat("audio/pcm", joinable=True),
 }
 FORMAT_NAMES = tuple(OUTPUT_FORMATS)
 
@@ -52,4 +54,9 @@ class AudioEncoder(Protocol):
 
     def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
         """A stream encoder for `fmt` (one of OUTPUT_FORMATS). Raises InvalidInput for any other."""
+        ...
+
+    def join(self, files: list[bytes], fmt: str) -> bytes:
+        """The file `encode` makes of the pieces' audio end to end, from `encode`'s files of
+        each piece (at least one), without encoding a sample again: only for a `joinable` format."""
         ...

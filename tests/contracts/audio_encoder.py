@@ -12,7 +12,8 @@ from tests.audio_decode import decode
 from tests.helpers import tone
 
 LOSSLESS = ("wav", "flac", "pcm")
-STREAMED_EARLY = ("pcm", "wav", "mp3", "opus", "aac", "flac")
+STREAMED_EARLY = [fmt for fmt, spec in OUTPUT_FORMATS.items() if spec.streamed]
+JOINABLE = [fmt for fmt, spec in OUTPUT_FORMATS.items() if spec.joinable]
 
 
 class AudioEncoderContract:
@@ -43,6 +44,18 @@ class AudioEncoderContract:
             np.testing.assert_allclose(decoded, samples, atol=1e-4)
         if fmt in STREAMED_EARLY:  # bytes leave with the first piece, not at the end
             assert pieces[0]
+
+    @pytest.mark.parametrize("fmt", JOINABLE)
+    def test_joined_files_are_the_file_of_the_whole(self, encoder, fmt) -> None:
+        samples = tone(2.0, 24000)
+        parts = np.split(samples, [7, 7, 20001])  # an empty piece too
+        files = [encoder.encode(from_numpy(part, 24000), fmt) for part in parts]
+        assert encoder.join(files, fmt) == encoder.encode(from_numpy(samples, 24000), fmt)
+
+    @pytest.mark.parametrize("fmt", [fmt for fmt in OUTPUT_FORMATS if fmt not in JOINABLE] + ["aiff"])
+    def test_only_joinable_formats_join(self, encoder, fmt) -> None:
+        with pytest.raises(InvalidInput):
+            encoder.join([b"x"], fmt)
 
     def test_out_of_range_samples_are_clipped(self, encoder) -> None:
         decoded, _ = decode(encoder.encode(from_numpy(np.full(2400, 3.0, np.float32), 24000), "pcm"), "pcm")
