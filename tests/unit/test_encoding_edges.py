@@ -1,0 +1,132 @@
+"""Each way in encodes an answer once, for its own protocol: a counting encoder sees every
+sample of the answer once (the use case encodes nothing), and a stream never the whole answer."""
+
+from __future__ import annotations
+
+import base64
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from starlette.testclient import TestClient
+
+from adapters.av_encoder import AvEncoder
+from adapters.soundfile_codec import SoundfileCodec
+from domain.audio import Audio
+from domain.use_cases.synthesize import StreamChunk, TtsResult
+from entrypoints.openai_api import ServerSettings, create_app
+from entrypoints.service import WorkerService
+from entrypoints.wyoming_tts import WyomingTts
+from ports.audio_encoder import AudioStream
+from tests.helpers import make_test_container
+
+TEXT = "A first short line. Then a second sentence, a little longer. And a third one to finish the answer."
+
+
+class CountingEncoder:
+    """The real encoder, counting the samples each way of encoding is handed."""
+
+    def __init__(self) -> None:
+        self._real = AvEncoder(SoundfileCodec())
+        self.encoded: list[int] = []  # samples per `encode` call
+        self.streamed = 0  # samples pushed into stream encoders
+        self.joins = 0
+
+    def encode(self, audio: Audio, fmt: str) -> bytes:
+        self.encoded.append(audio.num_samples)
+        return self._real.encode(audio, fmt)
+
+    def join(self, files: list[bytes], fmt: str) -> bytes:
+        self.joins += 1
+        return self._real.join(files, fmt)
+
+    def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
+        stream, counter = self._real.open_stream(fmt, sample_rate), self
+
+        class Counted:
+            def push(self, audio: Audio) -> bytes:
+                counter.streamed += audio.num_samples
+                return stream.push(audio)
+
+            def finish(self) -> bytes:
+                return stream.finish()
+
+        return Counted()
+
+
+def _samples(output: dict) -> int:
+    return round(output["duration"] * output["sample_rate"])
+
+
+@pytest.fixture
+def encoder() -> CountingEncoder:
+    return CountingEncoder()
+
+
+def test_a_job_encodes_its_answer_once(encoder):
+    output = WorkerService(make_test_container(encoder=encoder).app()).handle({"text": TEXT, "return": "base64"})
+    assert len(encoder.encoded) == 1 and encoder.encoded[0] == pytest.approx(_samples(output), abs=24)
+    assert encoder.streamed == 0
+
+
+@pytest.mark.parametrize("fmt", ["wav", "pcm"])
+def test_a_streamed_job_encodes_each_sample_once_and_joins_the_whole_file(encoder, fmt):
+    """Each chunk is a complete file (the README's contract) and the last answer the whole
+    file: joined from the chunks' files, never encoded again."""
+    service = WorkerService(make_test_container(encoder=encoder).app())
+    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": fmt, "seed": 2, "return": "base64"})
+    assert len(encoder.encoded) == len(chunks) > 1 and encoder.joins == 1
+    assert sum(encoder.encoded) == pytest.approx(_samples(final), abs=24)
+    whole = WorkerService(make_test_container().app()).app.encoder.join(
+        [base64.b64decode(chunk["audio_base64"]) for chunk in chunks], fmt
+    )
+    assert base64.b64decode(final["audio_base64"]) == whole
+
+
+def test_a_streamed_compressed_job_encodes_the_whole_file_once_more(encoder):
+    """A flac (mp3, ogg, opus, aac) of the whole answer cannot be joined from complete files of
+    its pieces: its samples are encoded once more, once, at the end."""
+    service = WorkerService(make_test_container(encoder=encoder).app())
+    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": "flac", "return": "base64"})
+    assert encoder.encoded[:-1] == [pytest.approx(chunk["duration"] * 24000, abs=24) for chunk in chunks]
+    assert encoder.encoded[-1] == sum(encoder.encoded[:-1]) and encoder.joins == 0
+    assert base64.b64decode(final["audio_base64"])[:4] == b"fLaC"
+
+
+@pytest.mark.parametrize("stream_format", ["audio", "sse"])
+def test_an_openai_stream_is_one_continuous_encoding(encoder, stream_format):
+    api = make_test_container(encoder=encoder).app()
+    with TestClient(create_app(api, ServerSettings()), base_url="http://127.0.0.1") as client:
+        body = {
+            "model": "f5-tts",
+            "input": TEXT,
+            "voice": "default",
+            "response_format": "wav",
+            "stream_format": stream_format,
+        }
+        answer = client.post("/v1/audio/speech", json=body)
+    assert answer.status_code == 200 and encoder.encoded == []
+    if stream_format == "audio":  # a streamed wav: the header, then 16-bit samples
+        assert encoder.streamed == (len(answer.content) - 44) // 2 > 0
+
+
+def test_an_openai_body_is_encoded_once(encoder):
+    api = make_test_container(encoder=encoder).app()
+    with TestClient(create_app(api, ServerSettings()), base_url="http://127.0.0.1") as client:
+        body = {"model": "f5-tts", "input": TEXT, "voice": "default", "response_format": "pcm", "stream": False}
+        answer = client.post("/v1/audio/speech", json=body)
+    assert answer.status_code == 200 and encoder.encoded == [len(answer.content) // 2] and encoder.streamed == 0
+
+
+def test_wyoming_encodes_each_chunk_once_as_pcm(encoder):
+    api = make_test_container(encoder=encoder).app()
+    tts = WyomingTts(api, ThreadPoolExecutor(1))
+    events = api.synthesize.stream(tts.request(TEXT, None))
+    sent = 0
+    while True:
+        event, data = tts.next_pcm(events)
+        if isinstance(event, TtsResult):
+            break
+        assert isinstance(event, StreamChunk) and len(data) == 2 * event.audio.num_samples
+        sent += event.audio.num_samples
+    assert encoder.encoded and sum(encoder.encoded) == sent
+    assert round(sent / 24000, 3) == pytest.approx(event.duration, abs=1e-3)
