@@ -10,36 +10,22 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from application.app import App
 from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.timing import StageTimer
-from domain.use_cases.outputs import StoreOutput
-from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.use_cases.synthesize import TtsRequest, TtsResult
+from domain.use_cases.voices import UploadRequest
 from domain.voice import voice_name
 from entrypoints import jobs
 from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListModelsRequest, ListVoicesRequest
-from ports.audio_encoder import AudioEncoder
 
 R = TypeVar("R")
 Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)
-
-
-class UseCases(Protocol):
-    """What a runner may call: the worker service's use cases and its health check."""
-
-    synthesize: Synthesize
-    encoder: AudioEncoder
-    store_output: StoreOutput
-    upload_voice: UploadVoice
-    list_voices: ListVoices
-    delete_voice: DeleteVoice
-
-    def health(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +33,7 @@ class Endpoint(Generic[R]):
     name: str
     model: type[jobs._Job]
     build: Callable[[Any, Limits], R]
-    run: Callable[[UseCases, R], Answer]
+    run: Callable[[App, R], Answer]
     describe: Callable[[R], dict[str, Any]] = lambda request: {}
 
 
@@ -81,7 +67,7 @@ def render_tts(result: TtsResult, audio: dict[str, Any]) -> dict[str, Any]:
     return output
 
 
-def deliver(use: UseCases, request: TtsRequest, result: TtsResult, data: bytes, timer: StageTimer) -> dict[str, Any]:
+def deliver(use: App, request: TtsRequest, result: TtsResult, data: bytes, timer: StageTimer) -> dict[str, Any]:
     """The encoded answer as the job asked for it: inline (base64, the captions' text beside
     it) or stored, by URL (the captions stored beside it)."""
     if request.return_base64:
@@ -96,39 +82,38 @@ def tts_extra(result: TtsResult, timer: StageTimer) -> dict[str, Any]:
     return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": stages}
 
 
-def _run_tts(use: UseCases, request: TtsRequest) -> Answer:
+def _run_tts(use: App, request: TtsRequest) -> Answer:
     if request.stream:
         raise InvalidInput("stream: true needs a worker started with STREAMING=1")
     result, timer = use.synthesize(request), StageTimer()
-    assert result.audio is not None  # a whole answer, not a stream's
     with timer.stage("encode"):
         data = use.encoder.encode(result.audio, request.format)
     return render_tts(result, deliver(use, request, result, data, timer)), tts_extra(result, timer)
 
 
-def _run_upload(use: UseCases, request: UploadRequest) -> Answer:
+def _run_upload(use: App, request: UploadRequest) -> Answer:
     uploaded = use.upload_voice(request)
     info = uploaded.voice
     output = {"voice": info.public(), "transcribed": uploaded.transcribed, "status": "completed"}
     return output, {"audio_seconds": info.duration, "stages": rounded(uploaded.timings)}
 
 
-def _run_list(use: UseCases, request: ListVoicesRequest) -> Answer:
+def _run_list(use: App, request: ListVoicesRequest) -> Answer:
     voices = use.list_voices()
     return {"voices": [v.public() for v in voices], "status": "completed"}, {"voices": len(voices)}
 
 
-def _run_list_models(use: UseCases, request: ListModelsRequest) -> Answer:
+def _run_list_models(use: App, request: ListModelsRequest) -> Answer:
     models = use.synthesize.models()
     listed = [{**asdict(info), "languages": list(info.languages)} for info in models]
     return {"models": listed, "status": "completed"}, {"models": len(models)}
 
 
-def _run_delete(use: UseCases, request: DeleteVoiceRequest) -> Answer:
+def _run_delete(use: App, request: DeleteVoiceRequest) -> Answer:
     return {"deleted": use.delete_voice(request.name), "status": "completed"}, {}
 
 
-def _run_health(use: UseCases, request: HealthRequest) -> Answer:
+def _run_health(use: App, request: HealthRequest) -> Answer:
     return use.health(), {}
 
 
@@ -182,7 +167,7 @@ class ParsedJob(Generic[R]):
     endpoint: Endpoint[R]
     request: R
 
-    def run(self, use: UseCases) -> Answer:
+    def run(self, use: App) -> Answer:
         return self.endpoint.run(use, self.request)
 
     def describe(self) -> dict[str, Any]:

@@ -46,9 +46,6 @@ class ListModelsRequest:
     pass
 
 
-Request = TtsRequest | UploadRequest | ListVoicesRequest | DeleteVoiceRequest | HealthRequest | ListModelsRequest
-
-
 class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 

@@ -41,7 +41,7 @@ from application.bootstrap import bootstrap
 from application.fields import upload_request
 from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
-from domain.use_cases.synthesize import Progress, TtsRequest, TtsResult
+from domain.use_cases.synthesize import Progress, TtsResult
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
 from entrypoints.logging_setup import configure_logging
@@ -229,7 +229,8 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
     fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
     if not speech.stream and speech.stream_format == "audio":
         start = time.perf_counter()
-        result, data = await run_in_threadpool(_with_fallback, lambda r: _encoded(api, r), speech)
+        result: TtsResult = await run_in_threadpool(_with_fallback, api.synthesize, speech)
+        data = await run_in_threadpool(api.encoder.encode, result.audio, tts.format)  # the one file of the answer
         seconds = round(time.perf_counter() - start, 4)
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
@@ -300,13 +301,6 @@ class SpeechSlots:
 
     def give_back(self) -> None:
         self._taken -= 1
-
-
-def _encoded(api: App, request: TtsRequest) -> tuple[TtsResult, bytes]:
-    """The whole answer and its one file."""
-    result = api.synthesize(request)
-    assert result.audio is not None  # a whole answer, not a stream's
-    return result, api.encoder.encode(result.audio, request.format)
 
 
 def _started(events: Iterator[Event]) -> tuple[Event, Iterator[Event]]:
