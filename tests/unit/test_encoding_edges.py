@@ -1,9 +1,12 @@
 """Each way in encodes an answer once, for its own protocol: a counting encoder sees every
-sample of the answer once (the use case encodes nothing), and a stream never the whole answer."""
+sample of the answer once (the use case encodes nothing); a streamed job holds its file, not its samples."""
 
 from __future__ import annotations
 
 import base64
+import tracemalloc
+from array import array
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -90,6 +93,36 @@ def test_a_streamed_compressed_job_encodes_the_whole_file_once_more(encoder):
     assert encoder.encoded[:-1] == [pytest.approx(chunk["duration"] * 24000, abs=24) for chunk in chunks]
     assert encoder.encoded[-1] == sum(encoder.encoded[:-1]) and encoder.joins == 0
     assert base64.b64decode(final["audio_base64"])[:4] == b"fLaC"
+
+
+class SteadyStream:
+    """A use case streaming `pieces` one-second chunks, each made as it is asked for."""
+
+    sample_rate = 24000
+
+    def __init__(self, pieces: int) -> None:
+        self.pieces = pieces
+
+    def stream(self, request):
+        for index in range(self.pieces):
+            yield StreamChunk(index, Audio(array("f", [0.25]) * self.sample_rate, self.sample_rate), 1.0)
+        yield TtsResult("default", request.text, float(self.pieces), self.sample_rate, request.format, 1, self.pieces)
+
+
+def test_a_streamed_wav_job_holds_its_file_never_its_samples():
+    """The whole file of the last answer is joined from the chunks' files: the worker holds
+    those and the joined file (2 bytes a sample each), never the answer's float samples (4
+    bytes a sample) beside its file, as when the whole answer was encoded again at the end."""
+    pieces = 200
+    service = WorkerService(make_test_container(synthesize=SteadyStream(pieces)).app())
+    tracemalloc.start()
+    try:
+        (answer,) = deque(service.stream({"text": "x", "stream": True, "format": "wav"}), maxlen=1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert answer["status"] == "completed" and answer["audio_url"]
+    assert peak < 2.5 * pieces * SteadyStream.sample_rate * 2
 
 
 @pytest.mark.parametrize("stream_format", ["audio", "sse"])
