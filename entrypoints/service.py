@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import time
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,13 +15,11 @@ from typing import Any
 import structlog
 
 from application.app import App
-from domain.audio import Audio
 from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Progress, StreamChunk, TtsRequest
 from entrypoints.endpoints import ParsedJob, deliver, endpoint_of, parse, render_tts, tts_extra
-from ports.audio_encoder import OUTPUT_FORMATS
 
 log = structlog.get_logger("worker")
 
@@ -65,23 +62,14 @@ class WorkerService:
         first_chunk = None
         ready_at: list[float] = []
         durations: list[float] = []
-        timer, encoder = StageTimer(), self.app.encoder
-        # The last answer carries the whole file: a joinable format's is joined from the chunks'
-        # files; any other's is one more encode, at the end, of the samples (a compressed file
-        # cannot be joined from complete files of its pieces).
-        joinable = OUTPUT_FORMATS[request.format].joinable
-        files: list[bytes] = []
-        samples = array("f")
+        timer = StageTimer()
+        files = self.app.encoder.open_chunked(request.format, self.app.synthesize.sample_rate)
         try:
             for event in self.app.synthesize.stream(request):
                 if isinstance(event, StreamChunk):
                     first_chunk = first_chunk or _since(start)
                     with timer.stage("encode"):
-                        data = encoder.encode(event.audio, request.format)
-                    if joinable:
-                        files.append(data)
-                    else:
-                        samples.extend(event.audio.samples)
+                        data = files.add(event.audio)  # each chunk a complete file, the README's contract
                     ready_at.append(time.perf_counter())
                     durations.append(event.duration)
                     chunk = {
@@ -98,9 +86,7 @@ class WorkerService:
                 else:
                     result = event
             with timer.stage("encode"):
-                audio = Audio(samples, self.app.synthesize.sample_rate)
-                whole = encoder.join(files, request.format) if joinable else encoder.encode(audio, request.format)
-            del files, samples, audio  # only the whole file is held while it is delivered
+                whole = files.whole()  # and the last answer the whole file
             output = render_tts(result, deliver(self.app, request, result, whole, timer))
         except Exception as exc:
             yield _failed(exc, start, fields)

@@ -9,24 +9,22 @@ from domain.audio import Audio
 @dataclass(frozen=True)
 class OutputFormat:
     """What every way in needs to know of a format: the type its answers are sent and stored
-    as, whether a stream encoder sends it as it goes (`streamed`) or only at the end, and
-    whether complete files of consecutive pieces join into the whole's file (`joinable`)."""
+    as, and whether a stream encoder sends it as it goes (`streamed`) or only at the end."""
 
     content_type: str
     streamed: bool = True
-    joinable: bool = False
 
 
 # The one list of output formats (every way in, the encoder and the store read it): every
 # response format OpenAI's speech API names, plus ogg (Vorbis), which the job API had first.
 OUTPUT_FORMATS = {
-    "wav": OutputFormat("audio/wav", joinable=True),
+    "wav": OutputFormat("audio/wav"),
     "flac": OutputFormat("audio/flac"),
     "mp3": OutputFormat("audio/mpeg"),
     "ogg": OutputFormat("audio/ogg", streamed=False),  # Vorbis has only FFmpeg's experimental encoder
     "opus": OutputFormat("audio/ogg; codecs=opus"),
     "aac": OutputFormat("audio/aac"),
-    "pcm": OutputFormat("audio/pcm", joinable=True),
+    "pcm": OutputFormat("audio/pcm"),
 }
 FORMAT_NAMES = tuple(OUTPUT_FORMATS)
 
@@ -44,6 +42,18 @@ class AudioStream(Protocol):
         ...
 
 
+class ChunkedFile(Protocol):
+    """An answer sent as complete files of its pieces, then as one file of them all."""
+
+    def add(self, audio: Audio) -> bytes:
+        """The piece's own complete file (what `encode` makes of it)."""
+        ...
+
+    def whole(self) -> bytes:
+        """The file `encode` makes of every piece added, end to end. Nothing may be added afterwards."""
+        ...
+
+
 class AudioEncoder(Protocol):
     """Turns synthesized audio into the file a client asked for, whole or as a stream."""
 
@@ -56,7 +66,7 @@ class AudioEncoder(Protocol):
         """A stream encoder for `fmt` (one of OUTPUT_FORMATS). Raises InvalidInput for any other."""
         ...
 
-    def join(self, files: list[bytes], fmt: str) -> bytes:
-        """The file `encode` makes of the pieces' audio end to end, from `encode`'s files of
-        each piece (at least one), without encoding a sample again: only for a `joinable` format."""
+    def open_chunked(self, fmt: str, sample_rate: int) -> ChunkedFile:
+        """Files of each piece, then of the whole, in `fmt` (one of OUTPUT_FORMATS). Raises
+        InvalidInput for any other."""
         ...
