@@ -35,6 +35,7 @@ from application.concurrency import concurrency as worker_concurrency
 from application.limits import Limits
 from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
+from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
 from domain.voice import DEFAULT_VOICE
@@ -315,15 +316,13 @@ class Container(containers.DeclarativeContainer):
         Synthesize,
         engine=batched_engine,
         voices=voices,
-        codec=encoder,
-        store=store,
         normalizer=normalizer,
-        url_ttl=config.output_url_ttl,
         max_audio_seconds=config.max_audio_seconds,
         aligner=batched_aligner,
         batch_items=batched_engine.provided.max_items,
         models=models,
     )
+    store_output = providers.Singleton(StoreOutput, store=store, url_ttl=config.output_url_ttl)
     upload_voice = providers.Singleton(
         UploadVoice,
         voices=voices,
@@ -345,6 +344,7 @@ class Container(containers.DeclarativeContainer):
     app = providers.Singleton(
         App,
         synthesize=synthesize,
+        store_output=store_output,
         upload_voice=upload_voice,
         list_voices=list_voices,
         delete_voice=delete_voice,

@@ -19,9 +19,10 @@ from adapters.audio_arrays import from_numpy, to_numpy
 from domain.audio import Audio
 from domain.errors import InvalidInput
 from ports.audio_codec import AudioCodec
-from ports.audio_encoder import OUTPUT_FORMATS, AudioStream
+from ports.audio_encoder import OUTPUT_FORMATS, AudioStream, ChunkedFile
 
 BLOCK = 1 << 16  # samples converted and handed to the encoder at a time
+WAV_HEADER = 44  # bytes before the samples of a 16-bit wav
 _FILE_FORMATS = ("wav", "flac", "mp3", "ogg")
 
 
@@ -155,6 +156,38 @@ class WholeFileStream:
         return self._encoder.encode(from_numpy(samples, self._rate), self._fmt)
 
 
+class JoinedFile:
+    """Each piece's file, then the whole's. wav and pcm files join: each piece is encoded once
+    and its encoded samples kept for the whole's file, under the first file's header with the
+    whole's sizes (libsndfile writes 44 bytes for 16-bit mono). A compressed file cannot be
+    joined from complete files of its pieces: there the samples are kept, and the whole's file
+    is encoded once more, at the end."""
+
+    def __init__(self, encoder: AvEncoder, fmt: str, sample_rate: int) -> None:
+        self._encoder, self._fmt = encoder, fmt
+        self._header = WAV_HEADER if fmt == "wav" else 0
+        self._joined = bytearray()
+        self._at_end = None if fmt in ("wav", "pcm") else WholeFileStream(encoder, fmt, sample_rate)
+
+    def add(self, audio: Audio) -> bytes:
+        data = self._encoder.encode(audio, self._fmt)
+        if self._at_end is not None:
+            self._at_end.push(audio)
+        else:
+            self._joined += memoryview(data)[self._header if self._joined else 0 :]
+        return data
+
+    def whole(self) -> bytes:
+        if self._at_end is not None:
+            return self._at_end.finish()
+        if self._header:
+            size = len(self._joined) - self._header
+            struct.pack_into("<I", self._joined, 4, size + self._header - 8)
+            struct.pack_into("<I", self._joined, self._header - 4, size)
+        whole, self._joined = bytes(self._joined), bytearray()
+        return whole
+
+
 class AvEncoder:
     def __init__(self, files: AudioCodec) -> None:
         self._files = files
@@ -166,15 +199,19 @@ class AvEncoder:
         stream = self.open_stream(fmt, audio.sample_rate)
         return stream.push(audio) + stream.finish()
 
+    def open_chunked(self, fmt: str, sample_rate: int) -> ChunkedFile:
+        _check(fmt)
+        return JoinedFile(self, fmt, sample_rate)
+
     def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
         _check(fmt)
         if fmt == "pcm":
             return PcmStream()
         if fmt == "wav":
             return WavStream(sample_rate)
-        if fmt in _AV:
-            return AvStream(_AV[fmt], sample_rate)
-        return WholeFileStream(self, fmt, sample_rate)
+        if not OUTPUT_FORMATS[fmt].streamed:
+            return WholeFileStream(self, fmt, sample_rate)
+        return AvStream(_AV[fmt], sample_rate)
 
 
 def _check(fmt: str) -> None:

@@ -12,6 +12,7 @@ from application.concurrency import Concurrency
 from application.limits import Limits
 from domain.errors import StorageError, TtsError
 from domain.timing import StageTimer
+from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
 from domain.voice import DEFAULT_VOICE
@@ -29,6 +30,7 @@ class App:
     """Built once by `bootstrap`; the entrypoints hold it and nothing under it."""
 
     synthesize: Synthesize
+    store_output: StoreOutput
     upload_voice: UploadVoice
     list_voices: ListVoices
     delete_voice: DeleteVoice

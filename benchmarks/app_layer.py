@@ -8,7 +8,8 @@ model), each side in turn, twice, interleaved so a shared machine's drift hits b
   sending one-sentence `tts` jobs: requests/s and audio seconds per wall second;
 - the OpenAI-compatible server, the same load on `POST /v1/audio/speech`: requests/s;
 - the OpenAI server's peak resident memory (VmHWM, reset first) over one streamed
-  `--long-chars`-character request, read to the end.
+  `--long-chars`-character request, read to the end; and a streaming RunPod worker's
+  (STREAMING=1) over one `stream: true` job of that text through `/runsync`.
 Prints one line per side and measure, and the after/before ratio of each median.
 """
 
@@ -58,6 +59,19 @@ def runpod_side(root: Path, tmp: Path, clients: int, per_client: int) -> tuple[f
         return _load(send, clients, per_client)
 
 
+def runpod_stream_peak_mib(root: Path, tmp: Path, long_chars: int) -> float:
+    env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "LOG_LEVEL": "WARNING", "STREAMING": "1"}
+    with running_worker(env, tmp / "stream.log", root=root) as worker:
+        worker.runsync({"text": SENTENCE, "stream": True})
+        before = worker.reset_peak()
+        worker.runsync({"text": _long(long_chars), "stream": True}, timeout=600)
+        return (worker.memory_kib()["VmHWM"] - before) / 1024
+
+
+def _long(chars: int) -> str:
+    return " ".join([SENTENCE] * (chars // (len(SENTENCE) + 1) + 1))[:chars]
+
+
 def openai_side(root: Path, tmp: Path, clients: int, per_client: int, long_chars: int) -> tuple[float, float]:
     env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "LOG_LEVEL": "WARNING"}
     with running_openai_server(env, tmp / "server.log", root=root) as server:
@@ -70,10 +84,9 @@ def openai_side(root: Path, tmp: Path, clients: int, per_client: int, long_chars
             return 0.0
 
         rate, _ = _load(send, clients, per_client)
-        long_text = " ".join([SENTENCE] * (long_chars // (len(SENTENCE) + 1) + 1))[:long_chars]
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")
         before = _peak_kib(server.pid)
-        body = {"model": "tts-1", "input": long_text, "voice": "default", "response_format": "pcm"}
+        body = {"model": "tts-1", "input": _long(long_chars), "voice": "default", "response_format": "pcm"}
         with session.post(url, json={**body, "stream_format": "audio"}, stream=True) as response:
             response.raise_for_status()
             for _ in response.iter_content(1 << 16):
@@ -97,11 +110,13 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 rps, audio = runpod_side(root, Path(tmp), args.clients, args.per_client)
                 openai_rps, stream_mib = openai_side(root, Path(tmp), args.clients, args.per_client, args.long_chars)
+                runpod_stream_mib = runpod_stream_peak_mib(root, Path(tmp), args.long_chars)
             for measure, value in (
                 ("runpod_req_s", rps),
                 ("runpod_audio_s_s", audio),
                 ("openai_req_s", openai_rps),
                 ("stream_peak_mib", stream_mib),
+                ("runpod_stream_peak_mib", runpod_stream_mib),
             ):
                 results[name].setdefault(measure, []).append(value)
     for name, measures in results.items():

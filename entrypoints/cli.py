@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from application.fields import TtsOptions, UploadOptions, tts_request, upload_re
 from domain.errors import EngineError, InvalidInput, TtsError
 from domain.voice import DEFAULT_VOICE, voice_name
 from entrypoints.logging_setup import configure_logging
+from ports.audio_encoder import FORMAT_NAMES
 from settings import Settings, SettingsError, load_settings
 
 log = structlog.get_logger("cli")
@@ -63,12 +64,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     def synth(app: App) -> dict[str, Any]:
         shared = validated(TtsOptions, options)
-        result = app.synthesize(
-            tts_request(app.limits, shared, args.text, args.voice, format=args.format, return_base64=True)
-        )
-        out.write_bytes(result.audio or b"")
-        shown = {key: value for key, value in asdict(result).items() if value not in (None, ())}
-        return {key: value for key, value in shown.items() if key not in _NOT_SHOWN} | {"file": str(out)}
+        result = app.synthesize(tts_request(app.limits, shared, args.text, args.voice, format=args.format))
+        out.write_bytes(app.encoder.encode(result.audio, args.format))  # the use case answers samples
+        shown = replace(result, audio=None)  # not asdict's deep copy of every sample
+        return {k: v for k, v in asdict(shown).items() if v not in (None, ()) and k not in _NOT_SHOWN} | {
+            "file": str(out)
+        }
 
     return _run(args.settings, synth)
 
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--no-normalize", action="store_true", help="speak numbers and symbols as written")
     synth.add_argument("--voice")
     synth.add_argument("--out", help="file to write (default output.<format>)")
-    synth.add_argument("--format", default="wav", choices=["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"])
+    synth.add_argument("--format", default="wav", choices=FORMAT_NAMES)
     synth.add_argument("--seed", type=int)
     synth.add_argument("--speed", type=float)
     synth.add_argument("--nfe-step", type=int, dest="nfe_step")

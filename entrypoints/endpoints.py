@@ -10,15 +10,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
+from application.app import App
 from application.fields import validation_error
 from application.limits import Limits
 from domain.errors import InvalidInput
-from domain.use_cases.synthesize import Synthesize, TtsRequest, TtsResult
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.timing import StageTimer
+from domain.use_cases.synthesize import TtsRequest, TtsResult
+from domain.use_cases.voices import UploadRequest
 from domain.voice import voice_name
 from entrypoints import jobs
 from entrypoints.jobs import DeleteVoiceRequest, HealthRequest, ListModelsRequest, ListVoicesRequest
@@ -27,30 +29,20 @@ R = TypeVar("R")
 Answer = tuple[dict[str, Any], dict[str, Any]]  # (the client's output, extra fields for the log line)
 
 
-class UseCases(Protocol):
-    """What a runner may call: the worker service's use cases and its health check."""
-
-    synthesize: Synthesize
-    upload_voice: UploadVoice
-    list_voices: ListVoices
-    delete_voice: DeleteVoice
-
-    def health(self) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True)
 class Endpoint(Generic[R]):
     name: str
     model: type[jobs._Job]
     build: Callable[[Any, Limits], R]
-    run: Callable[[UseCases, R], Answer]
+    run: Callable[[App, R], Answer]
     describe: Callable[[R], dict[str, Any]] = lambda request: {}
 
 
 # --- runners: call the use case, render the client's answer -------------------------------
 
 
-def render_tts(result: TtsResult) -> dict[str, Any]:
+def render_tts(result: TtsResult, audio: dict[str, Any]) -> dict[str, Any]:
+    """The job's answer, with its `audio` (from `deliver`) in the README's order of fields."""
     output: dict[str, Any] = {
         "duration": result.duration,
         "text": result.text,
@@ -65,16 +57,10 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
         ],
         "status": "completed",
     }
-    if result.audio is not None:
-        output["audio_base64"] = base64.b64encode(result.audio).decode("ascii")
-    else:
-        output["audio_url"] = result.audio_url
+    output.update((name, value) for name, value in audio.items() if name.startswith("audio"))
     if result.words is not None:
         output["words"] = [word.public() for word in result.words]
-    if result.captions is not None:
-        output["captions"] = result.captions
-    if result.captions_url is not None:
-        output["captions_url"] = result.captions_url
+    output.update((name, value) for name, value in audio.items() if name.startswith("captions") and value is not None)
     if result.model is not None:
         output["model"] = result.model
     if result.notes:
@@ -82,40 +68,53 @@ def render_tts(result: TtsResult) -> dict[str, Any]:
     return output
 
 
-def tts_extra(result: TtsResult) -> dict[str, Any]:
-    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": rounded(result.timings)}
+def deliver(use: App, request: TtsRequest, result: TtsResult, data: bytes, timer: StageTimer) -> dict[str, Any]:
+    """The encoded answer as the job asked for it: inline (base64, the captions' text beside
+    it) or stored, by URL (the captions stored beside it)."""
+    if request.return_base64:
+        return {"audio_base64": base64.b64encode(data).decode("ascii"), "captions": result.captions}
+    with timer.stage("store"):
+        url, captions_url = use.store_output(data, request.format, result.captions, request.captions)
+    return {"audio_url": url, "captions_url": captions_url}
 
 
-def _run_tts(use: UseCases, request: TtsRequest) -> Answer:
+def tts_extra(result: TtsResult, timer: StageTimer) -> dict[str, Any]:
+    stages = rounded({**result.timings, **timer.seconds})
+    return {"audio_seconds": result.duration, "chunks": result.chunks, "stages": stages}
+
+
+def _run_tts(use: App, request: TtsRequest) -> Answer:
     if request.stream:
         raise InvalidInput("stream: true needs a worker started with STREAMING=1")
-    result = use.synthesize(request)
-    return render_tts(result), tts_extra(result)
+    result, timer = use.synthesize(request), StageTimer()
+    with timer.stage("encode"):
+        data = use.encoder.encode(result.audio, request.format)
+    return render_tts(result, deliver(use, request, result, data, timer)), tts_extra(result, timer)
 
 
-def _run_upload(use: UseCases, request: UploadRequest) -> Answer:
+def _run_upload(use: App, request: UploadRequest) -> Answer:
     uploaded = use.upload_voice(request)
     info = uploaded.voice
     output = {"voice": info.public(), "transcribed": uploaded.transcribed, "status": "completed"}
     return output, {"audio_seconds": info.duration, "stages": rounded(uploaded.timings)}
 
 
-def _run_list(use: UseCases, request: ListVoicesRequest) -> Answer:
+def _run_list(use: App, request: ListVoicesRequest) -> Answer:
     voices = use.list_voices()
     return {"voices": [v.public() for v in voices], "status": "completed"}, {"voices": len(voices)}
 
 
-def _run_list_models(use: UseCases, request: ListModelsRequest) -> Answer:
+def _run_list_models(use: App, request: ListModelsRequest) -> Answer:
     models = use.synthesize.models()
     listed = [{**asdict(info), "languages": list(info.languages)} for info in models]
     return {"models": listed, "status": "completed"}, {"models": len(models)}
 
 
-def _run_delete(use: UseCases, request: DeleteVoiceRequest) -> Answer:
+def _run_delete(use: App, request: DeleteVoiceRequest) -> Answer:
     return {"deleted": use.delete_voice(request.name), "status": "completed"}, {}
 
 
-def _run_health(use: UseCases, request: HealthRequest) -> Answer:
+def _run_health(use: App, request: HealthRequest) -> Answer:
     return use.health(), {}
 
 
@@ -169,7 +168,7 @@ class ParsedJob(Generic[R]):
     endpoint: Endpoint[R]
     request: R
 
-    def run(self, use: UseCases) -> Answer:
+    def run(self, use: App) -> Answer:
         return self.endpoint.run(use, self.request)
 
     def describe(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from domain.errors import InvalidInput
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
 from domain.voice import voice_name
+from ports.audio_encoder import FORMAT_NAMES
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class _TtsJob(TtsOptions, _Job):
     text: str | None = None
     local_voice: str | None = None
     voice: str | None = None
-    format: Literal["wav", "flac", "mp3", "ogg", "opus", "aac", "pcm"] = "wav"
+    format: Literal[FORMAT_NAMES] = "wav"
     return_: Literal["url", "base64"] = Field(default="url", alias="return")
     stream: bool = False
 

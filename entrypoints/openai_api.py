@@ -41,7 +41,7 @@ from application.bootstrap import bootstrap
 from application.fields import UploadOptions, upload_request, validated
 from application.limits import Limits
 from domain.errors import TtsError, VoiceNotFound
-from domain.use_cases.synthesize import CONTENT_TYPES, Progress, TtsResult
+from domain.use_cases.synthesize import Progress, TtsResult
 from domain.voice import DEFAULT_VOICE, voice_name
 from domain.voice_library import BrokenAlias
 from entrypoints.logging_setup import configure_logging
@@ -60,6 +60,7 @@ from entrypoints.openai_requests import (
 from entrypoints.openai_streams import EncodedSpeech, Event, audio_body, sse_body
 from entrypoints.servers import boot, is_loopback
 from entrypoints.slow_clients import deadline_protocol
+from ports.audio_encoder import OUTPUT_FORMATS
 from settings import Settings, SettingsError, load_settings
 
 DEFAULT_PORT = 8880
@@ -230,21 +231,22 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
     if not speech.stream and speech.stream_format == "audio":
         start = time.perf_counter()
         result: TtsResult = await run_in_threadpool(_with_fallback, api.synthesize, speech)
+        data = await run_in_threadpool(api.encoder.encode, result.audio, tts.format)  # the one file of the answer
         seconds = round(time.perf_counter() - start, 4)
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
         headers = {"X-Seed": str(result.seed), "X-Voice": result.voice}
-        return Response(result.audio, media_type=CONTENT_TYPES[tts.format], headers=headers)
-    # One continuous encoder makes the file: the use case writes no per-chunk or whole files.
+        return Response(data, media_type=OUTPUT_FORMATS[tts.format].content_type, headers=headers)
+    # One continuous encoder makes the file of the chunks' samples as they come.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
     progress: list[Progress] = []  # speech.progress events, for an SSE client
     report = progress.append if speech.stream_format == "sse" else None
     reported = replace(speech, tts=replace(tts, progress=report))
     stream = api.synthesize.stream
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r, files=False)), reported)
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r)), reported)
     encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
         return SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
-    return SpeechStream(encoded, audio_body(encoded), media_type=CONTENT_TYPES[tts.format])
+    return SpeechStream(encoded, audio_body(encoded), media_type=OUTPUT_FORMATS[tts.format].content_type)
 
 
 class SpeechStream(StreamingResponse):

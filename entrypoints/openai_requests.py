@@ -27,6 +27,7 @@ from domain.errors import (
 )
 from domain.use_cases.synthesize import TtsRequest
 from domain.voice import DEFAULT_VOICE, VoiceInfo
+from ports.audio_encoder import FORMAT_NAMES
 
 SERVED_MODEL = "f5-tts"
 # OpenAI's model names are accepted too, so clients with a fixed model list work unchanged.
@@ -89,7 +90,7 @@ class SpeechBody(BaseModel):
     model: str
     input: str
     voice: str | _VoiceRef = DEFAULT_VOICE
-    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm", "ogg"] = "mp3"
+    response_format: Literal[FORMAT_NAMES] = "mp3"
     speed: float = 1.0
     stream_format: Literal["audio", "sse"] = "audio"
     stream: bool = True

@@ -52,11 +52,9 @@ class EncodedSpeech:
         event: Event = self._first
         self._first = None  # each piece is let go once sent (a long pause makes one of hundreds of MB)
         while isinstance(event, StreamChunk):
-            if event.piece is None:
-                raise EngineError("a stream chunk came without its samples")
             self._chunks += 1
             self.words.extend(word.public() for word in event.words or ())
-            yield from self._encoded(event.piece)
+            yield from self._encoded(event.audio)
             event = next(self._events)
         self._events = iter(())  # the use case's finished generator, and the last piece it still holds
         if tail := self._encoder.finish():

@@ -17,8 +17,9 @@ import structlog
 from application.app import App
 from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
+from domain.timing import StageTimer
 from domain.use_cases.synthesize import Progress, StreamChunk, TtsRequest
-from entrypoints.endpoints import ParsedJob, endpoint_of, parse, render_tts, tts_extra
+from entrypoints.endpoints import ParsedJob, deliver, endpoint_of, parse, render_tts, tts_extra
 
 log = structlog.get_logger("worker")
 
@@ -61,15 +62,19 @@ class WorkerService:
         first_chunk = None
         ready_at: list[float] = []
         durations: list[float] = []
+        timer = StageTimer()
+        files = self.app.encoder.open_chunked(request.format, self.app.synthesize.sample_rate)
         try:
             for event in self.app.synthesize.stream(request):
                 if isinstance(event, StreamChunk):
                     first_chunk = first_chunk or _since(start)
+                    with timer.stage("encode"):
+                        data = files.add(event.audio)  # each chunk a complete file, the README's contract
                     ready_at.append(time.perf_counter())
                     durations.append(event.duration)
                     chunk = {
                         "chunk": event.index,
-                        "audio_base64": base64.b64encode(event.audio).decode("ascii"),
+                        "audio_base64": base64.b64encode(data).decode("ascii"),
                         "duration": event.duration,
                         "format": request.format,
                         "sample_rate": self.app.synthesize.sample_rate,
@@ -80,6 +85,9 @@ class WorkerService:
                     yield chunk
                 else:
                     result = event
+            with timer.stage("encode"):
+                whole = files.whole()  # and the last answer the whole file
+            output = render_tts(result, deliver(self.app, request, result, whole, timer))
         except Exception as exc:
             yield _failed(exc, start, fields)
             return
@@ -89,10 +97,9 @@ class WorkerService:
             seconds=_since(start),
             first_chunk_seconds=first_chunk,
             min_playback_margin=None if margin is None else round(margin, 3),
-            **tts_extra(result),
+            **tts_extra(result, timer),
             **fields,
         )
-        output = render_tts(result)
         self.app.stored(output)
         yield output
 

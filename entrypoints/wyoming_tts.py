@@ -33,7 +33,7 @@ from entrypoints.servers import is_loopback
 
 DEFAULT_URI = "tcp://127.0.0.1:10200"
 SAMPLES_PER_CHUNK = 1024  # samples in one audio-chunk event, as wyoming-piper sends them
-WIDTH, CHANNELS = 2, 1  # 16-bit mono PCM (the use case's "pcm" format)
+WIDTH, CHANNELS = 2, 1  # 16-bit mono PCM (the "pcm" output format)
 LANGUAGES = ["en", "zh"]  # what F5TTS_v1_Base was trained on
 ATTRIBUTION = Attribution(name="SWivid/F5-TTS", url="https://github.com/SWivid/F5-TTS")
 # A sentence ends at . ! ? or an ellipsis (with closing quotes or brackets) before white
@@ -102,10 +102,15 @@ class WyomingTts:
         return Info(tts=[program])
 
     def request(self, text: str, voice: SynthesizeVoice | None) -> TtsRequest:
-        """The shared field rules (text limits, voice names) for one synthesis, in 16-bit PCM."""
+        """The shared field rules (text limits, voice names) for one synthesis."""
         name = voice.name if voice is not None and voice.name else None
         said, speaker, _ = spoken(self.api.limits, text=text, voice=name)
-        return TtsRequest(text=said, voice=speaker, format="pcm", return_base64=True)
+        return TtsRequest(text=said, voice=speaker, format="pcm")
+
+    def next_pcm(self, events: Iterator[StreamChunk | TtsResult]) -> tuple[StreamChunk | TtsResult, bytes]:
+        """The stream's next event, and a chunk's samples in 16-bit PCM (encoded once, here)."""
+        event = next(events)
+        return event, self.api.encoder.encode(event.audio, "pcm") if isinstance(event, StreamChunk) else b""
 
 
 def _voice(name: str, info: VoiceInfo, note: str | None = None) -> TtsVoice:
@@ -179,17 +184,17 @@ class TtsHandler(AsyncEventHandler):
             request = self._tts.request(text, voice)
             fields = {"voice": request.voice, "text_chars": len(request.text)}
             events = self._tts.api.synthesize.stream(request)
-            event = await self._run(next, events)  # planning errors come here, before any audio
+            event, data = await self._run(self._tts.next_pcm, events)  # planning errors come here, before any audio
             await self._write(AudioStart(rate=rate, width=WIDTH, channels=CHANNELS).event())
             first = None
             while isinstance(event, StreamChunk):
                 first = first or round(time.perf_counter() - start, 4)
-                for offset in range(0, len(event.audio), SAMPLES_PER_CHUNK * WIDTH):
-                    piece = event.audio[offset : offset + SAMPLES_PER_CHUNK * WIDTH]
+                for offset in range(0, len(data), SAMPLES_PER_CHUNK * WIDTH):
+                    piece = data[offset : offset + SAMPLES_PER_CHUNK * WIDTH]
                     await self._write(AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=piece).event())
                 if self._gone():
                     raise ClientGone
-                event = await self._run(next, events)
+                event, data = await self._run(self._tts.next_pcm, events)
             await self._write(AudioStop().event())
             seconds = round(time.perf_counter() - start, 4)
             log.info("wyoming_speech_done", seconds=seconds, first_chunk_seconds=first, audio_seconds=event.duration,

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from array import array
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
 
@@ -16,7 +15,7 @@ from domain import captions
 from domain.assembly import Assembler, SilenceSlot, Slot, SpeechSlot, TimedSegment
 from domain.audio import Audio
 from domain.chunking import chunk_budget, normalize_text, split_text
-from domain.errors import InvalidInput, StorageError
+from domain.errors import InvalidInput
 from domain.streaming import is_urgent, next_batch_size
 from domain.synthesis import HOP_LENGTH, Reference, SynthesisItem, SynthesisParams, generated_frames, prepare_ref_text
 from domain.text.normalize import TextNormalizer
@@ -36,8 +35,6 @@ from domain.word_timing import (
     trace_to_written,
 )
 from ports.aligner import Aligner
-from ports.audio_encoder import AudioEncoder
-from ports.blob_store import BlobStore
 from ports.model_registry import ModelInfo, ModelRegistry
 from ports.tts_engine import TtsEngine
 
@@ -46,15 +43,6 @@ MAX_VOICES = 16  # distinct voices in one request: each is decoded and held whil
 MAX_REF_SECONDS = 12.0  # upstream clips a longer reference to about this much before speaking
 FIRST_CHUNK_BYTES = 60  # about one short sentence: the first streamed audio comes fast
 VOICE_CHANGE_GAP = 0.25  # seconds of silence where one speaker hands over to another, as in conversation
-CONTENT_TYPES = {
-    "wav": "audio/wav",
-    "flac": "audio/flac",
-    "mp3": "audio/mpeg",
-    "ogg": "audio/ogg",
-    "opus": "audio/ogg; codecs=opus",
-    "aac": "audio/aac",
-    "pcm": "audio/pcm",
-}
 NO_ALIGNER = "timestamps need the aligner's weights and this worker was built without them"
 
 
@@ -99,8 +87,9 @@ class TtsRequest:
 
 @dataclass(frozen=True)
 class TtsResult:
-    """`audio` is set when the client asked for the bytes, `audio_url` otherwise; likewise
-    `captions` (the caption text) or `captions_url`. `words` only when asked for."""
+    """The answer as samples: each way in encodes (and stores) it once, for its own protocol.
+    `audio` is the whole answer, except from a stream, whose chunks carried it; `captions` the
+    caption text when asked for, `words` only when asked for."""
 
     voice: str
     text: str
@@ -111,26 +100,22 @@ class TtsResult:
     chunks: int
     spoken_text: str = ""
     segments: tuple[TimedSegment, ...] = ()
-    audio: bytes | None = None
-    audio_url: str | None = None
+    audio: Audio | None = None
     timings: dict[str, float] = field(default_factory=dict)
     words: tuple[WordTiming, ...] | None = None
     captions: str | None = None
-    captions_url: str | None = None
     model: str | None = None  # set where the worker serves several models
     notes: tuple[str, ...] = ()  # what the client should know about how the text was read
 
 
 @dataclass(frozen=True)
 class StreamChunk:
-    """One streamed piece: a complete file in the job's format (`audio`), its samples
-    (`piece`), which a continuous stream encoder joins into one file, and the words it
-    completes when timestamps were asked for."""
+    """One streamed piece: its samples (`audio`, which the pieces before it continue exactly)
+    and the words it completes when timestamps were asked for."""
 
     index: int
-    audio: bytes
+    audio: Audio
     duration: float
-    piece: Audio | None = None
     words: tuple[WordTiming, ...] | None = None
 
 
@@ -161,11 +146,7 @@ class Synthesize:
         self,
         engine: TtsEngine,
         voices: VoiceLibrary,
-        codec: AudioEncoder,
-        store: BlobStore,
         normalizer: TextNormalizer,
-        url_ttl: int,
-        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         max_audio_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         aligner: Aligner | None = None,
@@ -178,11 +159,7 @@ class Synthesize:
         self._aligner = aligner
         self._clock = clock
         self._voices = voices
-        self._codec = codec
-        self._store = store
         self._normalizer = normalizer
-        self._url_ttl = url_ttl
-        self._new_id = new_id
         self._max_audio_seconds = max_audio_seconds
 
     @property
@@ -204,9 +181,9 @@ class Synthesize:
             if words and spans is not None:
                 timed.extend(self._tick(words, plan, assembler, index, part, spans[index], request))
         audio = Audio(samples, self._engine.sample_rate)
-        return self._finish(request, plan, audio, assembler.segments, timer, timed if words else None)
+        return self._result(request, plan, audio, assembler.segments, timer, timed if words else None)
 
-    def stream(self, request: TtsRequest, files: bool = True) -> Iterator[StreamChunk | TtsResult]:
+    def stream(self, request: TtsRequest) -> Iterator[StreamChunk | TtsResult]:
         """The audio chunk by chunk as the engine finishes it, then the whole result.
 
         The first chunk is short and synthesized alone, and marked urgent (a batching engine
@@ -216,15 +193,10 @@ class Synthesize:
         engine keeps up with playback (domain.streaming). Each streamed piece is what the
         assembly has made final (the cross-fade tail waits for the next part; pauses go out
         with the part before them), so the pieces concatenate to exactly the final audio.
-
-        With `files` False the caller encodes the pieces' samples itself (a continuous stream
-        encoder): the chunks carry no file of their own and the result no whole file, so
-        nothing but the current piece is held. Otherwise the samples are gathered once, into
-        one buffer, for the whole file the result carries."""
+        Nothing but the current piece is held: the result carries no audio."""
         timer = StageTimer()
         plan = self._plan(request, timer, first_max_bytes=FIRST_CHUNK_BYTES)
         assembler = Assembler(plan.layout, request.params.cross_fade_duration, self._engine.sample_rate)
-        samples = array("f")
         done_items = emitted = 0  # items spoken, samples streamed
         words = self._word_clock(plan) if request.aligned else None
         timed: list[WordTiming] = []
@@ -247,29 +219,20 @@ class Synthesize:
                 if words and spans is not None:
                     done = self._tick(words, plan, assembler, done_items, part, spans[number], request)
                     timed.extend(done)
-                data = b""
-                if files:
-                    with timer.stage("encode"):
-                        data = self._codec.encode(piece, request.format)
-                    samples.extend(piece.samples)
                 playing_since = self._clock() if playing_since is None else playing_since
                 if request.progress is not None:  # before the chunk, so it is sent with the chunk's audio
                     request.progress(_progress(plan, done_items + 1, delivered + piece.duration))
                 yield StreamChunk(
                     index=done_items,
-                    audio=data,
+                    audio=piece,
                     duration=round(piece.duration, 3),
-                    piece=piece,
                     words=tuple(done) if done is not None and request.timestamps else None,
                 )
                 delivered += piece.duration
                 emitted += piece.num_samples
                 done_items += 1
-        timed_words, rate = (timed if words else None), self._engine.sample_rate
-        if files:
-            yield self._finish(request, plan, Audio(samples, rate), assembler.segments, timer, timed_words)
-        else:
-            yield self._result(request, plan, emitted / rate, assembler.segments, timer, timed_words)
+        seconds = emitted / self._engine.sample_rate
+        yield self._result(request, plan, seconds, assembler.segments, timer, timed if words else None)
 
     def _synthesize_all(self, plan: _Plan, report: Callable[[Progress], None] | None) -> list[Audio]:
         """Every chunk in one engine call; with a progress callback, in calls of what the
@@ -500,44 +463,17 @@ class Synthesize:
         if request.captions is not None and request.captions not in captions.FORMATS:
             raise InvalidInput(f"captions must be one of {', '.join(captions.FORMATS)}")
 
-    def _finish(
-        self,
-        request: TtsRequest,
-        plan: _Plan,
-        audio: Audio,
-        segments: list[TimedSegment],
-        timer: StageTimer,
-        words: list[WordTiming] | None = None,
-    ) -> TtsResult:
-        with timer.stage("encode"):
-            data = self._codec.encode(audio, request.format)
-        result = self._result(request, plan, audio.duration, segments, timer, words)
-        text = captions.render(words or [], request.captions) if request.captions is not None else None
-        if request.return_base64:
-            return replace(result, audio=data, captions=text)
-        with timer.stage("store"):
-            key = self._new_id()
-            url = self._publish(key, data, request.format, CONTENT_TYPES[request.format])
-            if text is None:
-                return replace(result, audio_url=url)
-            try:
-                fmt = request.captions
-                text_url = self._publish(key, text.encode("utf-8"), fmt, captions.CONTENT_TYPES[fmt])
-            except StorageError:
-                self._store.delete(f"outputs/{key}.{request.format}")
-                raise
-        return replace(result, audio_url=url, captions_url=text_url)
-
     def _result(
         self,
         request: TtsRequest,
         plan: _Plan,
-        seconds: float,
+        audio: Audio | float,
         segments: list[TimedSegment],
         timer: StageTimer,
         words: list[WordTiming] | None,
     ) -> TtsResult:
-        """The answer without its audio or captions, which `_finish` adds."""
+        """The answer with its whole `audio`, or (a stream's) only its length in seconds."""
+        seconds = audio.duration if isinstance(audio, Audio) else audio
         return TtsResult(
             voice=plan.voice,
             text=request.text,
@@ -552,17 +488,9 @@ class Synthesize:
             words=tuple(words) if request.timestamps and words is not None else None,
             model=plan.model,
             notes=plan.notes,
+            audio=audio if isinstance(audio, Audio) else None,
+            captions=captions.render(words or [], request.captions) if request.captions is not None else None,
         )
-
-    def _publish(self, key: str, data: bytes, ext: str, content_type: str) -> str:
-        """Stores `outputs/<key>.<ext>` and answers its URL; nothing is left behind on failure."""
-        path = f"outputs/{key}.{ext}"
-        self._store.put(path, data, content_type)
-        try:
-            return self._store.url(path, self._url_ttl)
-        except StorageError:
-            self._store.delete(path)
-            raise
 
 
 def _progress(plan: _Plan, done: int, seconds: float) -> Progress:

@@ -46,10 +46,7 @@ def stream(fixed: float, per_audio_second: float, text: str = TEXT) -> tuple[lis
     synthesize = Synthesize(
         engine=engine,
         voices=container.voices(),
-        codec=container.codec(),
-        store=container.store(),
         normalizer=container.normalizer(),
-        url_ttl=container.settings().output_url_ttl,
         clock=clock,
     )
     events = list(synthesize.stream(TtsRequest(text=text, stream=True, seed=1, return_base64=True)))

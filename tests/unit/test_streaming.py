@@ -6,6 +6,7 @@ import base64
 import io
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from entrypoints.service import WorkerService
@@ -51,17 +52,14 @@ def test_a_failing_stream_ends_with_an_error_and_stores_nothing():
     assert container.store().list("outputs/") == {}
 
 
-def test_stream_chunks_carry_their_samples_for_a_continuous_encoder():
-    """The OpenAI server encodes one continuous file from `piece`: the pieces are exactly the
-    final audio, split where the chunks are."""
-    from adapters.audio_arrays import to_numpy
+def test_stream_chunks_carry_their_samples_and_the_result_none():
+    """Each way in encodes the chunks' samples itself (the pieces are the whole answer, split
+    where the chunks are: test_use_cases), and the stream's result holds no audio."""
     from domain.use_cases.synthesize import StreamChunk, TtsRequest
 
     synthesize = make_test_container().synthesize()
-    events = list(synthesize.stream(TtsRequest(text=TEXT, seed=5, format="pcm", return_base64=True)))
+    events = list(synthesize.stream(TtsRequest(text=TEXT, seed=5)))
     chunks, final = events[:-1], events[-1]
-    assert all(isinstance(c, StreamChunk) and c.piece is not None for c in chunks) and len(chunks) > 2
-    joined = np.concatenate([to_numpy(c.piece) for c in chunks])
-    expected = np.frombuffer(final.audio, "<i2").astype(np.float32) / 32767
-    np.testing.assert_allclose(joined, expected, atol=1e-4)
-    assert [c.duration for c in chunks] == [round(c.piece.duration, 3) for c in chunks]
+    assert all(isinstance(c, StreamChunk) for c in chunks) and len(chunks) > 2 and final.audio is None
+    assert sum(c.audio.duration for c in chunks) == pytest.approx(final.duration, abs=1e-3)
+    assert [c.duration for c in chunks] == [round(c.audio.duration, 3) for c in chunks]

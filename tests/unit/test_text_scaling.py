@@ -62,7 +62,7 @@ def _synthesize() -> Synthesize:
     transcript = "Some call me nature, others call me mother nature. " * 8
     voices = VoiceLibrary(store, codec, {"default": BuiltinVoice(transcript, lambda: audio_file(2.0, 24000))})
     normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
-    return Synthesize(FakeEngine(), voices, codec, store, normalizer, url_ttl=600, aligner=FakeAligner())
+    return Synthesize(FakeEngine(), voices, normalizer, aligner=FakeAligner())
 
 
 @pytest.mark.parametrize(

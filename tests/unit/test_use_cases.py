@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import UTC, datetime
 
 import pytest
@@ -17,6 +18,7 @@ from domain.errors import InvalidAudio, InvalidInput, StorageError, VoiceExists,
 from domain.synthesis import SynthesisParams
 from domain.text.normalize import TextNormalizer
 from domain.text.script import VoiceText
+from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize, TtsRequest
 from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
 from domain.voice_library import BuiltinVoice, VoiceLibrary
@@ -40,9 +42,8 @@ class World:
         builtin = BuiltinVoice("Some call me nature.", lambda: audio_file(4.0, 24000))
         self.voices = VoiceLibrary(self.store, codec, {"default": builtin})
         self.normalizer = TextNormalizer(EnglishNumbers(), ChineseNumbers())
-        self.synthesize = Synthesize(
-            self.engine, self.voices, codec, self.store, self.normalizer, url_ttl=600, new_id=lambda: "out1"
-        )
+        self.synthesize = Synthesize(self.engine, self.voices, self.normalizer)
+        self.store_output = StoreOutput(self.store, url_ttl=600, new_id=lambda: "out1")
         self.upload = UploadVoice(
             self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
         )
@@ -111,18 +112,25 @@ def test_upload_leaves_nothing_when_metadata_write_fails(world):
     assert world.store.objects == {}
 
 
-def test_synthesize_default_voice_stores_an_output(world):
-    result = world.synthesize(TtsRequest(text="Hello world!", seed=3))
-    assert result.voice == "default" and result.seed == 3
-    assert result.audio_url == "fake://outputs/out1.wav"
-    assert list(world.store.objects) == ["outputs/out1.wav"]
-    assert set(result.timings) == {"fetch", "engine", "encode", "store"}
-
-
-def test_synthesize_base64_writes_nothing(world):
-    result = world.synthesize(TtsRequest(text="Hello world!", return_base64=True, format="flac"))
-    assert result.audio and result.audio[:4] == b"fLaC" and result.audio_url is None
+def test_synthesize_answers_samples_and_stores_nothing(world):
+    result = world.synthesize(TtsRequest(text="Hello world!", seed=3, format="flac"))
+    assert result.voice == "default" and result.seed == 3 and result.format == "flac"
+    assert result.audio.num_samples == round(result.duration * result.audio.sample_rate)
     assert world.store.objects == {}
+    assert set(result.timings) == {"fetch", "engine"}
+
+
+def test_storing_an_output_puts_it_and_its_captions_by_url(world):
+    assert world.store_output(b"RIFF", "wav") == ("fake://outputs/out1.wav", None)
+    assert world.store_output(b"fLaC", "flac", "WEBVTT", "vtt") == (
+        "fake://outputs/out1.flac",
+        "fake://outputs/out1.vtt",
+    )
+    assert world.store.objects == {
+        "outputs/out1.wav": b"RIFF",
+        "outputs/out1.flac": b"fLaC",
+        "outputs/out1.vtt": b"WEBVTT",
+    }
 
 
 def test_long_text_is_one_batch_of_chunks_with_consecutive_seeds(world):
@@ -152,7 +160,7 @@ def test_duration_is_the_cross_faded_sum(world):
 def test_same_seed_same_audio(world):
     first = world.synthesize(TtsRequest(text="Repeat me.", seed=5, return_base64=True))
     again = world.synthesize(TtsRequest(text="Repeat me.", seed=5, return_base64=True))
-    assert first.audio == again.audio
+    assert first.audio.samples == again.audio.samples
 
 
 def test_unknown_voice(world):
@@ -163,7 +171,7 @@ def test_unknown_voice(world):
 def test_no_orphan_output_when_the_url_cannot_be_made(world):
     world.store.failing.add("url")
     with pytest.raises(StorageError):
-        world.synthesize(TtsRequest(text="Hello world!"))
+        world.store_output(b"RIFF", "wav")
     assert world.store.objects == {}
 
 
@@ -265,7 +273,7 @@ def test_structured_segments_are_the_same_as_voice_tags(world):
     tagged = world.synthesize(TtsRequest(text="Hi. [voice:bob] Yo. [pause:1s]", seed=1, return_base64=True))
     segments = (VoiceText("default", "Hi."), VoiceText("bob", "Yo. [pause:1s]"))
     structured = world.synthesize(TtsRequest(text="Hi. Yo.", segments=segments, seed=1, return_base64=True))
-    assert structured.audio == tagged.audio and structured.segments == tagged.segments
+    assert structured.audio.samples == tagged.audio.samples and structured.segments == tagged.segments
 
 
 def test_an_unknown_voice_anywhere_fails_before_any_synthesis(world):
@@ -296,9 +304,10 @@ def test_a_plain_request_has_one_segment_per_chunk(world):
 def test_streaming_a_dialogue_yields_the_same_audio_and_segments(world):
     _dialogue_world(world)
     text = "First a short line. [voice:bob] Then Bob answers at length, with a pause after. [pause:500ms] Done."
-    whole = world.synthesize(TtsRequest(text=text, seed=3, return_base64=True, format="wav"))
-    *chunks, result = world.synthesize.stream(TtsRequest(text=text, seed=3, return_base64=True, format="wav"))
-    assert result.audio == whole.audio and result.segments == whole.segments
+    whole = world.synthesize(TtsRequest(text=text, seed=3))
+    *chunks, result = world.synthesize.stream(TtsRequest(text=text, seed=3))
+    assert array("f", b"".join(chunk.audio.samples.tobytes() for chunk in chunks)) == whole.audio.samples
+    assert result.audio is None and result.segments == whole.segments
     assert sum(chunk.duration for chunk in chunks) == pytest.approx(whole.duration, abs=1e-3)
 
 
@@ -315,9 +324,7 @@ def test_a_transcript_implausibly_short_or_long_for_its_audio_is_refused(world):
 
 
 def _capped(world, seconds: float) -> Synthesize:
-    return Synthesize(
-        world.engine, world.voices, SoundfileCodec(), world.store, world.normalizer, 600, max_audio_seconds=seconds
-    )
+    return Synthesize(world.engine, world.voices, world.normalizer, max_audio_seconds=seconds)
 
 
 def test_generated_audio_is_capped_before_any_synthesis(world):
