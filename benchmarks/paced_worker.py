@@ -28,8 +28,8 @@ as a synchronising runner would (the model of issue 38's first measurements).
 from __future__ import annotations
 
 import dataclasses
-import math
 import functools
+import math
 import os
 import threading
 import time
