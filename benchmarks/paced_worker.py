@@ -96,14 +96,23 @@ class DeviceQueue:
         self._now, self._sleep = now, sleep
         self._lock = threading.Lock()
         self._free_at = 0.0  # when the last step queued ends
+        self._busy = 0.0  # seconds of work queued since the last `busy_seconds()`
 
     def launch(self, seconds: float) -> None:
         with self._lock:
             start = max(self._now(), self._free_at)
             self._free_at = start + seconds
+            self._busy += seconds
         self._wait_until(start)
         if not self.overlap:
             self.synchronize()
+
+    def busy_seconds(self) -> float:
+        """The device's work queued since the last call (steps and captures): the benchmark's
+        share of the wall time the modelled device was busy."""
+        with self._lock:
+            busy, self._busy = self._busy, 0.0
+        return busy
 
     def synchronize(self) -> None:
         with self._lock:
@@ -190,11 +199,13 @@ def paced_make_runner(
 
 def synchronized_finish(finish: Callable[[Any, Sequence[Any]], list[Any]]) -> Callable[[Any, Sequence[Any]], list[Any]]:
     """`F5Engine._finish` (the vocoder's stage, whichever path calls it) that first waits for
-    the device, as reading the finished rows' mel does on a GPU."""
+    the device, as reading the finished rows' mel does on a GPU; it logs the device's busy
+    seconds since the last finish (`paced_device`, the benchmark's `dev %`)."""
 
     @functools.wraps(finish)
     def wrapper(engine: Any, rows: Sequence[Any]) -> list[Any]:
         DEVICE.synchronize()
+        log.debug("paced_device", busy_seconds=round(DEVICE.busy_seconds(), 4))
         return finish(engine, rows)
 
     return wrapper
