@@ -78,7 +78,7 @@ def test_a_runpod_stream_cancelled_mid_call_cancels_its_job() -> None:
 
         async def cancel_midway() -> None:
             task = asyncio.create_task(consume())
-            while not service.waiting.is_set():
+            while not service.waiting.is_set() and not task.done():
                 await asyncio.sleep(0.01)
             task.cancel()  # runpod gave up on the job: its client left, or it timed out
             with pytest.raises(asyncio.CancelledError):
