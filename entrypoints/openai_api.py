@@ -256,7 +256,8 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
 
 class SpeechStream(StreamingResponse):
     """A streamed answer that says when it is over, sent to the end or not: a client that
-    hangs up mid-stream is logged (`speech_abandoned`) and its slot freed."""
+    hangs up mid-stream is logged (`speech_abandoned`) and its job cancelled at once (`on_leave`),
+    and its slot is freed once the engine call in flight has returned."""
 
     def __init__(self, speech: EncodedSpeech, body: Iterator[bytes], media_type: str) -> None:
         super().__init__(body, media_type=media_type)
@@ -268,8 +269,10 @@ class SpeechStream(StreamingResponse):
 
     def on_leave(self, callback: Callable[[], None]) -> None:
         """Run `callback` as soon as the client hangs up mid-stream (the job's cancellation)."""
-        assert self._left is not None
-        self._left.append(callback)
+        if self._left is None:
+            callback()
+        else:
+            self._left.append(callback)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
