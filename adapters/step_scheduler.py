@@ -39,8 +39,10 @@ The policy, per step:
 A row's audio does not depend on which rows shared its steps (the engine's contract: its
 noise, grid and conditioning are its own, and padding is masked), so none of this changes
 what anyone hears. A request can be cancelled (`Ticket.cancel`, for a job whose client
-left): its rows leave at the next step boundary. When a step fails with the rows of several
-requests, each request's rows run that step alone, so a bad item fails only its own job.
+left): its rows leave at the next step boundary. `synthesize` cancels its request when the
+job's `CancelScope` (domain.cancellation, opened by the entrypoint) is cancelled. When a
+step fails with the rows of several requests, each request's rows run that step alone, so a
+bad item fails only its own job.
 
 The rows that finish at a step go to a second thread for the vocoder (urgent rows ahead of
 the others waiting for it), so the next steps run while they are decoded (on the paced H200
@@ -63,6 +65,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 import structlog
 
 from domain.audio import Audio
+from domain.cancellation import current_scope
 from domain.errors import EngineError
 from domain.synthesis import Reference, SynthesisItem
 from ports.tts_engine import EngineCapacity, EngineStatus
@@ -264,8 +267,19 @@ class StepScheduler:
         self._engine.warm_up(reference)
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
-        """Queue the items' rows (urgent ones go first at every step) and wait for their audio."""
-        return self.submit(items, urgent=urgent).result()
+        """Queue the items' rows (urgent ones go first at every step) and wait for their audio;
+        the rows leave at the next step if the job's scope is cancelled meanwhile (EngineError)."""
+        scope = current_scope()
+        if scope is None:
+            return self.submit(items, urgent=urgent).result()
+        if scope.cancelled:
+            raise EngineError("the job was cancelled")
+        ticket = self.submit(items, urgent=urgent)
+        forget = scope.on_cancel(ticket.cancel)
+        try:
+            return ticket.result()
+        finally:
+            forget()
 
     # -- the scheduler ----------------------------------------------------------------------
 

@@ -15,6 +15,14 @@ bucket's frames (attention's quadratic share included); shapes past the largest 
 the eager floor. `PACED_DEVICE` picks the model, `PACED_BUCKETS` (say `frame_step=128
 steps_per_octave=0` or `batch_sizes=1/2/4`) tries another grid. MAX_CONCURRENCY and
 BATCH_MAX_ITEMS default to the GPU worker's (its largest bucket): on a CPU it would take one job.
+
+The device runs behind the host, as a CUDA stream does (`DeviceQueue`): a step's launch returns
+once the device starts it, so the host assembles the next step while this one runs, one step
+ahead at most (CUDA would queue many; the real runner copies its inputs from pinned memory and
+never synchronises). The host waits for the device only where the real code does: before a
+graph capture (the capture synchronises) and before decoding finished rows (reading their mel
+waits for every step queued by then). `PACED_OVERLAP=0` holds the engine for each step instead,
+as a synchronising runner would (the model of issue 38's first measurements).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -69,10 +78,59 @@ def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch:
     return batch * mean_audio / (nfe * DEVICE_MODELS[device].step_seconds(batch, frames))
 
 
+class DeviceQueue:
+    """The modelled device's one stream: when the work queued on it ends. `launch` queues a
+    step and returns once the device starts it (the host is at most one step ahead);
+    `synchronize` waits for everything queued. With `overlap` False a launch also waits
+    for its step to end. Shared by every runner of the process and by the decoder thread."""
+
+    def __init__(
+        self,
+        overlap: bool = True,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.overlap = overlap
+        self._now, self._sleep = now, sleep
+        self._lock = threading.Lock()
+        self._free_at = 0.0  # when the last step queued ends
+        self._busy = 0.0  # seconds of work queued since the last `busy_seconds()`
+
+    def launch(self, seconds: float) -> None:
+        with self._lock:
+            start = max(self._now(), self._free_at)
+            self._free_at = start + seconds
+            self._busy += seconds
+        self._wait_until(start)
+        if not self.overlap:
+            self.synchronize()
+
+    def busy_seconds(self) -> float:
+        """The device's work queued since the last call (steps and captures): the benchmark's
+        share of the wall time the modelled device was busy."""
+        with self._lock:
+            busy, self._busy = self._busy, 0.0
+        return busy
+
+    def synchronize(self) -> None:
+        with self._lock:
+            until = self._free_at
+        self._wait_until(until)
+
+    def _wait_until(self, moment: float) -> None:
+        if (left := moment - self._now()) > 0:
+            self._sleep(left)
+
+
+#: the process's device, shared by its runners (a background compile swaps runners) and decoder
+DEVICE = DeviceQueue(overlap=os.environ.get("PACED_OVERLAP", "1") != "0")
+
+
 class PacedRunner:
-    """`adapters.f5.runner.Runner` as a clock: a bucket's first use pays a capture, at most
-    `max_graphs` are kept (least recently used evicted, as `CudaGraphRunner` does), and each
-    step holds the engine for the model's time for its bucket."""
+    """`adapters.f5.runner.Runner` as a clock: a bucket's first use pays a capture (after
+    the device has finished what is queued: a capture synchronises), at most `max_graphs`
+    are kept (least recently used evicted, as `CudaGraphRunner` does), and each step is
+    queued on the device for the model's time for its bucket."""
 
     name = "paced"
 
@@ -81,18 +139,24 @@ class PacedRunner:
         model: DeviceModel,
         buckets: ShapeBuckets,
         max_graphs: int = 24,
-        sleep: Callable[[float], None] = time.sleep,
+        device: DeviceQueue | None = None,
     ) -> None:
         self.model = model
         self.buckets = buckets
         self._max_graphs = max(1, max_graphs)
-        self._sleep = sleep
+        self.device = device or DeviceQueue()
         self._graphs: OrderedDict[tuple[int, int, bool], None] = OrderedDict()
         self.captures = 0
 
     @property
     def graphs_held(self) -> int:
         return len(self._graphs)
+
+    def synchronize(self) -> None:
+        """Waits for the queued steps, as reading the finished rows' mel does on a GPU; logs the
+        device's busy seconds since the last sync (`paced_device`, the benchmark's `dev %`)."""
+        self.device.synchronize()
+        log.debug("paced_device", busy_seconds=round(self.device.busy_seconds(), 4))
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
@@ -103,7 +167,9 @@ class PacedRunner:
             self._graphs.move_to_end(key)
         elif bucket.captured:
             seconds = self.model.capture_s if self.captures else self.model.first_capture_s
-            self._sleep(seconds)
+            self.device.synchronize()
+            self.device.launch(seconds)
+            self.device.synchronize()
             self.captures += 1
             self._graphs[key] = None
             if len(self._graphs) > self._max_graphs:
@@ -111,7 +177,7 @@ class PacedRunner:
             log.info(
                 "f5_graph_captured", batch=bucket.batch, frames=bucket.frames, guided=batch.guided, seconds=seconds
             )
-        self._sleep(self.model.step_seconds(bucket.batch, bucket.frames, bucket.captured))
+        self.device.launch(self.model.step_seconds(bucket.batch, bucket.frames, bucket.captured))
         return list(batch.y)
 
 
@@ -132,7 +198,7 @@ def paced_make_runner(
             key: tuple(map(int, value.split("/"))) if "/" in value else int(value) for key, value in fields.items()
         }
         buckets = dataclasses.replace(buckets, **values)
-    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs)
+    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs, DEVICE)
 
 
 def main() -> None:

@@ -65,9 +65,12 @@ def engine_use(worker: Worker, since: int, wall: float) -> dict:
     """This worker's engine calls after log line `since` (`engine_batch`, `f5_batch` debug
     events): how many, chunks per call (how well jobs shared steps), ODE runs per call (unlike
     lengths split a call), and the shares of the wall time busy, in the ODE loop, assembling
-    and vocoding. Busy well under 100%: the device waited on the host between calls."""
+    and vocoding. Busy well under 100%: the device waited on the host between calls. Paced,
+    `device_busy`: the modelled device's busy share (its steps and captures; the scheduler's `busy`
+    and `ode` count host time, which overlaps the device's)."""
     calls, batches = worker.events("engine_batch", since), worker.events("f5_batch", since)
     shares = {key: sum(e.get(f"{key}_seconds", 0.0) for e in batches) / wall for key in ("ode", "assemble", "decode")}
+    shares["device_busy"] = sum(e["busy_seconds"] for e in worker.events("paced_device", since)) / wall  # paced only
     return {"calls": len(calls), "items_per_call": sum(e["items"] for e in calls) / len(calls) if calls else math.nan,
             "runs_per_call": len(batches) / len(calls) if calls else math.nan,
             "busy": sum(e.get("seconds", 0.0) for e in calls) / wall, **shares}  # fmt: skip
@@ -291,7 +294,8 @@ COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", 
            ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
            ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
            ("margin s", "margin", "8.2f", 1), ("calls", "calls", "5d", 1), ("items", "items_per_call", "5.1f", 1),
-           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("ode %", "ode", "5.0f", 100),
+           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("dev %", "device_busy", "5.0f", 100),
+           ("ode %", "ode", "5.0f", 100),
            ("asm %", "assemble", "5.0f", 100), ("voc %", "decode", "5.0f", 100),
            ("peak RSS MiB", "peak_rss_mib", "12.0f", 1)]  # fmt: skip
 

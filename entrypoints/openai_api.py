@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -40,6 +41,7 @@ from application.app import App
 from application.bootstrap import bootstrap
 from application.fields import UploadOptions, upload_request, validated
 from application.limits import Limits
+from domain.cancellation import CancelScope, within
 from domain.errors import TtsError, VoiceNotFound
 from domain.use_cases.synthesize import Progress, TtsResult
 from domain.voice import DEFAULT_VOICE, voice_name
@@ -242,30 +244,61 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
     report = progress.append if speech.stream_format == "sse" else None
     reported = replace(speech, tts=replace(tts, progress=report))
     stream = api.synthesize.stream
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(stream(r)), reported)
+    scope = CancelScope()  # cancelled when the client leaves mid-stream: the engine drops the job's rows
+    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(within(scope, stream(r))), reported)
     encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
-        return SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
-    return SpeechStream(encoded, audio_body(encoded), media_type=OUTPUT_FORMATS[tts.format].content_type)
+        answer = SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
+    else:
+        answer = SpeechStream(encoded, audio_body(encoded), media_type=OUTPUT_FORMATS[tts.format].content_type)
+    answer.on_leave(scope.cancel)
+    return answer
 
 
 class SpeechStream(StreamingResponse):
     """A streamed answer that says when it is over, sent to the end or not: a client that
-    hangs up mid-stream is logged (`speech_abandoned`) and its slot freed."""
+    hangs up mid-stream is logged (`speech_abandoned`) and its job cancelled at once (`on_leave`),
+    and its slot is freed once the engine call in flight has returned."""
 
     def __init__(self, speech: EncodedSpeech, body: Iterator[bytes], media_type: str) -> None:
         super().__init__(body, media_type=media_type)
         self._closed: list[Callable[[], None]] = [speech.abandoned]
+        self._left: list[Callable[[], None]] | None = [speech.abandoned]  # None once the client has left
 
     def on_close(self, callback: Callable[[], None]) -> None:
         self._closed.append(callback)
 
+    def on_leave(self, callback: Callable[[], None]) -> None:
+        """Run `callback` as soon as the client hangs up mid-stream (the job's cancellation)."""
+        if self._left is None:
+            callback()
+        else:
+            self._left.append(callback)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            async with anyio.create_task_group() as watcher:
+                watcher.start_soon(self._watch, receive)
+                try:
+                    await super().__call__(scope, receive, send)
+                except Exception:
+                    if self._left is not None:
+                        raise  # after the client left, the job's cancellation or failure is for nobody
+                finally:
+                    watcher.cancel_scope.cancel()
         finally:
             for callback in self._closed:
                 callback()
+
+    async def _watch(self, receive: Receive) -> None:
+        """An ASGI 2.4 server tells a streamed response that its client left only when a send
+        fails, which a body waiting on the engine does not make: the client's leaving is
+        noticed here instead, and the `on_leave` callbacks run at once."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        callbacks, self._left = self._left or [], None
+        for callback in callbacks:
+            callback()
 
 
 class HealthCache:

@@ -74,7 +74,10 @@ class EncodedSpeech:
 
     def failed(self, exc: Exception) -> dict[str, Any]:
         """The OpenAI error object for a failure mid-stream, logged (with its traceback when
-        it is not one of ours); the client gets only the stable code and message."""
+        it is not one of ours); the client gets only the stable code and message. After the
+        client left (logged already), the failure is the job's cancellation: not logged again."""
+        if self._logged:  # its client left (logged then): the job's cancellation, for nobody
+            return api_error(EngineError("the job was cancelled")).body()
         self._logged = True
         if isinstance(exc, TtsError):
             log.warning("speech_failed", code=exc.code, error=exc.message, **self._timing())

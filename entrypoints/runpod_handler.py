@@ -31,6 +31,7 @@ from application.app import App
 from application.bootstrap import bootstrap
 from application.concurrency import concurrency
 from container import Container, build_container
+from domain.cancellation import CancelScope, within
 from domain.use_cases.synthesize import Progress
 from entrypoints import CODE_STARTED
 from entrypoints.failed_start import FailedStart, one_line
@@ -160,10 +161,14 @@ def make_streaming_handler(
     per-job switch, and the job API's plain answers stay plain on a normal worker."""
 
     async def handler(job: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        answers = service.stream(job.get("input"), str(job.get("id", "-")))
+        scope = CancelScope()  # a stream closed early frees the engine's rows for the next chunks
+        answers = within(scope, service.stream(job.get("input"), str(job.get("id", "-"))))
         loop = asyncio.get_running_loop()
-        while (answer := await loop.run_in_executor(executor, next, answers, None)) is not None:
-            yield answer
+        try:
+            while (answer := await loop.run_in_executor(executor, next, answers, None)) is not None:
+                yield answer
+        finally:
+            scope.cancel()
 
     return handler
 

@@ -322,6 +322,7 @@ class F5Engine:
         device's marks waits for nothing)."""
         if not rows:
             return []
+        self._runner.synchronize()
         marks = StageMarks(self._device)
         marks.mark()
         mels = [generated_mel(row, self._dtype) for row in rows]

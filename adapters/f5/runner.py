@@ -83,6 +83,12 @@ class Runner(Protocol):
         """Each row's state after its step, (frames, C) fp32 like `batch.y`."""
         ...
 
+    def synchronize(self) -> None:
+        """Before the finished rows are read: where the steps run behind the host (the paced
+        benchmark's modelled device), wait for them. On a CUDA stream the vocoder is queued
+        after the steps, so the real runners have nothing to wait for."""
+        ...
+
 
 def retry_gap(failures: int) -> int:
     """Batches of a bucket that run on the fallback after its `failures`-th failed capture in
@@ -135,6 +141,9 @@ class EagerRunner:
 
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
+
+    def synchronize(self) -> None:
+        """The vocoder runs after the steps on the same stream: nothing to wait for."""
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
@@ -283,6 +292,9 @@ class CudaGraphRunner:
     @property
     def graphs_held(self) -> int:
         return len(self._graphs)  # one read: safe while the engine's thread captures or evicts
+
+    def synchronize(self) -> None:
+        """The vocoder runs after the replays on the same stream: nothing to wait for."""
 
     def over(self, velocity: DitVelocity) -> CudaGraphRunner:
         """A runner like this one (buckets, capturer and its pool, bound, fallback) over

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from adapters.f5.buckets import ShapeBuckets
-from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, PacedRunner, paced_make_runner
+from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, DeviceQueue, PacedRunner, paced_make_runner
 from container import build_container
 from tests.unit.test_f5_runner import ode_batch, run
 
@@ -35,44 +35,54 @@ def test_steps_cost_more_with_frames_and_without_a_graph() -> None:
 
 
 class Clock:
+    """A fake clock: sleeping advances it, and is recorded."""
+
     def __init__(self) -> None:
         self.held: list[float] = []
+        self.time = 100.0
 
     def __call__(self, seconds: float) -> None:
         self.held.append(seconds)
+        self.time += seconds
+
+    def now(self) -> float:
+        return self.time
+
+    def device(self, overlap: bool = False) -> DeviceQueue:
+        return DeviceQueue(overlap, now=self.now, sleep=self)
 
 
 def test_each_bucket_pays_one_capture_then_one_hold_per_step() -> None:
     clock = Clock()
     model = DEVICE_MODELS["h200-graphs"]
-    runner = PacedRunner(model, ShapeBuckets((1, 2, 4), frame_step=8, max_frames=32), sleep=clock)
+    runner = PacedRunner(model, ShapeBuckets((1, 2, 4), frame_step=8, max_frames=32), device=clock.device())
     batch = ode_batch([5, 7, 3])  # 4 steps; bucket 4 x 8
     out = run(runner, batch)
     step = model.step_seconds(4, 8)
-    assert clock.held == [model.first_capture_s, step, step, step, step]
+    assert clock.held == pytest.approx([model.first_capture_s, step, step, step, step])
     assert all(torch.equal(got, state) for got, state in zip(out, batch.y, strict=True))
     clock.held.clear()
     run(runner, ode_batch([6, 8, 2, 1], seed=1))  # the same bucket: no capture
-    assert clock.held == [step] * 4
+    assert clock.held == pytest.approx([step] * 4)
     clock.held.clear()
     run(runner, ode_batch([9]))  # a new bucket (1 x 16): the cheaper later capture
-    assert clock.held == [model.capture_s] + [model.step_seconds(1, 16)] * 4
+    assert clock.held == pytest.approx([model.capture_s] + [model.step_seconds(1, 16)] * 4)
 
 
 def test_shapes_beyond_the_buckets_hold_at_the_eager_floor_and_capture_nothing() -> None:
     clock = Clock()
     model = DEVICE_MODELS["h200-compiled"]
-    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), device=clock.device())
     run(runner, ode_batch([40]))
-    assert clock.held == [model.step_seconds(1, 40, captured=False)] * 4
+    assert clock.held == pytest.approx([model.step_seconds(1, 40, captured=False)] * 4)
 
 
 def test_rows_at_different_steps_hold_the_device_for_one_step_of_their_bucket() -> None:
     clock = Clock()
     model = DEVICE_MODELS["h200-graphs"]
-    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), sleep=clock)
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), device=clock.device())
     runner.step(ode_batch([15, 10]).at([0, 3]))
-    assert clock.held == [model.first_capture_s, model.step_seconds(2, 16)]
+    assert clock.held == pytest.approx([model.first_capture_s, model.step_seconds(2, 16)])
 
 
 def test_the_device_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,16 +103,45 @@ def test_a_what_if_grid_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
 def test_at_most_max_graphs_are_kept_and_an_evicted_bucket_is_captured_again() -> None:
     clock = Clock()
     model = DEVICE_MODELS["h200-graphs"]
-    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), max_graphs=2, sleep=clock)
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), max_graphs=2, device=clock.device())
     for lengths in ([8], [16], [8], [24]):  # 8 was used again, so 16 is the one evicted
         run(runner, ode_batch(lengths))
     assert runner.captures == 3
     clock.held.clear()
     run(runner, ode_batch([16]))
-    assert clock.held[0] == model.capture_s and runner.captures == 4
+    assert clock.held[0] == pytest.approx(model.capture_s) and runner.captures == 4
     clock.held.clear()
     run(runner, ode_batch([24]))
-    assert clock.held == [model.step_seconds(1, 24)] * 4
+    assert clock.held == pytest.approx([model.step_seconds(1, 24)] * 4)
+
+
+def test_overlapped_launches_return_when_the_device_starts_the_step() -> None:
+    """The host's work between steps hides behind the step in progress, one step ahead at most."""
+    clock = Clock()
+    device = clock.device(overlap=True)
+    device.launch(0.010)  # an idle device starts it at once
+    assert clock.held == []
+    clock(0.004)  # the host assembles the next step meanwhile
+    device.launch(0.010)  # queued behind the first: returns when it starts, 6 ms later
+    assert clock.held[-1] == pytest.approx(0.006)
+    clock(0.015)  # host work longer than the step: the device idled, nothing to wait for
+    clock.held.clear()
+    device.launch(0.010)
+    assert clock.held == []
+    clock(0.002)
+    device.synchronize()  # reading a result waits for the rest of the step
+    assert clock.held[-1] == pytest.approx(0.008)
+
+
+def test_a_capture_waits_for_the_device_and_holds_the_host() -> None:
+    clock = Clock()
+    model = DEVICE_MODELS["h200-graphs"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), device=clock.device(overlap=True))
+    runner.step(ode_batch([8]).at([0]))  # the first capture, then a step queued
+    assert clock.held == pytest.approx([model.first_capture_s])
+    runner.step(ode_batch([16]).at([0]))  # another bucket: the capture waits for the step in flight
+    step = model.step_seconds(1, 8)
+    assert clock.held == pytest.approx([model.first_capture_s, step, model.capture_s])
 
 
 @pytest.mark.slow
@@ -114,3 +153,16 @@ def test_the_container_builds_the_engine_over_the_runner_factory_it_is_given(tin
     container.runner_factory.override(paced_make_runner)
     engine = container.engine()
     assert isinstance(engine.runner, PacedRunner) and engine.status().runner == "paced"
+
+
+def test_the_runner_s_synchronize_waits_for_the_steps_it_queued() -> None:
+    """The engine calls it before the vocoder reads the finished rows: the host waits there,
+    and nowhere else, for the modelled device."""
+    clock = Clock()
+    model = DEVICE_MODELS["h200-graphs"]
+    runner = PacedRunner(model, ShapeBuckets((1, 2), frame_step=8, max_frames=32), device=clock.device(overlap=True))
+    runner.step(ode_batch([8]).at([0]))  # the capture holds the host; the step is queued
+    runner.step(ode_batch([8]).at([0]))  # returns when the first step starts
+    clock.held.clear()
+    runner.synchronize()
+    assert clock.held == pytest.approx([model.step_seconds(1, 8)])

@@ -21,6 +21,7 @@ from adapters.audio_arrays import to_numpy
 from adapters.fake_engine import FakeEngine
 from adapters.step_scheduler import MAX_PADDING_RATIO, RowEngine, StepScheduler, choose_rows, fill_bucket
 from domain.audio import Audio
+from domain.cancellation import CancelScope, within
 from domain.errors import EngineError, InvalidInput
 from domain.synthesis import Reference, SynthesisItem
 from ports.tts_engine import EngineCapacity, EngineStatus
@@ -380,6 +381,47 @@ def test_a_cancelled_job_leaves_at_the_next_step_and_the_others_go_on(held) -> N
     names = [name for rows in engine.steps()[1:] for name in rows]
     assert "Client left." not in names and "Its second chunk." not in names
     assert not scheduler._slots and not scheduler._results
+
+
+def test_a_stream_whose_scope_is_cancelled_frees_its_rows_at_the_next_step(held) -> None:
+    """The entrypoint's side of cancellation: it pulls the stream within a scope and cancels
+    the scope when the client leaves, from another thread, while an engine call is running."""
+    engine, scheduler = held
+    staying = [job("Staying.", nfe=4)]
+    scope = CancelScope()
+
+    def stream():
+        yield scheduler.synthesize([job("First chunk.", nfe=2)], urgent=True)
+        yield scheduler.synthesize([job("Next chunk.", nfe=4), job("And the last.", nfe=4)])
+
+    with ThreadPoolExecutor(2) as pool:
+        events = within(scope, stream())
+        engine.allow(2)
+        first = pool.submit(next, events).result(SAFETY)  # the urgent chunk's 2 steps
+        assert len(first) == 1
+        kept = pool.submit(scheduler.synthesize, staying)
+        second = pool.submit(next, events)  # the stream's next call, on another thread
+        engine.wait_for_steps(3)
+        scope.cancel()  # the client hung up
+        engine.allow(10)
+        with pytest.raises(EngineError, match="cancelled"):
+            second.result(SAFETY)
+        assert_audio(kept.result(SAFETY), staying)
+    names = [name for rows in engine.steps()[3:] for name in rows]
+    assert "Next chunk." not in names and "And the last." not in names
+    assert not scheduler._slots and not scheduler._results
+
+
+def test_a_call_made_after_its_scope_was_cancelled_runs_no_step(held) -> None:
+    engine, scheduler = held
+    scope = CancelScope()
+    scope.cancel()
+    events = within(scope, (scheduler.synthesize([job("Too late.")]) for _ in range(1)))
+    with pytest.raises(EngineError, match="cancelled"):
+        next(events)
+    engine.allow(1)
+    assert scheduler.synthesize([job("Another job.", nfe=1)])  # the scheduler goes on
+    assert engine.steps() == [["Another job."]]
 
 
 def test_a_job_that_cannot_be_planned_fails_alone(held) -> None:
