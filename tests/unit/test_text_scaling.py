@@ -48,7 +48,12 @@ def _seconds(work: Callable[[], object], runs: int) -> float:
 def _ratio(make: Callable[[int], Callable[[], object]], runs: int = 3) -> float:
     small, large = make(SMALL), make(LARGE)
     small()  # warm caches and lazy imports before timing
-    return _seconds(large, runs) / _seconds(small, runs)
+    gc.collect()
+    gc.freeze()  # what the process held before (under xdist, every test module's objects) leaves the runs' collections
+    try:
+        return _seconds(large, runs) / _seconds(small, runs)
+    finally:
+        gc.unfreeze()
 
 
 def _repeat(unit: str, size: int) -> str:
