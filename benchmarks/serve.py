@@ -34,6 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import requests
 import soundfile as sf
@@ -274,16 +275,18 @@ class Sides:
             return None
 
 
-def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[str, int], dict]) -> None:
-    """Every side at each level in turn, `repeats` times: `level(side, clients)` gives a row."""
+def interleave(sides: Sides, levels: list, repeats: int, level: Callable[[str, Any], dict]) -> None:
+    """Every side at each level in turn (serve's clients, engine's cases), `repeats` times:
+    `level(side, clients)` gives a row."""
     for repeat in range(repeats):
         for clients in levels:
+            at = f"{clients} clients" if isinstance(clients, int) else clients
             for side in list(sides.rows):
-                row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
+                row = sides.attempt(side, f"at {at}", partial(level, side, clients))
                 if row is not None:
                     sides.rows[side].append({**row, "repeat": repeat})
             pairs = ", ".join(f"{side} {rows[-1]['audio_per_wall']:.3f}" for side, rows in sides.rows.items())
-            print(f"round {repeat} clients {clients}: {pairs} audio s/s", flush=True)
+            print(f"round {repeat} at {at}: {pairs} audio s/s", flush=True)
 
 
 #: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
