@@ -2,22 +2,15 @@
 
 This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
 `F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
-voice, each driven by 1-16 concurrent clients sending one-sentence jobs plus one streamed
-paragraph per level. Per level: requests/s, audio s per wall s, p50/p95 latency, the
-paragraph's first streamed chunk (upstream cannot stream: its full latency) and smallest
-playback margin, this worker's engine calls (see `engine_use`) and peak RSS. Both workers stay
-up and the levels are interleaved, `--repeats` rounds; the summary is the median of the
-per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE,...`
-adds a copy of this worker with those settings (left out if it fails, see `Sides`);
-`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server: first
-audio byte and end, against the same job through `/runsync`, which answers only at the end.
-
-`--paced h200-graphs` measures scheduling without a GPU: this worker's sides only, as
-`benchmarks.paced_worker` (the DiT replaced by a clock fitted to an H200) on the tiny
-checkpoint, each level also as a share of the modelled DiT-only ceiling: what the scheduling
-leaves of a device that fast, on this host. `--mix varied` sends jobs of one to four
-sentences; `--root DIR` runs another checkout (copy paced_worker.py into it), `ROOT=DIR` in a
-variant only that side, so before and after share one run and the host's load.
+voice, both up throughout, driven by 1-16 concurrent clients sending one-sentence jobs plus one
+streamed paragraph per level, the levels interleaved for `--repeats` rounds: the columns are
+`COLUMNS` (the engine's use: `engine_use`), the summary the median of the per-pair ratios, last
+line `throughput_vs_upstream_c8: X.XX`. `--variant` adds a copy of this worker with other
+settings (left out if it fails: `Sides`); `--openai` then streams the paragraph through the
+OpenAI-compatible server (`first_byte`). `--paced h200-graphs` runs this worker's sides only,
+the DiT replaced by a clock fitted to an H200 (`benchmarks.paced_worker`), each level also as a
+share of the modelled DiT-only ceiling; `--root DIR` (or `ROOT=DIR` in a variant) runs another
+checkout, so before and after share one run and the host's load.
 """
 
 from __future__ import annotations
