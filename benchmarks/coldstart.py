@@ -4,11 +4,8 @@ Each round starts `python -m entrypoints.runpod_handler` with the image's run-ti
 (MODEL_DIR as the image bakes it, the bf16 DiT, HF_HUB_OFFLINE=1) against a loopback stand-in
 of RunPod's queue that already holds a job, and times from the spawn: until it takes the job,
 its own `worker_ready` stages, then two jobs of the same length, each from take to answer (the
-target: first <= 1.3x second). `--cold` drops the page cache (root) before every process, as
-on a new machine; without it the files are cached, as for a restarted or FlashBoot-resumed
-worker. `--compile` runs under TTS_COMPILE=1 with the compile cache empty for round 1, kept
-after (a cache on a volume); `--compile background` under TTS_COMPILE=background, also timing
-the swap to the compiled runner and the two jobs after it (the first captures the graphs).
+target: first <= 1.3x second). Without `--cold` the files are cached, as for a restarted or
+FlashBoot-resumed worker; `--compile`'s cache is empty for round 1, kept after (a volume's).
 """
 
 from __future__ import annotations

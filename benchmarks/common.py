@@ -137,14 +137,12 @@ def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The first processor's "family F model M", "" where not stated (a hypervisor often masks
     the model name to "AMD EPYC"; these still tell one generation from the next)."""
-    fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
-        for line in cpuinfo.read_text().splitlines():
-            if not line.strip():  # the first processor's block ends here
-                break
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    return f"family {fields['cpu family']} model {fields['model']}" if {"cpu family", "model"} <= fields.keys() else ""
+        first = cpuinfo.read_text().split("\n\n")[0]  # the first processor's block
+        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+        if {"cpu family", "model"} <= fields.keys():
+            return f"family {fields['cpu family']} model {fields['model']}"
+    return ""
 
 
 def linear_gflops(dtype, packed: bool) -> float:

@@ -1,15 +1,10 @@
 """This worker's synthesis against upstream `F5TTS.infer`: `python -m benchmarks.engine [--nfe 16]`.
 
 Both sides speak the same texts in the same voice at the same NFE on the real-size random
-checkpoint, each a worker process serving runpod's local API: this worker as the image boots
-it, each case jobs through its service (planning, chunking, batching, the engine, the
-cross-fade: the worker's own code), and `benchmarks.upstream_worker`, where upstream chunks
-inside `infer`. "Ready" runs from the spawn to the warmed side, imports included. `batch8` is
-eight one-sentence jobs at once: batched here, one after another upstream. Sides alternate
-(`--repeats` rounds of every case, serve's `interleave`); a speedup is the median of the
-per-pair ratios with their spread. `--extra compile,int8,...` adds a side per setting
-(TTS_COMPILE=on or a TTS_DTYPE), left out with the reason if it fails (serve's `Sides`). Last
-line `speedup_vs_upstream: X.XX` for the paragraph (or the last case).
+checkpoint, each a worker process serving runpod's local API: this worker's jobs go through its
+own service (planning, chunking, batching, the engine, the cross-fade), upstream's
+(`benchmarks.upstream_worker`) through `infer`. Sides alternate as serve's do (`Sides`,
+`interleave`); a speedup is the median of the per-pair ratios with their spread.
 """
 
 from __future__ import annotations

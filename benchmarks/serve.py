@@ -149,8 +149,7 @@ def background_compile_outcome(worker: Worker) -> str:
 def capture_summary(worker: Worker) -> str:
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
     summary = f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
-    outcome = background_compile_outcome(worker)
-    return f"{summary}; {outcome}" if outcome else summary
+    return "; ".join(filter(None, (summary, background_compile_outcome(worker))))
 
 
 def main() -> None:
@@ -172,30 +171,28 @@ def main() -> None:
     levels = [int(level) for level in (args.levels or ("1,8,16" if paced else "1,4,8,16")).split(",")]
     rounds = args.rounds or (4 if paced else 1)
     warmup = int(bool(paced)) if args.warmup_rounds is None else args.warmup_rounds
-    variants = {"worker": {}} | dict(parse_variant(text) for text in args.variant)
+    variants = {"upstream": {}, "worker": {}} | dict(parse_variant(text) for text in args.variant)
     import torch
 
     print(describe(torch.cuda.is_available()))  # before the workers load this machine
     default_dir = Path("/tmp/f5-tts-worker-tiny") if paced else common.CHECKPOINT_DIR
     settings = ensure_files(args.checkpoint_dir or default_dir, "tiny" if paced else "base")
     model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
-    sides = Sides(list(variants)[1:], required=("worker",) if paced else ("upstream", "worker"))
+    sides = Sides(list(variants)[2:], required=("worker",) if paced else ("upstream", "worker"))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        workers = {}
-        if not paced:
-            upstream = running_worker(settings, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
-            workers["upstream"] = stack.enter_context(upstream)
-        for side in sides.ours():
-            root = Path(variants[side].pop("ROOT", args.root))  # a variant may run another checkout
+        workers: dict[str, Worker] = {}
+        warm_up = (settings["REF_WAV"], args.nfe, levels, rounds, warmup, texts, args.request_timeout)
+        for side in list(sides.rows):
+            ours = side != "upstream"
             env = {**worker_env(model_env, tmp, side), **({"PACED_DEVICE": paced} if paced else {}), **variants[side]}
+            root = Path(env.pop("ROOT", args.root)) if ours else ROOT  # a variant may run another checkout
             module = "benchmarks.paced_worker" if paced else "entrypoints.runpod_handler"
-            booting = running_worker(env, Path(tmp) / f"{side}.log", 900, module, root)  # boots when entered
+            booting = running_worker(env if ours else settings, Path(tmp) / f"{side}.log", 900,
+                                     module if ours else "benchmarks.upstream_worker", root)  # fmt: skip
             if (started := sides.attempt(side, "to start", partial(stack.enter_context, booting))) is not None:
                 workers[side] = started
-        for side in sides.ours():
-            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, rounds, warmup,
-                              texts, args.request_timeout)  # fmt: skip
-            sides.attempt(side, "while warming up", warm_up)
+                if ours:
+                    sides.attempt(side, "while warming up", partial(prepare_worker, started, *warm_up))
 
         def level(side: str, clients: int) -> dict:
             row = run_level(workers[side], clients, rounds, args.nfe, side != "upstream", texts, args.request_timeout)
