@@ -87,6 +87,7 @@ def store_is_clean(root: Path) -> list[str]:
     return problems
 
 
+@pytest.mark.slow  # 300 fuzzed job lists
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(plausible_jobs | jobs | json_values, min_size=1, max_size=5))
 def test_any_json_gets_an_answer_or_a_known_error(payloads):

@@ -30,6 +30,8 @@ from tests.helpers import audio_file
 SMALL, LARGE = 10_000, 20_000
 MAX_RATIO = 2.6  # linear is about 2; the quadratic steps this guards against measured 3 to 11
 
+pytestmark = pytest.mark.slow  # seconds of timed runs by design: large enough sizes for a quadratic step to show
+
 
 def _seconds(work: Callable[[], object], runs: int) -> float:
     best = float("inf")
