@@ -4,11 +4,8 @@ Each round starts `python -m entrypoints.runpod_handler` with the image's run-ti
 (MODEL_DIR as the image bakes it, the bf16 DiT, HF_HUB_OFFLINE=1) against a loopback stand-in
 of RunPod's queue that already holds a job, and times from the spawn: until it takes the job,
 its own `worker_ready` stages, then two jobs of the same length, each from take to answer (the
-target: first <= 1.3x second). `--cold` drops the page cache (root) before every process, as
-on a new machine; without it the files are cached, as for a restarted or FlashBoot-resumed
-worker. `--compile` runs under TTS_COMPILE=1 with the compile cache empty for round 1, kept
-after (a cache on a volume); `--compile background` under TTS_COMPILE=background, also timing
-the swap to the compiled runner and the two jobs after it (the first captures the graphs).
+target: first <= 1.3x second). Without `--cold` the files are cached, as for a restarted or
+FlashBoot-resumed worker; `--compile`'s cache is empty for round 1, kept after (a volume's).
 """
 
 from __future__ import annotations
@@ -73,14 +70,12 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
         with queue_worker(queue, workdir, log_path, env) as process:
             queue.wait_for(lambda events: any(e.kind == "take" for e in events), timeout=900)
             took = time.perf_counter()
-            queue.wait_done(first, timeout=900)
+            _answered(queue, first, log_path)  # a worker that failed to start compiles nothing: stop here
             first_done = time.perf_counter()
-            second, second_job = _timed_job(queue, JOBS[1])
-            _answered(queue, [first, second], log_path)  # a worker that failed to start compiles nothing
+            second_job = _timed_job(queue, JOBS[1], log_path)
             swap = {}
             if env.get("TTS_COMPILE") == "background":
                 swap = _after_the_swap(queue, Worker("", log_path, process.pid), started)
-                _answered(queue, swap.pop("jobs"), log_path)
     log_text = log_path.read_text(errors="replace")
     ready, loaded = log_events(log_text, "worker_ready")[0], log_events(log_text, "f5_engine_loaded")[0]
     stages = {f"    {stage}": seconds for stage, seconds in ready["stages"].items()}
@@ -91,34 +86,30 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
                "first / second": (first_done - took) / second_job}  # fmt: skip
     worker = f"dtype {loaded['dtype']}, checkpoint {Path(loaded['checkpoint']).name}"
     if swap:  # under TTS_COMPILE=background
-        worker += f"; {swap['compile']}"
-        after = dict(zip(("first job after the swap (s)", "the next one (s)"), swap["after_swap"], strict=True))
-        figures |= {"process start -> compiled runner (s)": swap["swapped"], **after}
-    return {"worker": worker, **figures}
+        worker += f"; {swap.pop('compile')}"
+    return {"worker": worker, **figures, **swap}
 
 
-def _timed_job(queue: JobQueue, text: str) -> tuple[str, float]:
-    """Sends one job; its id and the seconds from the worker's take to its answer."""
+def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
+    """Sends one job; the seconds from the worker's take to its answer."""
     job = queue.submit({"text": text, **JOB_PARAMS})
     queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == job for e in events), 900)
     took = time.perf_counter()
-    queue.wait_done(job, timeout=900)
-    return job, time.perf_counter() - took
+    _answered(queue, job, log_path)
+    return time.perf_counter() - took
 
 
-def _answered(queue: JobQueue, job_ids: list[str], log_path: Path) -> None:
-    for job_id in job_ids:
-        if "error" in (body := queue.done_body(job_id)):
-            raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
+def _answered(queue: JobQueue, job_id: str, log_path: Path) -> None:
+    if "error" in (body := queue.wait_done(job_id, timeout=900)[job_id]):
+        raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
 
 
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:
     """Under TTS_COMPILE=background: once the log says how the compile ended, two jobs timed."""
     wait_for_background_compile(worker)
-    swapped = time.perf_counter() - started
-    jobs, seconds = zip(*(_timed_job(queue, text) for text in JOBS), strict=True)
-    return {"swapped": swapped, "compile": background_compile_outcome(worker), "after_swap": list(seconds),
-            "jobs": list(jobs)}  # fmt: skip
+    return {"compile": background_compile_outcome(worker), "process start -> compiled runner (s)":
+            time.perf_counter() - started, "first job after the swap (s)": _timed_job(queue, JOBS[0], worker.log_path),
+            "the next one (s)": _timed_job(queue, JOBS[1], worker.log_path)}  # fmt: skip
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ import os
 import runpy
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,28 +60,20 @@ def stub_absent_modules() -> None:
     def unused(*args: object, **kwargs: object) -> None:
         raise RuntimeError("stubbed for the benchmark: not on the measured path")
 
-    stubbed: list[str] = []
-    for name, attrs in {
-        "librosa": {},
-        "librosa.filters": {"mel": unused},
-        "matplotlib": {"use": lambda *a, **k: None},
-        "matplotlib.pylab": {},
-        "cached_path": {"cached_path": unused},
-        "transformers": {"pipeline": unused},
-    }.items():
-        parent, _, child = name.rpartition(".")
-        installed = not parent and name != "transformers" and importlib.util.find_spec(name) is not None
-        if (parent and parent not in stubbed) or name in sys.modules or installed:
-            continue
+    stubbed: set[str] = set()
+    for name, attrs in {"librosa": {}, "librosa.filters": {"mel": unused}, "matplotlib": {"use": lambda *a, **k: None},
+                        "matplotlib.pylab": {}, "cached_path": {"cached_path": unused},
+                        "transformers": {"pipeline": unused}}.items():  # fmt: skip
+        top, _, child = name.partition(".")
+        if name in sys.modules or (top not in stubbed and top != "transformers" and importlib.util.find_spec(top)):
+            continue  # there already, or installed (a child only with its stood-in parent)
         module = types.ModuleType(name)
-        module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=not parent)
-        module.__dict__.update(attrs)
-        if not parent:
-            module.__path__ = []
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=not child)
+        module.__dict__.update(attrs, __path__=[])
         sys.modules[name] = module
-        if parent:
-            setattr(sys.modules[parent], child, module)
-        stubbed.append(name)
+        stubbed.add(name)
+        if child:
+            setattr(sys.modules[top], child, module)
 
 
 def ensure_files(out: Path = CHECKPOINT_DIR, size: str = "base") -> dict[str, str]:
@@ -116,30 +107,14 @@ def pair_stats(base: list[float], ours: list[float]) -> tuple[float, float, floa
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
-def time_call(fn: Callable[[], object], device, repeats: int, min_seconds: float = 0.5) -> float:
-    """Median seconds per call over `repeats` timed groups, after two warm-up calls; on CUDA a
-    group repeats the call for `min_seconds` and is timed to its kernels' end."""
-    import torch
+def time_call(fn: Callable[[], object], min_seconds: float = 1.0) -> float:
+    """Median seconds per call after two warm-up calls (compiles, graph captures): torch's Timer,
+    blocks of calls for at least `min_seconds`, each timed to its kernels' end on a GPU."""
+    from torch.utils import benchmark
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for _ in range(2):
-        fn()
-    sync()
-    started = time.perf_counter()
     fn()
-    sync()
-    per_group = max(1, int(min_seconds / max(time.perf_counter() - started, 1e-6))) if device.type == "cuda" else 1
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(per_group):
-            fn()
-        sync()
-        samples.append((time.perf_counter() - started) / per_group)
-    return statistics.median(samples)
+    fn()
+    return benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_seconds).median
 
 
 def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> None:
@@ -162,17 +137,15 @@ def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """The first processor's "family F model M", "" where not stated (a hypervisor often masks
     the model name to "AMD EPYC"; these still tell one generation from the next)."""
-    fields: dict[str, str] = {}
     with contextlib.suppress(OSError):
-        for line in cpuinfo.read_text().splitlines():
-            if not line.strip():  # the first processor's block ends here
-                break
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    return f"family {fields['cpu family']} model {fields['model']}" if {"cpu family", "model"} <= fields.keys() else ""
+        first = cpuinfo.read_text().split("\n\n")[0]  # the first processor's block
+        fields = {key.strip(): value.strip() for key, _, value in (line.partition(":") for line in first.splitlines())}
+        if {"cpu family", "model"} <= fields.keys():
+            return f"family {fields['cpu family']} model {fields['model']}"
+    return ""
 
 
-def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
+def linear_gflops(dtype, packed: bool) -> float:
     """GFLOP/s of one DiT-sized Linear, oneDNN-packed as the worker runs it or plain as upstream does."""
     import torch
 
@@ -183,7 +156,7 @@ def linear_gflops(dtype, packed: bool, repeats: int = 10) -> float:
     layer = PackedLinear(linear) if packed else linear
     x = torch.randn(ROWS, IN_FEATURES).to(dtype)
     with torch.inference_mode():
-        seconds = time_call(lambda: layer(x), torch.device("cpu"), repeats)
+        seconds = time_call(lambda: layer(x), min_seconds=0.3)
     return 2 * ROWS * IN_FEATURES * OUT_FEATURES / seconds / 1e9
 
 

@@ -14,7 +14,7 @@
 #             worker copies under TTS_COMPILE=1 and TTS_COMPILE=background (measured after its swap);
 #             a copy that fails or hangs (a request over 120 s) is left out, the others measured;
 #             then the paragraph's first byte through the OpenAI server (pcm)
-#   engine    this worker's jobs against upstream F5TTS.infer, interleaved, plus the compiled rows
+#   engine    this worker's jobs against upstream F5TTS.infer, interleaved, plus the compiled side
 #   coldstart the worker started as the image starts it, warm page cache
 #   coldcache the same with the page cache dropped before every process (root)
 #   ceiling   the DiT alone: eager, CUDA graphs, and torch.compile at batch 16 (compile + graphs, a
@@ -68,8 +68,7 @@ stage() {
   case "$1" in
     tests) run tests 150 python3 -m pytest -q -rA -s -p no:cacheprovider tests/integration/test_f5_batching.py \
       tests/integration/test_f5_compile.py tests/unit/test_f5_rotary.py -k cuda ;;
-    engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile \
-      --extra-cases sentence,batch8 ;;
+    engine) run engine 110 python3 -m benchmarks.engine --cases sentence,batch8 --repeats 3 --extra compile ;;
     serve) run serve 270 python3 -m benchmarks.serve --nfe 16 --levels 1,8,16 --rounds 2 --repeats 1 --warmup-rounds 1 \
       --request-timeout 120 --variant compiled:TTS_COMPILE=1 --variant background:TTS_COMPILE=background --openai pcm ;;
     coldstart) run coldstart 60 python3 -m benchmarks.coldstart --device cuda --rounds 2 ;;

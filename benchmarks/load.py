@@ -1,14 +1,10 @@
 """Memory and outcomes under hostile load: `python -m benchmarks.load [--requests 200 --threads 16] [--openai]`.
 
-RunPod worker (default): mixed good and bad jobs from many threads (outcomes by code,
-mismatches against the expected code, RSS before, at peak and after), then each hostile input
-sent alone with the worker's peak memory above its RSS just before. `--openai` measures the
-OpenAI-compatible server instead, on the fake engine (so what is measured is what the server
-holds, not the model): a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) as a whole wav,
-streamed as wav and SSE, four streams at once; then one request naming 12, then 20, uploaded
-voices of 60 s at 192 kHz, each in a fresh server on their store. Peaks are rises of the
-kernel's high-water mark (VmHWM), reset before each case through /proc/PID/clear_refs.
-`--root DIR` runs another checkout (`git archive` of an older commit) for a before/after.
+The fake engine throughout, so what is measured is what the server holds, not the model. `--openai`:
+a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) whole, streamed as wav and SSE, four at
+once; then one request naming 12, then 20, uploaded voices of 60 s at 192 kHz, each in a fresh
+server. Peaks are rises of the kernel's high-water mark (VmHWM), reset before each case
+through /proc/PID/clear_refs. `--root DIR`: another checkout (`git archive`), for a before/after.
 """
 
 from __future__ import annotations
@@ -16,8 +12,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -57,35 +52,30 @@ def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> Non
     print("\n".join(rows))
 
 
+def peak_line(worker: Worker, name: str, case: Callable[[], object]) -> None:
+    peak, held, codes = peak_added(worker, case)
+    print(f"{name:<28} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {codes}", flush=True)
+
+
 def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:
-    @contextmanager
-    def serve() -> Iterator[Worker]:
+    transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
+    clip = audio_file(60.0, 192_000)  # MAX_VOICE_SECONDS at the highest rate the upload takes
+    for named in (0, 12, 20):  # voices each in a fresh server: neither the uploads nor another request's cache hide it
         with running_openai_server(env, tmp / "server.log", root=root) as server:
-            assert server.pid is not None
-            yield Worker(server.base_url, tmp / "server.log", server.pid)
-
-    def line(name: str, case: Callable[[], object]) -> None:
-        peak, held, codes = peak_added(worker, case)
-        print(f"{name:<28} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {codes}", flush=True)
-
-    with serve() as worker:
-        url = worker.base_url
-        speech(url, "Warm up.")
-        line("whole wav (stream: false)", lambda: speech(url, LONG_TEXT, stream=False))
-        line("streamed wav", lambda: speech(url, LONG_TEXT))
-        line("streamed SSE", lambda: speech(url, LONG_TEXT, "pcm", stream_format="sse"))
-        line("4 streamed wav at once", concurrently(4, lambda: speech(url, LONG_TEXT)))
-        transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
-        clip = audio_file(60.0, 192_000)  # MAX_VOICE_SECONDS at the highest rate the upload takes
-        for i in range(20):
-            files = {"audio_sample": (f"v{i}.wav", clip, "audio/wav")}
-            data = {"name": f"v{i}", "ref_text": transcript}
-            requests.post(f"{url}/v1/audio/voices", files=files, data=data, timeout=300).raise_for_status()
-    for named in (12, 20):  # each in a fresh server: neither the uploads nor another request's cache hide it
-        with serve() as worker:
-            speech(worker.base_url, "Warm up.")
-            text = " ".join(f"[voice:v{i}] Hello there." for i in range(named))
-            line(f"{named} distinct voices", lambda text=text, url=worker.base_url: speech(url, text))
+            url, worker = server.base_url, Worker(server.base_url, tmp / "server.log", server.pid or 0)
+            speech(url, "Warm up.")
+            if named:
+                text = " ".join(f"[voice:v{i}] Hello there." for i in range(named))
+                peak_line(worker, f"{named} distinct voices", lambda text=text, url=url: speech(url, text))
+                continue
+            peak_line(worker, "whole wav (stream: false)", lambda url=url: speech(url, LONG_TEXT, stream=False))
+            peak_line(worker, "streamed wav", lambda url=url: speech(url, LONG_TEXT))
+            peak_line(worker, "streamed SSE", lambda url=url: speech(url, LONG_TEXT, "pcm", stream_format="sse"))
+            peak_line(worker, "4 streamed wav at once", concurrently(4, lambda url=url: speech(url, LONG_TEXT)))
+            for i in range(20):
+                files = {"audio_sample": (f"v{i}.wav", clip, "audio/wav")}
+                data = {"name": f"v{i}", "ref_text": transcript}
+                requests.post(f"{url}/v1/audio/voices", files=files, data=data, timeout=300).raise_for_status()
 
 
 def main() -> None:

@@ -2,22 +2,15 @@
 
 This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
 `F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
-voice, each driven by 1-16 concurrent clients sending one-sentence jobs plus one streamed
-paragraph per level. Per level: requests/s, audio s per wall s, p50/p95 latency, the
-paragraph's first streamed chunk (upstream cannot stream: its full latency) and smallest
-playback margin, this worker's engine calls (see `engine_use`) and peak RSS. Both workers stay
-up and the levels are interleaved, `--repeats` rounds; the summary is the median of the
-per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`. `--variant NAME:KEY=VALUE,...`
-adds a copy of this worker with those settings (left out if it fails, see `Sides`);
-`--openai pcm,mp3` then streams the paragraph through the OpenAI-compatible server: first
-audio byte and end, against the same job through `/runsync`, which answers only at the end.
-
-`--paced h200-graphs` measures scheduling without a GPU: this worker's sides only, as
-`benchmarks.paced_worker` (the DiT replaced by a clock fitted to an H200) on the tiny
-checkpoint, each level also as a share of the modelled DiT-only ceiling: what the scheduling
-leaves of a device that fast, on this host. `--mix varied` sends jobs of one to four
-sentences; `--root DIR` runs another checkout (copy paced_worker.py into it), `ROOT=DIR` in a
-variant only that side, so before and after share one run and the host's load.
+voice, both up throughout, driven by 1-16 concurrent clients sending one-sentence jobs plus one
+streamed paragraph per level, the levels interleaved for `--repeats` rounds: the columns are
+`COLUMNS` (the engine's use: `engine_use`), the summary the median of the per-pair ratios, last
+line `throughput_vs_upstream_c8: X.XX`. `--variant` adds a copy of this worker with other
+settings (left out if it fails: `Sides`); `--openai` then streams the paragraph through the
+OpenAI-compatible server (`first_byte`). `--paced h200-graphs` runs this worker's sides only,
+the DiT replaced by a clock fitted to an H200 (`benchmarks.paced_worker`), each level also as a
+share of the modelled DiT-only ceiling; `--root DIR` (or `ROOT=DIR` in a variant) runs another
+checkout, so before and after share one run and the host's load.
 """
 
 from __future__ import annotations
@@ -34,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import requests
 import soundfile as sf
@@ -158,8 +152,7 @@ def background_compile_outcome(worker: Worker) -> str:
 def capture_summary(worker: Worker) -> str:
     seconds = [event.get("seconds", 0.0) for event in worker.events("f5_graph_captured")]
     summary = f"{len(seconds)} graph captures, {sum(seconds):.2f} s in all, longest {max(seconds, default=0.0):.2f} s"
-    outcome = background_compile_outcome(worker)
-    return f"{summary}; {outcome}" if outcome else summary
+    return "; ".join(filter(None, (summary, background_compile_outcome(worker))))
 
 
 def main() -> None:
@@ -181,30 +174,28 @@ def main() -> None:
     levels = [int(level) for level in (args.levels or ("1,8,16" if paced else "1,4,8,16")).split(",")]
     rounds = args.rounds or (4 if paced else 1)
     warmup = int(bool(paced)) if args.warmup_rounds is None else args.warmup_rounds
-    variants = {"worker": {}} | dict(parse_variant(text) for text in args.variant)
+    variants = {"upstream": {}, "worker": {}} | dict(parse_variant(text) for text in args.variant)
     import torch
 
     print(describe(torch.cuda.is_available()))  # before the workers load this machine
     default_dir = Path("/tmp/f5-tts-worker-tiny") if paced else common.CHECKPOINT_DIR
     settings = ensure_files(args.checkpoint_dir or default_dir, "tiny" if paced else "base")
     model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
-    sides = Sides(list(variants)[1:], required=("worker",) if paced else ("upstream", "worker"))
+    sides = Sides(list(variants)[2:], required=("worker",) if paced else ("upstream", "worker"))
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        workers = {}
-        if not paced:
-            upstream = running_worker(settings, Path(tmp) / "upstream.log", 900, "benchmarks.upstream_worker")
-            workers["upstream"] = stack.enter_context(upstream)
-        for side in sides.ours():
-            root = Path(variants[side].pop("ROOT", args.root))  # a variant may run another checkout
+        workers: dict[str, Worker] = {}
+        warm_up = (settings["REF_WAV"], args.nfe, levels, rounds, warmup, texts, args.request_timeout)
+        for side in list(sides.rows):
+            ours = side != "upstream"
             env = {**worker_env(model_env, tmp, side), **({"PACED_DEVICE": paced} if paced else {}), **variants[side]}
+            root = Path(env.pop("ROOT", args.root)) if ours else ROOT  # a variant may run another checkout
             module = "benchmarks.paced_worker" if paced else "entrypoints.runpod_handler"
-            booting = running_worker(env, Path(tmp) / f"{side}.log", 900, module, root)  # boots when entered
+            booting = running_worker(env if ours else settings, Path(tmp) / f"{side}.log", 900,
+                                     module if ours else "benchmarks.upstream_worker", root)  # fmt: skip
             if (started := sides.attempt(side, "to start", partial(stack.enter_context, booting))) is not None:
                 workers[side] = started
-        for side in sides.ours():
-            warm_up = partial(prepare_worker, workers[side], settings["REF_WAV"], args.nfe, levels, rounds, warmup,
-                              texts, args.request_timeout)  # fmt: skip
-            sides.attempt(side, "while warming up", warm_up)
+                if ours:
+                    sides.attempt(side, "while warming up", partial(prepare_worker, started, *warm_up))
 
         def level(side: str, clients: int) -> dict:
             row = run_level(workers[side], clients, rounds, args.nfe, side != "upstream", texts, args.request_timeout)
@@ -277,16 +268,18 @@ class Sides:
             return None
 
 
-def interleave(sides: Sides, levels: list[int], repeats: int, level: Callable[[str, int], dict]) -> None:
-    """Every side at each level in turn, `repeats` times: `level(side, clients)` gives a row."""
+def interleave(sides: Sides, levels: list, repeats: int, level: Callable[[str, Any], dict]) -> None:
+    """Every side at each level in turn (serve's clients, engine's cases), `repeats` times:
+    `level(side, clients)` gives a row."""
     for repeat in range(repeats):
         for clients in levels:
+            at = f"{clients} clients" if isinstance(clients, int) else clients
             for side in list(sides.rows):
-                row = sides.attempt(side, f"at {clients} clients", partial(level, side, clients))
+                row = sides.attempt(side, f"at {at}", partial(level, side, clients))
                 if row is not None:
                     sides.rows[side].append({**row, "repeat": repeat})
             pairs = ", ".join(f"{side} {rows[-1]['audio_per_wall']:.3f}" for side, rows in sides.rows.items())
-            print(f"round {repeat} clients {clients}: {pairs} audio s/s", flush=True)
+            print(f"round {repeat} at {at}: {pairs} audio s/s", flush=True)
 
 
 #: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring

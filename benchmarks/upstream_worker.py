@@ -1,13 +1,10 @@
 """The baseline for benchmarks.serve and benchmarks.engine: a RunPod worker around upstream `F5TTS.infer`.
 
-A plain `def` handler, as upstream's own examples write one: runpod calls it inside its
-event loop, so requests are served one at a time, each at batch size 1. It answers like
-this worker does (the audio as base64 WAV), so both sides do the same work per request.
-Settings come from the environment: F5_CKPT_FILE, F5_VOCAB_FILE, VOCODER_PATH, REF_WAV.
-Upstream needs shims to run on a worker image at all, each of which only makes its import
-faster (so its load time is an understatement): `f5_tts.model`'s package `__init__` (the
-trainer's imports) is bypassed as in the engine, modules it never calls here are stood in for
-(`stub_absent_modules`), and `torchaudio.load` reads with soundfile (no FFmpeg here).
+A plain `def` handler, as upstream's own examples write one: requests are served one at a
+time, each at batch size 1, answered as this worker answers (base64 WAV). Settings come from
+F5_CKPT_FILE, F5_VOCAB_FILE, VOCODER_PATH, REF_WAV. Its shims only make its import faster (its
+load time is an understatement): `f5_tts.model`'s `__init__` bypassed as in the engine, modules
+it never calls stood in for, `torchaudio.load` reading with soundfile (no FFmpeg here).
 """
 
 from __future__ import annotations

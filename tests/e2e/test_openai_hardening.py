@@ -259,6 +259,7 @@ def shared_server():  # per test: memory:// is emptied before each test (conftes
         yield server
 
 
+@pytest.mark.slow  # 100 fuzzed requests over HTTP
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(route=routes, origin=origins, host=hosts, content_type=types, body=bodies)
 def test_any_cross_site_or_malformed_request_gets_a_clean_answer(

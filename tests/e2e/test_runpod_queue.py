@@ -6,14 +6,16 @@ fail, and SIGTERM mid-job. Fake engine, except the batching test on the tiny che
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +48,23 @@ def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subpro
         yield process
 
 
+@pytest.fixture(scope="module")
+def shared_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], tuple[JobQueue, Any]]]:
+    """`shared_worker(streaming)`: a queue and a worker on it, started on first use and shared by
+    the tests of this module that only send their own jobs (each reads its own jobs' events)."""
+    with contextlib.ExitStack() as stack:
+        started: dict[str, tuple[JobQueue, Any]] = {}
+
+        def get(streaming: str) -> tuple[JobQueue, Any]:
+            if streaming not in started:
+                queue = stack.enter_context(job_queue())
+                tmp = tmp_path_factory.mktemp(f"shared-{streaming}")
+                started[streaming] = queue, stack.enter_context(queue_worker(queue, tmp, STREAMING=streaming))
+            return started[streaming]
+
+        yield get
+
+
 def worker_events(process: subprocess.Popen, event: str) -> list[dict]:
     return log_events(Path(process.log_path).read_text(errors="replace"), event)  # type: ignore[attr-defined]
 
@@ -72,21 +91,21 @@ def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(tmp_path):
     assert all(e.query["isStream"] == ["false"] for e in queue.events if e.kind == "done")
 
 
-def test_pings_report_the_worker_and_its_jobs(tmp_path):
-    with job_queue() as queue, queue_worker(queue, tmp_path):
-        queue.wait_done(queue.submit({"text": "Anyone there?"}))
-        pings = queue.wait_for(lambda events: any(e.kind == "ping" for e in events))
+def test_pings_report_the_worker_and_its_jobs(shared_worker):
+    queue, _ = shared_worker("0")
+    queue.wait_done(queue.submit({"text": "Anyone there?"}))
+    pings = queue.wait_for(lambda events: any(e.kind == "ping" for e in events))
     ping = next(e for e in pings if e.kind == "ping")
     assert ping.headers.get("authorization") == API_KEY
     assert ping.query.get("runpod_version")
 
 
-def test_a_streamed_job_posts_its_chunks_one_by_one_before_its_output(tmp_path):
-    with job_queue() as queue, queue_worker(queue, tmp_path, STREAMING="1") as worker:
-        job_id = queue.submit({"text": LONG_TEXT, "stream": True, "seed": 5, "format": "wav"})
-        plain_id = queue.submit({"endpoint": "list_voices"})
-        done = queue.wait_done(job_id, plain_id)
-        assert worker.poll() is None
+def test_a_streamed_job_posts_its_chunks_one_by_one_before_its_output(shared_worker):
+    queue, worker = shared_worker("1")
+    job_id = queue.submit({"text": LONG_TEXT, "stream": True, "seed": 5, "format": "wav"})
+    plain_id = queue.submit({"endpoint": "list_voices"})
+    done = queue.wait_done(job_id, plain_id)
+    assert worker.poll() is None
     events = [e for e in queue.of(job_id) if e.kind in ("stream", "done")]
     streamed = [e.body["output"] for e in events if e.kind == "stream"]
     assert [e.kind for e in events] == ["stream"] * len(streamed) + ["done"]  # every chunk before the output
@@ -101,18 +120,18 @@ def test_a_streamed_job_posts_its_chunks_one_by_one_before_its_output(tmp_path):
 
 
 @pytest.mark.parametrize("streaming", ["0", "1"])
-def test_failed_jobs_reach_the_queue_as_job_errors_with_stable_codes(tmp_path, streaming):
+def test_failed_jobs_reach_the_queue_as_job_errors_with_stable_codes(shared_worker, streaming):
     bad = {
         "invalid_input": {"text": ""},
         "voice_not_found": {"text": "Hi.", "voice": "nobody"},
         "voice_exists": {"endpoint": "upload", "voice_name": "default", "voice_file_base64": "AAAA"},
         "invalid_audio": {"endpoint": "upload", "voice_name": "junk", "voice_file_base64": "AAAA"},
     }
-    with job_queue() as queue, queue_worker(queue, tmp_path, STREAMING=streaming) as worker:
-        ids = dict(zip(bad, queue.submit_many(list(bad.values())), strict=True))
-        good = queue.submit({"text": "Still fine.", "return": "base64"})
-        done = queue.wait_done(good, *ids.values())
-        assert worker.poll() is None
+    queue, worker = shared_worker(streaming)
+    ids = dict(zip(bad, queue.submit_many(list(bad.values())), strict=True))
+    good = queue.submit({"text": "Still fine.", "return": "base64"})
+    done = queue.wait_done(good, *ids.values())
+    assert worker.poll() is None
     for code, job_id in ids.items():
         body = done[job_id]
         assert set(body) == {"error"}, body  # a job error, no output

@@ -67,6 +67,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return script_settings("make_tiny_checkpoint.py", tmp_path_factory.mktemp("tiny"))
 
 
+@pytest.fixture(scope="module")
+def bf16_file(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint converted to bf16 once, for the tests that read it (none alters it)."""
+    converted = tmp_path_factory.mktemp("bf16") / "model.bf16.safetensors"
+    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    return converted
+
+
 def _convert(src: str | Path, dst: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(CONVERT), str(src), str(dst), *extra], capture_output=True, text=True, timeout=300
@@ -177,9 +185,10 @@ def test_vocos_loads_without_the_hub_client_and_its_download_still_reaches_it(
 # --- weights in the serving dtype ------------------------------------------------------------
 
 
-def test_conversion_is_deterministic_and_keeps_every_tensor(tiny: dict[str, str], tmp_path: Path) -> None:
-    first, second = tmp_path / "a.bf16.safetensors", tmp_path / "b.bf16.safetensors"
-    assert _convert(tiny["F5_CKPT_FILE"], first).returncode == 0
+def test_conversion_is_deterministic_and_keeps_every_tensor(
+    tiny: dict[str, str], bf16_file: Path, tmp_path: Path
+) -> None:
+    first, second = bf16_file, tmp_path / "b.bf16.safetensors"
     assert _convert(tiny["F5_CKPT_FILE"], second).returncode == 0  # another process: another hash seed
     assert _sha256(first) == _sha256(second)
     assert first.stat().st_size < 0.55 * Path(tiny["F5_CKPT_FILE"]).stat().st_size
@@ -193,10 +202,8 @@ def test_conversion_is_deterministic_and_keeps_every_tensor(tiny: dict[str, str]
                 assert torch.equal(a, b), key
 
 
-def test_half_precision_file_is_read_straight_into_the_serving_dtype(tiny: dict[str, str], tmp_path: Path) -> None:
-    converted = tmp_path / "model.bf16.safetensors"
-    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
-    state = load_dit_state(converted, device="cpu", dtype=torch.bfloat16)
+def test_half_precision_file_is_read_straight_into_the_serving_dtype(tiny: dict[str, str], bf16_file: Path) -> None:
+    state = load_dit_state(bf16_file, device="cpu", dtype=torch.bfloat16)
     assert state and all(t.dtype == torch.bfloat16 for t in state.values() if t.is_floating_point())
     from_fp32 = load_dit_state(Path(tiny["F5_CKPT_FILE"]), device="cpu", dtype=torch.bfloat16)
     assert state.keys() == from_fp32.keys() and all(torch.equal(state[k], from_fp32[k]) for k in state)
@@ -208,10 +215,9 @@ def _engine(tiny: dict[str, str], ckpt: Path | str, dtype: str):
 
 
 def test_engine_serves_the_same_audio_from_the_bf16_file_and_still_loads_fp32(
-    tiny: dict[str, str], tmp_path: Path
+    tiny: dict[str, str], bf16_file: Path
 ) -> None:
-    converted = tmp_path / "model.bf16.safetensors"
-    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    converted = bf16_file
     job = [item("Hello there.", seed=3, nfe_step=4)]
     from_bf16 = _engine(tiny, converted, "bf16").synthesize(job)[0]
     from_fp32_file = _engine(tiny, tiny["F5_CKPT_FILE"], "bf16").synthesize(job)[0]

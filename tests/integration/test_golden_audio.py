@@ -38,7 +38,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize("engine", ["fake", "tiny"])
+@pytest.mark.parametrize("engine", ["fake", pytest.param("tiny", marks=pytest.mark.slow)])  # slow: the tiny checkpoint
 def test_the_same_seed_gives_the_same_bytes_as_before(engine, tmp_path):
     env = {"TTS_ENGINE": "fake"} if engine == "fake" else tiny_f5_env(tmp_path)
     service = WorkerService(make_test_container("memory://golden", env=env).app())

@@ -57,6 +57,7 @@ def test_public_base_url_replaces_signing(s3_env):
     assert store.url("outputs/o.wav", 60) == "https://cdn.example.test/tts/outputs/o.wav"
 
 
+@pytest.mark.slow  # a thousand and more objects written to the stand-in S3
 def test_listing_pages_past_a_thousand_keys(s3_env):
     store = make_store(s3_env)
     store.fs.pipe({f"voices-bucket/tenant/voices/v{i:04d}.json": b"{}" for i in range(1203)})
@@ -89,6 +90,7 @@ def test_wrong_credentials_are_a_storage_error_that_never_leaks(s3_env, monkeypa
         assert secret not in str(info.value) and secret not in caplog.text
 
 
+@pytest.mark.slow  # waits out the client's retries against a dead endpoint
 def test_unreachable_store_is_a_storage_error(s3_env):
     env = {**s3_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
     store = make_store(env)

@@ -53,6 +53,7 @@ def test_a_bad_setting_is_a_failed_start_naming_the_variable(environ) -> None:
     assert_failed_start("bad setting: MAX_TEXT_CHARS='lots'")
 
 
+@pytest.mark.slow  # waits out the client's retries against a dead endpoint
 def test_an_unreachable_bucket_is_a_failed_start(environ) -> None:
     environ(
         TTS_ENGINE="fake",

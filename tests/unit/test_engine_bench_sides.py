@@ -1,78 +1,60 @@
-"""The engine benchmark's sides: an opt-in row whose worker fails (the compiled engine on a GPU
-it never ran on, say) is left out with the reason, and the default's rows still reach the table;
-a side whose worker never serves, or dies, raises SideFailed rather than hanging or asserting."""
+"""The engine benchmark's sides (serve's `Sides`): an extra side whose worker never serves (the
+compiled engine on a GPU it never ran on, say) or dies mid-run is left out with the reason,
+and the default's rows still reach the table; the default side failing ends the run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
-from benchmarks.engine import Side, SideFailed, extra_rows
+from benchmarks.engine import boot, run_case
+from benchmarks.serve import Sides, interleave
 from harness.audio import audio_file
 
 
-class StandIn:
-    """Duck-types Side: `run(case)` answers a timed result, or fails at `fail_at`."""
-
-    def __init__(self, name: str, fail_at: str | None = None) -> None:
-        self.name = name
-        self.dtype = "bf16"
-        self.ready = 1.0
-        self.closed = False
-        self._fail_at = fail_at
-
-    def run(self, case: str) -> dict:
-        if case == self._fail_at:
-            raise SideFailed(f"benchmark side {self.name} failed; see bench-stderr.log")
-        return {"case": case, "wall": 1.0, "audio": 5.7}
-
-    def close(self) -> None:
-        self.closed = True
+def stand_in(side: str, case: str) -> dict:
+    return {"case": case, "wall": 1.0, "audio": 5.7, "audio_per_wall": 5.7}
 
 
-def test_an_extra_side_that_fails_is_left_out_and_the_others_stay(capsys: pytest.CaptureFixture) -> None:
-    started: dict[str, StandIn] = {}
-
-    def start(extra: str) -> Side:
-        if extra == "int8":
-            raise SideFailed("benchmark side engine (int8) failed; see bench-stderr.log")
-        started[extra] = StandIn(f"engine ({extra})", fail_at="batch8" if extra == "compile" else None)
-        return started[extra]  # type: ignore[return-value]
-
-    upstream = StandIn("upstream F5TTS.infer")
-    rows = extra_rows(upstream, ["int8", "compile", "fp32"], start, ["sentence", "batch8"], repeats=2)  # type: ignore[arg-type]
-    assert [side.name for side, _ in rows] == ["engine (fp32)"]
-    _, results = rows[0]
-    assert {case: (len(base), len(ours)) for case, (base, ours, _) in results.items()} == {
-        "sentence": (2, 2),
-        "batch8": (2, 2),
-    }
-    out = capsys.readouterr().out
-    assert "engine (int8) failed; see bench-stderr.log: left out" in out
-    assert "engine (compile) failed; see bench-stderr.log: left out" in out
-    assert started["compile"].closed and started["fp32"].closed  # each started process is ended
-
-
-def test_a_side_whose_worker_exits_before_it_serves_raises_side_failed(tmp_path: Path) -> None:
-    with pytest.raises(SideFailed, match=r"(?s)side worker \(compile\) failed: .*No module named.*; see .*side.log"):
-        Side("worker (compile)", {}, tmp_path / "side.log", "benchmarks.no_such_worker", nfe=4)
+def test_a_side_whose_worker_exits_before_it_serves_is_left_out_or_ends_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    sides = Sides(["int8"])
+    with contextlib.ExitStack() as stack:
+        start = lambda: boot(stack, {}, tmp_path / "side.log", "benchmarks.no_such_worker", nfe=4)  # noqa: E731
+        assert sides.attempt("int8", "to start", start) is None
+        assert "variant int8 failed to start, left out" in capsys.readouterr().out
+        assert list(sides.rows) == ["upstream", "worker"]
+        with pytest.raises(RuntimeError, match=r"(?s)exited with 1.*No module named"):
+            sides.attempt("worker", "to start", start)
     assert "No module named" in (tmp_path / "side.log").read_text()
 
 
-def test_a_side_times_its_cases_and_raises_side_failed_once_its_worker_is_gone(tmp_path: Path) -> None:
+def test_a_side_times_its_cases_and_is_left_out_once_its_worker_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     ref = tmp_path / "ref.wav"
     ref.write_bytes(audio_file(3.0))
     env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp_path}/store", "REF_WAV": str(ref), "LOG_LEVEL": "WARNING"}
-    side = Side("worker (fake)", env, tmp_path / "side.log", "entrypoints.runpod_handler", nfe=4)
-    try:
-        assert side.ready > 0 and side.dtype
-        result = side.run("batch8")  # eight jobs at once, each in the uploaded voice
+    with contextlib.ExitStack() as stack:
+        side = boot(stack, env, tmp_path / "side.log", "entrypoints.runpod_handler", nfe=4)
+        assert side["ready"] > 0 and side["dtype"]
+        result = run_case(side["worker"], "batch8", nfe=4)  # eight jobs at once, each in the uploaded voice
         assert result["case"] == "batch8" and result["wall"] > 0 and result["audio"] > 0
-        os.kill(side.worker.pid, signal.SIGKILL)
-        with pytest.raises(SideFailed, match=r"worker \(fake\) failed at sentence"):
-            side.run("sentence")
-    finally:
-        side.close()
+
+        def level(name: str, case: str) -> dict:
+            if case == "paragraph" and name == "fake":
+                os.kill(side["worker"].pid, signal.SIGKILL)
+            return run_case(side["worker"], case, nfe=4) if name == "fake" else stand_in(name, case)
+
+        sides = Sides(["fake"])
+        interleave(sides, ["sentence", "paragraph"], repeats=2, level=level)
+    assert "variant fake failed at paragraph, left out: ConnectionError" in capsys.readouterr().out
+    assert list(sides.rows) == ["upstream", "worker"]
+    assert [(r["repeat"], r["case"]) for r in sides.rows["worker"]] == [
+        (repeat, case) for repeat in (0, 1) for case in ("sentence", "paragraph")
+    ]

@@ -87,6 +87,7 @@ def store_is_clean(root: Path) -> list[str]:
     return problems
 
 
+@pytest.mark.slow  # 300 fuzzed job lists
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(plausible_jobs | jobs | json_values, min_size=1, max_size=5))
 def test_any_json_gets_an_answer_or_a_known_error(payloads):
@@ -219,6 +220,7 @@ def _caption_texts(captions: str, fmt: str) -> list[str]:
     return [html.unescape(cue.raw_text) for cue in webvtt.from_buffer(io.StringIO(captions))]
 
 
+@pytest.mark.slow  # fuzzed texts whose numbers spell thousands of words, each with timestamps and captions
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(fragments, min_size=1, max_size=4).map(" ".join), st.sampled_from(["srt", "vtt"]))
 def test_text_fuzz_with_timestamps_and_captions(text, fmt):

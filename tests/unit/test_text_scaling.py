@@ -30,6 +30,8 @@ from tests.helpers import audio_file
 SMALL, LARGE = 10_000, 20_000
 MAX_RATIO = 2.6  # linear is about 2; the quadratic steps this guards against measured 3 to 11
 
+pytestmark = pytest.mark.slow  # seconds of timed runs by design: large enough sizes for a quadratic step to show
+
 
 def _seconds(work: Callable[[], object], runs: int) -> float:
     best = float("inf")
@@ -48,7 +50,12 @@ def _seconds(work: Callable[[], object], runs: int) -> float:
 def _ratio(make: Callable[[int], Callable[[], object]], runs: int = 3) -> float:
     small, large = make(SMALL), make(LARGE)
     small()  # warm caches and lazy imports before timing
-    return _seconds(large, runs) / _seconds(small, runs)
+    gc.collect()
+    gc.freeze()  # what the process held before (under xdist, every test module's objects) leaves the runs' collections
+    try:
+        return _seconds(large, runs) / _seconds(small, runs)
+    finally:
+        gc.unfreeze()
 
 
 def _repeat(unit: str, size: int) -> str:
