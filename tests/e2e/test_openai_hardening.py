@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from adapters.fake_engine import FakeEngine
 from application.bootstrap import bootstrap
-from entrypoints.openai_api import HealthCache, ServerSettings
+from entrypoints.openai_api import HEALTH_TTL, HealthCache, ServerSettings
 from tests.audio_decode import decode
 from tests.e2e.openai_server import running_openai_server, serving_in_process
 from tests.e2e.test_openai_streaming import PARAGRAPH, HeldEngine, serve
@@ -194,9 +194,12 @@ def test_health_checks_the_store_at_most_once_per_few_seconds():
 
     api.health = counted  # type: ignore[method-assign]
     with serving_in_process(api) as server:
+        start = time.monotonic()
         answers = [httpx.get(f"{server.base_url}/health") for _ in range(20)]
+        elapsed = time.monotonic() - start
     assert {a.status_code for a in answers} == {200} and answers[-1].json()["healthy"] is True
-    assert len(checks) == 1
+    # one check per HEALTH_TTL the twenty requests spanned (one, unless a loaded host slowed them)
+    assert len(checks) <= 1 + int(elapsed // HEALTH_TTL)
 
 
 def test_the_health_answer_is_checked_again_once_it_is_stale():
