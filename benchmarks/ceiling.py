@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -46,14 +47,9 @@ def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], obj
     """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
     from adapters.f5.runner import CudaGraphCapturer
 
-    if mode == "eager":
-        return lambda: velocity(*inputs)
-    if mode == "compile":
-        compiled = torch.compile(velocity, dynamic=False)
-        return lambda: compiled(*inputs)
     if mode == "graphs":
-        return CudaGraphCapturer().capture(lambda: velocity(*inputs)).replay
-    raise SystemExit(f"unknown mode {mode}")
+        return CudaGraphCapturer().capture(partial(velocity, *inputs)).replay
+    return partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
 
 
 def main() -> None:
@@ -85,6 +81,8 @@ def main() -> None:
         block.attn.processor.split_items = False
     batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
     modes = (args.modes or ("eager,compile,graphs" if on_cuda else "eager")).split(",")
+    if unknown := set(modes) - {"eager", "compile", "graphs"}:
+        raise SystemExit(f"unknown modes {sorted(unknown)}")
     print(f"{describe(on_cuda)}; dtype {engine.precision.dtype}")
     print(f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {FRAMES} frames; "
           f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)")  # fmt: skip

@@ -68,10 +68,7 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
             drop_caches()
         started = time.perf_counter()
         with queue_worker(queue, workdir, log_path, env) as process:
-            queue.wait_for(lambda events: any(e.kind == "take" for e in events), timeout=900)
-            took = time.perf_counter()
-            _answered(queue, first, log_path)  # a worker that failed to start compiles nothing: stop here
-            first_done = time.perf_counter()
+            took, first_job = _take_to_answer(queue, first, log_path)  # a failed start compiles nothing: stop
             second_job = _timed_job(queue, JOBS[1], log_path)
             swap = {}
             if env.get("TTS_COMPILE") == "background":
@@ -82,26 +79,26 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
     figures = {"process start -> takes jobs (s)": took - started, "  worker_ready ready_seconds (s)":
                ready["ready_seconds"], "  worker_ready ready_cpu_seconds (s)": ready["ready_cpu_seconds"],
                **stages, "    (unaccounted)": ready["unaccounted_seconds"],
-               "first job (take -> answer) (s)": first_done - took, "second job (s)": second_job,
-               "first / second": (first_done - took) / second_job}  # fmt: skip
+               "first job (take -> answer) (s)": first_job, "second job (s)": second_job,
+               "first / second": first_job / second_job}  # fmt: skip
     worker = f"dtype {loaded['dtype']}, checkpoint {Path(loaded['checkpoint']).name}"
     if swap:  # under TTS_COMPILE=background
         worker += f"; {swap.pop('compile')}"
     return {"worker": worker, **figures, **swap}
 
 
-def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
-    """Sends one job; the seconds from the worker's take to its answer."""
-    job = queue.submit({"text": text, **JOB_PARAMS})
+def _take_to_answer(queue: JobQueue, job: str, log_path: Path) -> tuple[float, float]:
+    """When the worker took `job` (perf_counter), and the seconds from that take to its answer."""
     queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == job for e in events), 900)
     took = time.perf_counter()
-    _answered(queue, job, log_path)
-    return time.perf_counter() - took
+    if "error" in (body := queue.wait_done(job, timeout=900)[job]):
+        raise SystemExit(f"job {job} failed: {body['error']}; see {log_path}")
+    return took, time.perf_counter() - took
 
 
-def _answered(queue: JobQueue, job_id: str, log_path: Path) -> None:
-    if "error" in (body := queue.wait_done(job_id, timeout=900)[job_id]):
-        raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
+def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
+    """Sends one job; the seconds from the worker's take to its answer."""
+    return _take_to_answer(queue, queue.submit({"text": text, **JOB_PARAMS}), log_path)[1]
 
 
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:

@@ -135,11 +135,7 @@ class PacedRunner:
     name = "paced"
 
     def __init__(
-        self,
-        model: DeviceModel,
-        buckets: ShapeBuckets,
-        max_graphs: int = 24,
-        device: DeviceQueue | None = None,
+        self, model: DeviceModel, buckets: ShapeBuckets, max_graphs: int = 24, device: DeviceQueue | None = None
     ) -> None:
         self.model = model
         self.buckets = buckets
@@ -182,22 +178,14 @@ class PacedRunner:
 
 
 def paced_make_runner(
-    kind: str,
-    velocity: object,
-    device: str,
-    buckets: ShapeBuckets | None = None,
-    max_graphs: int = 24,
-    capture_gate: object = None,
+    kind: str, velocity: object, device: str, buckets: ShapeBuckets | None = None, max_graphs: int = 24, **_: object
 ) -> PacedRunner:
     """`adapters.f5.runner.make_runner`'s signature; every kind gets the clock (and no
     capture gate: nothing compiles beside it)."""
     buckets = buckets or ShapeBuckets()
-    if os.environ.get("PACED_BUCKETS"):  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
-        fields = dict(pair.split("=", 1) for pair in os.environ["PACED_BUCKETS"].split())
-        values = {
-            key: tuple(map(int, value.split("/"))) if "/" in value else int(value) for key, value in fields.items()
-        }
-        buckets = dataclasses.replace(buckets, **values)
+    for key, value in (pair.split("=", 1) for pair in os.environ.get("PACED_BUCKETS", "").split()):
+        numbers = tuple(map(int, value.split("/")))  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
+        buckets = dataclasses.replace(buckets, **{key: numbers if "/" in value else numbers[0]})
     return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs, DEVICE)
 
 

@@ -206,7 +206,7 @@ def main() -> None:
             return row
 
         interleave(sides, levels, args.repeats, level)
-        for side in sides.ours():
+        for side in [side for side in sides.rows if side != "upstream"]:
             engine = post(workers[side], {"endpoint": "health"})[1]["engine"]
             health = ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
             print(f"{side}: {capture_summary(workers[side])}{' (modelled)' if paced else ''}; health: {health}")
@@ -253,9 +253,6 @@ class Sides:
     def __init__(self, variants: list[str], required: tuple[str, ...] = ("upstream", "worker")) -> None:
         self.required = required
         self.rows: dict[str, list[dict]] = {side: [] for side in (*required, *variants)}
-
-    def ours(self) -> list[str]:
-        return [side for side in self.rows if side != "upstream"]  # a copy: sides may go while one loops
 
     def attempt(self, side: str, when: str, action: Callable[[], object]) -> object:
         try:
