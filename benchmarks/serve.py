@@ -279,24 +279,23 @@ def interleave(sides: Sides, levels: list, repeats: int, level: Callable[[str, A
             print(f"round {repeat} at {at}: {pairs} audio s/s", flush=True)
 
 
-#: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
-COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
-           ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
-           ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
-           ("margin s", "margin", "8.2f", 1), ("calls", "calls", "5d", 1), ("items", "items_per_call", "5.1f", 1),
-           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("dev %", "device_busy", "5.0f", 100),
-           ("ode %", "ode", "5.0f", 100),
-           ("asm %", "assemble", "5.0f", 100), ("voc %", "decode", "5.0f", 100),
-           ("peak RSS MiB", "peak_rss_mib", "12.0f", 1)]  # fmt: skip
+#: the per-level table's columns (heading, the row's key, format); the legend is the module's docstring
+COLUMNS = [("rep", "repeat", "3.0f"), ("clients", "clients", "7.0f"), ("req", "requests", "4.0f"),
+           ("req/s", "rps", "7.3f"), ("audio s/s", "audio_per_wall", "9.3f"), ("p50 s", "p50", "7.2f"),
+           ("p95 s", "p95", "7.2f"), ("para s", "paragraph", "7.2f"), ("ttfc s", "ttfc", "7.2f"),
+           ("margin s", "margin", "8.2f"), ("calls", "calls", "5.0f"), ("items", "items_per_call", "5.1f"),
+           ("runs", "runs_per_call", "4.1f"), ("busy", "busy", "5.0%"), ("dev", "device_busy", "5.0%"),
+           ("ode", "ode", "5.0%"), ("asm", "assemble", "5.0%"), ("voc", "decode", "5.0%"),
+           ("peak RSS MiB", "peak_rss_mib", "12.0f")]  # fmt: skip
 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     """The per-level table, then each side against upstream or, paced, against the modelled ceiling."""
     paced = "upstream" not in rows
     print(f"nfe_step={nfe}; the {len(PARAGRAPH)}-char paragraph streamed, then the mix's jobs, per level")
-    shares = [("device", "device", "<13", 1), ("% ceil", "ceiling_share", "6.0f", 100)] * paced
+    shares = [("device", "device", "<13"), ("ceiling", "ceiling_share", "7.0%")] * paced
     ordered = [{**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: r["clients"])]
-    common.print_rows([("side", "side", "<9", 1), *shares, *COLUMNS], ordered)
+    common.print_rows([("side", "side", "<9"), *shares, *COLUMNS], ordered)
     print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} " + ("% of the modelled ceiling" if paced else
           f"{'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}"))  # fmt: skip
     c8 = []
