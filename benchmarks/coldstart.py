@@ -50,22 +50,15 @@ def bench_model_dir(checkpoint_dir: Path) -> Path:
     return model_dir
 
 
-def drop_caches() -> None:
-    try:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    except OSError as exc:
-        raise SystemExit(f"cannot drop the page cache: {type(exc).__name__}: {exc}") from None
-
-
 def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]) -> dict:
     log_path = workdir / "worker.log"
     env = {"MODEL_DIR": str(model_dir), "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1",
            "STORAGE_URL": f"file://{workdir}/data", **env}  # fmt: skip
     with job_queue() as queue:
         first = queue.submit({"text": JOBS[0], **JOB_PARAMS})
-        if cold:
-            drop_caches()
+        if cold:  # every file the worker reads comes from the disk again
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
         started = time.perf_counter()
         with queue_worker(queue, workdir, log_path, env) as process:
             took, first_job = _take_to_answer(queue, first, log_path)  # a failed start compiles nothing: stop
@@ -119,6 +112,8 @@ def main() -> None:
     parser.add_argument("--compile", nargs="?", const="on", choices=("on", "background"),
                         help="TTS_COMPILE=1 (or =background); compile cache empty, then kept")  # fmt: skip
     args = parser.parse_args()
+    if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        raise SystemExit("--cold drops the page cache: it needs root (/proc/sys/vm/drop_caches)")
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -79,10 +79,8 @@ def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch:
 
 
 class DeviceQueue:
-    """The modelled device's one stream: when the work queued on it ends. `launch` queues a
-    step and returns once the device starts it (the host is at most one step ahead);
-    `synchronize` waits for everything queued. With `overlap` False a launch also waits
-    for its step to end. Shared by every runner of the process and by the decoder thread."""
+    """The modelled device's one stream (the module's docstring says how it runs behind the host):
+    shared by every runner of the process and by the decoder thread."""
 
     def __init__(
         self,

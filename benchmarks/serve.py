@@ -1,15 +1,14 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
 This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
-`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
-voice, both up throughout, driven by 1-16 concurrent clients sending one-sentence jobs plus one
-streamed paragraph per level, the levels interleaved for `--repeats` rounds: the columns are
-`COLUMNS` (the engine's use: `engine_use`), the summary the median of the per-pair ratios, last
-line `throughput_vs_upstream_c8: X.XX`. `--variant` adds a copy of this worker with other
-settings (left out if it fails: `Sides`); `--openai` then streams the paragraph through the
-OpenAI-compatible server (`first_byte`). `--paced h200-graphs` runs this worker's sides only,
-the DiT replaced by a clock fitted to an H200 (`benchmarks.paced_worker`), each level also as a
-share of the modelled DiT-only ceiling; `--root DIR` (or `ROOT=DIR` in a variant) runs another
+`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), same checkpoint and voice,
+both up throughout: 1-16 concurrent clients send one-sentence jobs plus one streamed paragraph per
+level, levels interleaved for `--repeats` rounds; columns `COLUMNS` (engine use: `engine_use`),
+summary the median of the per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`.
+`--variant`: a copy of this worker with other settings (left out if it fails: `Sides`); `--openai`:
+the paragraph through the OpenAI-compatible server (`first_byte`). `--paced h200-graphs`: this
+worker's sides only, the DiT a clock fitted to an H200 (`benchmarks.paced_worker`), each level also
+as a share of the modelled DiT-only ceiling. `--root DIR` (or `ROOT=DIR` in a variant): another
 checkout, so before and after share one run and the host's load.
 """
 
@@ -223,9 +222,8 @@ def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> 
 
     def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
         started, first = time.perf_counter(), None
-        post = requests.post(f"{base_url}/v1/audio/speech", json={**body, "response_format": fmt, "seed": seed},
-                             stream=True, timeout=1800)  # fmt: skip
-        with post as response:
+        with requests.post(f"{base_url}/v1/audio/speech", json={**body, "response_format": fmt, "seed": seed},
+                           stream=True, timeout=1800) as response:  # fmt: skip
             response.raise_for_status()
             for piece in response.iter_content(chunk_size=None):
                 first = first or (time.perf_counter() - started if piece else None)
