@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from adapters.f5.cpu_linear import PackedLinear
+from adapters.f5.runner import CudaGraphCapturer, lengths_mask
 from benchmarks.common import CHECKPOINT_DIR, MODEL_KEYS, describe, ensure_files, stub_absent_modules, time_call
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
@@ -25,12 +27,13 @@ FRAMES = 760  # that sentence with its 4 s reference, in mel frames
 
 
 def guided_inputs(dit: torch.nn.Module, batch: int, frames: int, device: torch.device, dtype: torch.dtype) -> tuple:
-    """Random inputs of one guided velocity evaluation (`DitVelocity`'s x, cond, text, t, cfg)."""
+    """Random inputs of one guided velocity evaluation of a padded batch, as served (`DitVelocity`'s arguments)."""
     gen = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, frames, 100, device=device, generator=gen)
     cond = torch.randn(batch, frames, 100, device=device, generator=gen).to(dtype)
     text = torch.randn(2, batch, frames, dit.text_embed.text_embed.embedding_dim, device=device).to(dtype)
-    return x, cond, text, torch.full((1,), 0.5, device=device), torch.tensor(2.0, device=device)
+    mask = lengths_mask([frames - (i * 7) % 64 for i in range(batch)], frames, device)
+    return x, cond, text, torch.full((1,), 0.5, device=device), mask, torch.tensor(2.0, device=device)
 
 
 def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
@@ -44,16 +47,9 @@ def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
 
 def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], object]:
     """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
-    from adapters.f5.runner import CudaGraphCapturer
-
-    if mode == "eager":
-        return lambda: velocity(*inputs)
-    if mode == "compile":
-        compiled = torch.compile(velocity, dynamic=False)
-        return lambda: compiled(*inputs)
     if mode == "graphs":
-        return CudaGraphCapturer().capture(lambda: velocity(*inputs)).replay
-    raise SystemExit(f"unknown mode {mode}")
+        return CudaGraphCapturer().capture(partial(velocity, *inputs)).replay
+    return partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
 
 
 def main() -> None:
@@ -67,7 +63,6 @@ def main() -> None:
     args = parser.parse_args()
     stub_absent_modules()
     from adapters.f5.engine import TORCH_DTYPES, build_f5_engine
-    from adapters.f5.runner import lengths_mask
     from adapters.f5.velocity import DitVelocity
     from container import engine_config
     from settings import load_settings
@@ -85,6 +80,8 @@ def main() -> None:
         block.attn.processor.split_items = False
     batches = [int(b) for b in (args.batches or ("1,8,16,32" if on_cuda else "1,4")).split(",")]
     modes = (args.modes or ("eager,compile,graphs" if on_cuda else "eager")).split(",")
+    if unknown := set(modes) - {"eager", "compile", "graphs"}:
+        raise SystemExit(f"unknown modes {sorted(unknown)}")
     print(f"{describe(on_cuda)}; dtype {engine.precision.dtype}")
     print(f"DiT F5TTS_v1_Base (random weights), one guided forward (2 sequences per item), {FRAMES} frames; "
           f"ceiling = batch x {SENTENCE_AUDIO_SECONDS} s audio / ({args.nfe} x forward)")  # fmt: skip
@@ -92,9 +89,7 @@ def main() -> None:
     print(f"{header}\n{'-' * len(header)}")
     ceilings: dict[tuple[str, int], float] = {}
     for batch in batches:
-        x, cond, text, t, cfg = guided_inputs(dit, batch, FRAMES, device, dtype)
-        lengths = [FRAMES - (i * 7) % 64 for i in range(batch)]  # a padded batch, as served
-        mask = lengths_mask(lengths, FRAMES, device)
+        inputs = guided_inputs(dit, batch, FRAMES, device, dtype)
         velocity.rope(FRAMES, device)
         compiled_here = not args.compile_batches or str(batch) in args.compile_batches.split(",")
         for mode in modes:
@@ -102,7 +97,7 @@ def main() -> None:
                 continue  # compiling costs a minute per shape: only where asked
             try:
                 with torch.inference_mode():
-                    seconds = time_call(_mode_call(mode, velocity, (x, cond, text, t, mask, cfg)), args.min_seconds)
+                    seconds = time_call(_mode_call(mode, velocity, inputs), args.min_seconds)
             except Exception as exc:  # a mode that cannot run here is reported, not fatal
                 print(f"{mode:<16} {batch:>5} failed: {type(exc).__name__}: {str(exc)[:120]}")
                 continue

@@ -50,28 +50,18 @@ def bench_model_dir(checkpoint_dir: Path) -> Path:
     return model_dir
 
 
-def drop_caches() -> None:
-    try:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n")
-    except OSError as exc:
-        raise SystemExit(f"cannot drop the page cache: {type(exc).__name__}: {exc}") from None
-
-
 def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]) -> dict:
     log_path = workdir / "worker.log"
     env = {"MODEL_DIR": str(model_dir), "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1",
            "STORAGE_URL": f"file://{workdir}/data", **env}  # fmt: skip
     with job_queue() as queue:
         first = queue.submit({"text": JOBS[0], **JOB_PARAMS})
-        if cold:
-            drop_caches()
+        if cold:  # every file the worker reads comes from the disk again
+            os.sync()
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
         started = time.perf_counter()
         with queue_worker(queue, workdir, log_path, env) as process:
-            queue.wait_for(lambda events: any(e.kind == "take" for e in events), timeout=900)
-            took = time.perf_counter()
-            _answered(queue, first, log_path)  # a worker that failed to start compiles nothing: stop here
-            first_done = time.perf_counter()
+            took, first_job = _take_to_answer(queue, first, log_path)  # a failed start compiles nothing: stop
             second_job = _timed_job(queue, JOBS[1], log_path)
             swap = {}
             if env.get("TTS_COMPILE") == "background":
@@ -82,26 +72,26 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
     figures = {"process start -> takes jobs (s)": took - started, "  worker_ready ready_seconds (s)":
                ready["ready_seconds"], "  worker_ready ready_cpu_seconds (s)": ready["ready_cpu_seconds"],
                **stages, "    (unaccounted)": ready["unaccounted_seconds"],
-               "first job (take -> answer) (s)": first_done - took, "second job (s)": second_job,
-               "first / second": (first_done - took) / second_job}  # fmt: skip
+               "first job (take -> answer) (s)": first_job, "second job (s)": second_job,
+               "first / second": first_job / second_job}  # fmt: skip
     worker = f"dtype {loaded['dtype']}, checkpoint {Path(loaded['checkpoint']).name}"
     if swap:  # under TTS_COMPILE=background
         worker += f"; {swap.pop('compile')}"
     return {"worker": worker, **figures, **swap}
 
 
-def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
-    """Sends one job; the seconds from the worker's take to its answer."""
-    job = queue.submit({"text": text, **JOB_PARAMS})
+def _take_to_answer(queue: JobQueue, job: str, log_path: Path) -> tuple[float, float]:
+    """When the worker took `job` (perf_counter), and the seconds from that take to its answer."""
     queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == job for e in events), 900)
     took = time.perf_counter()
-    _answered(queue, job, log_path)
-    return time.perf_counter() - took
+    if "error" in (body := queue.wait_done(job, timeout=900)[job]):
+        raise SystemExit(f"job {job} failed: {body['error']}; see {log_path}")
+    return took, time.perf_counter() - took
 
 
-def _answered(queue: JobQueue, job_id: str, log_path: Path) -> None:
-    if "error" in (body := queue.wait_done(job_id, timeout=900)[job_id]):
-        raise SystemExit(f"job {job_id} failed: {body['error']}; see {log_path}")
+def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
+    """Sends one job; the seconds from the worker's take to its answer."""
+    return _take_to_answer(queue, queue.submit({"text": text, **JOB_PARAMS}), log_path)[1]
 
 
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:
@@ -122,6 +112,8 @@ def main() -> None:
     parser.add_argument("--compile", nargs="?", const="on", choices=("on", "background"),
                         help="TTS_COMPILE=1 (or =background); compile cache empty, then kept")  # fmt: skip
     args = parser.parse_args()
+    if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
+        raise SystemExit("--cold drops the page cache: it needs root (/proc/sys/vm/drop_caches)")
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -117,21 +117,14 @@ def time_call(fn: Callable[[], object], min_seconds: float = 1.0) -> float:
     return benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_seconds).median
 
 
-def print_rows(columns: list[tuple[str, str, str, float]], rows: list[dict]) -> None:
-    """`rows` under a header, one column per (heading, key, format spec, scale): the layout
-    every benchmark's table shares. A missing value shows as nan."""
-
-    def cell(row: dict, key: str, spec: str, scale: float) -> str:
-        value = row.get(key)
-        if value is None:
-            return format(float("nan"), spec.replace("d", ".0f"))
-        return format(value if isinstance(value, str) or scale == 1 else value * scale, spec)
-
-    header = " ".join(f"{name:{spec[0] if spec[0] in '<>' else '>'}{spec.strip('<>').split('.')[0].rstrip('dfs')}}"
-                      for name, _, spec, _ in columns)  # fmt: skip
+def print_rows(columns: list[tuple[str, str, str]], rows: list[dict]) -> None:
+    """`rows` under a header, one column per (heading, key, format spec: `%` for a share): the
+    layout every benchmark's table shares. A missing value shows as nan."""
+    header = " ".join(f"{name:{spec[0] if spec[0] in '<>' else '>'}{spec.strip('<>').split('.')[0]}}"
+                      for name, _, spec in columns)  # fmt: skip
     print(f"{header}\n{'-' * len(header)}")
     for row in rows:
-        print(" ".join(cell(row, key, spec, scale) for _, key, spec, scale in columns))
+        print(" ".join(format(float("nan") if row.get(key) is None else row[key], spec) for _, key, spec in columns))
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
@@ -172,10 +165,8 @@ def describe(on_cuda: bool) -> str:
     if on_cuda:
         return f"device: {torch.cuda.get_device_name()}; {line}"
     model = cpu_model()
-    packed = [
-        (name, dtype) for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)) if packing_works(dtype)
-    ]
-    rates = [f"{name} packed {linear_gflops(dtype, packed=True):.0f}" for name, dtype in packed]
+    dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}
+    rates = [f"{name} packed {linear_gflops(t, True):.0f}" for name, t in dtypes.items() if packing_works(t)]
     rates.append(f"fp32 plain {linear_gflops(torch.float32, packed=False):.0f}")
     bf16 = "yes" if has_native_bf16(read_cpu_flags()) else "no"
     return (

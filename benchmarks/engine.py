@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks import common
 from benchmarks.common import BATCH_TEXTS, SEED, TEXTS
-from benchmarks.serve import VOICE, Sides, interleave, post, prepare_worker
+from benchmarks.serve import VOICE, Sides, interleave, post, prepare_worker, worker_env
 from harness.processes import Worker, running_worker
 
 UPSTREAM = "benchmarks.upstream_worker"
@@ -71,14 +71,13 @@ def main() -> None:
     cases = [c for c in args.cases.split(",") if c]
     print(common.describe(device.startswith("cuda")))
     print(f"F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; {args.repeats} interleaved rounds per case")
-    env = {**settings, "TTS_DEVICE": device, "HF_HUB_OFFLINE": "1", "LOG_LEVEL": "WARNING"}
     sides = Sides([e for e in args.extra.split(",") if e])
     booted: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         for side in list(sides.rows):
             setting = {"upstream": {}, "worker": {}, "compile": {"TTS_COMPILE": "on"}}.get(side, {"TTS_DTYPE": side})
-            side_env = {**env, "TTS_ENGINE": "f5", "STORAGE_URL": f"file://{tmp}/{side}",
-                        "VOICE_CACHE_DIR": f"{tmp}/cache-{side}", **setting}  # fmt: skip
+            side_env = {**worker_env(settings, tmp, side), "STREAMING": "0", "LOG_LEVEL": "WARNING",
+                        "TTS_DEVICE": device, **setting}  # fmt: skip
             module = UPSTREAM if side == "upstream" else "entrypoints.runpod_handler"
             start = partial(boot, stack, side_env, args.checkpoint_dir / f"engine-{side}.log", module, args.nfe)
             if started := sides.attempt(side, "to start", start):
@@ -94,9 +93,9 @@ def main() -> None:
             wall, audio = statistics.median(ours), next(r["audio"] for r in rows if r["case"] == case)
             table.append({**booted[side], "case": case, "side": side, "wall": wall, "audio": audio, "rtf": wall / audio,
                           "speedup": f"{ratio:.2f}x {low:.2f}-{high:.2f}"})  # fmt: skip
-    common.print_rows([("case", "case", "<10", 1), ("side", "side", "<12", 1), ("dtype", "dtype", "<22", 1),
-                ("wall s", "wall", "8.2f", 1), ("audio s", "audio", "8.2f", 1), ("RTF", "rtf", "7.3f", 1),
-                ("speedup [min-max]", "speedup", ">19", 1), ("ready s", "ready", "8.2f", 1)], table)  # fmt: skip
+    common.print_rows([("case", "case", "<10"), ("side", "side", "<12"), ("dtype", "dtype", "<22"),
+                       ("wall s", "wall", "8.2f"), ("audio s", "audio", "8.2f"), ("RTF", "rtf", "7.3f"),
+                       ("speedup [min-max]", "speedup", ">19"), ("ready s", "ready", "8.2f")], table)  # fmt: skip
     print(f"speedup_vs_upstream: {speedups.get('paragraph', speedups[cases[-1]]):.2f}")
 
 

@@ -5,14 +5,19 @@ a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) whole, streamed as wav and SS
 once; then one request naming 12, then 20, uploaded voices of 60 s at 192 kHz, each in a fresh
 server. Peaks are rises of the kernel's high-water mark (VmHWM), reset before each case
 through /proc/PID/clear_refs. `--root DIR`: another checkout (`git archive`), for a before/after.
+`--before DIR`: the serving path's own cost in DIR and in `--root`, interleaved (`serving_path`).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -22,6 +27,12 @@ from harness.load import LONG_TEXT, answer_code, concurrently, hostile_jobs, pea
 from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
+SENTENCE = "The quick brown fox jumps over the lazy dog, and then it rests in the shade."
+
+
+def fake_env(tmp: str) -> dict[str, str]:
+    return {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "VOICE_CACHE_DIR": f"{tmp}/cache",
+            "LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
 def hostile_table(worker: Worker) -> list[str]:
@@ -78,16 +89,78 @@ def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:
                 requests.post(f"{url}/v1/audio/voices", files=files, data=data, timeout=300).raise_for_status()
 
 
+def rates(send: Callable[[int], float], args: argparse.Namespace) -> tuple[float, float]:
+    """(requests/s, audio seconds per wall second) of `--clients` threads each sending `--per-client`,
+    after one unmeasured request each (connections, first-call costs)."""
+    with ThreadPoolExecutor(args.clients) as pool:
+        list(pool.map(send, range(args.clients)))
+        start = time.perf_counter()
+        audio = sum(pool.map(send, range(args.clients * args.per_client)))
+        wall = time.perf_counter() - start
+    return args.clients * args.per_client / wall, audio / wall
+
+
+def serving_path(root: Path, args: argparse.Namespace) -> dict[str, float]:
+    """The checkout `root`'s serving path: one-sentence `/runsync` jobs and OpenAI speech requests under
+    load, then the peak memory one `--long-chars` answer adds streamed through the OpenAI server, and
+    as a `stream: true` job through a streaming worker (STREAMING=1)."""
+    long_text = " ".join([SENTENCE] * (args.long_chars // len(SENTENCE) + 1))[: args.long_chars]
+    session = requests.Session()  # kept alive: the server's cost per request, not the TCP handshake's
+
+    def seconds(url: str, body: dict) -> float:
+        """Audio seconds of one answer: a job's duration; 0 for a speech answer (it does not say)."""
+        (response := session.post(url, json=body)).raise_for_status()
+        return response.json()["output"]["duration"] if url.endswith("/runsync") else 0.0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_worker(fake_env(tmp), Path(tmp) / "worker.log", root=root) as worker:
+            url, job = f"{worker.base_url}/runsync", {"text": SENTENCE, "return": "base64"}
+            runpod_rps, audio = rates(lambda i: seconds(url, {"input": {**job, "seed": i}}), args)
+        with running_openai_server(fake_env(tmp), Path(tmp) / "server.log", root=root) as server:
+            body = {"model": "tts-1", "input": SENTENCE, "voice": "default"}
+            openai_rps, _ = rates(lambda i: seconds(f"{server.base_url}/v1/audio/speech", body), args)
+            long = partial(speech, server.base_url, long_text, "pcm", stream_format="audio")
+            stream, _, code = peak_added(Worker(server.base_url, Path(tmp) / "server.log", server.pid or 0), long)
+            assert code == 200, f"the long answer got {code}"
+        with running_worker({**fake_env(tmp), "STREAMING": "1"}, Path(tmp) / "stream.log", root=root) as worker:
+            worker.runsync({"text": SENTENCE, "stream": True})
+            runpod_stream, _, _ = peak_added(worker, lambda: worker.runsync({"text": long_text, "stream": True}, 600))
+    return {"runpod_req_s": runpod_rps, "runpod_audio_s_s": audio, "openai_req_s": openai_rps,
+            "stream_peak_mib": stream, "runpod_stream_peak_mib": runpod_stream}  # fmt: skip
+
+
+def before_after(args: argparse.Namespace) -> None:
+    """`serving_path` of each checkout in turn, `--rounds` times, so a shared machine's drift hits
+    both alike: each side's medians, then after/before of each measure."""
+    sides = {"before": args.before.resolve(), "after": args.root.resolve()}
+    results: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+    for _ in range(args.rounds):
+        for side, root in sides.items():
+            for measure, value in serving_path(root, args).items():
+                results[side].setdefault(measure, []).append(value)
+    for side, measures in results.items():
+        print(side, " ".join(f"{m}={statistics.median(v):.1f} {[round(x, 1) for x in v]}" for m, v in measures.items()))
+    for measure, values in results["after"].items():
+        before, after = statistics.median(results["before"][measure]), statistics.median(values)
+        print(f"{measure}_after_vs_before: {after / before:.2f}" if before else f"{measure}: before 0")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout the worker runs from")
     parser.add_argument("--openai", action="store_true", help="the OpenAI server's memory for long answers")
+    parser.add_argument("--before", type=Path, help="a checkout before a change: its serving path against --root's")
+    parser.add_argument("--clients", type=int, default=8, help="--before: concurrent clients")
+    parser.add_argument("--per-client", type=int, default=25, help="--before: requests per client in each round")
+    parser.add_argument("--rounds", type=int, default=2, help="--before: interleaved rounds of both sides")
+    parser.add_argument("--long-chars", type=int, default=20_000, help="--before: the streamed answer's text")
     args = parser.parse_args()
+    if args.before:
+        return before_after(args)
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp}/store", "VOICE_CACHE_DIR": f"{tmp}/cache",
-               "LOG_LEVEL": "WARNING"}  # fmt: skip
+        env = fake_env(tmp)
         if args.openai:
             server_memory(env, Path(tmp), args.root)
         else:

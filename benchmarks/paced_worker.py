@@ -79,10 +79,8 @@ def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch:
 
 
 class DeviceQueue:
-    """The modelled device's one stream: when the work queued on it ends. `launch` queues a
-    step and returns once the device starts it (the host is at most one step ahead);
-    `synchronize` waits for everything queued. With `overlap` False a launch also waits
-    for its step to end. Shared by every runner of the process and by the decoder thread."""
+    """The modelled device's one stream (the module's docstring says how it runs behind the host):
+    shared by every runner of the process and by the decoder thread."""
 
     def __init__(
         self,
@@ -135,11 +133,7 @@ class PacedRunner:
     name = "paced"
 
     def __init__(
-        self,
-        model: DeviceModel,
-        buckets: ShapeBuckets,
-        max_graphs: int = 24,
-        device: DeviceQueue | None = None,
+        self, model: DeviceModel, buckets: ShapeBuckets, max_graphs: int = 24, device: DeviceQueue | None = None
     ) -> None:
         self.model = model
         self.buckets = buckets
@@ -182,22 +176,14 @@ class PacedRunner:
 
 
 def paced_make_runner(
-    kind: str,
-    velocity: object,
-    device: str,
-    buckets: ShapeBuckets | None = None,
-    max_graphs: int = 24,
-    capture_gate: object = None,
+    kind: str, velocity: object, device: str, buckets: ShapeBuckets | None = None, max_graphs: int = 24, **_: object
 ) -> PacedRunner:
     """`adapters.f5.runner.make_runner`'s signature; every kind gets the clock (and no
     capture gate: nothing compiles beside it)."""
     buckets = buckets or ShapeBuckets()
-    if os.environ.get("PACED_BUCKETS"):  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
-        fields = dict(pair.split("=", 1) for pair in os.environ["PACED_BUCKETS"].split())
-        values = {
-            key: tuple(map(int, value.split("/"))) if "/" in value else int(value) for key, value in fields.items()
-        }
-        buckets = dataclasses.replace(buckets, **values)
+    for key, value in (pair.split("=", 1) for pair in os.environ.get("PACED_BUCKETS", "").split()):
+        numbers = tuple(map(int, value.split("/")))  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
+        buckets = dataclasses.replace(buckets, **{key: numbers if "/" in value else numbers[0]})
     return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs, DEVICE)
 
 

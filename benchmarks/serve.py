@@ -1,15 +1,14 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
 This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
-`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time) on the same checkpoint and
-voice, both up throughout, driven by 1-16 concurrent clients sending one-sentence jobs plus one
-streamed paragraph per level, the levels interleaved for `--repeats` rounds: the columns are
-`COLUMNS` (the engine's use: `engine_use`), the summary the median of the per-pair ratios, last
-line `throughput_vs_upstream_c8: X.XX`. `--variant` adds a copy of this worker with other
-settings (left out if it fails: `Sides`); `--openai` then streams the paragraph through the
-OpenAI-compatible server (`first_byte`). `--paced h200-graphs` runs this worker's sides only,
-the DiT replaced by a clock fitted to an H200 (`benchmarks.paced_worker`), each level also as a
-share of the modelled DiT-only ceiling; `--root DIR` (or `ROOT=DIR` in a variant) runs another
+`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), same checkpoint and voice,
+both up throughout: 1-16 concurrent clients send one-sentence jobs plus one streamed paragraph per
+level, levels interleaved for `--repeats` rounds; columns `COLUMNS` (engine use: `engine_use`),
+summary the median of the per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`.
+`--variant`: a copy of this worker with other settings (left out if it fails: `Sides`); `--openai`:
+the paragraph through the OpenAI-compatible server (`first_byte`). `--paced h200-graphs`: this
+worker's sides only, the DiT a clock fitted to an H200 (`benchmarks.paced_worker`), each level also
+as a share of the modelled DiT-only ceiling. `--root DIR` (or `ROOT=DIR` in a variant): another
 checkout, so before and after share one run and the host's load.
 """
 
@@ -206,7 +205,7 @@ def main() -> None:
             return row
 
         interleave(sides, levels, args.repeats, level)
-        for side in sides.ours():
+        for side in [side for side in sides.rows if side != "upstream"]:
             engine = post(workers[side], {"endpoint": "health"})[1]["engine"]
             health = ", ".join(f"{key} {value}" for key, value in engine.items() if key != "model")
             print(f"{side}: {capture_summary(workers[side])}{' (modelled)' if paced else ''}; health: {health}")
@@ -223,9 +222,8 @@ def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> 
 
     def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
         started, first = time.perf_counter(), None
-        post = requests.post(f"{base_url}/v1/audio/speech", json={**body, "response_format": fmt, "seed": seed},
-                             stream=True, timeout=1800)  # fmt: skip
-        with post as response:
+        with requests.post(f"{base_url}/v1/audio/speech", json={**body, "response_format": fmt, "seed": seed},
+                           stream=True, timeout=1800) as response:  # fmt: skip
             response.raise_for_status()
             for piece in response.iter_content(chunk_size=None):
                 first = first or (time.perf_counter() - started if piece else None)
@@ -254,9 +252,6 @@ class Sides:
         self.required = required
         self.rows: dict[str, list[dict]] = {side: [] for side in (*required, *variants)}
 
-    def ours(self) -> list[str]:
-        return [side for side in self.rows if side != "upstream"]  # a copy: sides may go while one loops
-
     def attempt(self, side: str, when: str, action: Callable[[], object]) -> object:
         try:
             return action()
@@ -282,24 +277,23 @@ def interleave(sides: Sides, levels: list, repeats: int, level: Callable[[str, A
             print(f"round {repeat} at {at}: {pairs} audio s/s", flush=True)
 
 
-#: the per-level table's columns (heading, the row's key, format, scale); the legend is the module's docstring
-COLUMNS = [("rep", "repeat", "3d", 1), ("clients", "clients", "7d", 1), ("req", "requests", "4d", 1),
-           ("req/s", "rps", "7.3f", 1), ("audio s/s", "audio_per_wall", "9.3f", 1), ("p50 s", "p50", "7.2f", 1),
-           ("p95 s", "p95", "7.2f", 1), ("para s", "paragraph", "7.2f", 1), ("ttfc s", "ttfc", "7.2f", 1),
-           ("margin s", "margin", "8.2f", 1), ("calls", "calls", "5d", 1), ("items", "items_per_call", "5.1f", 1),
-           ("runs", "runs_per_call", "4.1f", 1), ("busy %", "busy", "6.0f", 100), ("dev %", "device_busy", "5.0f", 100),
-           ("ode %", "ode", "5.0f", 100),
-           ("asm %", "assemble", "5.0f", 100), ("voc %", "decode", "5.0f", 100),
-           ("peak RSS MiB", "peak_rss_mib", "12.0f", 1)]  # fmt: skip
+#: the per-level table's columns (heading, the row's key, format); the legend is the module's docstring
+COLUMNS = [("rep", "repeat", "3.0f"), ("clients", "clients", "7.0f"), ("req", "requests", "4.0f"),
+           ("req/s", "rps", "7.3f"), ("audio s/s", "audio_per_wall", "9.3f"), ("p50 s", "p50", "7.2f"),
+           ("p95 s", "p95", "7.2f"), ("para s", "paragraph", "7.2f"), ("ttfc s", "ttfc", "7.2f"),
+           ("margin s", "margin", "8.2f"), ("calls", "calls", "5.0f"), ("items", "items_per_call", "5.1f"),
+           ("runs", "runs_per_call", "4.1f"), ("busy", "busy", "5.0%"), ("dev", "device_busy", "5.0%"),
+           ("ode", "ode", "5.0%"), ("asm", "assemble", "5.0%"), ("voc", "decode", "5.0%"),
+           ("peak RSS MiB", "peak_rss_mib", "12.0f")]  # fmt: skip
 
 
 def print_table(nfe: int, rows: dict[str, list[dict]], levels: list[int]) -> None:
     """The per-level table, then each side against upstream or, paced, against the modelled ceiling."""
     paced = "upstream" not in rows
     print(f"nfe_step={nfe}; the {len(PARAGRAPH)}-char paragraph streamed, then the mix's jobs, per level")
-    shares = [("device", "device", "<13", 1), ("% ceil", "ceiling_share", "6.0f", 100)] * paced
+    shares = [("device", "device", "<13"), ("ceiling", "ceiling_share", "7.0%")] * paced
     ordered = [{**r, "side": side} for side in rows for r in sorted(rows[side], key=lambda r: r["clients"])]
-    common.print_rows([("side", "side", "<9", 1), *shares, *COLUMNS], ordered)
+    common.print_rows([("side", "side", "<9"), *shares, *COLUMNS], ordered)
     print(f"\n{'side':<9} {'clients':>7} {'audio s/s':>9} " + ("% of the modelled ceiling" if paced else
           f"{'upstream audio s/s':>18} {'ratio of pairs [min-max]':>25}"))  # fmt: skip
     c8 = []
