@@ -20,10 +20,10 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -42,15 +42,8 @@ from entrypoints.service import WorkerService
 from settings import Settings, load_settings, startup_mode
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+JobService = WorkerService | FailedStart
 log = structlog.get_logger("worker")
-
-
-class JobService(Protocol):
-    def handle(
-        self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
-    ) -> dict[str, Any]: ...
-
-    def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
 def boot(container: Container) -> App:

@@ -19,7 +19,7 @@ from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Progress, StreamChunk, TtsRequest
-from entrypoints.endpoints import ParsedJob, deliver, endpoint_of, parse, render_tts, tts_extra
+from entrypoints.endpoints import deliver, endpoint_of, parse, render_tts, tts_extra
 
 log = structlog.get_logger("worker")
 
@@ -34,31 +34,40 @@ class WorkerService:
         self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
     ) -> dict[str, Any]:
         """The job's answer; `progress`, when given, hears how far a tts job has come."""
-        start = time.perf_counter()
-        fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
-        try:
-            job = parse(payload, self.app.limits)
-        except TtsError as exc:
-            return _failed(exc, start, fields)
-        if progress is not None and isinstance(job.request, TtsRequest):
-            job = replace(job, request=replace(job.request, progress=progress))
-        return self._answer(job, start, fields)
+        return next(self._answers(payload, job_id, progress, streaming=False))
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
         """A streaming worker's answers: for `stream: true`, one dict per audio chunk and then
         the usual result; for any other job, its usual single answer."""
+        return self._answers(payload, job_id, None, streaming=True)
+
+    def _answers(
+        self, payload: object, job_id: str, progress: Callable[[Progress], None] | None, streaming: bool
+    ) -> Iterator[dict[str, Any]]:
         start = time.perf_counter()
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
         try:
-            job = parse(payload, self.app.limits)
+            endpoint, request = parse(payload, self.app.limits)
         except TtsError as exc:
             yield _failed(exc, start, fields)
             return
-        request = job.request
-        if not (isinstance(request, TtsRequest) and request.stream):
-            yield self._answer(job, start, fields)
+        fields.update(endpoint.describe(request))
+        if isinstance(request, TtsRequest) and request.stream and streaming:
+            yield from self._stream(request, start, fields)
             return
-        fields.update(job.describe(), stream=True)
+        if progress is not None and isinstance(request, TtsRequest):
+            request = replace(request, progress=progress)
+        try:
+            output, extra = endpoint.run(self.app, request)
+        except Exception as exc:
+            yield _failed(exc, start, fields)
+            return
+        log.info("job_done", seconds=_since(start), **fields, **extra)
+        self.app.stored(output)
+        yield output
+
+    def _stream(self, request: TtsRequest, start: float, fields: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        fields["stream"] = True
         first_chunk = None
         ready_at: list[float] = []
         durations: list[float] = []
@@ -102,16 +111,6 @@ class WorkerService:
         )
         self.app.stored(output)
         yield output
-
-    def _answer(self, job: ParsedJob[Any], start: float, fields: dict[str, Any]) -> dict[str, Any]:
-        fields.update(job.describe())
-        try:
-            output, extra = job.run(self.app)
-        except Exception as exc:
-            return _failed(exc, start, fields)
-        log.info("job_done", seconds=_since(start), **fields, **extra)
-        self.app.stored(output)
-        return output
 
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:
