@@ -170,6 +170,15 @@ class VoiceLibrary:
     def is_builtin(self, name: str) -> bool:
         return name in self._builtins
 
+    def with_aliases(self) -> tuple[list[VoiceInfo], dict[str, VoiceInfo]]:
+        """The voices, and each alias (VOICE_ALIASES) whose voice exists with that voice's
+        info: what a client may pick from. A stored voice an alias shadows is left out, as
+        its name speaks the alias's voice."""
+        voices = self.list()
+        by_name = {info.name: info for info in voices}
+        aliases = {alias: by_name[target] for alias, target in self.aliases.items() if target in by_name}
+        return [info for info in voices if info.name not in aliases], aliases
+
     def list(self) -> list[VoiceInfo]:
         """One listing call and one read of the listing index, however many voices.
 

@@ -180,7 +180,7 @@ def _run_upload(use: App, request: UploadRequest) -> Answer:
 
 
 def _run_list(use: App, request: None) -> Answer:
-    voices = use.list_voices()
+    voices = use.voices.list()
     return {"voices": [v.public() for v in voices], "status": "completed"}, {"voices": len(voices)}
 
 

@@ -163,7 +163,7 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
     @app.get("/v1/audio/voices")
     async def voices() -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            stored, aliases = await run_in_threadpool(api.list_voices.with_aliases)
+            stored, aliases = await run_in_threadpool(api.voices.with_aliases)
             listed = [voice_object(info) for info in stored]
             listed += [{**voice_object(info), "id": alias, "name": alias, "alias_of": info.name}
                        for alias, info in aliases.items()]  # fmt: skip
@@ -187,7 +187,7 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
     @app.get("/v1/audio/voices/{voice_id}/audio")
     async def reference_audio(voice_id: str) -> Response:
         async def run() -> Response:
-            data = await run_in_threadpool(api.voice_audio, voice_name(voice_id))
+            data = await run_in_threadpool(api.voices.audio, voice_name(voice_id))
             return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
         return await _guarded(run())

@@ -87,7 +87,7 @@ class WyomingTts:
 
     def info(self) -> Info:
         """Read at every describe: voices uploaded since appear without a restart."""
-        stored, aliases = self.api.list_voices.with_aliases()
+        stored, aliases = self.api.voices.with_aliases()
         voices = [_voice(info.name, info) for info in stored]
         voices += [_voice(alias, info, f"alias of {info.name}") for alias, info in aliases.items()]
         program = TtsProgram(
