@@ -37,7 +37,7 @@ from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize
-from domain.use_cases.voices import DeleteVoice, UploadVoice
+from domain.use_cases.voices import UploadVoice
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
 from ports.aligner import Aligner
@@ -333,7 +333,6 @@ class Container(containers.DeclarativeContainer):
         as_model_reads=as_model_reads,
         models=models,
     )
-    delete_voice = providers.Singleton(DeleteVoice, voices=voices)
 
     # --- the application ------------------------------------------------------------
     limits = providers.Singleton(Limits.from_settings, settings)
@@ -344,7 +343,6 @@ class Container(containers.DeclarativeContainer):
         synthesize=synthesize,
         store_output=store_output,
         upload_voice=upload_voice,
-        delete_voice=delete_voice,
         voices=voices,
         store=store,
         encoder=encoder,

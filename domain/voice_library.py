@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from domain.audio import Audio
-from domain.errors import StorageError, VoiceNotFound
+from domain.errors import InvalidInput, StorageError, VoiceNotFound
 from domain.synthesis import Reference
 from domain.timing import StageTimer
 from domain.voice import VoiceInfo, audio_key, metadata_key
@@ -268,11 +268,16 @@ class VoiceLibrary:
                 return
             self._store.put(audio_key(info.name), wav, "audio/wav")
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> str:
+        """Deletes a stored voice and answers its name; the built-in voice (unless a stored
+        voice replaced it) is every client's fallback and cannot be deleted."""
         if not self.exists(name):
+            if self.is_builtin(name):
+                raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
             raise VoiceNotFound(f"no stored voice named {name!r}")
         self._store.delete(metadata_key(name))
         self._store.delete(audio_key(name))
+        return name
 
     def _cached(self, sha: str) -> Audio | None:
         with self._lock:

@@ -78,7 +78,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     if args.action == "list":
         return _run(args.settings, lambda app: {"voices": [voice.public() for voice in app.voices.list()]})
     if args.action == "delete":
-        return _run(args.settings, lambda app: {"deleted": app.delete_voice(voice_name(args.name))})
+        return _run(args.settings, lambda app: {"deleted": app.voices.delete(voice_name(args.name))})
     if args.example == (args.source is not None):
         print("give either an audio file (or URL) or --example", file=sys.stderr)
         return 2

@@ -218,7 +218,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "list_models": Endpoint(_ListModelsJob, _run_list_models),
     "delete_voice": Endpoint(
         _DeleteJob,
-        lambda use, name: ({"deleted": use.delete_voice(name), "status": "completed"}, {}),
+        lambda use, name: ({"deleted": use.voices.delete(name), "status": "completed"}, {}),
         lambda job, limits: voice_name(job.voice_name),
         lambda name: {"voice": name},
     ),

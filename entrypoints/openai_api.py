@@ -179,7 +179,7 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
     @app.delete("/v1/audio/voices/{voice_id}")
     async def delete(voice_id: str) -> dict[str, Any]:
         async def run() -> dict[str, Any]:
-            name = await run_in_threadpool(api.delete_voice, voice_name(voice_id))
+            name = await run_in_threadpool(api.voices.delete, voice_name(voice_id))
             return {"id": name, "object": "audio.voice.deleted", "deleted": True}
 
         return await _guarded(run())

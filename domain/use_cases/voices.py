@@ -1,4 +1,4 @@
-"""Uploading and deleting voices."""
+"""Uploading voices."""
 
 from __future__ import annotations
 
@@ -137,14 +137,3 @@ def _refuse_implausible(ref_text: str, seconds: float, transcribed: bool) -> Non
         f"({MIN_TRANSCRIPT_RATE:g}-{MAX_TRANSCRIPT_RATE:g} bytes/s): send the exact words spoken in the clip",
         "ref_text",
     )
-
-
-class DeleteVoice:
-    def __init__(self, voices: VoiceLibrary) -> None:
-        self._voices = voices
-
-    def __call__(self, name: str) -> str:
-        if self._voices.is_builtin(name) and not self._voices.exists(name):
-            raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
-        self._voices.delete(name)
-        return name
