@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from application.app import App
 from application.fields import Fields, TtsOptions, UploadOptions, tts_request, upload_request, validated
@@ -62,21 +62,14 @@ class _UploadJob(UploadOptions):
     voice_file_base64: str | None = None
 
 
-class _ListJob(Fields):
-    endpoint: Literal["list_voices"]
-
-
-class _ListModelsJob(Fields):
-    endpoint: Literal["list_models"]
-
-
 class _DeleteJob(Fields):
     endpoint: Literal["delete_voice"]
     voice_name: str
 
 
-class _HealthJob(Fields):
-    endpoint: Literal["health"]
+def _bare(endpoint: str) -> type[Fields]:
+    """The input of an endpoint that takes no fields beside its name."""
+    return create_model(f"_{endpoint}", __base__=Fields, endpoint=(Literal[endpoint], ...))
 
 
 def _tts(job: _TtsJob, limits: Limits) -> TtsRequest:
@@ -131,10 +124,7 @@ def render_tts(result: TtsResult, audio: dict[str, Any]) -> dict[str, Any]:
         "format": result.format,
         "seed": result.seed,
         "spoken_text": result.spoken_text,
-        "segments": [
-            {"voice": segment.voice, "text": segment.text, "start": segment.start, "end": segment.end}
-            for segment in result.segments
-        ],
+        "segments": [asdict(segment) for segment in result.segments],
         "status": "completed",
     }
     output.update((name, value) for name, value in audio.items() if name.startswith("audio"))
@@ -214,15 +204,15 @@ ENDPOINTS: dict[str, Endpoint] = {
     "upload": Endpoint(
         _UploadJob, _run_upload, _upload, lambda r: {"voice": r.name, "source": "url" if r.url else "base64"}
     ),
-    "list_voices": Endpoint(_ListJob, _run_list),
-    "list_models": Endpoint(_ListModelsJob, _run_list_models),
+    "list_voices": Endpoint(_bare("list_voices"), _run_list),
+    "list_models": Endpoint(_bare("list_models"), _run_list_models),
     "delete_voice": Endpoint(
         _DeleteJob,
         lambda use, name: ({"deleted": use.voices.delete(name), "status": "completed"}, {}),
         lambda job, limits: voice_name(job.voice_name),
         lambda name: {"voice": name},
     ),
-    "health": Endpoint(_HealthJob, lambda use, request: (use.health(), {})),
+    "health": Endpoint(_bare("health"), lambda use, request: (use.health(), {})),
 }
 
 
