@@ -213,10 +213,7 @@ class VoiceLibrary:
     def _read_index(self) -> dict[str, tuple[str, VoiceInfo]]:
         try:
             raw = json.loads(self._store.get(INDEX_KEY))
-            return {
-                key: (str(version), VoiceInfo.from_json(json.dumps(meta).encode()))
-                for key, (version, meta) in raw.items()
-            }
+            return {key: (str(version), VoiceInfo.from_dict(meta)) for key, (version, meta) in raw.items()}
         except KeyError:
             return {}
         except (ValueError, TypeError, AttributeError):
