@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
@@ -143,24 +144,11 @@ def _runner_factory() -> Callable[..., object]:
     return make_runner
 
 
-def _fetcher(max_bytes: int) -> object:
-    """Imported when first built: it imports runpod, which the worker imports beside the
-    model's loading instead of before it (entrypoints/runpod_handler.py)."""
-    from adapters.http_fetcher import HttpFetcher
-
-    return HttpFetcher(max_bytes=max_bytes)
-
-
-def _ctc_aligner(path: str | None) -> object:
-    from adapters.ctc_aligner import CtcAligner
-
-    return CtcAligner(path)
-
-
-def _whisper(model: str) -> object:
-    from adapters.whisper_transcriber import WhisperTranscriber
-
-    return WhisperTranscriber(model=model)
+def _imported(module: str, name: str) -> Callable[..., object]:
+    """An adapter whose module is imported only when it is first built: the aligner's and the
+    transcriber's import torch and transformers, and the voice fetcher's imports runpod, which
+    the worker imports beside the model's loading instead of before it (entrypoints/runpod_handler.py)."""
+    return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
 def _other_spellers() -> dict[str, Num2WordsNumbers]:
@@ -263,7 +251,7 @@ class Container(containers.DeclarativeContainer):
     disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
-    fetcher = providers.Singleton(_fetcher, max_bytes=config.max_voice_bytes)
+    fetcher = providers.Singleton(_imported("adapters.http_fetcher", "HttpFetcher"), max_bytes=config.max_voice_bytes)
     #: the F5 engine's ODE runner factory; benchmarks override it (see _runner_factory)
     runner_factory = providers.Callable(_runner_factory)
     engine = providers.Selector(
@@ -281,7 +269,7 @@ class Container(containers.DeclarativeContainer):
     aligner = providers.Selector(
         config.aligner_kind,
         fake=providers.Singleton(FakeAligner),
-        ctc=providers.Singleton(_ctc_aligner, path=config.resolved_aligner_path),
+        ctc=providers.Singleton(_imported("adapters.ctc_aligner", "CtcAligner"), path=config.resolved_aligner_path),
     )
     batched_aligner = providers.Resource(
         _align_batcher, aligner=aligner, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
@@ -289,7 +277,7 @@ class Container(containers.DeclarativeContainer):
     transcriber = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeTranscriber),
-        f5=providers.Singleton(_whisper, model=config.asr_model),
+        f5=providers.Singleton(_imported("adapters.whisper_transcriber", "WhisperTranscriber"), model=config.asr_model),
     )
 
     # --- domain services and use cases ------------------------------------------
