@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, create_model
 
 from application.app import App
-from application.fields import Fields, TtsOptions, UploadOptions, tts_request, upload_request, validated
+from application.fields import Fields, TtsOptions, UploadOptions, bounded, tts_request, upload_request, validated
 from application.limits import Limits
 from domain.errors import InvalidInput
 from domain.timing import StageTimer
@@ -222,7 +222,7 @@ def parse(payload: object, limits: Limits | None = None) -> tuple[Endpoint, Any]
         raise InvalidInput("input must be a JSON object")
     name = payload.get("endpoint", "tts")
     if not isinstance(name, str) or name not in ENDPOINTS:
-        raise InvalidInput(f"unknown endpoint {_show(name)}; use one of {', '.join(ENDPOINTS)}")
+        raise InvalidInput(f"unknown endpoint {bounded(name)}; use one of {', '.join(ENDPOINTS)}")
     endpoint = ENDPOINTS[name]
     return endpoint, endpoint.build(validated(endpoint.model, payload), limits or Limits.defaults())
 
@@ -231,8 +231,3 @@ def endpoint_of(payload: object) -> str:
     """The endpoint a payload names, for the log line even when it does not parse."""
     name = payload.get("endpoint", "tts") if isinstance(payload, dict) else None
     return name if isinstance(name, str) and len(name) <= 32 else "?"
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
