@@ -151,11 +151,6 @@ def _imported(module: str, name: str) -> Callable[..., object]:
     return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
-def _other_spellers() -> dict[str, Num2WordsNumbers]:
-    """Number words for every language beyond English and Chinese that num2words reads."""
-    return {language: Num2WordsNumbers(language) for language in languages()}
-
-
 DEFAULT_BATCH_ITEMS = 16  # the aligner's batch where BATCH_MAX_ITEMS is unset
 
 
@@ -298,7 +293,8 @@ class Container(containers.DeclarativeContainer):
         TextNormalizer,
         english=providers.Singleton(EnglishNumbers),
         chinese=providers.Singleton(ChineseNumbers),
-        others=providers.Singleton(_other_spellers),
+        # number words for every language beyond English and Chinese that num2words reads
+        others=providers.Singleton(lambda: {language: Num2WordsNumbers(language) for language in languages()}),
     )
     synthesize = providers.Singleton(
         Synthesize,

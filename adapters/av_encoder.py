@@ -48,10 +48,6 @@ def _clipped(audio: Audio) -> np.ndarray:
     return np.clip(to_numpy(audio), -1.0, 1.0)
 
 
-def _pcm16(samples: np.ndarray) -> bytes:
-    return (samples * 32767.0).round().astype("<i2").tobytes()
-
-
 class RawStream:
     """pcm, and wav after a header whose RIFF and data sizes are 0xFFFFFFFF ("until the end"):
     the length is unknown when the header leaves. Readers that honour the sizes read to the end."""
@@ -61,7 +57,7 @@ class RawStream:
 
     def push(self, audio: Audio) -> bytes:
         header, self._header = self._header, b""
-        return header + _pcm16(_clipped(audio))
+        return header + (_clipped(audio) * 32767.0).round().astype("<i2").tobytes()
 
     def finish(self) -> bytes:
         header, self._header = self._header, b""

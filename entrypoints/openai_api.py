@@ -501,9 +501,9 @@ class BearerAuth:
         self.app, self._key, self._open = app, api_key.encode(), open_paths
 
     def _exempt(self, scope: Scope) -> bool:
-        method = scope["method"]
-        path = scope["path"]
-        return _open_path(path) or method == "OPTIONS" or (method == "GET" and path in self._open)
+        method, path = scope["method"], scope["path"]
+        public = path in ("/health", "/", "/web") or path.startswith("/web/")
+        return public or method == "OPTIONS" or (method == "GET" and path in self._open)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._exempt(scope):
@@ -514,10 +514,6 @@ class BearerAuth:
                 await _error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _open_path(path: str) -> bool:
-    return path in ("/health", "/", "/web") or path.startswith("/web/")
 
 
 def page_url(host: str, port: int) -> str:

@@ -192,7 +192,7 @@ class TtsHandler(AsyncEventHandler):
                 for offset in range(0, len(data), SAMPLES_PER_CHUNK * WIDTH):
                     piece = data[offset : offset + SAMPLES_PER_CHUNK * WIDTH]
                     await self._write(AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=piece).event())
-                if self._gone():
+                if self.writer.is_closing() or self.reader.at_eof():
                     raise ClientGone
                 event, data = await self._run(self._tts.next_pcm, events)
             await self._write(AudioStop().event())
@@ -215,9 +215,6 @@ class TtsHandler(AsyncEventHandler):
 
     async def _run(self, call: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._tts.executor, call, *args)
-
-    def _gone(self) -> bool:
-        return self.writer.is_closing() or self.reader.at_eof()
 
     async def _write(self, event: Event) -> None:
         try:
