@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
@@ -37,7 +38,7 @@ from domain.text.normalize import TextNormalizer
 from domain.timing import StageTimer
 from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
+from domain.use_cases.voices import UploadVoice
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
 from ports.aligner import Aligner
@@ -143,29 +144,11 @@ def _runner_factory() -> Callable[..., object]:
     return make_runner
 
 
-def _fetcher(max_bytes: int) -> object:
-    """Imported when first built: it imports runpod, which the worker imports beside the
-    model's loading instead of before it (entrypoints/runpod_handler.py)."""
-    from adapters.http_fetcher import HttpFetcher
-
-    return HttpFetcher(max_bytes=max_bytes)
-
-
-def _ctc_aligner(path: str | None) -> object:
-    from adapters.ctc_aligner import CtcAligner
-
-    return CtcAligner(path)
-
-
-def _whisper(model: str) -> object:
-    from adapters.whisper_transcriber import WhisperTranscriber
-
-    return WhisperTranscriber(model=model)
-
-
-def _other_spellers() -> dict[str, Num2WordsNumbers]:
-    """Number words for every language beyond English and Chinese that num2words reads."""
-    return {language: Num2WordsNumbers(language) for language in languages()}
+def _imported(module: str, name: str) -> Callable[..., object]:
+    """An adapter whose module is imported only when it is first built: the aligner's and the
+    transcriber's import torch and transformers, and the voice fetcher's imports runpod, which
+    the worker imports beside the model's loading instead of before it (entrypoints/runpod_handler.py)."""
+    return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
 
 
 DEFAULT_BATCH_ITEMS = 16  # the aligner's batch where BATCH_MAX_ITEMS is unset
@@ -263,7 +246,7 @@ class Container(containers.DeclarativeContainer):
     disk_cache = providers.Singleton(DiskCache, directory=config.voice_cache_dir, max_bytes=config.voice_cache_bytes)
     codec = providers.Singleton(SoundfileCodec)
     encoder = providers.Singleton(AvEncoder, files=codec)
-    fetcher = providers.Singleton(_fetcher, max_bytes=config.max_voice_bytes)
+    fetcher = providers.Singleton(_imported("adapters.http_fetcher", "HttpFetcher"), max_bytes=config.max_voice_bytes)
     #: the F5 engine's ODE runner factory; benchmarks override it (see _runner_factory)
     runner_factory = providers.Callable(_runner_factory)
     engine = providers.Selector(
@@ -281,7 +264,7 @@ class Container(containers.DeclarativeContainer):
     aligner = providers.Selector(
         config.aligner_kind,
         fake=providers.Singleton(FakeAligner),
-        ctc=providers.Singleton(_ctc_aligner, path=config.resolved_aligner_path),
+        ctc=providers.Singleton(_imported("adapters.ctc_aligner", "CtcAligner"), path=config.resolved_aligner_path),
     )
     batched_aligner = providers.Resource(
         _align_batcher, aligner=aligner, max_items=config.batch_max_items, wait_ms=config.batch_wait_ms
@@ -289,7 +272,7 @@ class Container(containers.DeclarativeContainer):
     transcriber = providers.Selector(
         config.tts_engine,
         fake=providers.Singleton(FakeTranscriber),
-        f5=providers.Singleton(_whisper, model=config.asr_model),
+        f5=providers.Singleton(_imported("adapters.whisper_transcriber", "WhisperTranscriber"), model=config.asr_model),
     )
 
     # --- domain services and use cases ------------------------------------------
@@ -310,7 +293,8 @@ class Container(containers.DeclarativeContainer):
         TextNormalizer,
         english=providers.Singleton(EnglishNumbers),
         chinese=providers.Singleton(ChineseNumbers),
-        others=providers.Singleton(_other_spellers),
+        # number words for every language beyond English and Chinese that num2words reads
+        others=providers.Singleton(lambda: {language: Num2WordsNumbers(language) for language in languages()}),
     )
     synthesize = providers.Singleton(
         Synthesize,
@@ -333,9 +317,6 @@ class Container(containers.DeclarativeContainer):
         as_model_reads=as_model_reads,
         models=models,
     )
-    list_voices = providers.Singleton(ListVoices, voices=voices)
-    delete_voice = providers.Singleton(DeleteVoice, voices=voices)
-    voice_audio = providers.Singleton(VoiceAudio, voices=voices)
 
     # --- the application ------------------------------------------------------------
     limits = providers.Singleton(Limits.from_settings, settings)
@@ -346,9 +327,6 @@ class Container(containers.DeclarativeContainer):
         synthesize=synthesize,
         store_output=store_output,
         upload_voice=upload_voice,
-        list_voices=list_voices,
-        delete_voice=delete_voice,
-        voice_audio=voice_audio,
         voices=voices,
         store=store,
         encoder=encoder,

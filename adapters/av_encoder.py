@@ -48,46 +48,26 @@ def _clipped(audio: Audio) -> np.ndarray:
     return np.clip(to_numpy(audio), -1.0, 1.0)
 
 
-def _pcm16(samples: np.ndarray) -> bytes:
-    return (samples * 32767.0).round().astype("<i2").tobytes()
+class RawStream:
+    """pcm, and wav after a header whose RIFF and data sizes are 0xFFFFFFFF ("until the end"):
+    the length is unknown when the header leaves. Readers that honour the sizes read to the end."""
 
-
-class PcmStream:
-    def push(self, audio: Audio) -> bytes:
-        return _pcm16(_clipped(audio))
-
-    def finish(self) -> bytes:
-        return b""
-
-
-class WavStream:
-    """RIFF and data sizes are 0xFFFFFFFF ("until the end"): the length is unknown when the
-    header leaves. Readers that honour the sizes read to the end of the stream."""
-
-    def __init__(self, sample_rate: int) -> None:
-        self._header: bytes | None = wav_stream_header(sample_rate)
+    def __init__(self, header: bytes = b"") -> None:
+        self._header = header
 
     def push(self, audio: Audio) -> bytes:
-        header, self._header = self._header or b"", None
-        return header + _pcm16(_clipped(audio))
+        header, self._header = self._header, b""
+        return header + (_clipped(audio) * 32767.0).round().astype("<i2").tobytes()
 
     def finish(self) -> bytes:
-        header, self._header = self._header or b"", None
+        header, self._header = self._header, b""
         return header
 
 
 def wav_stream_header(sample_rate: int) -> bytes:
     unknown = 0xFFFFFFFF
-    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
-    return (
-        b"RIFF"
-        + struct.pack("<I", unknown)
-        + b"WAVEfmt "
-        + struct.pack("<I", 16)
-        + fmt
-        + b"data"
-        + struct.pack("<I", unknown)
-    )
+    fmt = (16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+    return struct.pack("<4sI8sIHHIIHH4sI", b"RIFF", unknown, b"WAVEfmt ", *fmt, b"data", unknown)
 
 
 class _Sink:
@@ -205,10 +185,8 @@ class AvEncoder:
 
     def open_stream(self, fmt: str, sample_rate: int) -> AudioStream:
         _check(fmt)
-        if fmt == "pcm":
-            return PcmStream()
-        if fmt == "wav":
-            return WavStream(sample_rate)
+        if fmt in ("pcm", "wav"):
+            return RawStream(wav_stream_header(sample_rate) if fmt == "wav" else b"")
         if not OUTPUT_FORMATS[fmt].streamed:
             return WholeFileStream(self, fmt, sample_rate)
         return AvStream(_AV[fmt], sample_rate)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 
 from domain.errors import StorageError
-from ports.blob_store import CheckResult
+from ports.blob_store import CheckResult, probe_store
 
 
 @dataclass
@@ -60,25 +59,5 @@ class FakeStore:
 
     def check(self) -> list[CheckResult]:
         """The real store's probes, through this store's own operations (so injected faults
-        show in the step they break), stopping at the first failure."""
-        probe, data = f".probe/{uuid.uuid4().hex}", b"probe"
-
-        def read_back() -> None:
-            if self.get(probe) != data:
-                raise StorageError("read back different bytes")
-
-        steps = [
-            ("root", lambda: self.list(".probe/")),
-            ("write", lambda: self.put(probe, data)),
-            ("read", read_back),
-            ("delete", lambda: self.delete(probe)),
-        ]
-        results: list[CheckResult] = []
-        for name, step in steps:
-            try:
-                step()
-            except (StorageError, KeyError) as exc:
-                results.append(CheckResult(name, False, 0.0, str(exc)))
-                break
-            results.append(CheckResult(name, True, 0.0))
-        return results
+        show in the step they break), untimed."""
+        return probe_store(self, ("root", lambda: self.list(".probe/")), clock=lambda: 0.0)

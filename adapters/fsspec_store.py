@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,7 +18,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from domain.errors import StorageError
-from ports.blob_store import CheckResult
+from ports.blob_store import CheckResult, probe_store
 
 T = TypeVar("T")
 _TMP_PREFIX = ".tmp-"
@@ -159,25 +158,7 @@ class FsspecStore:
             return self._fs.unstrip_protocol(path)
 
     def check(self) -> list[CheckResult]:
-        """Each probe on its own line, stopping at the first failure (later ones cannot pass)."""
-        probe = f".probe/{uuid.uuid4().hex}"
-        data = b"probe"
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("bucket" if self._s3 else "root", self._check_root),
-            ("write", lambda: self.put(probe, data)),
-            ("read", lambda: self._expect(self.get(probe) == data, "read back different bytes")),
-            ("delete", lambda: self.delete(probe)),
-        ]
-        results: list[CheckResult] = []
-        for name, step in steps:
-            start = time.perf_counter()
-            try:
-                step()
-                results.append(CheckResult(name, True, time.perf_counter() - start))
-            except (StorageError, KeyError) as exc:
-                results.append(CheckResult(name, False, time.perf_counter() - start, str(exc)))
-                break
-        return results
+        return probe_store(self, ("bucket" if self._s3 else "root", self._check_root))
 
     def _check_root(self) -> None:
         """On S3, HeadBucket itself (s3fs's exists() reads any failure as a missing bucket),
@@ -221,11 +202,6 @@ class FsspecStore:
                 when = f"after {expiration['Days']} days" if expiration.get("Days") else f"on {expiration['Date']}"
                 return f"rule {rule.get('ID', '?')!r} expires {rule_prefix or 'everything'!r} {when}"
         return None
-
-    @staticmethod
-    def _expect(condition: bool, message: str) -> None:
-        if not condition:
-            raise StorageError(message)
 
 
 def _version(info: dict[str, Any]) -> str:

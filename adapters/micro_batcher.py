@@ -237,27 +237,14 @@ class _Batcher(Generic[Item, Result]):
             request.done.set()
 
 
-class MicroBatcher(_Batcher[SynthesisItem, Audio]):
-    """The engine behind a batcher: concurrent jobs' chunks share forward passes."""
+class EngineFront:
+    """A scheduler in front of an engine answers the rest of the engine port for it."""
 
-    def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
-        self._engine = engine
-        super().__init__(
-            engine.synthesize,
-            max_items,
-            wait_ms,
-            "micro-batcher",
-            "engine_batch",
-        )
+    _engine: TtsEngine
 
     @property
     def sample_rate(self) -> int:
         return self._engine.sample_rate
-
-    @property
-    def max_items(self) -> int:
-        """The most chunks in one engine call."""
-        return self._max_items
 
     @property
     def model_id(self) -> str:
@@ -271,6 +258,25 @@ class MicroBatcher(_Batcher[SynthesisItem, Audio]):
 
     def warm_up(self, reference: Reference | None = None) -> None:
         self._engine.warm_up(reference)
+
+
+class MicroBatcher(EngineFront, _Batcher[SynthesisItem, Audio]):
+    """The engine behind a batcher: concurrent jobs' chunks share forward passes."""
+
+    def __init__(self, engine: TtsEngine, max_items: int, wait_ms: float) -> None:
+        self._engine = engine
+        super().__init__(
+            engine.synthesize,
+            max_items,
+            wait_ms,
+            "micro-batcher",
+            "engine_batch",
+        )
+
+    @property
+    def max_items(self) -> int:
+        """The most chunks in one engine call."""
+        return self._max_items
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """Queue the items for the next batch (urgent ones first) and wait for their audio."""

@@ -64,6 +64,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import structlog
 
+from adapters.micro_batcher import EngineFront
 from domain.audio import Audio
 from domain.cancellation import current_scope
 from domain.errors import EngineError
@@ -220,7 +221,7 @@ class _Slot:
     start: int
 
 
-class StepScheduler:
+class StepScheduler(EngineFront):
     """The `TtsEngine` port in front of a `RowEngine`: concurrent jobs' rows share steps."""
 
     def __init__(self, engine: RowEngine, max_rows: int) -> None:
@@ -245,26 +246,9 @@ class StepScheduler:
     # -- the port ---------------------------------------------------------------------------
 
     @property
-    def sample_rate(self) -> int:
-        return self._engine.sample_rate
-
-    @property
-    def model_id(self) -> str:
-        return self._engine.model_id
-
-    @property
     def max_items(self) -> int:
         """The most rows in one step."""
         return self._max_rows
-
-    def status(self) -> EngineStatus:
-        return self._engine.status()
-
-    def capacity(self) -> EngineCapacity:
-        return self._engine.capacity()
-
-    def warm_up(self, reference: Reference | None = None) -> None:
-        self._engine.warm_up(reference)
 
     def synthesize(self, items: Sequence[SynthesisItem], *, urgent: bool = False) -> list[Audio]:
         """Queue the items' rows (urgent ones go first at every step) and wait for their audio;

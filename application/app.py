@@ -14,7 +14,7 @@ from domain.errors import StorageError, TtsError
 from domain.timing import StageTimer
 from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadVoice, VoiceAudio
+from domain.use_cases.voices import UploadVoice
 from domain.voice import DEFAULT_VOICE
 from domain.voice_library import VoiceLibrary
 from ports.aligner import Aligner
@@ -32,9 +32,6 @@ class App:
     synthesize: Synthesize
     store_output: StoreOutput
     upload_voice: UploadVoice
-    list_voices: ListVoices
-    delete_voice: DeleteVoice
-    voice_audio: VoiceAudio
     voices: VoiceLibrary
     store: BlobStore
     encoder: AudioEncoder

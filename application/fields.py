@@ -192,15 +192,15 @@ def _describe(errors: list[Any]) -> str:
     for error in errors:
         field = ".".join(str(part) for part in error["loc"]) or "input"
         if error["type"] == "extra_forbidden":
-            problems.append(f"unknown field {_bounded(field)}")
+            problems.append(f"unknown field {bounded(field)}")
         elif error["type"] == "missing":
-            problems.append(f"{_bounded(field)} is required")
+            problems.append(f"{bounded(field)} is required")
         else:
-            problems.append(f"{_bounded(field)}: {_bounded(error['msg'], 200, quote=False)}")
+            problems.append(f"{bounded(field)}: {bounded(error['msg'], 200, quote=False)}")
     return "; ".join(problems[:5])
 
 
-def _bounded(text: str, limit: int = 40, quote: bool = True) -> str:
-    """A client's field name (or pydantic's note on it) in a message: names can be megabytes."""
-    shown = repr(text) if quote else text
+def bounded(text: object, limit: int = 40, quote: bool = True) -> str:
+    """A client's value (a field name, an endpoint, pydantic's note on it) in a message: they can be megabytes."""
+    shown = repr(text) if quote else str(text)
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."

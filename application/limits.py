@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from settings import Settings
 
@@ -17,11 +17,7 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            max_text_chars=settings.max_text_chars,
-            max_text_bytes=settings.max_text_bytes,
-            max_voice_bytes=settings.max_voice_bytes,
-        )
+        return cls(**{field.name: getattr(settings, field.name) for field in fields(cls)})
 
     @classmethod
     def defaults(cls) -> Limits:

@@ -34,7 +34,7 @@ class CrossFader:
     """Joins chunk waveforms as they arrive, the way upstream F5-TTS joins them at the end:
     a linear fade over `seconds` of overlap. Each `push` returns the samples that are final
     (all but the tail the next chunk will fade into); `finish` returns that tail. So audio
-    can be streamed chunk by chunk and the pieces concatenate to exactly `cross_fade(parts)`.
+    can be streamed chunk by chunk and the pieces concatenate to exactly the joined whole.
 
     Only the overlap is computed in Python (a few thousand samples per join); the bulk is
     copied by `array` slicing in C.
@@ -70,15 +70,3 @@ class CrossFader:
     def finish(self) -> Audio:
         tail, self._tail = self._tail or array("f"), None
         return Audio(tail, self._rate)
-
-
-def cross_fade(parts: list[Audio], seconds: float) -> Audio:
-    """The whole joined waveform (see CrossFader)."""
-    if not parts:
-        raise ValueError("nothing to join")
-    fader = CrossFader(seconds, parts[0].sample_rate)
-    out = array("f")
-    for part in parts:
-        out.extend(fader.push(part).samples)
-    out.extend(fader.finish().samples)
-    return Audio(out, parts[0].sample_rate)

@@ -22,6 +22,7 @@ the other jobs' median answer went from 22-24 s to 50-52 s): there only the firs
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import accumulate
 
 #: the share of the buffered audio a call may use: room for a slower call than measured
 SAFETY = 0.7
@@ -73,9 +74,6 @@ def min_playback_margin(ready_at: Sequence[float], durations: Sequence[float]) -
     needed at `ready_at[0] + sum(durations[:i])`. None with fewer than two chunks."""
     if len(ready_at) < 2:
         return None
-    margins = []
-    needed = ready_at[0]
-    for ready, previous in zip(ready_at[1:], durations, strict=False):
-        needed += previous
-        margins.append(needed - ready)
-    return min(margins)
+    needed = accumulate(durations, initial=ready_at[0])
+    next(needed)  # chunk 0's own moment: it starts the playback
+    return min(need - ready for ready, need in zip(ready_at[1:], needed, strict=False))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from domain.audio import Audio
-from domain.errors import StorageError, VoiceNotFound
+from domain.errors import InvalidInput, StorageError, VoiceNotFound
 from domain.synthesis import Reference
 from domain.timing import StageTimer
 from domain.voice import VoiceInfo, audio_key, metadata_key
@@ -170,6 +170,15 @@ class VoiceLibrary:
     def is_builtin(self, name: str) -> bool:
         return name in self._builtins
 
+    def with_aliases(self) -> tuple[list[VoiceInfo], dict[str, VoiceInfo]]:
+        """The voices, and each alias (VOICE_ALIASES) whose voice exists with that voice's
+        info: what a client may pick from. A stored voice an alias shadows is left out, as
+        its name speaks the alias's voice."""
+        voices = self.list()
+        by_name = {info.name: info for info in voices}
+        aliases = {alias: by_name[target] for alias, target in self.aliases.items() if target in by_name}
+        return [info for info in voices if info.name not in aliases], aliases
+
     def list(self) -> list[VoiceInfo]:
         """One listing call and one read of the listing index, however many voices.
 
@@ -204,10 +213,7 @@ class VoiceLibrary:
     def _read_index(self) -> dict[str, tuple[str, VoiceInfo]]:
         try:
             raw = json.loads(self._store.get(INDEX_KEY))
-            return {
-                key: (str(version), VoiceInfo.from_json(json.dumps(meta).encode()))
-                for key, (version, meta) in raw.items()
-            }
+            return {key: (str(version), VoiceInfo.from_dict(meta)) for key, (version, meta) in raw.items()}
         except KeyError:
             return {}
         except (ValueError, TypeError, AttributeError):
@@ -259,11 +265,16 @@ class VoiceLibrary:
                 return
             self._store.put(audio_key(info.name), wav, "audio/wav")
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> str:
+        """Deletes a stored voice and answers its name; the built-in voice (unless a stored
+        voice replaced it) is every client's fallback and cannot be deleted."""
         if not self.exists(name):
+            if self.is_builtin(name):
+                raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
             raise VoiceNotFound(f"no stored voice named {name!r}")
         self._store.delete(metadata_key(name))
         self._store.delete(audio_key(name))
+        return name
 
     def _cached(self, sha: str) -> Audio | None:
         with self._lock:

@@ -76,9 +76,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_voices(args: argparse.Namespace) -> int:
     if args.action == "list":
-        return _run(args.settings, lambda app: {"voices": [voice.public() for voice in app.list_voices()]})
+        return _run(args.settings, lambda app: {"voices": [voice.public() for voice in app.voices.list()]})
     if args.action == "delete":
-        return _run(args.settings, lambda app: {"deleted": app.delete_voice(voice_name(args.name))})
+        return _run(args.settings, lambda app: {"deleted": app.voices.delete(voice_name(args.name))})
     if args.example == (args.source is not None):
         print("give either an audio file (or URL) or --example", file=sys.stderr)
         return 2
@@ -86,7 +86,7 @@ def cmd_voices(args: argparse.Namespace) -> int:
     def upload(app: App) -> dict[str, Any]:
         ref_text, source = args.ref_text, args.source
         if args.example:  # the built-in voice's clip, on every installation: the README's examples run as written
-            ref_text, source = ref_text or app.voices.info(DEFAULT_VOICE).ref_text, app.voice_audio(DEFAULT_VOICE)
+            ref_text, source = ref_text or app.voices.info(DEFAULT_VOICE).ref_text, app.voices.audio(DEFAULT_VOICE)
         elif not source.startswith(("http://", "https://")):
             try:
                 source = Path(source).read_bytes()

@@ -162,15 +162,12 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/audio/voices")
     async def voices() -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
-            stored, aliases = await run_in_threadpool(api.list_voices.with_aliases)
-            listed = [voice_object(info) for info in stored]
-            listed += [{**voice_object(info), "id": alias, "name": alias, "alias_of": info.name}
-                       for alias, info in aliases.items()]  # fmt: skip
-            # `data` as OpenAI lists objects; `voices` (objects with `id` and `name`) as Open WebUI reads it.
-            return {"object": "list", "data": listed, "voices": listed}
-
-        return await _guarded(run())
+        stored, aliases = await _guarded(run_in_threadpool(api.voices.with_aliases))
+        listed = [voice_object(info) for info in stored]
+        listed += [{**voice_object(info), "id": alias, "name": alias, "alias_of": info.name}
+                   for alias, info in aliases.items()]  # fmt: skip
+        # `data` as OpenAI lists objects; `voices` (objects with `id` and `name`) as Open WebUI reads it.
+        return {"object": "list", "data": listed, "voices": listed}
 
     @app.post("/v1/audio/voices")
     async def upload(request: Request) -> dict[str, Any]:
@@ -178,19 +175,13 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
 
     @app.delete("/v1/audio/voices/{voice_id}")
     async def delete(voice_id: str) -> dict[str, Any]:
-        async def run() -> dict[str, Any]:
-            name = await run_in_threadpool(api.delete_voice, voice_name(voice_id))
-            return {"id": name, "object": "audio.voice.deleted", "deleted": True}
-
-        return await _guarded(run())
+        name = await _guarded(run_in_threadpool(lambda: api.voices.delete(voice_name(voice_id))))
+        return {"id": name, "object": "audio.voice.deleted", "deleted": True}
 
     @app.get("/v1/audio/voices/{voice_id}/audio")
     async def reference_audio(voice_id: str) -> Response:
-        async def run() -> Response:
-            data = await run_in_threadpool(api.voice_audio, voice_name(voice_id))
-            return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store"})
-
-        return await _guarded(run())
+        data = await _guarded(run_in_threadpool(lambda: api.voices.audio(voice_name(voice_id))))
+        return Response(data, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
     @app.get("/", include_in_schema=False)
     async def page() -> RedirectResponse:
@@ -510,9 +501,9 @@ class BearerAuth:
         self.app, self._key, self._open = app, api_key.encode(), open_paths
 
     def _exempt(self, scope: Scope) -> bool:
-        method = scope["method"]
-        path = scope["path"]
-        return _open_path(path) or method == "OPTIONS" or (method == "GET" and path in self._open)
+        method, path = scope["method"], scope["path"]
+        public = path in ("/health", "/", "/web") or path.startswith("/web/")
+        return public or method == "OPTIONS" or (method == "GET" and path in self._open)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self._exempt(scope):
@@ -523,10 +514,6 @@ class BearerAuth:
                 await _error_response(error)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _open_path(path: str) -> bool:
-    return path in ("/health", "/", "/web") or path.startswith("/web/")
 
 
 def page_url(host: str, port: int) -> str:

@@ -3,7 +3,7 @@
 Booting (configure logs, build the container, load and warm the model, probe the store)
 happens once, before `runpod.serverless.start`, so the first job and a FlashBoot snapshot
 find the worker ready. A worker that cannot boot stays up and answers every job with the
-reason (entrypoints/failed_start.py) unless EXIT_ON_STARTUP_FAILURE is set. The handler
+reason (FailedStart, entrypoints/service.py) unless EXIT_ON_STARTUP_FAILURE is set. The handler
 is `async` and runs each job in a thread: runpod calls a plain `def` handler inside its
 event loop, where jobs could never overlap. Jobs sent while the worker boots wait in
 RunPod's queue: it asks for none before it is ready.
@@ -20,10 +20,10 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
@@ -34,23 +34,15 @@ from container import Container, build_container
 from domain.cancellation import CancelScope, within
 from domain.use_cases.synthesize import Progress
 from entrypoints import CODE_STARTED
-from entrypoints.failed_start import FailedStart, one_line
 from entrypoints.logging_setup import configure_logging
 from entrypoints.process_clock import process_started
 from entrypoints.runpod_import import import_runpod_in_background
-from entrypoints.service import WorkerService
+from entrypoints.service import FailedStart, WorkerService, one_line
 from settings import Settings, load_settings, startup_mode
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+JobService = WorkerService | FailedStart
 log = structlog.get_logger("worker")
-
-
-class JobService(Protocol):
-    def handle(
-        self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
-    ) -> dict[str, Any]: ...
-
-    def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]: ...
 
 
 def boot(container: Container) -> App:

@@ -19,7 +19,7 @@ from domain.errors import EngineError, TtsError
 from domain.streaming import min_playback_margin
 from domain.timing import StageTimer
 from domain.use_cases.synthesize import Progress, StreamChunk, TtsRequest
-from entrypoints.endpoints import ParsedJob, deliver, endpoint_of, parse, render_tts, tts_extra
+from entrypoints.endpoints import deliver, endpoint_of, parse, render_tts, tts_extra
 
 log = structlog.get_logger("worker")
 
@@ -34,31 +34,40 @@ class WorkerService:
         self, payload: object, job_id: str = "-", progress: Callable[[Progress], None] | None = None
     ) -> dict[str, Any]:
         """The job's answer; `progress`, when given, hears how far a tts job has come."""
-        start = time.perf_counter()
-        fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
-        try:
-            job = parse(payload, self.app.limits)
-        except TtsError as exc:
-            return _failed(exc, start, fields)
-        if progress is not None and isinstance(job.request, TtsRequest):
-            job = replace(job, request=replace(job.request, progress=progress))
-        return self._answer(job, start, fields)
+        return next(self._answers(payload, job_id, progress, streaming=False))
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
         """A streaming worker's answers: for `stream: true`, one dict per audio chunk and then
         the usual result; for any other job, its usual single answer."""
+        return self._answers(payload, job_id, None, streaming=True)
+
+    def _answers(
+        self, payload: object, job_id: str, progress: Callable[[Progress], None] | None, streaming: bool
+    ) -> Iterator[dict[str, Any]]:
         start = time.perf_counter()
         fields: dict[str, Any] = {"job_id": job_id, "endpoint": endpoint_of(payload)}
         try:
-            job = parse(payload, self.app.limits)
+            endpoint, request = parse(payload, self.app.limits)
         except TtsError as exc:
             yield _failed(exc, start, fields)
             return
-        request = job.request
-        if not (isinstance(request, TtsRequest) and request.stream):
-            yield self._answer(job, start, fields)
+        fields.update(endpoint.describe(request))
+        if isinstance(request, TtsRequest) and request.stream and streaming:
+            yield from self._stream(request, start, fields)
             return
-        fields.update(job.describe(), stream=True)
+        if progress is not None and isinstance(request, TtsRequest):
+            request = replace(request, progress=progress)
+        try:
+            output, extra = endpoint.run(self.app, request)
+        except Exception as exc:
+            yield _failed(exc, start, fields)
+            return
+        log.info("job_done", seconds=_since(start), **fields, **extra)
+        self.app.stored(output)
+        yield output
+
+    def _stream(self, request: TtsRequest, start: float, fields: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        fields["stream"] = True
         first_chunk = None
         ready_at: list[float] = []
         durations: list[float] = []
@@ -103,16 +112,6 @@ class WorkerService:
         self.app.stored(output)
         yield output
 
-    def _answer(self, job: ParsedJob[Any], start: float, fields: dict[str, Any]) -> dict[str, Any]:
-        fields.update(job.describe())
-        try:
-            output, extra = job.run(self.app)
-        except Exception as exc:
-            return _failed(exc, start, fields)
-        log.info("job_done", seconds=_since(start), **fields, **extra)
-        self.app.stored(output)
-        return output
-
 
 def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, Any]:
     """The client's answer for a failed job, logged once: a TtsError as it is, anything
@@ -126,3 +125,32 @@ def _failed(exc: Exception, start: float, fields: dict[str, Any]) -> dict[str, A
 
 def _since(start: float) -> float:
     return round(time.perf_counter() - start, 4)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error (a TtsError without its code: the answer's code is
+    engine_error), its type when the message is empty, at most 300 characters."""
+    message = (exc.message if isinstance(exc, TtsError) else str(exc)).strip()
+    text = message.splitlines()[0] if message else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+class FailedStart:
+    """Stands in for WorkerService (same `handle` and `stream`) when booting failed: every
+    job, health included, gets the reason. A worker that exits on a start-up error is
+    restarted by RunPod again and again, billed for each try, and its reason is buried in a
+    log nobody is watching. Staying up and answering `engine_error: worker failed to start:
+    <reason>` makes the failure visible to the client that sent the job (as
+    runpod-workers/worker-vllm does). `EXIT_ON_STARTUP_FAILURE=1` restores the crash for
+    platforms that want it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        self._answer = {"error": str(EngineError(f"worker failed to start: {reason}"))}
+
+    def handle(self, payload: object, job_id: str = "-", progress: object = None) -> dict[str, Any]:
+        log.warning("job_refused", job_id=job_id, endpoint=endpoint_of(payload), reason=self.reason)
+        return dict(self._answer)
+
+    def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
+        yield self.handle(payload, job_id)

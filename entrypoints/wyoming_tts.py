@@ -87,7 +87,7 @@ class WyomingTts:
 
     def info(self) -> Info:
         """Read at every describe: voices uploaded since appear without a restart."""
-        stored, aliases = self.api.list_voices.with_aliases()
+        stored, aliases = self.api.voices.with_aliases()
         voices = [_voice(info.name, info) for info in stored]
         voices += [_voice(alias, info, f"alias of {info.name}") for alias, info in aliases.items()]
         program = TtsProgram(
@@ -192,7 +192,7 @@ class TtsHandler(AsyncEventHandler):
                 for offset in range(0, len(data), SAMPLES_PER_CHUNK * WIDTH):
                     piece = data[offset : offset + SAMPLES_PER_CHUNK * WIDTH]
                     await self._write(AudioChunk(rate=rate, width=WIDTH, channels=CHANNELS, audio=piece).event())
-                if self._gone():
+                if self.writer.is_closing() or self.reader.at_eof():
                     raise ClientGone
                 event, data = await self._run(self._tts.next_pcm, events)
             await self._write(AudioStop().event())
@@ -215,9 +215,6 @@ class TtsHandler(AsyncEventHandler):
 
     async def _run(self, call: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._tts.executor, call, *args)
-
-    def _gone(self) -> bool:
-        return self.writer.is_closing() or self.reader.at_eof()
 
     async def _write(self, event: Event) -> None:
         try:

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+
+from domain.errors import StorageError
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,40 @@ class BlobStore(Protocol):
         ...
 
     def check(self) -> list[CheckResult]:
-        """Reachability and permissions, one result per probe."""
+        """Reachability and permissions, one result per probe (see `probe_store`)."""
         ...
 
     def expiry_rule(self, prefix: str) -> str | None:
         """The lifecycle rule that expires every object under `prefix`, described; None when
         none does. Raises StorageError for a store that has no lifecycle rules (only S3 has)."""
         ...
+
+
+def probe_store(
+    store: BlobStore, root: tuple[str, Callable[[], object]], clock: Callable[[], float] = time.perf_counter
+) -> list[CheckResult]:
+    """The check every store runs: `root` (that the store is there), then a probe object
+    written, read back and deleted through the store's own operations, each step timed,
+    stopping at the first failure (later ones cannot pass)."""
+    probe, data = f".probe/{uuid.uuid4().hex}", b"probe"
+
+    def read_back() -> None:
+        if store.get(probe) != data:
+            raise StorageError("read back different bytes")
+
+    steps = [
+        root,
+        ("write", lambda: store.put(probe, data)),
+        ("read", read_back),
+        ("delete", lambda: store.delete(probe)),
+    ]
+    results: list[CheckResult] = []
+    for name, step in steps:
+        start = clock()
+        try:
+            step()
+        except (StorageError, KeyError) as exc:
+            results.append(CheckResult(name, False, clock() - start, str(exc)))
+            break
+        results.append(CheckResult(name, True, clock() - start))
+    return results

@@ -100,11 +100,8 @@ def load_manifest(path: Path) -> tuple[str, list[WeightFile]]:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def partial_path(dest: Path) -> Path:

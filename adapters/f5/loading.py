@@ -158,12 +158,8 @@ def import_f5_model() -> types.ModuleType:
     return existing
 
 
-def _hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _download(repo: str, filename: str, what: str, variable: str) -> Path:
-    if _hub_offline():
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         raise EngineStartupError(
             f"{what} not found locally and HF_HUB_OFFLINE is set: set {variable} to a local {what}"
         )

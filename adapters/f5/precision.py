@@ -9,6 +9,7 @@ flags so it can be unit-tested without the hardware.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,24 +62,20 @@ def choose_precision(
     return Precision(device, "fp32", "CPU without native bf16: bf16 would be emulated and slow")
 
 
-def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The first processor's flags line ('' where /proc/cpuinfo is absent, e.g. macOS)."""
-    try:
+def _cpuinfo(field: str, cpuinfo: Path) -> str | None:
+    """The first processor's `field` (None where /proc/cpuinfo is absent, e.g. macOS)."""
+    with contextlib.suppress(OSError):
         for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
+            if line.startswith(field):
                 return line.partition(":")[2].strip()
-    except OSError:
-        return ""
-    return ""
+    return None
+
+
+def read_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    return _cpuinfo("flags", cpuinfo) or ""
 
 
 def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
     import platform
 
-    return platform.processor() or "unknown"
+    return _cpuinfo("model name", cpuinfo) or platform.processor() or "unknown"

@@ -200,7 +200,7 @@ class Synthesize:
         done_items = emitted = 0  # items spoken, samples streamed
         words = self._word_clock(plan) if request.aligned else None
         timed: list[WordTiming] = []
-        estimates = self._estimated_seconds(plan.items)
+        estimates = [self._item_samples(item) / self._engine.sample_rate for item in plan.items]  # seconds each
         delivered, playing_since, cost = 0.0, None, None
         while done_items < len(plan.items):
             buffered = 0.0 if playing_since is None else delivered - (self._clock() - playing_since)
@@ -287,11 +287,6 @@ class Synthesize:
             end -= overlap - overlap // 2
         start = assembler.segment_start(slot)
         return clock.add(spans, offset / rate, start, end / rate)
-
-    def _estimated_seconds(self, items: list[SynthesisItem]) -> list[float]:
-        """Each chunk's expected audio seconds, by upstream's length rule."""
-        rate = self._engine.sample_rate
-        return [self._item_samples(item) / rate for item in items]
 
     def _item_samples(self, item: SynthesisItem) -> int:
         """Samples the engine makes for one item (`generated_frames`), with the reference

@@ -1,4 +1,4 @@
-"""Uploading, listing and deleting voices."""
+"""Uploading voices."""
 
 from __future__ import annotations
 
@@ -137,41 +137,3 @@ def _refuse_implausible(ref_text: str, seconds: float, transcribed: bool) -> Non
         f"({MIN_TRANSCRIPT_RATE:g}-{MAX_TRANSCRIPT_RATE:g} bytes/s): send the exact words spoken in the clip",
         "ref_text",
     )
-
-
-class ListVoices:
-    def __init__(self, voices: VoiceLibrary) -> None:
-        self._voices = voices
-
-    def __call__(self) -> list[VoiceInfo]:
-        return self._voices.list()
-
-    def with_aliases(self) -> tuple[list[VoiceInfo], dict[str, VoiceInfo]]:
-        """The voices, and each alias (VOICE_ALIASES) whose voice exists with that voice's
-        info: what a client may pick from. A stored voice an alias shadows is left out, as
-        its name speaks the alias's voice."""
-        voices = self._voices.list()
-        by_name = {info.name: info for info in voices}
-        aliases = {alias: by_name[target] for alias, target in self._voices.aliases.items() if target in by_name}
-        return [info for info in voices if info.name not in aliases], aliases
-
-
-class DeleteVoice:
-    def __init__(self, voices: VoiceLibrary) -> None:
-        self._voices = voices
-
-    def __call__(self, name: str) -> str:
-        if self._voices.is_builtin(name) and not self._voices.exists(name):
-            raise InvalidInput(f"the built-in voice {name!r} cannot be deleted")
-        self._voices.delete(name)
-        return name
-
-
-class VoiceAudio:
-    """A voice's reference recording, so a client can hear what the voice was cloned from."""
-
-    def __init__(self, voices: VoiceLibrary) -> None:
-        self._voices = voices
-
-    def __call__(self, name: str) -> bytes:
-        return self._voices.audio(name)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.failed_start import FailedStart
 from entrypoints.runpod_handler import start
-from entrypoints.service import WorkerService
+from entrypoints.service import FailedStart, WorkerService
 from settings import Settings
 from tests.e2e.worker import free_port
 from tests.helpers import script_settings

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 WAYS_IN = {
-    "job API": {"runpod_handler", "service", "endpoints", "jobs", "failed_start", "process_clock"},
+    "job API": {"runpod_handler", "service", "endpoints", "process_clock"},
     "OpenAI server": {"openai_api", "openai_requests", "openai_streams", "slow_clients"},
     "CLI": {"cli"},
     "Wyoming": {"wyoming_server", "wyoming_tts"},

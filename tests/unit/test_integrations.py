@@ -63,7 +63,7 @@ def test_an_alias_speaks_in_its_voice_and_a_broken_one_names_both():
 
 
 def test_the_voice_list_with_aliases_shows_those_that_speak():
-    stored, aliases = aliased_container().list_voices().with_aliases()
+    stored, aliases = aliased_container().voices().with_aliases()
     assert [info.name for info in stored] == ["default", "narrator"]
     assert {alias: info.name for alias, info in aliases.items()} == {"alloy": "narrator"}
 

@@ -11,8 +11,13 @@ from domain.errors import MAX_MESSAGE_CHARS, InvalidInput
 from domain.text.script import VoiceText
 from domain.use_cases.synthesize import TtsRequest
 from domain.use_cases.voices import UploadRequest
-from entrypoints.endpoints import parse_job
-from entrypoints.jobs import DeleteVoiceRequest, ListVoicesRequest
+from entrypoints.endpoints import parse
+
+
+def parse_request(payload, limits=None):
+    """Only the domain request: what these tests look at."""
+    return parse(payload, limits)[1]
+
 
 SMALL_VOICES = replace(Limits.defaults(), max_voice_bytes=1000)
 
@@ -48,19 +53,19 @@ jobs = st.dictionaries(known_keys, json_values | endpoints, max_size=8)
 @given(json_values | jobs)
 def test_any_json_is_a_request_or_invalid_input(payload):
     try:
-        parse_job(payload)
+        parse_request(payload)
     except InvalidInput as exc:
         assert str(exc).startswith("invalid_input: ")
 
 
 def test_the_seed_example_is_a_tts_request_in_the_default_voice():
-    request = parse_job({"text": "Hello world!"})
+    request = parse_request({"text": "Hello world!"})
     assert isinstance(request, TtsRequest)
     assert (request.voice, request.format, request.return_base64, request.seed) == ("default", "wav", False, None)
 
 
 def test_all_tts_fields_are_honoured():
-    request = parse_job(
+    request = parse_request(
         {
             "text": " Hi ",
             "local_voice": "my-voice.wav",
@@ -78,7 +83,7 @@ def test_all_tts_fields_are_honoured():
     )
     assert isinstance(request, TtsRequest)
     assert request.text == "Hi" and request.voice == "my-voice" and request.seed == 9
-    assert not request.normalize and parse_job({"text": "Hi"}).normalize
+    assert not request.normalize and parse_request({"text": "Hi"}).normalize
     assert request.format == "ogg" and request.return_base64
     p = request.params
     assert (p.speed, p.nfe_step, p.cfg_strength, p.sway_sampling_coef, p.cross_fade_duration, p.remove_silence) == (
@@ -113,33 +118,33 @@ def test_all_tts_fields_are_honoured():
 )
 def test_bad_jobs_say_what_to_fix(payload, needle):
     with pytest.raises(InvalidInput, match=needle):
-        parse_job(payload, replace(Limits.defaults(), max_text_chars=20))
+        parse_request(payload, replace(Limits.defaults(), max_text_chars=20))
 
 
 def test_base64_size_is_checked_before_decoding():
     big = base64.b64encode(b"x" * 2000).decode()
     with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
-        parse_job({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, SMALL_VOICES)
+        parse_request({"endpoint": "upload", "voice_name": "v", "voice_file_base64": big}, SMALL_VOICES)
 
 
 def test_base64_exactly_at_the_cap_passes_and_one_byte_more_fails():
     job = {"endpoint": "upload", "voice_name": "v"}
     at_cap = base64.encodebytes(b"x" * 1000).decode()  # with line breaks, as `base64` writes it
-    assert parse_job(job | {"voice_file_base64": at_cap}, SMALL_VOICES).data == b"x" * 1000
+    assert parse_request(job | {"voice_file_base64": at_cap}, SMALL_VOICES).data == b"x" * 1000
     over = base64.b64encode(b"x" * 1001).decode()
     with pytest.raises(InvalidInput, match="larger than 1000 bytes"):
-        parse_job(job | {"voice_file_base64": over}, SMALL_VOICES)
+        parse_request(job | {"voice_file_base64": over}, SMALL_VOICES)
 
 
 def test_other_endpoints():
-    assert parse_job({"endpoint": "list_voices"}) == ListVoicesRequest()
-    assert parse_job({"endpoint": "delete_voice", "voice_name": "a.wav"}) == DeleteVoiceRequest("a")
-    upload = parse_job({"endpoint": "upload", "voice_name": "a", "voice_file_url": "https://example.test/a.wav"})
+    assert parse_request({"endpoint": "list_voices"}) is None
+    assert parse_request({"endpoint": "delete_voice", "voice_name": "a.wav"}) == "a"
+    upload = parse_request({"endpoint": "upload", "voice_name": "a", "voice_file_url": "https://example.test/a.wav"})
     assert isinstance(upload, UploadRequest) and upload.url and upload.data is None
 
 
 def test_segments_take_the_job_voice_as_their_default():
-    request = parse_job({"segments": [{"text": " Hi. "}, {"voice": "bob.wav", "text": "Yo."}], "voice": "anna"})
+    request = parse_request({"segments": [{"text": " Hi. "}, {"voice": "bob.wav", "text": "Yo."}], "voice": "anna"})
     assert request.segments == (VoiceText("anna", "Hi."), VoiceText("bob", "Yo."))
     assert request.text == "Hi. Yo." and request.voice == "anna"
 
@@ -157,7 +162,7 @@ def test_segments_take_the_job_voice_as_their_default():
 )
 def test_bad_segments_say_what_to_fix(payload, needle):
     with pytest.raises(InvalidInput, match=needle):
-        parse_job(payload, Limits(max_text_chars=20, max_text_bytes=80, max_voice_bytes=1000))
+        parse_request(payload, Limits(max_text_chars=20, max_text_bytes=80, max_voice_bytes=1000))
 
 
 UPLOAD = {"endpoint": "upload", "voice_name": "v"}
@@ -184,12 +189,12 @@ UPLOAD = {"endpoint": "upload", "voice_name": "v"}
 def test_malformed_values_are_invalid_input(payload, needle):
     """Each of these used to escape parsing and end as engine_error with a traceback."""
     with pytest.raises(InvalidInput, match=re.escape(needle)):
-        parse_job(payload)
+        parse_request(payload)
 
 
 def test_unknown_field_names_are_echoed_bounded():
     with pytest.raises(InvalidInput) as refused:
-        parse_job({"text": "hi", "x" * 1_000_000: 1, "y" * 5000: 2})
+        parse_request({"text": "hi", "x" * 1_000_000: 1, "y" * 5000: 2})
     assert len(str(refused.value)) < 200 and "unknown field 'xxxx" in str(refused.value)
 
 
@@ -214,7 +219,7 @@ def test_a_refused_huge_upload_is_freed_without_the_garbage_collector():
     tracemalloc.start()
     try:
         with pytest.raises(InvalidInput, match="larger than"):
-            parse_job(payload, replace(Limits.defaults(), max_voice_bytes=1 << 20))
+            parse_request(payload, replace(Limits.defaults(), max_voice_bytes=1 << 20))
         kept, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

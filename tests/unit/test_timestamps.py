@@ -22,7 +22,7 @@ from domain.text.normalize import TextNormalizer
 from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import StreamChunk, Synthesize, TtsRequest, TtsResult
 from domain.voice_library import BuiltinVoice, VoiceLibrary
-from entrypoints.endpoints import parse_job
+from entrypoints.endpoints import parse
 from tests.helpers import audio_file
 
 LONG = " ".join(f"Sentence number {n} has a few words, and $4.{n}0 in it." for n in range(25)) + " 你好世界。"
@@ -191,12 +191,12 @@ def test_concurrent_jobs_are_aligned_in_one_batch() -> None:
 
 
 def test_job_fields_parse() -> None:
-    request = parse_job({"text": "Hi.", "timestamps": True, "captions": "vtt"})
+    _, request = parse({"text": "Hi.", "timestamps": True, "captions": "vtt"})
     assert request.timestamps and request.captions == "vtt"
     with pytest.raises(InvalidInput, match="captions"):
-        parse_job({"text": "Hi.", "captions": "ass"})
+        parse({"text": "Hi.", "captions": "ass"})
     with pytest.raises(InvalidInput, match="timestamps"):
-        parse_job({"text": "Hi.", "timestamps": "yes"})
+        parse({"text": "Hi.", "timestamps": "yes"})
 
 
 def test_words_respect_pauses_and_lie_inside_their_segments() -> None:

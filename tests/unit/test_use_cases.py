@@ -20,7 +20,7 @@ from domain.text.normalize import TextNormalizer
 from domain.text.script import VoiceText
 from domain.use_cases.outputs import StoreOutput
 from domain.use_cases.synthesize import Synthesize, TtsRequest
-from domain.use_cases.voices import DeleteVoice, ListVoices, UploadRequest, UploadVoice
+from domain.use_cases.voices import UploadRequest, UploadVoice
 from domain.voice_library import BuiltinVoice, VoiceLibrary
 from tests.helpers import audio_file
 
@@ -47,8 +47,8 @@ class World:
         self.upload = UploadVoice(
             self.voices, codec, self.fetcher, self.transcriber, now=lambda: datetime(2026, 1, 2, tzinfo=UTC)
         )
-        self.list = ListVoices(self.voices)
-        self.delete = DeleteVoice(self.voices)
+        self.list = self.voices.list
+        self.delete = self.voices.delete
 
 
 @pytest.fixture
