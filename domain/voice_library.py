@@ -120,9 +120,9 @@ class VoiceLibrary:
         return info, Reference(key=info.sha256, audio=audio, text=info.ref_text)
 
     def audio(self, name: str) -> bytes:
-        """The voice's reference recording as stored (a wav), for a person to listen to."""
-        self.info(name)  # VoiceNotFound for an unknown name, as `reference` answers
-        return self._audio_bytes(name)
+        """The voice's reference recording as stored (a wav), for a person to listen to; for an
+        alias, its voice's (VoiceNotFound for an unknown name, as `reference` answers)."""
+        return self._audio_bytes(self.info(name).name)
 
     def _raw_audio(self, name: str, sha256: str) -> bytes:
         data = self._disk.get(sha256) if self._disk else None

@@ -62,6 +62,12 @@ def test_an_alias_speaks_in_its_voice_and_a_broken_one_names_both():
     assert container.voices().broken_aliases() == {"echo": "ghost"}
 
 
+def test_an_alias_s_recording_is_its_voice_s():
+    """What `GET /v1/audio/voices/{alias}/audio` plays: the voice the alias speaks in."""
+    voices = aliased_container().voices()
+    assert voices.audio("alloy") == voices.audio("narrator")
+
+
 def test_the_voice_list_with_aliases_shows_those_that_speak():
     stored, aliases = aliased_container().voices().with_aliases()
     assert [info.name for info in stored] == ["default", "narrator"]
