@@ -74,7 +74,7 @@ def s3_options(settings: Settings) -> dict[str, object]:
     config: dict[str, object] = {
         "connect_timeout": 5,
         "read_timeout": 30,
-        "retries": {"max_attempts": 3, "mode": "standard"},
+        "retries": {"total_max_attempts": settings.aws_max_attempts, "mode": "standard"},
         "signature_version": "s3v4",  # presigned URLs B2/R2 accept; botocore may pick v2 otherwise
     }
     options: dict[str, object] = {"use_listings_cache": False, "skip_instance_cache": True}
@@ -95,7 +95,7 @@ def s3_options(settings: Settings) -> dict[str, object]:
 def _store(settings: Settings) -> FsspecStore:
     url, public_base_url = settings.resolved_storage_url, settings.public_base_url
     if url.startswith(("s3://", "s3a://")):
-        # botocore retries (standard mode: 3 attempts with backoff); s3fs adds none on top.
+        # botocore retries (standard mode: AWS_MAX_ATTEMPTS tries with backoff); s3fs adds none on top.
         return FsspecStore(url, public_base_url=public_base_url, retries=1, **s3_options(settings))
     return FsspecStore(url, public_base_url=public_base_url)
 

@@ -97,6 +97,7 @@ class Settings(StartupMode):
     aws_region: str | None = None
     aws_request_checksum_calculation: str | None = None
     aws_response_checksum_validation: str | None = None
+    aws_max_attempts: PositiveInt = 4  # botocore's meaning: tries of one S3 call, the first included
     public_base_url: str | None = None
     output_url_ttl: PositiveInt = 3600
     output_retention: str = "24h"  # answers under outputs/ on a folder store; 0 keeps them

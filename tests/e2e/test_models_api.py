@@ -17,6 +17,7 @@ from tests.helpers import audio_file, script_settings, tiny_f5_env
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-models-0123"
+STEPS = 4  # the fewest ODE steps: which model speaks does not depend on the count, the tiny checkpoints' time does
 
 
 @pytest.fixture(scope="module")
@@ -51,31 +52,35 @@ def output_of(answer: dict) -> dict:
     return answer["output"]
 
 
+def job(text: str, model: str | None = None) -> dict:
+    return {"text": text, "return": "base64", "nfe_step": STEPS} | ({"model": model} if model else {})
+
+
 def loaded(worker) -> dict[str, bool]:
     return {m["name"]: m["loaded"] for m in output_of(worker.runsync({"endpoint": "list_models"}))["models"]}
 
 
 def test_each_request_speaks_in_its_model_and_the_least_recently_used_unloads(worker):
     assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": False, "it-tiny": False}
-    french = output_of(worker.runsync({"text": "Il a 21 ans.", "model": "fr-tiny", "return": "base64"}))
+    french = output_of(worker.runsync(job("Il a 21 ans.", "fr-tiny")))
     assert (french["model"], french["spoken_text"]) == ("fr-tiny", "Il a vingt et un ans.")
     assert french["duration"] > 0
-    german = output_of(worker.runsync({"text": "Er ist 21.", "model": "de-tiny", "return": "base64"}))
+    german = output_of(worker.runsync(job("Er ist 21.", "de-tiny")))
     assert (german["model"], german["spoken_text"]) == ("de-tiny", "Er ist einundzwanzig.")
     # three architectures resident side by side: v1 (the default), v0 and Small
     assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": True, "de-tiny": True, "it-tiny": False}
-    default = output_of(worker.runsync({"text": "I am 21.", "return": "base64"}))
+    default = output_of(worker.runsync(job("I am 21.")))
     assert (default["model"], default["spoken_text"]) == ("F5TTS_tiny", "I am twenty-one.")
-    output_of(worker.runsync({"text": "Er ist 22.", "model": "de-tiny", "return": "base64"}))  # fr-tiny is now oldest
-    italian = output_of(worker.runsync({"text": "Ha 21 anni.", "model": "it-tiny", "return": "base64"}))
+    output_of(worker.runsync(job("Er ist 22.", "de-tiny")))  # fr-tiny is now oldest
+    italian = output_of(worker.runsync(job("Ha 21 anni.", "it-tiny")))
     assert (italian["model"], italian["spoken_text"]) == ("it-tiny", "Ha ventuno anni.")
     assert loaded(worker) == {"F5TTS_tiny": True, "fr-tiny": False, "de-tiny": True, "it-tiny": True}
-    again = output_of(worker.runsync({"text": "Il a 21 ans.", "model": "fr-tiny", "return": "base64"}))
+    again = output_of(worker.runsync(job("Il a 21 ans.", "fr-tiny")))
     assert again["model"] == "fr-tiny"  # loaded again on its next job
 
 
 def test_jobs_of_several_models_at_once_each_speak_in_their_own(worker):
-    jobs = [({"text": text, "model": model, "return": "base64", "seed": 3}, model)
+    jobs = [({"text": text, "model": model, "return": "base64", "nfe_step": STEPS, "seed": 3}, model)
             for model, text in [("fr-tiny", "Bonjour."), ("de-tiny", "Guten Tag."), ("F5TTS_tiny", "Hello."),
                                 ("de-tiny", "Danke."), ("fr-tiny", "Merci.")]]  # fmt: skip
     with ThreadPoolExecutor(len(jobs)) as pool:
@@ -117,7 +122,7 @@ def server(models_env, tmp_path_factory):
 
 def test_the_openai_server_speaks_in_the_model_named(server):
     headers = {"Authorization": f"Bearer {KEY}"}
-    body = {"input": "Er ist 21.", "voice": "alloy", "response_format": "wav", "stream": False}
+    body = {"input": "Er ist 21.", "voice": "alloy", "response_format": "wav", "stream": False, "nfe_step": STEPS}
     for model in ("de-tiny", "fr-tiny", "tts-1"):
         response = requests.post(f"{server.base_url}/v1/audio/speech", json={**body, "model": model},
                                  headers=headers, timeout=120)  # fmt: skip

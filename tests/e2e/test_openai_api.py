@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow
 KEY = "sk-test-0123456789"
 MAX_VOICE_BYTES = 400_000
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm", "ogg")
+# the fewest ODE steps: what these tests check (formats, pieces, events) does not depend on the count,
+# the tiny checkpoint's time does
+STEPS = 4
 PARAGRAPH = " ".join(f"Sentence number {i} of a paragraph the server streams." for i in range(6))
 
 
@@ -50,7 +53,7 @@ def speech(client, text="Every format, decoded.", **kwargs):
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "whole"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_speech_in_every_format(client, fmt, streamed):
-    answer = speech(client, response_format=fmt, extra_body={"seed": 7, "stream": streamed})
+    answer = speech(client, response_format=fmt, extra_body={"seed": 7, "stream": streamed, "nfe_step": STEPS})
     samples, rate = decode(answer.content, fmt)
     assert rate == (48000 if fmt == "opus" else 24000)
     assert 0.3 < samples.size / rate < 10 and np.isfinite(samples).all()
@@ -62,7 +65,11 @@ def test_speech_in_every_format(client, fmt, streamed):
 
 def test_streamed_audio_arrives_in_pieces_that_make_one_file(client):
     with client.audio.speech.with_streaming_response.create(
-        model="f5-tts", voice="default", input=PARAGRAPH, response_format="wav", extra_body={"seed": 3}
+        model="f5-tts",
+        voice="default",
+        input=PARAGRAPH,
+        response_format="wav",
+        extra_body={"seed": 3, "nfe_step": STEPS},
     ) as response:
         assert response.headers.get("transfer-encoding") == "chunked" and "content-length" not in response.headers
         pieces = list(response.iter_bytes())
@@ -73,7 +80,12 @@ def test_streamed_audio_arrives_in_pieces_that_make_one_file(client):
 
 def test_sse_sends_openai_events_whose_audio_joins_up(client):
     with client.audio.speech.with_streaming_response.create(
-        model="gpt-4o-mini-tts", voice="alloy", input=PARAGRAPH, response_format="pcm", stream_format="sse"
+        model="gpt-4o-mini-tts",
+        voice="alloy",
+        input=PARAGRAPH,
+        response_format="pcm",
+        stream_format="sse",
+        extra_body={"nfe_step": STEPS},
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [json.loads(line[len("data: ") :]) for line in response.iter_lines() if line.startswith("data: ")]

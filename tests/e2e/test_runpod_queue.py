@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,19 +144,33 @@ def test_failed_jobs_reach_the_queue_as_job_errors_with_stable_codes(shared_work
 
 
 def test_a_job_whose_output_cannot_be_posted_does_not_kill_the_worker(tmp_path):
-    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="1") as worker:
-        refused, dropped = "job-refused", "job-dropped"
+    # taken together, so the SDK's retries of the two failing posts overlap instead of adding up
+    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="3") as worker:
+        refused, dropped, during = "job-refused", "job-dropped", "job-during"
         queue.refuse_output.update({refused: "500", dropped: "drop"})
-        queue.submit({"text": "Nobody will hear this."}, refused)
-        queue.submit({"text": "Nor this."}, dropped)
-        after = queue.submit({"text": "But this arrives.", "return": "base64"})
-        done = queue.wait_done(after)
+        jobs = [
+            {"text": "Nobody will hear this."},
+            {"text": "Nor this."},
+            {"text": "This arrives.", "return": "base64"},
+        ]
+        queue.submit_many(jobs, [refused, dropped, during])
+        done = queue.wait_done(during)
+        given_up = [f"{job_id} | Failed to return job results" for job_id in (refused, dropped)]
+        wait_until(lambda: all(line in Path(worker.log_path).read_text() for line in given_up))  # type: ignore[attr-defined]
+        after = queue.submit({"text": "And so does this, after the SDK gave up on both.", "return": "base64"})
+        done |= queue.wait_done(after)
         assert worker.poll() is None
     assert queue.output_attempts[refused] >= 1 and queue.output_attempts[dropped] >= 1
-    assert done[after]["output"]["status"] == "completed"
-    # the queue saw the refused outputs before the later job's: they were really attempted first
-    kinds = [(e.kind, e.job_id) for e in queue.events if e.kind in ("refused", "done")]
-    assert kinds.index(("refused", refused)) < kinds.index(("done", after))
+    assert done[during]["output"]["status"] == "completed" and done[after]["output"]["status"] == "completed"
+    assert not [e for e in queue.events if e.kind == "done" and e.job_id in (refused, dropped)]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120) -> None:
+    """Poll a condition no event announces (a line of the worker's log); the timeout bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -214,7 +229,7 @@ def test_concurrent_jobs_share_engine_batches_on_the_tiny_checkpoint(tmp_path, t
     # a CPU engine runs one job at a time by default: ask for batches, which are what is tested
     env |= {"MAX_CONCURRENCY": "4", "BATCH_MAX_ITEMS": "16", "BATCH_WAIT_MS": "200", "LOG_LEVEL": "DEBUG"}
     with job_queue() as queue, queue_worker(queue, tmp_path, **env) as worker:
-        jobs = [{"text": LONG_TEXT, "seed": 1, "nfe_step": 4}]
+        jobs = [{"text": LONG_TEXT[:200], "seed": 1, "nfe_step": 4}]  # two chunks: long enough to be several items
         jobs += [{"text": f"Short job {i}.", "seed": i, "nfe_step": 4, "return": "base64"} for i in range(3)]
         ids = queue.submit_many(jobs)
         done = queue.wait_done(*ids, timeout=600)
@@ -236,6 +251,8 @@ def test_a_worker_that_cannot_start_stays_up_and_answers_every_job_with_the_reas
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",  # a refused connection is as dead on the first try as after backoff
+        "MAX_CONCURRENCY": "4",  # the SDK waits a second between takes of a full queue of one
     }
     with job_queue() as queue, queue_worker(queue, tmp_path, **unreachable) as worker:
         ids = queue.submit_many([{"text": "Hello."}, {"endpoint": "health"}, {"endpoint": "upload"}])

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 
 import boto3
 import pytest
 from moto.core.authorization import enable_iam_authentication
 
-from tests.e2e.worker import ROOT, running_worker
+from entrypoints.cli import main
+from tests.e2e.worker import running_worker
 from tests.fault_proxy import fault_proxy
 from tests.helpers import audio_file
 from tests.moto_s3 import CREDENTIALS, moto_s3
@@ -38,6 +37,7 @@ def worker(s3, proxy, tmp_path_factory):
     env = {
         **s3.env(BUCKET),
         "AWS_ENDPOINT_URL": proxy.base_url,
+        "AWS_MAX_ATTEMPTS": "2",  # a retry still meets each fault, without the longer backoffs of the third and fourth
         "TTS_ENGINE": "fake",
         "VOICE_CACHE_DIR": str(tmp_path_factory.mktemp("voice-cache")),
     }
@@ -124,15 +124,17 @@ def test_wrong_credentials_fail_cleanly_and_never_reach_the_logs(s3, tmp_path):
     assert secret not in logs
 
 
-def _doctor(s3) -> tuple[int, list[str]]:
-    env = {**s3.env(BUCKET), "TTS_ENGINE": "fake", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "doctor"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    return done.returncode, done.stdout.splitlines()
+def _doctor(s3, monkeypatch, capsys, tmp_path) -> tuple[int, list[str]]:
+    """`doctor` in this process: an interpreter and its imports were most of each run's seconds
+    (test_timestamps_api runs `python -m entrypoints.cli doctor` as a process)."""
+    env = {**s3.env(BUCKET), "TTS_ENGINE": "fake", "VOICE_CACHE_DIR": str(tmp_path / "cache")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["doctor"])
+    return code, capsys.readouterr().out.splitlines()
 
 
-def test_doctor_passes_every_check_against_the_server(s3):
+def test_doctor_passes_every_check_against_the_server(s3, monkeypatch, capsys, tmp_path):
     client = boto3.client("s3", endpoint_url=s3.endpoint, **_boto_credentials())
     client.put_bucket_lifecycle_configuration(
         Bucket=BUCKET,
@@ -143,7 +145,7 @@ def test_doctor_passes_every_check_against_the_server(s3):
         },
     )
     try:
-        code, lines = _doctor(s3)
+        code, lines = _doctor(s3, monkeypatch, capsys, tmp_path)
     finally:
         client.delete_bucket_lifecycle(Bucket=BUCKET)
     assert code == 0, lines
@@ -153,8 +155,8 @@ def test_doctor_passes_every_check_against_the_server(s3):
     assert all(line.startswith("ok") for line in lines[1:])
 
 
-def test_doctor_warns_when_no_lifecycle_rule_expires_outputs(s3):
-    code, lines = _doctor(s3)
+def test_doctor_warns_when_no_lifecycle_rule_expires_outputs(s3, monkeypatch, capsys, tmp_path):
+    code, lines = _doctor(s3, monkeypatch, capsys, tmp_path)
     assert code == 0, lines
     [warning] = [line for line in lines[1:] if not line.startswith("ok")]
     assert warning.startswith("WARN outputs lifecycle") and "no lifecycle rule expires outputs/" in warning

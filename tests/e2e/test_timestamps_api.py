@@ -22,6 +22,7 @@ from tests.e2e.worker import ROOT, running_worker
 from tests.helpers import script_settings, tiny_f5_env
 
 pytestmark = pytest.mark.slow
+STEPS = 4  # the fewest ODE steps: the words and captions do not depend on the count, the tiny checkpoint's time does
 TEXT = "Hello, world! Timestamps come back for every word I speak, even 你好 and café."
 WORDS = ["Hello,", "world!", "Timestamps", "come", "back", "for", "every", "word", "I", "speak,", "even", "你", "好",
          "and", "café."]  # fmt: skip
@@ -56,7 +57,8 @@ def _check_words(words: list[dict], duration: float) -> None:
 
 
 def test_words_and_srt_inline(worker):
-    output = final(worker.runsync({"text": TEXT, "timestamps": True, "captions": "srt", "return": "base64", "seed": 3}))
+    job = {"text": TEXT, "timestamps": True, "captions": "srt", "return": "base64", "seed": 3, "nfe_step": STEPS}
+    output = final(worker.runsync(job))
     duration = sf.info(io.BytesIO(base64.b64decode(output["audio_base64"]))).duration
     assert abs(duration - output["duration"]) < 1e-3
     _check_words(output["words"], output["duration"])
@@ -65,7 +67,7 @@ def test_words_and_srt_inline(worker):
 
 
 def test_vtt_stored_beside_the_audio(worker):
-    output = final(worker.runsync({"text": TEXT, "captions": "vtt"}))
+    output = final(worker.runsync({"text": TEXT, "captions": "vtt", "nfe_step": STEPS}))
     assert "words" not in output
     audio_path, vtt_path = urlparse(output["audio_url"]).path, urlparse(output["captions_url"]).path
     assert vtt_path == audio_path.rsplit(".", 1)[0] + ".vtt"
@@ -75,7 +77,7 @@ def test_vtt_stored_beside_the_audio(worker):
 
 def test_streamed_chunks_carry_their_words(worker):
     text = " ".join([TEXT] * 3)
-    job = {"input": {"text": text, "stream": True, "timestamps": True, "return": "base64"}}
+    job = {"input": {"text": text, "stream": True, "timestamps": True, "return": "base64", "nfe_step": STEPS}}
     started = requests.post(f"{worker.base_url}/run", json=job, timeout=30).json()
     streamed = requests.post(f"{worker.base_url}/stream/{started['id']}", timeout=300).json()
     outputs = [part["output"] for part in streamed["stream"]]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -57,10 +61,16 @@ def test_public_base_url_replaces_signing(s3_env):
     assert store.url("outputs/o.wav", 60) == "https://cdn.example.test/tts/outputs/o.wav"
 
 
-@pytest.mark.slow  # a thousand and more objects written to the stand-in S3
 def test_listing_pages_past_a_thousand_keys(s3_env):
+    """The keys are put straight into moto's in-process backend (1,203 PUTs over HTTP were
+    seconds of setup); the listing, the behaviour under test, still pages over HTTP."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    for i in range(1203):
+        backend.put_object("voices-bucket", f"tenant/voices/v{i:04d}.json", b"{}")
     store = make_store(s3_env)
-    store.fs.pipe({f"voices-bucket/tenant/voices/v{i:04d}.json": b"{}" for i in range(1203)})
     assert len(store.list("voices/")) == 1203
 
 
@@ -90,9 +100,46 @@ def test_wrong_credentials_are_a_storage_error_that_never_leaks(s3_env, monkeypa
         assert secret not in str(info.value) and secret not in caplog.text
 
 
-@pytest.mark.slow  # waits out the client's retries against a dead endpoint
+@contextmanager
+def hanging_up_endpoint() -> Iterator[tuple[str, Callable[[], int]]]:
+    """A loopback endpoint that accepts each connection and closes it unanswered; the count of
+    connections so far."""
+    accepted = 0
+
+    def serve() -> None:
+        nonlocal accepted
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            accepted += 1
+            connection.close()
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", lambda: accepted
+        listener.shutdown(socket.SHUT_RDWR)
+    thread.join(5)
+
+
+def test_aws_max_attempts_is_the_number_of_tries_of_each_call(s3_env):
+    """Tests of a dead store shorten the wait through it; the default keeps botocore's 3 retries."""
+    assert s3_options(Settings.defaults())["config_kwargs"]["retries"]["total_max_attempts"] == 4  # type: ignore[index]
+    connections = {}
+    for attempts in (1, 2):
+        with hanging_up_endpoint() as (url, accepted):
+            store = make_store({**s3_env, "AWS_ENDPOINT_URL": url, "AWS_MAX_ATTEMPTS": str(attempts)})
+            with pytest.raises(StorageError, match="bucket 'voices-bucket'"):
+                store.get("voices/a.json")
+            connections[attempts] = accepted()
+    assert connections[1] >= 1 and connections[2] == 2 * connections[1], connections
+
+
 def test_unreachable_store_is_a_storage_error(s3_env):
-    env = {**s3_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+    # one try: a refused connection is as dead on the first try as after botocore's backoff
+    env = {**s3_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
     store = make_store(env)
     with pytest.raises(StorageError, match="bucket 'voices-bucket'"):
         store.get("voices/a.json")
