@@ -35,9 +35,11 @@ serve-openai: install
 	STORAGE_URL=$(STORAGE_URL) LOG_FORMAT=$${LOG_FORMAT:-console} \
 		$(BIN)/python -m entrypoints.openai_api --host 127.0.0.1 --port $(OPENAI_PORT)
 
-# Two workers (pytest-xdist), each test file on one of them: a file's module-scoped servers and
-# engines start once, and the tiny models are written once per run (tests/conftest.py).
-PYTEST_PARALLEL ?= -n 2 --dist loadfile
+# Three workers (pytest-xdist), each test file on one of them: a file's module-scoped servers and
+# engines start once, and the tiny models are written once per run (tests/conftest.py). Three on a
+# 2-core machine: part of the suite waits (worker start-ups, sockets), which the third fills; a
+# fourth only adds contention.
+PYTEST_PARALLEL ?= -n 3 --dist loadfile
 
 test: install
 	$(BIN)/python -m ruff check .

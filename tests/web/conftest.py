@@ -56,3 +56,11 @@ def context(browser) -> Iterator[object]:
     made.set_default_timeout(15000)
     yield made
     made.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives the headless browser starts chromium: slow, as a worker process is
+    (`make test-fast` leaves it out; `make test` runs it)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
