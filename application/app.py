@@ -78,10 +78,15 @@ class App:
         for alias, target in broken.items():
             log.warning("alias_voice_missing", alias=alias, voice=target, setting="VOICE_ALIASES")
 
-    def stored(self, output: dict[str, Any]) -> None:
-        """A stored answer is what grows outputs/: the moment to let old ones go."""
-        if "audio_url" in output and self.sweep_outputs is not None:
+    def store_answer(
+        self, data: bytes, fmt: str, caption_text: str | None = None, caption_format: str | None = None
+    ) -> tuple[str, str | None]:
+        """An encoded answer stored (`StoreOutput`), and a retention sweep started: storing is
+        what grows outputs/, so it is the moment to let old answers go."""
+        urls = self.store_output(data, fmt, caption_text, caption_format)
+        if self.sweep_outputs is not None:
             self.sweep_outputs()
+        return urls
 
     def health(self) -> dict[str, Any]:
         checks = [

@@ -144,7 +144,7 @@ def deliver(use: App, request: TtsRequest, result: TtsResult, data: bytes, timer
     if request.return_base64:
         return {"audio_base64": base64.b64encode(data).decode("ascii"), "captions": result.captions}
     with timer.stage("store"):
-        url, captions_url = use.store_output(data, request.format, result.captions, request.captions)
+        url, captions_url = use.store_answer(data, request.format, result.captions, request.captions)
     return {"audio_url": url, "captions_url": captions_url}
 
 

@@ -63,7 +63,6 @@ class WorkerService:
             yield _failed(exc, start, fields)
             return
         log.info("job_done", seconds=_since(start), **fields, **extra)
-        self.app.stored(output)
         yield output
 
     def _stream(self, request: TtsRequest, start: float, fields: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -109,7 +108,6 @@ class WorkerService:
             **tts_extra(result, timer),
             **fields,
         )
-        self.app.stored(output)
         yield output
 
 
