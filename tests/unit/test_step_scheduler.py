@@ -473,17 +473,23 @@ def test_close_fails_the_jobs_in_hand_and_stops_the_thread() -> None:
         ticket.result()
 
 
-def test_finished_rows_are_decoded_while_the_next_steps_run() -> None:
-    engine = FakeRowEngine()
+def hold_the_vocoder(engine: FakeRowEngine) -> tuple[threading.Event, threading.Event]:
+    """(decoding, gate): the engine's vocoder sets `decoding` when it starts, then waits for `gate`."""
     decoding, gate = threading.Event(), threading.Event()
     vocode = engine.finish
 
-    def slow_vocoder(rows):
+    def held_vocoder(rows):
         decoding.set()
         assert gate.wait(SAFETY)
         return vocode(rows)
 
-    engine.finish = slow_vocoder  # type: ignore[method-assign]
+    engine.finish = held_vocoder  # type: ignore[method-assign]
+    return decoding, gate
+
+
+def test_finished_rows_are_decoded_while_the_next_steps_run() -> None:
+    engine = FakeRowEngine()
+    decoding, gate = hold_the_vocoder(engine)
     scheduler = StepScheduler(engine, max_rows=8).start()
     items = [job("Done after one step.", nfe=1), job("Six steps.", nfe=6)]
     try:
@@ -500,15 +506,7 @@ def test_finished_rows_are_decoded_while_the_next_steps_run() -> None:
 
 def test_urgent_rows_are_decoded_ahead_of_rows_waiting_for_the_vocoder() -> None:
     engine = FakeRowEngine()
-    decoding, gate = threading.Event(), threading.Event()
-    vocode = engine.finish
-
-    def held_vocoder(rows):
-        decoding.set()
-        assert gate.wait(SAFETY)
-        return vocode(rows)
-
-    engine.finish = held_vocoder  # type: ignore[method-assign]
+    decoding, gate = hold_the_vocoder(engine)
     scheduler = StepScheduler(engine, max_rows=8).start()
     try:
         with ThreadPoolExecutor(3) as pool:
