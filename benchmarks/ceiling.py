@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from adapters.f5.cpu_linear import PackedLinear
-from adapters.f5.runner import CudaGraphCapturer, lengths_mask
+from adapters.f5.runner import CudaGraphCapturer
+from adapters.f5.velocity import lengths_mask
 from benchmarks.common import CHECKPOINT_DIR, MODEL_KEYS, describe, ensure_files, stub_absent_modules, time_call
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part

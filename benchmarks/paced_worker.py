@@ -1,20 +1,31 @@
-"""This worker with its DiT replaced by a clock, for `python -m benchmarks.serve --paced h200-graphs`.
+"""This worker with its device work replaced by a clock, for `python -m benchmarks.serve --paced h200-graphs`.
 
 A GPU is lent for minutes, yet most of what decides the GPU worker's throughput is not the GPU:
 how the step scheduler shares steps among jobs and pads rows to shape buckets, what graph
 captures cost on the request path, and the host's own work (HTTP, planning, text embeddings,
-vocoder) competing for the GIL. This is the real worker on the tiny checkpoint with one change:
-the runner does no arithmetic and holds the engine for as long as the modelled GPU would take
-for one step of the same bucket, as a CUDA sync would (the GIL free meanwhile). The mel it
-returns is its input noise: this measures time, never sound.
+encoding) competing for the GIL. This is the real worker on the tiny checkpoint with one change:
+the runner, which stands for the device, does no arithmetic and queues each pass on a modelled
+GPU for as long as it would take there: a DiT step of the bucket, the text encoder over the rows
+that start, the vocoder over those that finish. The mel a step returns is its input noise, the
+text embeddings zeros and the waveforms silence: this measures time, never sound.
 
 `DEVICE_MODELS` is fitted to results/ceiling-gpu.txt and serve-gpu.txt's captures (one H200,
 bf16, a guided F5TTS_v1_Base step at 760 frames; graphs: 6.7 / 32.7 / 63.8 ms at batch 1 / 8 /
 16, compiled: 3.5 / 14.7 / 30.3): a step costs max(floor, rows x per-row cost), scaled with the
 bucket's frames (attention's quadratic share included); shapes past the largest bucket run at
 the eager floor. `PACED_DEVICE` picks the model, `PACED_BUCKETS` (say `frame_step=128
-steps_per_octave=0` or `batch_sizes=1/2/4`) tries another grid. MAX_CONCURRENCY and
-BATCH_MAX_ITEMS default to the GPU worker's (its largest bucket): on a CPU it would take one job.
+steps_per_octave=0` or `batch_sizes=1/2/4`) tries another grid.
+
+The text encoder's and the vocoder's passes are estimates (no GPU run timed them alone): run
+eagerly, F5TTS_v1_Base's text encoder takes about 98 operations plus 6 per row and 16.8 MFLOP
+per frame in bf16, the released Vocos 110 plus 17 per row and 27 MFLOP per mel frame in fp32
+(counted on the CPU with torch's profiler and FlopCounterMode); `Pass` charges 10 us an
+operation. Both stay well inside what the H200 engine benchmark leaves outside the DiT for
+everything (results/engine-gpu.txt: 13 ms for a sentence, 27 ms for eight). Before, they ran for
+real on this host: the tiny checkpoint's text encoder and Vocos (64 channels, yet the full
+ISTFT) computing where the GPU worker's host only launches kernels: about half of the worker's
+CPU samples (py-spy) at 16 clients. `PACED_PASSES=host` keeps that (the earlier model).
+MAX_CONCURRENCY and BATCH_MAX_ITEMS default to the GPU worker's (its largest bucket).
 
 The device runs behind the host, as a CUDA stream does (`DeviceQueue`): a step's launch returns
 once the device starts it, so the host assembles the next step while this one runs, one step
@@ -33,19 +44,23 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 import torch
 
 from adapters.f5.buckets import ShapeBuckets
 from adapters.f5.runner import StepBatch
+from adapters.f5.text_embedding import text_embeddings
+from adapters.f5.vocoder import decode_batch
 from domain.synthesis import HOP_LENGTH
 
 log = structlog.get_logger()
 REFERENCE_FRAMES = 760  # the frames the model's figures were measured at
 ATTENTION_FRAMES = 4900  # frames at which attention's FLOPs equal the Linears' (F5TTS_v1_Base, dim 1024)
+LAUNCH_S = 10e-6  # one eager operation on the device, launch included
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,26 @@ DEVICE_MODELS = {
     "h200-graphs": DeviceModel("h200-graphs", 63.8 / 16, 6.7, 35.3, first_capture_s=0.76, capture_s=0.15),
     "h200-compiled": DeviceModel("h200-compiled", 30.3 / 16, 3.5, 35.3, first_capture_s=0.76, capture_s=0.15),
 }
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A pass besides the DiT's steps, run eagerly (see the module's docstring)."""
+
+    ops: int
+    ops_per_row: int
+    flop_per_frame: float
+    flop_per_s: float
+
+    def seconds(self, frames: Sequence[int]) -> float:
+        """Over rows of these frames: its operations, then its arithmetic (on a GPU the two
+        overlap in part, so this errs long)."""
+        launches = (self.ops + self.ops_per_row * len(frames)) * LAUNCH_S
+        return launches + sum(frames) * self.flop_per_frame / self.flop_per_s
+
+
+TEXT_PASS = Pass(98, 6, 16.8e6, 400e12)  # bf16
+VOCODER_PASS = Pass(110, 17, 27e6, 40e12)  # fp32
 
 
 def ceiling(device: str, nfe: int, mean_audio: float, ref_seconds: float, batch: int = 16) -> float:
@@ -127,18 +162,25 @@ DEVICE = DeviceQueue(overlap=os.environ.get("PACED_OVERLAP", "1") != "0")
 class PacedRunner:
     """`adapters.f5.runner.Runner` as a clock: a bucket's first use pays a capture (after
     the device has finished what is queued: a capture synchronises), at most `max_graphs`
-    are kept (least recently used evicted, as `CudaGraphRunner` does), and each step is
-    queued on the device for the model's time for its bucket."""
+    are kept (least recently used evicted, as `CudaGraphRunner` does), each step is queued
+    on the device for the model's time for its bucket, and so are the text encoder's and the
+    vocoder's passes (or, `passes_on_host`, they run for real on the host)."""
 
     name = "paced"
 
     def __init__(
-        self, model: DeviceModel, buckets: ShapeBuckets, max_graphs: int = 24, device: DeviceQueue | None = None
+        self,
+        model: DeviceModel,
+        buckets: ShapeBuckets,
+        max_graphs: int = 24,
+        device: DeviceQueue | None = None,
+        passes_on_host: bool = False,
     ) -> None:
         self.model = model
         self.buckets = buckets
         self._max_graphs = max(1, max_graphs)
         self.device = device or DeviceQueue()
+        self.passes_on_host = passes_on_host
         self._graphs: OrderedDict[tuple[int, int, bool], None] = OrderedDict()
         self.captures = 0
 
@@ -151,6 +193,26 @@ class PacedRunner:
         device's busy seconds since the last sync (`paced_device`, the benchmark's `dev %`)."""
         self.device.synchronize()
         log.debug("paced_device", busy_seconds=round(self.device.busy_seconds(), 4))
+
+    def embed_text(
+        self, dit: torch.nn.Module, tokens: Sequence[torch.Tensor], lengths: Sequence[int], frames: int
+    ) -> torch.Tensor:
+        """Zeros of the embeddings' shape, the pass queued on the device."""
+        if self.passes_on_host:
+            return text_embeddings(dit, tokens, lengths, frames)
+        self.device.launch(TEXT_PASS.seconds(lengths))
+        weight = dit.text_embed.text_embed.weight
+        return weight.new_zeros(2, len(lengths), frames, weight.shape[1])
+
+    def decode(self, vocoder: Any, mels: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Silence of the length Vocos gives each mel (a hop per frame after the first), once the
+        device has run the pass: the engine reads the waveforms straight after."""
+        if self.passes_on_host:
+            return decode_batch(vocoder, mels)
+        frames = [mel.shape[1] for mel in mels]
+        self.device.launch(VOCODER_PASS.seconds(frames))
+        self.device.synchronize()
+        return [torch.zeros(HOP_LENGTH * max(0, n - 1)) for n in frames]
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
@@ -179,21 +241,28 @@ def paced_make_runner(
     kind: str, velocity: object, device: str, buckets: ShapeBuckets | None = None, max_graphs: int = 24, **_: object
 ) -> PacedRunner:
     """`adapters.f5.runner.make_runner`'s signature; every kind gets the clock (and no
-    capture gate: nothing compiles beside it)."""
+    capture gate: nothing compiles beside it); `PACED_PASSES=host`: see the module's docstring."""
     buckets = buckets or ShapeBuckets()
     for key, value in (pair.split("=", 1) for pair in os.environ.get("PACED_BUCKETS", "").split()):
         numbers = tuple(map(int, value.split("/")))  # what-if: "frame_step=128 steps_per_octave=0 batch_sizes=1/2/4"
         buckets = dataclasses.replace(buckets, **{key: numbers if "/" in value else numbers[0]})
-    return PacedRunner(DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")], buckets, max_graphs, DEVICE)
+    model = DEVICE_MODELS[os.environ.get("PACED_DEVICE", "h200-graphs")]
+    return PacedRunner(model, buckets, max_graphs, DEVICE, passes_on_host=os.environ.get("PACED_PASSES") == "host")
 
 
 def main() -> None:
+    """The worker with the clock as its runner. Torch gets one thread: what stays on the host
+    here (rows' noise and state, the mel a finished row hands on) is what the GPU worker keeps
+    on the device, ops of a few thousand values, and a 2-core host's thread pool turns each into
+    a wait for a core the HTTP threads hold (one row's mel to bf16: 4.7 ms on 2 threads under
+    load, 0.02 ms on one)."""
     from container import Container
     from entrypoints import runpod_handler
 
     largest = str(ShapeBuckets().max_batch)
     os.environ.setdefault("MAX_CONCURRENCY", largest)
     os.environ.setdefault("BATCH_MAX_ITEMS", largest)
+    torch.set_num_threads(1)
     Container.runner_factory.override(paced_make_runner)  # the one change: see the docstring
     runpod_handler.main()
 

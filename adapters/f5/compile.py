@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator
 import structlog
 import torch
 
-from adapters.f5.runner import Runner, lengths_mask
-from adapters.f5.velocity import DitVelocity
+from adapters.f5.runner import Runner
+from adapters.f5.velocity import DitVelocity, lengths_mask
 
 log = structlog.get_logger()
 #: frames of the inputs the compile runs on. Any count serves later shapes (the blocks compile

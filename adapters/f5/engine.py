@@ -51,9 +51,7 @@ from adapters.f5.references import TARGET_RMS, ReferenceCache, prepare_reference
 from adapters.f5.rows import Row, generated_mel, row_frames, run_grouped, start_row, step_batch
 from adapters.f5.runner import CudaGraphRunner, Runner, RunnerFactory, make_runner
 from adapters.f5.stage_marks import StageMarks
-from adapters.f5.text_embedding import text_embeddings
 from adapters.f5.velocity import DitVelocity
-from adapters.f5.vocoder import decode_batch
 from adapters.reference_prep import remove_long_silences
 from domain.audio import Audio
 from domain.errors import EngineError, InvalidInput, TtsError
@@ -295,7 +293,7 @@ class F5Engine:
         marks.mark()
         lengths = [row.frames for row in rows]
         tokens = [self._to_idx([row.tokens], self._vocab)[0] for row in rows]
-        text = text_embeddings(self._dit, tokens, lengths, max(lengths))
+        text = self._runner.embed_text(self._dit, tokens, lengths, max(lengths))
         for i, row in enumerate(rows):
             start_row(row, text[:, i, : row.frames].contiguous(), self._device, self._dtype)
         marks.mark()
@@ -327,7 +325,7 @@ class F5Engine:
         marks.mark()
         mels = [generated_mel(row, self._dtype) for row in rows]
         out = []
-        for row, wave in zip(rows, decode_batch(self._vocoder, mels), strict=True):
+        for row, wave in zip(rows, self._runner.decode(self._vocoder, mels), strict=True):
             if row.ref.rms < TARGET_RMS:
                 wave = wave * row.ref.rms / TARGET_RMS
             samples = wave.float().cpu().numpy()

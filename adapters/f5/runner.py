@@ -20,13 +20,15 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 import torch
 
 from adapters.f5.buckets import ShapeBuckets
-from adapters.f5.velocity import DitVelocity
+from adapters.f5.text_embedding import text_embeddings
+from adapters.f5.velocity import DitVelocity, lengths_mask
+from adapters.f5.vocoder import decode_batch
 
 log = structlog.get_logger()
 UNGUIDED_CFG = 1e-5  # upstream runs guidance below this without the packed second half
@@ -89,6 +91,33 @@ class Runner(Protocol):
         after the steps, so the real runners have nothing to wait for."""
         ...
 
+    def embed_text(
+        self, dit: torch.nn.Module, tokens: Sequence[torch.Tensor], lengths: Sequence[int], frames: int
+    ) -> torch.Tensor:
+        """The starting rows' text embeddings (`text_embedding.text_embeddings`)."""
+        ...
+
+    def decode(self, vocoder: Any, mels: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The finished rows' waveforms from their mels (`vocoder.decode_batch`)."""
+        ...
+
+
+class _OnTheStream:
+    """The real runners' other passes, the text encoder's when rows start and the vocoder's
+    when they finish: device work queued on the stream beside the steps. They are the runner's
+    because the runner stands for the device: the paced benchmark's clock replaces them too."""
+
+    def synchronize(self) -> None:
+        """The vocoder runs after the steps on the same stream: nothing to wait for."""
+
+    def embed_text(
+        self, dit: torch.nn.Module, tokens: Sequence[torch.Tensor], lengths: Sequence[int], frames: int
+    ) -> torch.Tensor:
+        return text_embeddings(dit, tokens, lengths, frames)
+
+    def decode(self, vocoder: Any, mels: list[torch.Tensor]) -> list[torch.Tensor]:
+        return decode_batch(vocoder, mels)
+
 
 def retry_gap(failures: int) -> int:
     """Batches of a bucket that run on the fallback after its `failures`-th failed capture in
@@ -98,10 +127,6 @@ def retry_gap(failures: int) -> int:
     warm-up runs and the try) once in 64 of the bucket's batches, and the bucket gets its graph
     back once the cause is gone instead of staying eager for the worker's life."""
     return min(2 ** (failures - 1) - 1, MAX_RETRY_GAP)
-
-
-def lengths_mask(lengths: tuple[int, ...] | list[int], frames: int, device: torch.device) -> torch.Tensor:
-    return torch.arange(frames, device=device)[None, :] < torch.tensor(lengths, device=device)[:, None]
 
 
 def padded(rows: Sequence[torch.Tensor], frames: int) -> torch.Tensor:
@@ -131,7 +156,7 @@ def per_row(values: Sequence[float], device: torch.device) -> torch.Tensor:
     return torch.tensor([values[0]] if len(distinct) == 1 else list(values), device=device, dtype=torch.float32)
 
 
-class EagerRunner:
+class EagerRunner(_OnTheStream):
     """The step at the rows' exact padded shape; unpadded steps run without a mask
     (upstream's single-item path)."""
 
@@ -141,9 +166,6 @@ class EagerRunner:
 
     def __init__(self, velocity: DitVelocity) -> None:
         self._velocity = velocity
-
-    def synchronize(self) -> None:
-        """The vocoder runs after the steps on the same stream: nothing to wait for."""
 
     def step(self, batch: StepBatch) -> list[torch.Tensor]:
         lengths = batch.lengths
@@ -246,7 +268,7 @@ class _Graph:
     graph: Replayable
 
 
-class CudaGraphRunner:
+class CudaGraphRunner(_OnTheStream):
     """One captured Euler step per bucket, replayed at every step with the rows' states,
     times, step sizes and guidance copied into its static buffers: one graph serves every
     mix of rows, NFE and schedule that fits its bucket.
@@ -292,9 +314,6 @@ class CudaGraphRunner:
     @property
     def graphs_held(self) -> int:
         return len(self._graphs)  # one read: safe while the engine's thread captures or evicts
-
-    def synchronize(self) -> None:
-        """The vocoder runs after the replays on the same stream: nothing to wait for."""
 
     def over(self, velocity: DitVelocity) -> CudaGraphRunner:
         """A runner like this one (buckets, capturer and its pool, bound, fallback) over

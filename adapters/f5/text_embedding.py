@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
-from adapters.f5.runner import lengths_mask
+from adapters.f5.velocity import lengths_mask
 
 #: items shorter than this are embedded alone (see the module docstring)
 MIN_BATCHED_FRAMES = 16

@@ -28,6 +28,11 @@ from collections.abc import Callable, Sequence
 import torch
 
 
+def lengths_mask(lengths: Sequence[int], frames: int, device: torch.device) -> torch.Tensor:
+    """The key mask `DitVelocity` takes for rows of these lengths padded to `frames`."""
+    return torch.arange(frames, device=device)[None, :] < torch.tensor(list(lengths), device=device)[:, None]
+
+
 class DitVelocity:
     """`__call__(x, cond, text, t, mask, cfg)`: the guided velocity at time `t` for a batch.
 

@@ -1,6 +1,6 @@
 """The paced worker's device model and clock (benchmarks.paced_worker): a scheduling benchmark
 is only as good as the device it pretends to be, so the model must give back the H200 figures
-it was fitted to, and the runner must charge each bucket, capture and step exactly once."""
+it was fitted to, and the runner must charge each bucket, capture, step and pass exactly once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from adapters.f5.buckets import ShapeBuckets
-from benchmarks.paced_worker import DEVICE_MODELS, REFERENCE_FRAMES, DeviceQueue, PacedRunner, paced_make_runner
+from benchmarks.paced_worker import (
+    DEVICE_MODELS,
+    REFERENCE_FRAMES,
+    TEXT_PASS,
+    VOCODER_PASS,
+    DeviceQueue,
+    PacedRunner,
+    paced_make_runner,
+)
 from container import build_container
+from domain.synthesis import HOP_LENGTH, SynthesisItem, SynthesisParams
+from tests.contracts.tts_engine import voiced_reference
 from tests.unit.test_f5_runner import ode_batch, run
 
 # ms per guided step at 760 frames, measured on one H200 (benchmarks/results/ceiling-gpu.txt and
@@ -147,12 +157,47 @@ def test_a_capture_waits_for_the_device_and_holds_the_host() -> None:
 @pytest.mark.slow
 def test_the_container_builds_the_engine_over_the_runner_factory_it_is_given(tiny_checkpoint: dict[str, str]) -> None:
     """How main() installs the clock: the container's runner provider, overridden; nothing
-    of the engine's modules is patched, and the engine is built from the settings as usual."""
+    of the engine's modules is patched, and the engine is built from the settings as usual.
+    Its text encoder and vocoder are the runner's passes too: the audio is the clock's silence,
+    as long as Vocos makes it."""
     env = {**tiny_checkpoint, "TTS_ENGINE": "f5", "TTS_DEVICE": "cpu", "TTS_DTYPE": "fp32", "STORAGE_URL": "memory://"}
     container = build_container(env)
     container.runner_factory.override(paced_make_runner)
     engine = container.engine()
     assert isinstance(engine.runner, PacedRunner) and engine.status().runner == "paced"
+    item = SynthesisItem(voiced_reference(), "Hello there.", SynthesisParams(nfe_step=4), seed=1)
+    (row,) = engine.plan([item])
+    (audio,) = engine.synthesize([item])
+    assert audio.num_samples == HOP_LENGTH * (row.frames - row.ref.audio_frames - 1)
+    assert not any(audio.samples)
+
+
+def test_the_passes_are_queued_on_the_device_and_give_what_the_engine_reads() -> None:
+    clock = Clock()
+    runner = PacedRunner(DEVICE_MODELS["h200-graphs"], ShapeBuckets(), device=clock.device())
+    dit = torch.nn.Module()
+    dit.text_embed = torch.nn.Module()
+    dit.text_embed.text_embed = torch.nn.Embedding(10, 12)
+    text = runner.embed_text(dit, [torch.arange(3), torch.arange(5)], [40, 60], 64)
+    assert text.shape == (2, 2, 64, 12) and not text.any()
+    waves = runner.decode(None, [torch.randn(100, 30), torch.randn(100, 7)])
+    assert [wave.shape[0] for wave in waves] == [29 * HOP_LENGTH, 6 * HOP_LENGTH] and not any(w.any() for w in waves)
+    assert clock.held == pytest.approx([TEXT_PASS.seconds([40, 60]), VOCODER_PASS.seconds([30, 7])])
+
+
+def test_the_passes_cost_more_with_rows_and_frames_and_stay_inside_what_the_h200_measured() -> None:
+    """engine-gpu.txt: the engine took 13 ms beyond its DiT steps for a 5.7 s sentence (534 mel
+    frames, 760 with the voice) and 27 ms for eight: everything else, the passes included."""
+    for pass_ in (TEXT_PASS, VOCODER_PASS):
+        assert pass_.seconds([534]) < pass_.seconds([534, 534]) and pass_.seconds([534]) < pass_.seconds([1068])
+    assert TEXT_PASS.seconds([760]) + VOCODER_PASS.seconds([534]) < 0.013
+    assert TEXT_PASS.seconds([760] * 8) + VOCODER_PASS.seconds([534] * 8) < 0.027
+
+
+def test_the_passes_run_on_the_host_where_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not paced_make_runner("auto", None, "cpu").passes_on_host
+    monkeypatch.setenv("PACED_PASSES", "host")
+    assert paced_make_runner("auto", None, "cpu").passes_on_host
 
 
 def test_the_runner_s_synchronize_waits_for_the_steps_it_queued() -> None:
