@@ -1,39 +1,30 @@
-"""This worker with its device work replaced by a clock, for `python -m benchmarks.serve --paced h200-graphs`.
+"""This worker with its device work replaced by a clock: `python -m benchmarks.serve --paced h200-graphs`.
 
 A GPU is lent for minutes, yet most of what decides the GPU worker's throughput is not the GPU:
-how the step scheduler shares steps among jobs and pads rows to shape buckets, what graph
-captures cost on the request path, and the host's own work (HTTP, planning, text embeddings,
-encoding) competing for the GIL. This is the real worker on the tiny checkpoint with one change:
-the runner, which stands for the device, does no arithmetic and queues each pass on a modelled
-GPU for as long as it would take there: a DiT step of the bucket, the text encoder over the rows
-that start, the vocoder over those that finish. The mel a step returns is its input noise, the
-text embeddings zeros and the waveforms silence: this measures time, never sound.
+how the step scheduler shares steps and pads rows to shape buckets, what graph captures cost on
+the request path, and the host's own work (HTTP, planning, encoding) competing for the GIL. This
+is the real worker on the tiny checkpoint, but its runner, which stands for the device, does no
+arithmetic: it queues each device pass on a modelled GPU for as long as it would take there (a
+DiT step of its bucket; the text encoder over the rows that start, the vocoder over those that
+finish) and returns noise, zeros and silence. It measures time, never sound.
 
-`DEVICE_MODELS` is fitted to results/ceiling-gpu.txt and serve-gpu.txt's captures (one H200,
-bf16, a guided F5TTS_v1_Base step at 760 frames; graphs: 6.7 / 32.7 / 63.8 ms at batch 1 / 8 /
-16, compiled: 3.5 / 14.7 / 30.3): a step costs max(floor, rows x per-row cost), scaled with the
-bucket's frames (attention's quadratic share included); shapes past the largest bucket run at
-the eager floor. `PACED_DEVICE` picks the model, `PACED_BUCKETS` (say `frame_step=128
-steps_per_octave=0` or `batch_sizes=1/2/4`) tries another grid.
-
-The text encoder's and the vocoder's passes are estimates (no GPU run timed them alone): run
-eagerly, F5TTS_v1_Base's text encoder takes about 98 operations plus 6 per row and 16.8 MFLOP
-per frame in bf16, the released Vocos 110 plus 17 per row and 27 MFLOP per mel frame in fp32
-(counted on the CPU with torch's profiler and FlopCounterMode); `Pass` charges 10 us an
-operation. Both stay well inside what the H200 engine benchmark leaves outside the DiT for
-everything (results/engine-gpu.txt: 13 ms for a sentence, 27 ms for eight). Before, they ran for
-real on this host: the tiny checkpoint's text encoder and Vocos (64 channels, yet the full
-ISTFT) computing where the GPU worker's host only launches kernels: about half of the worker's
-CPU samples (py-spy) at 16 clients. `PACED_PASSES=host` keeps that (the earlier model).
-MAX_CONCURRENCY and BATCH_MAX_ITEMS default to the GPU worker's (its largest bucket).
-
-The device runs behind the host, as a CUDA stream does (`DeviceQueue`): a step's launch returns
-once the device starts it, so the host assembles the next step while this one runs, one step
-ahead at most (CUDA would queue many; the real runner copies its inputs from pinned memory and
-never synchronises). The host waits for the device only where the real code does: before a
-graph capture (the capture synchronises) and before decoding finished rows (reading their mel
-waits for every step queued by then). `PACED_OVERLAP=0` holds the engine for each step instead,
-as a synchronising runner would (the model of issue 38's first measurements).
+Steps: `DEVICE_MODELS`, fitted to results/ceiling-gpu.txt and serve-gpu.txt's captures (one
+H200, bf16, guided F5TTS_v1_Base at 760 frames; graphs 6.7 / 32.7 / 63.8 ms at batch 1 / 8 /
+16, compiled 3.5 / 14.7 / 30.3): max(floor, rows x per-row cost), scaled with the bucket's
+frames; shapes past the largest bucket run at the eager floor. `PACED_DEVICE` picks the model,
+`PACED_BUCKETS` (say `frame_step=128 steps_per_octave=0`) another grid.
+Passes: estimates, as no GPU run timed them alone. Run eagerly, the text encoder takes 98
+operations plus 6 per row and 16.8 MFLOP per frame (bf16), Vocos 110 plus 17 per row and 27
+MFLOP per frame (fp32), counted with torch's profiler and FlopCounterMode; `Pass` charges 10 us
+an operation, inside what engine-gpu.txt leaves beside the DiT for everything (13 ms for a
+sentence, 27 ms for eight). `PACED_PASSES=host` runs the tiny checkpoint's own passes on the
+host (the earlier model: its Vocos computes a full ISTFT where the GPU worker's host only
+launches kernels, half of the worker's CPU samples at 16 clients).
+The device runs behind the host as a CUDA stream does (`DeviceQueue`): a launch returns when
+the device starts it, one step ahead at most, and the host waits only where the real code
+synchronises: before a capture and before reading finished rows. `PACED_OVERLAP=0` holds the
+engine for each step instead (issue 38's first model). MAX_CONCURRENCY and BATCH_MAX_ITEMS
+default to the largest bucket, as on a GPU.
 """
 
 from __future__ import annotations

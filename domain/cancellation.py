@@ -3,8 +3,8 @@
 A streamed answer is pulled chunk by chunk from worker threads; when its client hangs up, the
 entrypoint learns it on its own thread while an engine call for the next chunks is running
 on another, and would run to its end for nobody (on a batching engine, its rows keep their
-place in every step). The entrypoint opens a `CancelScope` for the job and pulls the stream
-`within` it; an engine that queues work asks for the `current_scope()` when a call arrives and
+place in every step); so would a one-piece answer's call. The entrypoint opens a `CancelScope`
+for the job and pulls the stream `within` it, or makes the call `call_within` it; an engine that queues work asks for the `current_scope()` when a call arrives and
 drops that call's work when the scope is cancelled. Nothing else changes: the use case does
 not see the scope, and an engine that cannot stop early ignores it.
 """
@@ -60,6 +60,13 @@ class CancelScope:
 def current_scope() -> CancelScope | None:
     """The scope of the job this thread works for now, if its entrypoint opened one."""
     return _CURRENT.get()
+
+
+def call_within(scope: CancelScope, call: Callable[..., T], *args: object) -> T:
+    """`call(*args)` with `scope` as the current scope (a job answered in one piece)."""
+    context = contextvars.copy_context()
+    context.run(_CURRENT.set, scope)
+    return context.run(call, *args)
 
 
 def within(scope: CancelScope, events: Iterator[T]) -> Iterator[T]:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import structlog
@@ -41,7 +41,7 @@ from application.app import App
 from application.bootstrap import bootstrap
 from application.fields import UploadOptions, upload_request, validated
 from application.limits import Limits
-from domain.cancellation import CancelScope, within
+from domain.cancellation import CancelScope, call_within, within
 from domain.errors import TtsError, VoiceNotFound
 from domain.use_cases.synthesize import Progress, TtsResult
 from domain.voice import DEFAULT_VOICE, voice_name
@@ -73,6 +73,7 @@ HEALTH_TTL = 5.0  # seconds a store check answers /health: anyone may call it, a
 RETRY_AFTER = 2  # seconds a busy server asks a client to wait (a short sentence's synthesis)
 BUSY = "the server is already answering {} speech requests, its limit (MAX_CONCURRENCY); retry shortly"
 log = structlog.get_logger("openai_api")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -213,17 +214,34 @@ def create_app(api: App, settings: ServerSettings) -> FastAPI:
 async def _speech(api: App, request: Request) -> Response:
     speech = parse_speech(await _json(request), api.limits, [m.name for m in api.synthesize.models()])
     try:
-        return await _answer(api, speech)
+        return await _answer(api, speech, request.receive)
     except VoiceNotFound as exc:
         raise api_error(exc, SPEECH_PARAMS) from None
 
 
-async def _answer(api: App, speech: SpeechRequest) -> Response:
+async def _answer(api: App, speech: SpeechRequest, receive: Receive) -> Response:
     tts = speech.tts
     fields = {"voice": tts.voice, "text_chars": len(tts.text), "format": tts.format}
-    if not speech.stream and speech.stream_format == "audio":
-        start = time.perf_counter()
-        result: TtsResult = await run_in_threadpool(_with_fallback, api.synthesize, speech)
+    start = time.perf_counter()
+    scope = CancelScope()  # cancelled when the client leaves: the engine drops the job's rows at its next step
+    one_piece = not speech.stream and speech.stream_format == "audio"
+    progress: list[Progress] = []  # speech.progress events, for an SSE client
+    reported = replace(speech, tts=replace(tts, progress=progress.append if speech.stream_format == "sse" else None))
+    try:
+        if one_piece:
+            synthesized = run_in_threadpool(call_within, scope, _with_fallback, api.synthesize, speech)
+        else:  # a stream starts once its first chunk is ready: until then it is answered in one piece too
+            stream = api.synthesize.stream
+            synthesized = run_in_threadpool(_with_fallback, lambda r: _started(within(scope, stream(r))), reported)
+        done = await _unless_left(receive, scope, synthesized)
+    except TtsError:
+        if not scope.cancelled:
+            raise
+        log.info("speech_abandoned", stream=not one_piece, chunks=0, seconds=round(time.perf_counter() - start, 4),
+                 **fields)  # fmt: skip
+        return Response(status_code=499)  # nginx's "client closed request": nobody reads it
+    if one_piece:
+        result: TtsResult = done
         data = await run_in_threadpool(api.encoder.encode, result.audio, tts.format)  # the one file of the answer
         seconds = round(time.perf_counter() - start, 4)
         log.info("speech_done", stream=False, seconds=seconds, audio_seconds=result.duration, **fields)
@@ -231,12 +249,7 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
         return Response(data, media_type=OUTPUT_FORMATS[tts.format].content_type, headers=headers)
     # One continuous encoder makes the file of the chunks' samples as they come.
     encoder = api.encoder.open_stream(tts.format, api.synthesize.sample_rate)
-    progress: list[Progress] = []  # speech.progress events, for an SSE client
-    report = progress.append if speech.stream_format == "sse" else None
-    reported = replace(speech, tts=replace(tts, progress=report))
-    stream = api.synthesize.stream
-    scope = CancelScope()  # cancelled when the client leaves mid-stream: the engine drops the job's rows
-    first, events = await run_in_threadpool(_with_fallback, lambda r: _started(within(scope, stream(r))), reported)
+    first, events = done
     encoded = EncodedSpeech(first, events, encoder, fields, progress)
     if speech.stream_format == "sse":
         answer = SpeechStream(encoded, sse_body(encoded, tts.text), media_type="text/event-stream")
@@ -244,6 +257,22 @@ async def _answer(api: App, speech: SpeechRequest) -> Response:
         answer = SpeechStream(encoded, audio_body(encoded), media_type=OUTPUT_FORMATS[tts.format].content_type)
     answer.on_leave(scope.cancel)
     return answer
+
+
+async def _unless_left(receive: Receive, scope: CancelScope, work: Awaitable[T]) -> T:
+    """`work`'s result; a client that hangs up meanwhile cancels `scope` at once. The request's
+    body has been read, so what `receive` gives next is the client's leaving."""
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+    watcher = asyncio.ensure_future(watch())  # a task, not a task group: `work`'s errors stay as they are
+    try:
+        return await work
+    finally:
+        watcher.cancel()
 
 
 class SpeechStream(StreamingResponse):

@@ -4,11 +4,14 @@ that holds one step of the stream's second engine call until the client has left
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 import time
 from collections.abc import Sequence
 
 import httpx
+import pytest
 import structlog
 
 from adapters.fake_engine import FakeEngine
@@ -86,3 +89,39 @@ def test_a_stream_whose_client_left_frees_its_rows_at_the_next_step() -> None:
     # the stream's second call stepped once (the held step), not its NFE steps
     of_the_second_call = [rows for rows in engine.steps() if rows != first and "Hello." not in rows]
     assert len(of_the_second_call) == 1
+
+
+class HeldFirstStep(HeldAfterFirstFinish):
+    """The first step of all holds until `release`."""
+
+    def step(self, rows: Sequence[FakeRow]) -> None:
+        FakeRowEngine.step(self, rows)
+        if not self.holding.is_set():
+            self.holding.set()
+            assert self.release.wait(SAFETY)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["one-piece", "first-chunk"])
+def test_a_client_that_leaves_before_any_audio_frees_its_rows_at_the_next_step(stream: bool) -> None:
+    """An answer in one piece is sent once the audio is whole, and a stream starts once its first
+    chunk is: a client that gives up waiting before (a timeout, a closed tab) would otherwise
+    leave its rows stepping to the end for nobody."""
+    engine = HeldFirstStep()
+    speech = {"model": "tts-1", "input": PARAGRAPH, "voice": "default", "response_format": "wav", "stream": stream}
+    container = make_test_container(engine=engine)
+    scheduler = container.batched_engine()
+    with structlog.testing.capture_logs() as logs, serving_in_process(bootstrap(container=container)) as server:
+        client = http.client.HTTPConnection(server.base_url.removeprefix("http://"), timeout=SAFETY)
+        client.request("POST", "/v1/audio/speech", json.dumps(speech), {"Content-Type": "application/json"})
+        assert engine.holding.wait(SAFETY)  # its first step is running
+        client.close()  # the client gives up
+        wait_for(lambda: any(slot.ticket.cancelled for slot in scheduler._slots), "the server saw the client leave")
+        engine.release.set()
+        wait_for(lambda: any(e["event"] == "step_scheduler_cancelled" for e in logs), "the rows were dropped")
+        wait_for(lambda: any(e["event"] == "speech_abandoned" for e in logs), "the answer's end was logged")
+        again = httpx.post(f"{server.base_url}/v1/audio/speech", json={**speech, "input": "Hello."}, timeout=SAFETY)
+        assert again.status_code == 200
+    (abandoned,) = [e for e in logs if e["event"] == "speech_abandoned"]
+    assert abandoned["stream"] is stream and abandoned["chunks"] == 0
+    assert not any(e["event"] in ("speech_failed", "request_failed", "request_crashed") for e in logs)
+    assert [rows for rows in engine.steps() if "Hello." not in rows] == [engine.steps()[0]]  # the held step only
