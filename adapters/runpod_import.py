@@ -6,11 +6,11 @@ CPU: 1.1 s of a 2-core worker's start, measured, for a name /proc/cpuinfo states
 While runpod is imported the probe is replaced by that read; the real function is put back
 afterwards, so anyone else who calls py-cpuinfo gets the real one.
 
-Every process imports runpod through here: the voice fetcher's SSRF guard
-(adapters/http_fetcher.py, imported by every App's bootstrap, by the CLI and the servers)
-and the RunPod worker's entrypoint (through the container, which alone names adapters).
-Whichever imports runpod first decides, so a plain `import runpod` anywhere before these
-brings the probe back (tests/unit/test_runpod_import.py).
+Every process of the worker imports runpod through here: the voice fetcher's SSRF guard
+(adapters/http_fetcher.py, built by every App's bootstrap: the CLI's, the servers') and the
+RunPod entrypoint (through the container, which alone names adapters). Whichever imports
+runpod first decides, so a plain `import runpod` before these brings the probe back
+(tests/unit/test_runpod_import.py; tests/conftest.py fails a test process that does).
 """
 
 from __future__ import annotations
