@@ -28,6 +28,9 @@ from adapters.model_registry import LoadedEngine, LruModelRegistry, ModelSpec
 from adapters.num2words_numbers import Num2WordsNumbers, languages
 from adapters.output_sweeper import FolderOutputSweeper
 from adapters.packaged_voice import default_voice
+
+# the RunPod entrypoint imports runpod through here (it names no adapter): without py-cpuinfo's probe
+from adapters.runpod_import import import_runpod_in_background as import_runpod_in_background
 from adapters.soundfile_codec import SoundfileCodec
 from adapters.step_scheduler import RowEngine, StepScheduler
 from adapters.voice_prep import ModelVoice

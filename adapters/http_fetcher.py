@@ -21,9 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
-from runpod.serverless.utils.rp_ssrf import SSRFError, iter_content_capped, safe_get
 
+from adapters.runpod_import import import_runpod
 from domain.errors import DownloadFailed
+
+#: runpod's SSRF guard, imported without py-cpuinfo's probe (adapters/runpod_import.py)
+rp_ssrf = import_runpod("runpod.serverless.utils.rp_ssrf")
 
 CHUNK_BYTES = 64 * 1024
 # rp_ssrf's refusals, by a phrase of each, as messages that name nothing from the request.
@@ -55,8 +58,10 @@ class HttpFetcher:
 
     def _download(self, url: str, download: _Download) -> bytes:
         try:
-            response = safe_get(url, timeout=(self.connect_timeout, self.read_timeout), max_bytes=self.max_bytes)
-        except SSRFError as exc:
+            response = rp_ssrf.safe_get(
+                url, timeout=(self.connect_timeout, self.read_timeout), max_bytes=self.max_bytes
+            )
+        except rp_ssrf.SSRFError as exc:
             raise self._refused(exc) from None
         except requests.RequestException as exc:
             raise DownloadFailed(f"could not fetch the voice URL: {type(exc).__name__}") from None
@@ -66,9 +71,9 @@ class HttpFetcher:
                 raise DownloadFailed(f"the voice URL answered HTTP {response.status_code}")
             body = bytearray()
             try:
-                for chunk in iter_content_capped(response, CHUNK_BYTES, self.max_bytes):
+                for chunk in rp_ssrf.iter_content_capped(response, CHUNK_BYTES, self.max_bytes):
                     body += chunk
-            except SSRFError as exc:
+            except rp_ssrf.SSRFError as exc:
                 raise self._refused(exc) from None
             except (requests.RequestException, OSError) as exc:
                 raise DownloadFailed(f"the download broke off: {type(exc).__name__}") from None
@@ -76,7 +81,7 @@ class HttpFetcher:
                 raise DownloadFailed("the download was stopped at its deadline")
         return bytes(body)
 
-    def _refused(self, exc: SSRFError) -> DownloadFailed:
+    def _refused(self, exc: rp_ssrf.SSRFError) -> DownloadFailed:
         reason = str(exc)
         if "size cap" in reason:
             return DownloadFailed(f"the voice file is larger than {self.max_bytes} bytes")

@@ -11,7 +11,7 @@ RunPod's queue: it asks for none before it is ready.
 Cold start: `ready_seconds` in the `worker_ready` event counts from the process's start
 (the image's command), with a per-stage breakdown (`stages`). runpod is imported in a
 thread beside the model's loading, without py-cpuinfo's subprocess probe
-(entrypoints/runpod_import.py); the rest of start-up imports only what serving needs.
+(adapters/runpod_import.py, through the container); the rest of start-up imports only what serving needs.
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ import structlog
 from application.app import App
 from application.bootstrap import bootstrap
 from application.concurrency import concurrency
-from container import Container, build_container
+from container import Container, build_container, import_runpod_in_background
 from domain.cancellation import CancelScope, within
 from domain.use_cases.synthesize import Progress
 from entrypoints import CODE_STARTED
 from entrypoints.logging_setup import configure_logging
 from entrypoints.process_clock import process_started
-from entrypoints.runpod_import import import_runpod_in_background
 from entrypoints.service import FailedStart, WorkerService, one_line
 from settings import Settings, load_settings, startup_mode
 

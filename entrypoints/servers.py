@@ -9,7 +9,6 @@ import time
 import structlog
 
 from application.app import App
-from entrypoints.runpod_import import import_runpod_in_background
 
 log = structlog.get_logger("worker")
 
@@ -18,9 +17,7 @@ def boot(app: App) -> App:
     """Start the App as the RunPod worker does (default voice, warm-up, store check,
     aliases), except that a failing store leaves the server up, reporting it in `/health`."""
     started = time.perf_counter()
-    runpod_import = import_runpod_in_background()  # the voice fetcher's (rp_ssrf), beside the model's loading
     app.start(require_store=False)
-    runpod_import.join()
     log.info("server_ready", engine=app.engine.model_id, ready_seconds=round(time.perf_counter() - started, 3))
     return app
 

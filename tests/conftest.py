@@ -8,6 +8,7 @@ from pathlib import Path
 # tiny engine took 56 s with two threads and 2 s with one on the 2-core box.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import cpuinfo
 import pytest
 import structlog
 from fsspec.implementations.memory import MemoryFileSystem
@@ -21,6 +22,19 @@ from tests.helpers import shut_down_test_containers
 # which fails the test for the machine's load, not the code's behaviour. Timing is the benchmarks'.
 settings.register_profile("shared-cpu", deadline=None)
 settings.load_profile("shared-cpu")
+
+
+def _no_cpu_probe() -> dict[str, str]:
+    raise AssertionError(
+        "py-cpuinfo's probe ran in a test process (a second Python interpreter, 1.1 s of CPU): "
+        "import runpod through adapters/runpod_import.py"
+    )
+
+
+# runpod runs the probe when it is first imported, unless it is imported through
+# adapters/runpod_import.py: a test module (or code under test) importing it another way
+# fails its collection here instead of costing every xdist worker a second interpreter.
+cpuinfo.get_cpu_info = _no_cpu_probe
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,15 +1,19 @@
-"""S3 over real HTTP on loopback, the way s3fs tests itself: moto's threaded server."""
+"""S3 over real HTTP on loopback, the way s3fs tests itself: moto's threaded server.
+
+moto, boto3 and s3fs are imported by the methods that use them, not with this module: 0.7 s of
+imports that every xdist worker would pay at collection, most of which run no S3 test."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import boto3
 import requests
-from moto.server import ThreadedMotoServer
-from s3fs import S3FileSystem
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing-key-id",
@@ -26,6 +30,8 @@ class MotoS3:
         self._server: ThreadedMotoServer | None = None
 
     def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
 
@@ -35,6 +41,8 @@ class MotoS3:
             self._server = None
 
     def reset(self) -> None:
+        from s3fs import S3FileSystem
+
         requests.post(f"{self.endpoint}/moto-api/reset", timeout=5)
         S3FileSystem.clear_instance_cache()
 
@@ -43,6 +51,8 @@ class MotoS3:
         return {**CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "STORAGE_URL": url}
 
     def create_bucket(self, name: str) -> None:
+        import boto3
+
         client = boto3.client(
             "s3",
             endpoint_url=self.endpoint,

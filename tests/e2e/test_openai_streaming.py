@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass, field
 
 import httpx
-import openai
 import pytest
 
 from adapters.fake_engine import FakeEngine
@@ -21,6 +20,9 @@ from tests.audio_decode import decode
 from tests.e2e.openai_server import serving_in_process
 from tests.e2e.worker import ROOT
 from tests.helpers import make_test_container
+from tests.lazy_import import lazily
+
+openai = lazily("openai")  # the official client: 0.8 s of imports, paid by the worker that runs these tests
 
 PARAGRAPH = " ".join(f"Sentence number {i} of a paragraph the server streams." for i in range(6))
 

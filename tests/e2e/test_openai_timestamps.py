@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 
-import openai
 import pytest
 
 from adapters.fake_aligner import FakeAligner
@@ -15,6 +14,9 @@ from adapters.fake_engine import FakeEngine
 from application.bootstrap import bootstrap
 from tests.e2e.openai_server import serving_in_process
 from tests.helpers import make_test_container
+from tests.lazy_import import lazily
+
+openai = lazily("openai")  # the official client: 0.8 s of imports, paid by the worker that runs these tests
 
 TEXT = " ".join(f"Sentence {i} costs $4.50 and the server streams it." for i in range(5))
 

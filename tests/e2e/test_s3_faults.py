@@ -5,9 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-import boto3
 import pytest
-from moto.core.authorization import enable_iam_authentication
 
 from entrypoints.cli import main
 from tests.e2e.worker import running_worker
@@ -53,6 +51,8 @@ def heal(proxy):
 
 
 def bucket_keys(s3) -> list[str]:
+    import boto3  # here, not at collection (0.2 s in every xdist worker; tests/moto_s3.py)
+
     client = boto3.client("s3", endpoint_url=s3.endpoint, **_boto_credentials())
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
@@ -107,6 +107,8 @@ def test_worker_survives_the_store_being_stopped_and_restarted(worker, s3):
 
 
 def test_wrong_credentials_fail_cleanly_and_never_reach_the_logs(s3, tmp_path):
+    from moto.core.authorization import enable_iam_authentication
+
     """The store's check at boot is refused: the worker stays up in its failed-start mode and
     every job, health included, says why, without the secret."""
     secret = "this-secret-must-not-leak-42"
@@ -135,6 +137,8 @@ def _doctor(s3, monkeypatch, capsys, tmp_path) -> tuple[int, list[str]]:
 
 
 def test_doctor_passes_every_check_against_the_server(s3, monkeypatch, capsys, tmp_path):
+    import boto3
+
     client = boto3.client("s3", endpoint_url=s3.endpoint, **_boto_credentials())
     client.put_bucket_lifecycle_configuration(
         Bucket=BUCKET,

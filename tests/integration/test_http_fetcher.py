@@ -5,9 +5,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
 import pytest
-from runpod.serverless.utils.rp_ssrf import is_safe_address
 
-from adapters.http_fetcher import HttpFetcher
+from adapters.http_fetcher import HttpFetcher, rp_ssrf
 from domain.errors import DownloadFailed
 from tests.contracts.audio_fetcher import CAP, AudioFetcherContract
 from tests.loopback import loopback_files, serving
@@ -77,12 +76,12 @@ def test_endless_body_is_cut_at_the_cap_quickly(files, allow_private):
     ],
 )
 def test_the_guard_refuses_non_public_addresses(address):
-    assert not is_safe_address(address)
+    assert not rp_ssrf.is_safe_address(address)
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8"])
 def test_the_guard_accepts_public_addresses_as_a_pure_check(address):
-    assert is_safe_address(address)
+    assert rp_ssrf.is_safe_address(address)
 
 
 class Trickle(BaseHTTPRequestHandler):

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import pytest
 import requests
-from moto.core.authorization import enable_iam_authentication
 
 from adapters.fsspec_store import FsspecStore
 from container import s3_options
@@ -85,6 +84,8 @@ def test_missing_bucket_is_a_storage_error_naming_it(s3, s3_env):
 
 
 def test_wrong_credentials_are_a_storage_error_that_never_leaks(s3_env, monkeypatch, caplog):
+    from moto.core.authorization import enable_iam_authentication
+
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG0")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-123")
     store = make_store(s3_env)

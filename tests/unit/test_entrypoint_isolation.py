@@ -25,7 +25,6 @@ SHARED = {
     "entrypoints": "CODE_STARTED, when this project's code first ran (the start-up breakdown)",
     "logging_setup": "structlog's configuration, the same for every process",
     "servers": "the long-running servers' start-up over the App, and which addresses are loopback",
-    "runpod_import": "importing runpod (the voice fetcher's SSRF guard) without its slow CPU probe",
 }
 #: one process serving two ways in: with WYOMING_URI the OpenAI server starts the Wyoming server beside
 #: it, over the same App (it starts it; it parses none of its messages)

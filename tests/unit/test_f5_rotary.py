@@ -4,15 +4,25 @@ processor that uses it against upstream's AttnProcessor."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from x_transformers.x_transformers import RotaryEmbedding, apply_rotary_pos_emb
 
 from adapters.f5.rotary import rotate
 
 DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> ModuleType:
+    """x-transformers' rotary module, imported by the tests that compare with it rather than
+    at collection: 2.3 s (einx, torch._dynamo) in every xdist worker, most of which never run them."""
+    from x_transformers import x_transformers
+
+    return x_transformers
 
 
 def heads_view(batch: int, frames: int, heads: int, head_dim: int, dtype: torch.dtype, seed: int) -> torch.Tensor:
@@ -33,36 +43,46 @@ def heads_view(batch: int, frames: int, heads: int, head_dim: int, dtype: torch.
     seed=st.integers(0, 2**16),
 )
 def test_rotate_is_upstreams_rotary_embedding_bitwise(
-    frames: int, extra_positions: int, head_dim: int, rotated_share: int, dtype: torch.dtype, seed: int
+    upstream: ModuleType,
+    frames: int,
+    extra_positions: int,
+    head_dim: int,
+    rotated_share: int,
+    dtype: torch.dtype,
+    seed: int,
 ) -> None:
     # upstream's table may be longer than the sequence (it takes the last `frames` positions)
-    freqs, scale = RotaryEmbedding(head_dim // rotated_share).to(dtype).forward_from_seq_len(frames + extra_positions)
+    freqs, scale = (
+        upstream.RotaryEmbedding(head_dim // rotated_share).to(dtype).forward_from_seq_len(frames + extra_positions)
+    )
     t = heads_view(2, frames, 3, head_dim, dtype, seed)
-    want = apply_rotary_pos_emb(t, freqs, scale)
+    want = upstream.apply_rotary_pos_emb(t, freqs, scale)
     got = rotate(t, freqs, scale)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert torch.equal(got, want)
 
 
-def test_mixed_dtypes_promote_and_come_back_like_upstreams() -> None:
-    freqs, _ = RotaryEmbedding(16).forward_from_seq_len(50)  # fp32 table
+def test_mixed_dtypes_promote_and_come_back_like_upstreams(upstream: ModuleType) -> None:
+    freqs, _ = upstream.RotaryEmbedding(16).forward_from_seq_len(50)  # fp32 table
     t = heads_view(1, 50, 2, 16, torch.bfloat16, 3)
     got = rotate(t, freqs, 1.0)
     assert got.dtype == torch.bfloat16
-    assert torch.equal(got, apply_rotary_pos_emb(t, freqs, 1.0))
+    assert torch.equal(got, upstream.apply_rotary_pos_emb(t, freqs, 1.0))
 
 
-def test_an_xpos_scale_goes_to_upstreams_function() -> None:
-    rotary = RotaryEmbedding(16, use_xpos=True)
+def test_an_xpos_scale_goes_to_upstreams_function(upstream: ModuleType) -> None:
+    rotary = upstream.RotaryEmbedding(16, use_xpos=True)
     freqs, scale = rotary.forward_from_seq_len(40)
     t = heads_view(1, 40, 2, 16, torch.float32, 5)
-    assert torch.equal(rotate(t, freqs, scale), apply_rotary_pos_emb(t, freqs, scale))
+    assert torch.equal(rotate(t, freqs, scale), upstream.apply_rotary_pos_emb(t, freqs, scale))
     assert not torch.equal(rotate(t, freqs, scale), rotate(t, freqs, 1.0))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("pe_attn_head", [None, 1])
-def test_unmasked_attention_is_upstreams_processor_bitwise(dtype: torch.dtype, pe_attn_head: int | None) -> None:
+def test_unmasked_attention_is_upstreams_processor_bitwise(
+    upstream: ModuleType, dtype: torch.dtype, pe_attn_head: int | None
+) -> None:
     from adapters.f5.attention import make_processor
     from adapters.f5.loading import import_f5_model
 
@@ -76,7 +96,7 @@ def test_unmasked_attention_is_upstreams_processor_bitwise(dtype: torch.dtype, p
         dim_head=16,
     ).to(dtype)
     x = torch.randn(2, 90, 64).to(dtype)
-    freqs, scale = RotaryEmbedding(16).to(dtype).forward_from_seq_len(90)
+    freqs, scale = upstream.RotaryEmbedding(16).to(dtype).forward_from_seq_len(90)
     with torch.inference_mode():
         want = attn(x, rope=(freqs, scale))
         attn.processor = make_processor(attn.processor)
@@ -86,7 +106,7 @@ def test_unmasked_attention_is_upstreams_processor_bitwise(dtype: torch.dtype, p
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_rotate_is_upstreams_rotary_embedding_bitwise_on_cuda(dtype: torch.dtype) -> None:
-    freqs, scale = RotaryEmbedding(64).to("cuda", dtype).forward_from_seq_len(760)
+def test_rotate_is_upstreams_rotary_embedding_bitwise_on_cuda(upstream: ModuleType, dtype: torch.dtype) -> None:
+    freqs, scale = upstream.RotaryEmbedding(64).to("cuda", dtype).forward_from_seq_len(760)
     t = heads_view(2, 760, 16, 64, dtype, 11).cuda()
-    assert torch.equal(rotate(t, freqs, scale), apply_rotary_pos_emb(t, freqs, scale))
+    assert torch.equal(rotate(t, freqs, scale), upstream.apply_rotary_pos_emb(t, freqs, scale))
