@@ -4,9 +4,10 @@ A streamed answer is pulled chunk by chunk from worker threads; when its client 
 entrypoint learns it on its own thread while an engine call for the next chunks is running
 on another, and would run to its end for nobody (on a batching engine, its rows keep their
 place in every step); so would a one-piece answer's call. The entrypoint opens a `CancelScope`
-for the job and pulls the stream `within` it, or makes the call `call_within` it; an engine that queues work asks for the `current_scope()` when a call arrives and
-drops that call's work when the scope is cancelled. Nothing else changes: the use case does
-not see the scope, and an engine that cannot stop early ignores it.
+for the job and pulls the stream `within` it, or makes the call `call_within` it; an engine
+that queues work asks for the `current_scope()` when a call arrives and drops that call's work
+when the scope is cancelled. Nothing else changes: the use case does not see the scope, and an
+engine that cannot stop early ignores it.
 """
 
 from __future__ import annotations
