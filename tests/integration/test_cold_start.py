@@ -7,7 +7,10 @@ started in a subprocess as the image starts it, so sys.modules is the worker's o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -71,7 +74,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def bf16_file(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny checkpoint converted to bf16 once, for the tests that read it (none alters it)."""
     converted = tmp_path_factory.mktemp("bf16") / "model.bf16.safetensors"
-    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    assert _script_main("convert_weights", [tiny["F5_CKPT_FILE"], str(converted)]).returncode == 0
     return converted
 
 
@@ -79,6 +82,24 @@ def _convert(src: str | Path, dst: Path, *extra: str) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, str(CONVERT), str(src), str(dst), *extra], capture_output=True, text=True, timeout=300
     )
+
+
+def _script_main(name: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """scripts/NAME.py's `main(argv)`, run in this process (which has torch imported already: a
+    subprocess paid about 3 s of CPU to import it again), with what it printed to stderr; the
+    answer a subprocess of the script would have given. The scripts import each other by name,
+    as in the image, where they sit side by side."""
+    for module_name in ("fetch_weights", name):
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, ROOT / "scripts" / f"{module_name}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = sys.modules[name].main(argv)
+    return subprocess.CompletedProcess([name, *argv], code, "", err.getvalue())
 
 
 def _sha256(path: Path) -> str:
@@ -262,10 +283,10 @@ def _manifest(tmp_path: Path, source_sha: str, derived_sha: str | None) -> Path:
 
 
 def _build_step(model_dir: Path, manifest: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(CONVERT), "--model-dir", str(model_dir), "--manifest", str(manifest), "--remove-source"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    """The image build's conversion step (the script's `--model-dir` form); the script's own
+    command line runs in a subprocess in test_conversion_is_deterministic_and_keeps_every_tensor."""
+    argv = ["--model-dir", str(model_dir), "--manifest", str(manifest), "--remove-source"]
+    return _script_main("convert_weights", argv)
 
 
 def _model_dir(tiny: dict[str, str], tmp_path: Path) -> Path:
