@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,19 +116,40 @@ from entrypoints.logging_setup import configure_logging
 from entrypoints.runpod_handler import boot
 configure_logging("INFO", "json")
 boot(build_container())
-print("MODULES " + json.dumps(sorted(sys.modules)))
+print("MODULES " + json.dumps(sorted(sys.modules)), flush=True)
+from vocos import Vocos  # loaded by the boot, with the hub client deferred
+try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
+    Vocos.from_pretrained("nobody/no-such-vocoder")
+    error = None
+except Exception as exc:
+    error = type(exc).__name__
+print("HUB " + json.dumps(["huggingface_hub" in sys.modules, error]))
 """
 
 
-def test_worker_boot_imports_no_heavy_module_and_times_every_stage(tiny: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def booted(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """The worker's boot on the tiny checkpoint in a process of its own (its sys.modules is the
+    worker's), then vocos' hub download: one process for both tests that read it (each start
+    paid seconds of CPU for the interpreter, torch and the model's code)."""
+    tmp_path = tmp_path_factory.mktemp("boot")
     env = {**os.environ, **tiny, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
-           "STORAGE_URL": f"file://{tmp_path}/data", "LOG_FORMAT": "json"}  # fmt: skip
+           "STORAGE_URL": f"file://{tmp_path}/data", "LOG_FORMAT": "json", "HF_HOME": str(tmp_path / "hf")}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", BOOT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return done
+
+
+def _printed(done: subprocess.CompletedProcess[str], tag: str) -> Any:
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith(f"{tag} "))[len(tag) + 1 :])
+
+
+def test_worker_boot_imports_no_heavy_module_and_times_every_stage(booted: subprocess.CompletedProcess[str]) -> None:
+    done = booted
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
-    modules = set(json.loads(next(line for line in done.stdout.splitlines() if line.startswith("MODULES "))[8:]))
+    modules = set(_printed(done, "MODULES"))
     assert "f5_tts.model.backbones.dit" in modules  # the model was loaded, through the trimmed path
     assert not modules & set(HEAVY), f"start-up imported {sorted(modules & set(HEAVY))}"
     ready = json.loads(next(line for line in output.splitlines() if '"worker_ready"' in line))
@@ -175,30 +197,15 @@ def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -
     assert "chong2" in chinese[0] and "zhang3" in chinese[1]  # 重 and 长 read in context: the real dictionary
 
 
-VOCODER_THEN_HUB = """
-import json, sys
-from adapters.f5.loading import load_vocoder
-vocoder = load_vocoder(__import__("pathlib").Path(sys.argv[1]))
-before = "huggingface_hub" in sys.modules
-try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
-    type(vocoder).from_pretrained("nobody/no-such-vocoder")
-    error = None
-except Exception as exc:
-    error = type(exc).__name__
-print("RESULT " + json.dumps([before, "huggingface_hub" in sys.modules, error]))
-"""
-
-
 def test_vocos_loads_without_the_hub_client_and_its_download_still_reaches_it(
-    tiny: dict[str, str], tmp_path: Path
+    booted: subprocess.CompletedProcess[str],
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = subprocess.run(
-        [sys.executable, "-c", VOCODER_THEN_HUB, tiny["VOCODER_PATH"]], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    before, after, error = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    """The boot loaded the vocoder (its `vocoder` stage) without importing the hub client;
+    vocos' own download then imports it."""
+    output = booted.stdout + booted.stderr
+    assert "vocoder" in json.loads(next(line for line in output.splitlines() if '"worker_ready"' in line))["stages"]
+    before = "huggingface_hub" in _printed(booted, "MODULES")
+    after, error = _printed(booted, "HUB")
     assert (before, after) == (False, True)
     assert error in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")  # the hub's own offline error
 
