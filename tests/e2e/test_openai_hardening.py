@@ -29,6 +29,10 @@ from tests.helpers import audio_file, make_test_container
 
 SPEECH = {"model": "tts-1", "input": "Hello there.", "voice": "default", "response_format": "pcm"}
 EVIL = "http://evil.example"
+#: every request here goes through this one client: `httpx.get` and its kin build a client, and
+#: its TLS context from certifi's bundle, per call (5 of the fuzz test's 7 s of CPU went there).
+#: Nothing is kept alive, so each request still arrives on a connection of its own.
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def upload_form(name: str = "mine", **fields: str) -> dict:
@@ -42,10 +46,10 @@ def error_code(answer: httpx.Response) -> str:
 def test_json_routes_take_only_json():
     with serve(FakeEngine()) as server:
         url = f"{server.base_url}/v1/audio/speech"
-        as_text = httpx.post(url, content=httpx.Request("POST", url, json=SPEECH).content)  # no Content-Type
-        plain = httpx.post(url, json=SPEECH, headers={"Content-Type": "text/plain"})
-        form = httpx.post(url, data={"model": "tts-1", "input": "Hi."})
-        good = httpx.post(url, json=SPEECH, headers={"Content-Type": "application/json; charset=utf-8"})
+        as_text = http.post(url, content=httpx.Request("POST", url, json=SPEECH).content)  # no Content-Type
+        plain = http.post(url, json=SPEECH, headers={"Content-Type": "text/plain"})
+        form = http.post(url, data={"model": "tts-1", "input": "Hi."})
+        good = http.post(url, json=SPEECH, headers={"Content-Type": "application/json; charset=utf-8"})
     assert [as_text.status_code, plain.status_code, form.status_code] == [415, 415, 415]
     assert error_code(plain) == "invalid_input" and "application/json" in plain.json()["error"]["message"]
     assert good.status_code == 200 and good.content
@@ -55,16 +59,16 @@ def test_a_foreign_origin_changes_nothing_unless_listed():
     with serve(FakeEngine()) as server:
         base = server.base_url
         same = {"Origin": base}
-        assert httpx.post(f"{base}/v1/audio/voices", **upload_form(), headers={"Origin": EVIL}).status_code == 403
-        assert httpx.post(f"{base}/v1/audio/speech", json=SPEECH, headers={"Origin": EVIL}).status_code == 403
-        assert httpx.post(f"{base}/v1/audio/speech", json=SPEECH, headers={"Origin": "null"}).status_code == 403
+        assert http.post(f"{base}/v1/audio/voices", **upload_form(), headers={"Origin": EVIL}).status_code == 403
+        assert http.post(f"{base}/v1/audio/speech", json=SPEECH, headers={"Origin": EVIL}).status_code == 403
+        assert http.post(f"{base}/v1/audio/speech", json=SPEECH, headers={"Origin": "null"}).status_code == 403
         # a page served by this server itself, and clients that send no Origin, are served
-        assert httpx.post(f"{base}/v1/audio/voices", **upload_form(), headers=same).status_code == 200
-        assert httpx.delete(f"{base}/v1/audio/voices/mine", headers={"Origin": EVIL}).status_code == 403
-        assert httpx.get(f"{base}/v1/audio/voices", headers={"Origin": EVIL}).status_code == 200  # reads change nothing
-        assert httpx.delete(f"{base}/v1/audio/voices/mine", headers=same).status_code == 200
+        assert http.post(f"{base}/v1/audio/voices", **upload_form(), headers=same).status_code == 200
+        assert http.delete(f"{base}/v1/audio/voices/mine", headers={"Origin": EVIL}).status_code == 403
+        assert http.get(f"{base}/v1/audio/voices", headers={"Origin": EVIL}).status_code == 200  # reads change nothing
+        assert http.delete(f"{base}/v1/audio/voices/mine", headers=same).status_code == 200
     with serve(FakeEngine(), ServerSettings(cors_origins=("http://localhost:3000",))) as server:
-        listed = httpx.post(
+        listed = http.post(
             f"{server.base_url}/v1/audio/speech", json=SPEECH, headers={"Origin": "http://localhost:3000"}
         )
         assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == "http://localhost:3000"
@@ -75,22 +79,22 @@ def test_without_a_key_only_loopback_host_names_are_answered():
     requests carry `Host: rebind.evil.example`."""
     with serve(FakeEngine()) as server:
         port = server.base_url.rsplit(":", 1)[1]
-        rebound = httpx.get(f"{server.base_url}/v1/audio/voices", headers={"Host": "rebind.evil.example"})
+        rebound = http.get(f"{server.base_url}/v1/audio/voices", headers={"Host": "rebind.evil.example"})
         assert rebound.status_code == 421 and error_code(rebound) == "invalid_input"
         for host in (f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.2", f"[::1]:{port}"):
-            assert httpx.get(f"{server.base_url}/v1/models", headers={"Host": host}).status_code == 200, host
+            assert http.get(f"{server.base_url}/v1/models", headers={"Host": host}).status_code == 200, host
     with serve(FakeEngine(), ServerSettings(api_key="sk-k")) as server:  # a key is the gate: any name
         keyed = {"Host": "tts.example", "Authorization": "Bearer sk-k"}
-        named = httpx.get(f"{server.base_url}/v1/models", headers=keyed)
+        named = http.get(f"{server.base_url}/v1/models", headers=keyed)
         assert named.status_code == 200
 
 
 def test_the_built_in_voice_cannot_be_replaced_or_deleted():
     with serve(FakeEngine()) as server:
         base = server.base_url
-        replaced = httpx.post(f"{base}/v1/audio/voices", **upload_form("default", overwrite="true"))
-        deleted = httpx.delete(f"{base}/v1/audio/voices/default")
-        stored = httpx.get(f"{base}/v1/audio/voices").json()["data"]
+        replaced = http.post(f"{base}/v1/audio/voices", **upload_form("default", overwrite="true"))
+        deleted = http.delete(f"{base}/v1/audio/voices/default")
+        stored = http.get(f"{base}/v1/audio/voices").json()["data"]
     assert replaced.status_code == 400 and "cannot be replaced" in replaced.json()["error"]["message"]
     assert deleted.status_code == 400 and error_code(deleted) == "invalid_input"
     assert [v["created_at"] for v in stored if v["id"] == "default"] == [0]  # still the built-in one
@@ -111,11 +115,11 @@ def test_bodies_starlette_or_json_refuse_are_the_clients_mistake(kind):
     with serve(FakeEngine()) as server:
         if kind.startswith("JSON"):
             body = b"[" * 50_000 + b"]" * 50_000
-            answer = httpx.post(
+            answer = http.post(
                 f"{server.base_url}/v1/audio/speech", content=body, headers={"Content-Type": "application/json"}
             )
         else:
-            answer = httpx.post(f"{server.base_url}/v1/audio/voices", **requests[kind])
+            answer = http.post(f"{server.base_url}/v1/audio/voices", **requests[kind])
     assert answer.status_code == 400 and error_code(answer) == "invalid_input", answer.text
 
 
@@ -124,10 +128,10 @@ def test_a_full_server_answers_429_and_an_abandoned_stream_frees_its_place():
     url_of = "{}/v1/audio/speech".format
     with structlog.testing.capture_logs() as logs, serve(engine, ServerSettings(max_speech=1)) as server:
         url = url_of(server.base_url)
-        with httpx.stream("POST", url, json={**SPEECH, "input": PARAGRAPH}, timeout=60) as held:
+        with http.stream("POST", url, json={**SPEECH, "input": PARAGRAPH}, timeout=60) as held:
             assert next(held.iter_bytes())  # the first chunk is out; the engine holds the second batch
             assert engine.holding.wait(60)
-            busy = httpx.post(url, json=SPEECH, timeout=60)
+            busy = http.post(url, json=SPEECH, timeout=60)
             assert busy.status_code == 429 and error_code(busy) == "rate_limit_exceeded"
             assert busy.headers["retry-after"].isdigit()
         # The client hung up mid-stream: the log says so at once. The batch under way finishes
@@ -137,10 +141,10 @@ def test_a_full_server_answers_429_and_an_abandoned_stream_frees_its_place():
         deadline = time.monotonic() + 30
         while not any(e["event"] == "speech_abandoned" for e in logs) and time.monotonic() < deadline:
             time.sleep(0.05)
-        again = httpx.post(url, json={**SPEECH, "stream": False}, timeout=60)
+        again = http.post(url, json={**SPEECH, "stream": False}, timeout=60)
         while again.status_code == 429 and time.monotonic() < deadline:
             time.sleep(0.05)
-            again = httpx.post(url, json={**SPEECH, "stream": False}, timeout=60)
+            again = http.post(url, json={**SPEECH, "stream": False}, timeout=60)
         assert again.status_code == 200
     abandoned = [e for e in logs if e["event"] == "speech_abandoned"]
     assert len(abandoned) == 1 and abandoned[0]["chunks"] >= 1
@@ -184,7 +188,7 @@ def test_clients_that_trickle_their_request_are_dropped(tmp_path):
                 pool.submit(_held_seconds, port, b"POST /v1/audio/speech HTTP/1.1\r\n", b"X-Slow: " + b"a" * 200),
                 pool.submit(_held_seconds, port, headers + b"Content-Length: 400\r\n\r\n", b" " * 400),
             ]
-            assert httpx.get(f"{server.base_url}/health").status_code == 200  # it serves everyone else meanwhile
+            assert http.get(f"{server.base_url}/health").status_code == 200  # it serves everyone else meanwhile
             slow_headers, slow_body = (trickle.result() for trickle in trickles)
         logs = server.logs()
     assert 1.5 < slow_headers < 10 and 1.5 < slow_body < 10, (slow_headers, slow_body)
@@ -204,7 +208,7 @@ def test_health_checks_the_store_at_most_once_per_few_seconds():
     api.health = counted  # type: ignore[method-assign]
     with serving_in_process(api) as server:
         start = time.monotonic()
-        answers = [httpx.get(f"{server.base_url}/health") for _ in range(20)]
+        answers = [http.get(f"{server.base_url}/health") for _ in range(20)]
         elapsed = time.monotonic() - start
     assert {a.status_code for a in answers} == {200} and answers[-1].json()["healthy"] is True
     # one check per HEALTH_TTL the twenty requests spanned (one, unless a loaded host slowed them)
@@ -231,8 +235,8 @@ def test_a_whole_flac_opens_in_libsndfile_and_a_streamed_one_in_ffmpeg():
     body = {**SPEECH, "input": PARAGRAPH, "response_format": "flac", "seed": 3}
     with serve(FakeEngine()) as server:
         url = f"{server.base_url}/v1/audio/speech"
-        whole = httpx.post(url, json={**body, "stream": False}, timeout=60).content
-        streamed = httpx.post(url, json=body, timeout=60).content
+        whole = http.post(url, json={**body, "stream": False}, timeout=60).content
+        streamed = http.post(url, json=body, timeout=60).content
     samples, rate = sf.read(io.BytesIO(whole), dtype="float32")
     assert rate == 24000 and sf.info(io.BytesIO(whole)).frames == samples.size > 5 * rate
     from_stream, _ = decode(streamed, "flac")  # chunked otherwise (a short first chunk): about as long
@@ -242,7 +246,7 @@ def test_a_whole_flac_opens_in_libsndfile_and_a_streamed_one_in_ffmpeg():
 def test_a_huge_model_name_is_not_echoed_whole():
     huge = "m" * 150_000
     with structlog.testing.capture_logs() as logs, serve(FakeEngine()) as server:
-        answer = httpx.post(f"{server.base_url}/v1/audio/speech", json={**SPEECH, "model": huge})
+        answer = http.post(f"{server.base_url}/v1/audio/speech", json={**SPEECH, "model": huge})
     message = answer.json()["error"]["message"]
     assert answer.status_code == 400 and "150000 characters" in message and len(message) < 300
     assert all(huge not in str(event) for event in logs)
@@ -282,9 +286,9 @@ def test_any_cross_site_or_malformed_request_gets_a_clean_answer(
     headers = {name: value for name, value in (("Origin", origin), ("Host", host), ("Content-Type", content_type))
                if value is not None}  # fmt: skip
     method, path = route
-    answer = httpx.request(method, shared_server.base_url + path, content=body, headers=headers, timeout=60)
+    answer = http.request(method, shared_server.base_url + path, content=body, headers=headers, timeout=60)
     assert answer.status_code in (200, 400, 403, 404, 409, 413, 415, 421, 422), (answer.status_code, answer.text)
     if answer.status_code != 200:
         assert answer.json()["error"]["code"] in ("invalid_input", "voice_not_found", "voice_exists", "not_found")
-    default = [v for v in httpx.get(shared_server.base_url + "/v1/audio/voices").json()["data"] if v["id"] == "default"]
+    default = [v for v in http.get(shared_server.base_url + "/v1/audio/voices").json()["data"] if v["id"] == "default"]
     assert default[0]["created_at"] == 0

@@ -36,6 +36,15 @@ ERROR_CODES = {
     "storage_error",
     "engine_error",
 }
+#: the shared workers' settings: "0" also carries what the progress test needs (progress after
+#: every engine call of two items; aliases, one to a missing voice), which changes nothing for a
+#: one-chunk job; "3 at once" takes up to three jobs at a time
+SHARED = {
+    "0": {"STREAMING": "0", "BATCH_MAX_ITEMS": "2", "PROGRESS_INTERVAL": "0",
+          "VOICE_ALIASES": "alloy=default,echo=ghost"},
+    "1": {"STREAMING": "1"},
+    "3 at once": {"MAX_CONCURRENCY": "3"},
+}  # fmt: skip
 LONG_TEXT = " ".join(f"Sentence number {i} is here to make the text long enough to split." for i in range(12))
 
 
@@ -51,17 +60,18 @@ def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subpro
 
 @pytest.fixture(scope="module")
 def shared_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], tuple[JobQueue, Any]]]:
-    """`shared_worker(streaming)`: a queue and a worker on it, started on first use and shared by
-    the tests of this module that only send their own jobs (each reads its own jobs' events)."""
+    """`shared_worker(name)`: a queue and a worker on it with SHARED[name]'s settings, started on
+    first use and shared by the tests of this module that only send their own jobs and read
+    their own jobs' events (each worker start costs seconds of CPU: the app's imports)."""
     with contextlib.ExitStack() as stack:
         started: dict[str, tuple[JobQueue, Any]] = {}
 
-        def get(streaming: str) -> tuple[JobQueue, Any]:
-            if streaming not in started:
+        def get(name: str) -> tuple[JobQueue, Any]:
+            if name not in started:
                 queue = stack.enter_context(job_queue())
-                tmp = tmp_path_factory.mktemp(f"shared-{streaming}")
-                started[streaming] = queue, stack.enter_context(queue_worker(queue, tmp, STREAMING=streaming))
-            return started[streaming]
+                tmp = tmp_path_factory.mktemp(f"shared-{name}")
+                started[name] = queue, stack.enter_context(queue_worker(queue, tmp, **SHARED[name]))
+            return started[name]
 
         yield get
 
@@ -70,18 +80,19 @@ def worker_events(process: subprocess.Popen, event: str) -> list[dict]:
     return log_events(Path(process.log_path).read_text(errors="replace"), event)  # type: ignore[attr-defined]
 
 
-def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(tmp_path):
-    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="3") as worker:
-        ids = queue.submit_many([{"text": f"Job number {i}.", "seed": i, "return": "base64"} for i in range(7)])
-        done = queue.wait_done(*ids)
-        assert worker.poll() is None
-    takes = [e for e in queue.events if e.kind == "take"]
+def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(shared_worker):
+    queue, worker = shared_worker("3 at once")
+    ids = queue.submit_many([{"text": f"Job number {i}.", "seed": i, "return": "base64"} for i in range(7)])
+    done = queue.wait_done(*ids)
+    assert worker.poll() is None
+    ours = [e for e in queue.events if e.job_id in ids]  # the worker may have served another test's jobs before
+    takes = [e for e in ours if e.kind == "take"]
     assert sorted(e.job_id for e in takes) == sorted(ids)  # each job taken once
     assert takes[0].body == 3 and takes[0].query["batch_size"] == ["3"]  # the first take asks for 3 at once
     assert all(e.body <= 3 and int(e.query.get("batch_size", ["1"])[0]) <= 3 for e in takes)  # never more
     assert all(e.headers.get("authorization") == API_KEY for e in takes)
     in_flight = peak = 0
-    for event in queue.events:  # taken but not yet answered, in the order the queue saw them
+    for event in ours:  # taken but not yet answered, in the order the queue saw them
         in_flight += {"take": 1, "done": -1}.get(event.kind, 0)
         peak = max(peak, in_flight)
     assert peak == 3
@@ -89,7 +100,7 @@ def test_jobs_are_taken_in_batches_up_to_max_concurrency_and_answered(tmp_path):
         output = done[job_id]["output"]
         assert output["status"] == "completed" and output["seed"] == i and output["text"] == f"Job number {i}."
         assert base64.b64decode(output["audio_base64"])[:4] == b"RIFF"
-    assert all(e.query["isStream"] == ["false"] for e in queue.events if e.kind == "done")
+    assert all(e.query["isStream"] == ["false"] for e in ours if e.kind == "done")
 
 
 def test_pings_report_the_worker_and_its_jobs(shared_worker):
@@ -143,23 +154,23 @@ def test_failed_jobs_reach_the_queue_as_job_errors_with_stable_codes(shared_work
     assert (output[-1] if streaming == "1" else output)["status"] == "completed"
 
 
-def test_a_job_whose_output_cannot_be_posted_does_not_kill_the_worker(tmp_path):
+def test_a_job_whose_output_cannot_be_posted_does_not_kill_the_worker(shared_worker):
     # taken together, so the SDK's retries of the two failing posts overlap instead of adding up
-    with job_queue() as queue, queue_worker(queue, tmp_path, MAX_CONCURRENCY="3") as worker:
-        refused, dropped, during = "job-refused", "job-dropped", "job-during"
-        queue.refuse_output.update({refused: "500", dropped: "drop"})
-        jobs = [
-            {"text": "Nobody will hear this."},
-            {"text": "Nor this."},
-            {"text": "This arrives.", "return": "base64"},
-        ]
-        queue.submit_many(jobs, [refused, dropped, during])
-        done = queue.wait_done(during)
-        given_up = [f"{job_id} | Failed to return job results" for job_id in (refused, dropped)]
-        wait_until(lambda: all(line in Path(worker.log_path).read_text() for line in given_up))  # type: ignore[attr-defined]
-        after = queue.submit({"text": "And so does this, after the SDK gave up on both.", "return": "base64"})
-        done |= queue.wait_done(after)
-        assert worker.poll() is None
+    queue, worker = shared_worker("3 at once")
+    refused, dropped, during = "job-refused", "job-dropped", "job-during"
+    queue.refuse_output.update({refused: "500", dropped: "drop"})
+    jobs = [
+        {"text": "Nobody will hear this."},
+        {"text": "Nor this."},
+        {"text": "This arrives.", "return": "base64"},
+    ]
+    queue.submit_many(jobs, [refused, dropped, during])
+    done = queue.wait_done(during)
+    given_up = [f"{job_id} | Failed to return job results" for job_id in (refused, dropped)]
+    wait_until(lambda: all(line in Path(worker.log_path).read_text() for line in given_up))  # type: ignore[attr-defined]
+    after = queue.submit({"text": "And so does this, after the SDK gave up on both.", "return": "base64"})
+    done |= queue.wait_done(after)
+    assert worker.poll() is None
     assert queue.output_attempts[refused] >= 1 and queue.output_attempts[dropped] >= 1
     assert done[during]["output"]["status"] == "completed" and done[after]["output"]["status"] == "completed"
     assert not [e for e in queue.events if e.kind == "done" and e.job_id in (refused, dropped)]
@@ -275,16 +286,15 @@ def test_exit_on_startup_failure_makes_the_worker_exit_with_the_reason(tmp_path)
     assert not [e for e in queue.events if e.kind == "take"]  # it never took a job
 
 
-def test_a_long_job_posts_its_progress_in_order_before_its_result(tmp_path):
-    env = {"BATCH_MAX_ITEMS": "2", "PROGRESS_INTERVAL": "0", "VOICE_ALIASES": "alloy=default,echo=ghost"}
-    with job_queue() as queue, queue_worker(queue, tmp_path, **env) as worker:
-        job_id, short_id, broken_id = queue.submit_many([
-            {"text": LONG_TEXT, "seed": 3, "return": "base64", "voice": "alloy"},
-            {"text": "One chunk only.", "return": "base64"},
-            {"text": "Hello.", "voice": "echo"},
-        ])  # fmt: skip
-        done = queue.wait_done(job_id, short_id, broken_id)
-        assert worker.poll() is None
+def test_a_long_job_posts_its_progress_in_order_before_its_result(shared_worker):
+    queue, worker = shared_worker("0")
+    job_id, short_id, broken_id = queue.submit_many([
+        {"text": LONG_TEXT, "seed": 3, "return": "base64", "voice": "alloy"},
+        {"text": "One chunk only.", "return": "base64"},
+        {"text": "Hello.", "voice": "echo"},
+    ])  # fmt: skip
+    done = queue.wait_done(job_id, short_id, broken_id)
+    assert worker.poll() is None
     events = [e for e in queue.of(job_id) if e.kind in ("progress", "done")]
     assert [e.kind for e in events] == ["progress"] * (len(events) - 1) + ["done"]  # all of it before the result
     progress = [e.body["output"] for e in events[:-1]]

@@ -7,12 +7,16 @@ started in a subprocess as the image starts it, so sys.modules is the worker's o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,7 +75,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def bf16_file(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny checkpoint converted to bf16 once, for the tests that read it (none alters it)."""
     converted = tmp_path_factory.mktemp("bf16") / "model.bf16.safetensors"
-    assert _convert(tiny["F5_CKPT_FILE"], converted).returncode == 0
+    assert _script_main("convert_weights", [tiny["F5_CKPT_FILE"], str(converted)]).returncode == 0
     return converted
 
 
@@ -79,6 +83,24 @@ def _convert(src: str | Path, dst: Path, *extra: str) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, str(CONVERT), str(src), str(dst), *extra], capture_output=True, text=True, timeout=300
     )
+
+
+def _script_main(name: str, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """scripts/NAME.py's `main(argv)`, run in this process (which has torch imported already: a
+    subprocess paid about 3 s of CPU to import it again), with what it printed to stderr; the
+    answer a subprocess of the script would have given. The scripts import each other by name,
+    as in the image, where they sit side by side."""
+    for module_name in ("fetch_weights", name):
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, ROOT / "scripts" / f"{module_name}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = sys.modules[name].main(argv)
+    return subprocess.CompletedProcess([name, *argv], code, "", err.getvalue())
 
 
 def _sha256(path: Path) -> str:
@@ -94,19 +116,40 @@ from entrypoints.logging_setup import configure_logging
 from entrypoints.runpod_handler import boot
 configure_logging("INFO", "json")
 boot(build_container())
-print("MODULES " + json.dumps(sorted(sys.modules)))
+print("MODULES " + json.dumps(sorted(sys.modules)), flush=True)
+from vocos import Vocos  # loaded by the boot, with the hub client deferred
+try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
+    Vocos.from_pretrained("nobody/no-such-vocoder")
+    error = None
+except Exception as exc:
+    error = type(exc).__name__
+print("HUB " + json.dumps(["huggingface_hub" in sys.modules, error]))
 """
 
 
-def test_worker_boot_imports_no_heavy_module_and_times_every_stage(tiny: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def booted(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """The worker's boot on the tiny checkpoint in a process of its own (its sys.modules is the
+    worker's), then vocos' hub download: one process for both tests that read it (each start
+    paid seconds of CPU for the interpreter, torch and the model's code)."""
+    tmp_path = tmp_path_factory.mktemp("boot")
     env = {**os.environ, **tiny, "TTS_ENGINE": "f5", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
-           "STORAGE_URL": f"file://{tmp_path}/data", "LOG_FORMAT": "json"}  # fmt: skip
+           "STORAGE_URL": f"file://{tmp_path}/data", "LOG_FORMAT": "json", "HF_HOME": str(tmp_path / "hf")}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", BOOT], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return done
+
+
+def _printed(done: subprocess.CompletedProcess[str], tag: str) -> Any:
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith(f"{tag} "))[len(tag) + 1 :])
+
+
+def test_worker_boot_imports_no_heavy_module_and_times_every_stage(booted: subprocess.CompletedProcess[str]) -> None:
+    done = booted
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
-    modules = set(json.loads(next(line for line in done.stdout.splitlines() if line.startswith("MODULES "))[8:]))
+    modules = set(_printed(done, "MODULES"))
     assert "f5_tts.model.backbones.dit" in modules  # the model was loaded, through the trimmed path
     assert not modules & set(HEAVY), f"start-up imported {sorted(modules & set(HEAVY))}"
     ready = json.loads(next(line for line in output.splitlines() if '"worker_ready"' in line))
@@ -154,30 +197,15 @@ def test_pypinyin_loads_with_the_first_chinese_text_and_converts_as_upstream() -
     assert "chong2" in chinese[0] and "zhang3" in chinese[1]  # 重 and 长 read in context: the real dictionary
 
 
-VOCODER_THEN_HUB = """
-import json, sys
-from adapters.f5.loading import load_vocoder
-vocoder = load_vocoder(__import__("pathlib").Path(sys.argv[1]))
-before = "huggingface_hub" in sys.modules
-try:  # the hub download vocos imported still reaches the real client (offline: no request is made)
-    type(vocoder).from_pretrained("nobody/no-such-vocoder")
-    error = None
-except Exception as exc:
-    error = type(exc).__name__
-print("RESULT " + json.dumps([before, "huggingface_hub" in sys.modules, error]))
-"""
-
-
 def test_vocos_loads_without_the_hub_client_and_its_download_still_reaches_it(
-    tiny: dict[str, str], tmp_path: Path
+    booted: subprocess.CompletedProcess[str],
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    done = subprocess.run(
-        [sys.executable, "-c", VOCODER_THEN_HUB, tiny["VOCODER_PATH"]], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    before, after, error = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    """The boot loaded the vocoder (its `vocoder` stage) without importing the hub client;
+    vocos' own download then imports it."""
+    output = booted.stdout + booted.stderr
+    assert "vocoder" in json.loads(next(line for line in output.splitlines() if '"worker_ready"' in line))["stages"]
+    before = "huggingface_hub" in _printed(booted, "MODULES")
+    after, error = _printed(booted, "HUB")
     assert (before, after) == (False, True)
     assert error in ("LocalEntryNotFoundError", "OfflineModeIsEnabled")  # the hub's own offline error
 
@@ -262,10 +290,10 @@ def _manifest(tmp_path: Path, source_sha: str, derived_sha: str | None) -> Path:
 
 
 def _build_step(model_dir: Path, manifest: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(CONVERT), "--model-dir", str(model_dir), "--manifest", str(manifest), "--remove-source"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    """The image build's conversion step (the script's `--model-dir` form); the script's own
+    command line runs in a subprocess in test_conversion_is_deterministic_and_keeps_every_tensor."""
+    argv = ["--model-dir", str(model_dir), "--manifest", str(manifest), "--remove-source"]
+    return _script_main("convert_weights", argv)
 
 
 def _model_dir(tiny: dict[str, str], tmp_path: Path) -> Path:
