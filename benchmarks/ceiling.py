@@ -1,18 +1,15 @@
 """The DiT alone on this machine: `python -m benchmarks.ceiling [--batches 1,8,16,32]`.
 
-Times one guided velocity evaluation of the real-size F5TTS_v1_Base (2 sequences per item, as
-the engine runs it) at a sentence's frames, per batch size, in each execution mode there is:
-eager, torch.compile and CUDA graphs (the engine's graph runner; both at once gave 2% more on
-the H200: results/ceiling-gpu.txt). The time per forward gives the DiT-only ceiling in audio s
-per wall s at the given NFE: everything else (vocoder, text, HTTP) is extra, so a serve figure
-reads as a fraction of it.
+One guided velocity evaluation of the real-size F5TTS_v1_Base at a sentence's frames, per batch size
+and execution mode (eager, torch.compile, CUDA graphs; both at once gave 2% more on the H200:
+results/ceiling-gpu.txt). Everything else (vocoder, text, HTTP) is extra, so a serve figure reads as a
+fraction of this ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -44,13 +41,6 @@ def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
     linear = sum(m.in_features * m.out_features for m in linears)
     attention = 4 * frames * frames * dit.transformer_blocks[0].attn.inner_dim * len(dit.transformer_blocks)
     return rows * (2 * linear * frames + attention)
-
-
-def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], object]:
-    """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
-    if mode == "graphs":
-        return CudaGraphCapturer().capture(partial(velocity, *inputs)).replay
-    return partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
 
 
 def main() -> None:
@@ -96,9 +86,11 @@ def main() -> None:
         for mode in modes:
             if mode.startswith("compile") and not compiled_here:
                 continue  # compiling costs a minute per shape: only where asked
-            try:
+            forward = partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
+            try:  # compiled or captured on first use
                 with torch.inference_mode():
-                    seconds = time_call(_mode_call(mode, velocity, inputs), args.min_seconds)
+                    call = CudaGraphCapturer().capture(forward).replay if mode == "graphs" else forward
+                    seconds = time_call(call, args.min_seconds)
             except Exception as exc:  # a mode that cannot run here is reported, not fatal
                 print(f"{mode:<16} {batch:>5} failed: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
