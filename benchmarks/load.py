@@ -1,11 +1,7 @@
 """Memory and outcomes under hostile load: `python -m benchmarks.load [--requests 200 --threads 16] [--openai]`.
 
-The fake engine throughout, so what is measured is what the server holds, not the model. `--openai`:
-a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) whole, streamed as wav and SSE, four at
-once; then one request naming 12, then 20, uploaded voices of 60 s at 192 kHz, each in a fresh
-server. Peaks are rises of the kernel's high-water mark (VmHWM), reset before each case
-through /proc/PID/clear_refs. `--root DIR`: another checkout (`git archive`), for a before/after.
-`--before DIR`: the serving path's own cost in DIR and in `--root`, interleaved (`serving_path`).
+The fake engine throughout, so what is measured is what the server holds, not the model. Peaks are
+rises of the kernel's high-water mark (VmHWM), reset before each case through /proc/PID/clear_refs.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from harness.audio import audio_file
 from harness.load import LONG_TEXT, answer_code, concurrently, hostile_jobs, peak_added, run_load, speech
 from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
-LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
+LAST = "ogg answer of ~100 s"
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it rests in the shade."
 
 
@@ -35,32 +31,30 @@ def fake_env(tmp: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
-def hostile_table(worker: Worker) -> list[str]:
-    jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
-    rows = [f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}"]
-    for name in [name for name in jobs if name != LAST] + [LAST]:
-        job, expected = jobs[name]
-        try:
-            peak, _, answer = peak_added(worker, lambda job=job: worker.runsync(job, timeout=300))
-            rows.append(f"{name:<30} {expected:<14} {answer_code(answer):<14} {peak:>20.1f}")
-        except (requests.RequestException, OSError) as exc:
-            rows.append(f"{name:<30} {expected:<14} {'worker died':<14} {'-':>20}  ({type(exc).__name__})")
-            break
-    return rows
-
-
 def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
+    """The mixed load, then each hostile input alone: the one that kills a worker without the fix last."""
     with running_worker({**env, "MAX_VOICE_BYTES": str(1 << 20)}, tmp / "worker.log", root=args.root) as worker:
         baseline = worker.memory_kib()
         report = run_load(worker, args.requests, args.threads)
         after = worker.memory_kib() if worker.alive() else None  # a dead process has no memory
-        rows = hostile_table(worker) if after else ["worker died during the mixed load"]
-    print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
-    print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
-    print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
-    peak = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
-    print(f"rss_kib: start={baseline['VmRSS']} {peak}")
-    print("\n".join(rows))
+        print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
+        print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
+        print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
+        rss = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
+        print(f"rss_kib: start={baseline['VmRSS']} {rss}")
+        if not after:
+            print("worker died during the mixed load")
+            return
+        print(f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}")
+        jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
+        for name in [name for name in jobs if name != LAST] + [LAST]:
+            job, expected = jobs[name]
+            try:
+                peak, _, answer = peak_added(worker, lambda job=job: worker.runsync(job, timeout=300))
+                print(f"{name:<30} {expected:<14} {answer_code(answer):<14} {peak:>20.1f}")
+            except (requests.RequestException, OSError) as exc:
+                print(f"{name:<30} {expected:<14} {'worker died':<14} {'-':>20}  ({type(exc).__name__})")
+                break
 
 
 def peak_line(worker: Worker, name: str, case: Callable[[], object]) -> None:
