@@ -1,8 +1,7 @@
-"""What every benchmark shares: the texts and voice both sides speak, the real-size random
-checkpoint (`make_tiny_checkpoint.py --size base`: random weights cost what trained ones cost),
-stand-ins for modules upstream imports but never calls here, timing, tables, and the host
-line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this
-worker's side of a CPU ratio moves with that rate far more than upstream's fp32 side.
+"""What every benchmark shares: the texts and voice both sides speak, the real-size random checkpoint
+(random weights cost what trained ones cost), stand-ins for modules upstream imports but never calls
+here, timing, tables, and the host line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400
+or 1,000 GFLOP/s, and this worker's side of a CPU ratio moves with that rate far more than upstream's.
 """
 
 from __future__ import annotations
@@ -153,10 +152,12 @@ def linear_gflops(dtype, packed: bool) -> float:
     return 2 * ROWS * IN_FEATURES * OUT_FEATURES / seconds / 1e9
 
 
-def describe(on_cuda: bool) -> str:
-    """The header of a result: the device, and on a CPU its family and model, native bf16 or
-    not, and one DiT Linear's rate as each side runs it, measured now (about a second)."""
+def describe(on_cuda: bool | None = None) -> str:
+    """The header of a result: the device (CUDA where torch sees one, unless told), and on a CPU its
+    family and model, native bf16 or not, and one DiT Linear's rate as each side runs it (about a second)."""
     import torch
+
+    on_cuda = torch.cuda.is_available() if on_cuda is None else on_cuda
 
     from adapters.f5.cpu_linear import packing_works
     from adapters.f5.precision import has_native_bf16, processor_name, read_cpu_flags
