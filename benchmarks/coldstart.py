@@ -1,10 +1,8 @@
 """Cold start of the worker as the image starts it: `python -m benchmarks.coldstart [--rounds 3] [--cold]`.
 
-Each round starts `python -m entrypoints.runpod_handler` with the image's run-time settings
-(MODEL_DIR as the image bakes it, the bf16 DiT, HF_HUB_OFFLINE=1) against a loopback stand-in
-of RunPod's queue that already holds a job, and times from the spawn: until it takes the job,
-its own `worker_ready` stages, then two jobs of the same length, each from take to answer (the
-target: first <= 1.3x second). Without `--cold` the files are cached, as for a restarted or
+The image's run-time settings (MODEL_DIR as baked, the bf16 DiT, HF_HUB_OFFLINE=1) against a stand-in
+of RunPod's queue that already holds a job, timed from the spawn; then two jobs of the same length
+(the target: first <= 1.3x second). Without `--cold` the files are cached, as for a restarted or
 FlashBoot-resumed worker; `--compile`'s cache is empty for round 1, kept after (a volume's).
 """
 
@@ -114,16 +112,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
         raise SystemExit("--cold drops the page cache: it needs root (/proc/sys/vm/drop_caches)")
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model_dir = bench_model_dir(args.checkpoint_dir)
-    print(describe(device.startswith("cuda")))
+    print(describe(args.device.startswith("cuda") if args.device else None))
     cache = "cold (dropped before every process)" if args.cold else "warm (files in the page cache)"
     print(f"page cache: {cache}; load average at start {os.getloadavg()[0]:.2f}; {args.rounds} rounds, medians")
     print(f"jobs: {JOBS[0]!r} then {JOBS[1]!r}, {JOB_PARAMS}")
     work = args.checkpoint_dir / "coldstart-work"
-    env = {"TTS_DEVICE": device, **({"TTS_DTYPE": args.dtype} if args.dtype else {})}
+    env = {key: value for key, value in {"TTS_DEVICE": args.device, "TTS_DTYPE": args.dtype}.items() if value}
     if args.compile:
         print(f"TTS_COMPILE={args.compile}; compile cache empty for round 1, kept for the later rounds")
         env |= {"TTS_COMPILE": args.compile, "TORCHINDUCTOR_CACHE_DIR": str(work / "compile-cache")}
