@@ -22,7 +22,7 @@ from harness.audio import audio_file
 from harness.load import LONG_TEXT, answer_code, concurrently, hostile_jobs, peak_added, run_load, speech
 from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
-LAST = "ogg answer of ~100 s"
+LAST = "ogg answer of ~100 s"  # last: on a worker without the fix it kills the process
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it rests in the shade."
 
 
@@ -32,7 +32,6 @@ def fake_env(tmp: str) -> dict[str, str]:
 
 
 def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
-    """The mixed load, then each hostile input alone: the one that kills a worker without the fix last."""
     with running_worker({**env, "MAX_VOICE_BYTES": str(1 << 20)}, tmp / "worker.log", root=args.root) as worker:
         baseline = worker.memory_kib()
         report = run_load(worker, args.requests, args.threads)
@@ -62,11 +61,11 @@ def peak_line(worker: Worker, name: str, case: Callable[[], object]) -> None:
     print(f"{name:<28} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {codes}", flush=True)
 
 
-def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:
+def server_memory(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
     transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
     clip = audio_file(60.0, 192_000)  # MAX_VOICE_SECONDS at the highest rate the upload takes
     for named in (0, 12, 20):  # voices each in a fresh server: neither the uploads nor another request's cache hide it
-        with running_openai_server(env, tmp / "server.log", root=root) as server:
+        with running_openai_server(env, tmp / "server.log", root=args.root) as server:
             url, worker = server.base_url, Worker(server.base_url, tmp / "server.log", server.pid or 0)
             speech(url, "Warm up.")
             if named:
@@ -95,9 +94,8 @@ def rates(send: Callable[[int], float], args: argparse.Namespace) -> tuple[float
 
 
 def serving_path(root: Path, args: argparse.Namespace) -> dict[str, float]:
-    """The checkout `root`'s serving path: one-sentence `/runsync` jobs and OpenAI speech requests under
-    load, then the peak memory one `--long-chars` answer adds streamed through the OpenAI server, and
-    as a `stream: true` job through a streaming worker (STREAMING=1)."""
+    """The checkout `root`'s serving path: `/runsync` jobs and OpenAI speech requests under load, then the peak
+    memory one `--long-chars` answer adds, streamed by the OpenAI server and by a streaming worker."""
     long_text = " ".join([SENTENCE] * (args.long_chars // len(SENTENCE) + 1))[: args.long_chars]
     session = requests.Session()  # kept alive: the server's cost per request, not the TCP handshake's
 
@@ -154,11 +152,7 @@ def main() -> None:
     if args.before:
         return before_after(args)
     with tempfile.TemporaryDirectory() as tmp:
-        env = fake_env(tmp)
-        if args.openai:
-            server_memory(env, Path(tmp), args.root)
-        else:
-            worker_load(env, Path(tmp), args)
+        (server_memory if args.openai else worker_load)(fake_env(tmp), Path(tmp), args)
 
 
 if __name__ == "__main__":
