@@ -57,22 +57,20 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, default=common.CHECKPOINT_DIR)
     parser.add_argument("--nfe", type=int, default=16)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: the sides' own, cuda if available)")
     parser.add_argument("--cases", default="sentence,paragraph", help="sentence, paragraph, batch8 (8 jobs)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of every case on every side")
     parser.add_argument("--extra", default="", help="extra sides: compile, fp32, bf16, fp16, int8 (comma list)")
     args = parser.parse_args()
     settings = common.ensure_files(args.checkpoint_dir)
     cases = [c for c in args.cases.split(",") if c]
-    print(common.describe(args.device.startswith("cuda") if args.device else None))
+    print(common.describe())
     print(f"F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; {args.repeats} interleaved rounds per case")
     sides = Sides([e for e in args.extra.split(",") if e])
     booted: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         for side in list(sides.rows):
             setting = {"upstream": {}, "worker": {}, "compile": {"TTS_COMPILE": "on"}}.get(side, {"TTS_DTYPE": side})
-            side_env = {**worker_env(settings, tmp, side), "STREAMING": "0", "LOG_LEVEL": "WARNING",
-                        **({"TTS_DEVICE": args.device} if args.device else {}), **setting}  # fmt: skip
+            side_env = {**worker_env(settings, tmp, side), "STREAMING": "0", "LOG_LEVEL": "WARNING", **setting}
             module = UPSTREAM if side == "upstream" else "entrypoints.runpod_handler"
             start = partial(boot, stack, side_env, args.checkpoint_dir / f"engine-{side}.log", module, args.nfe)
             if started := sides.attempt(side, "to start", start):
