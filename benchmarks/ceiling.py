@@ -1,18 +1,13 @@
 """The DiT alone on this machine: `python -m benchmarks.ceiling [--batches 1,8,16,32]`.
 
-Times one guided velocity evaluation of the real-size F5TTS_v1_Base (2 sequences per item, as
-the engine runs it) at a sentence's frames, per batch size, in each execution mode there is:
-eager, torch.compile and CUDA graphs (the engine's graph runner; both at once gave 2% more on
-the H200: results/ceiling-gpu.txt). The time per forward gives the DiT-only ceiling in audio s
-per wall s at the given NFE: everything else (vocoder, text, HTTP) is extra, so a serve figure
-reads as a fraction of it.
+Everything else (vocoder, text, HTTP) is extra, so a serve figure reads as a fraction of this ceiling.
+Graphs and compile at once gave 2% more on the H200 (results/ceiling-gpu.txt): no mode of their own.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -21,7 +16,7 @@ import torch
 from adapters.f5.cpu_linear import PackedLinear
 from adapters.f5.runner import CudaGraphCapturer
 from adapters.f5.velocity import lengths_mask
-from benchmarks.common import CHECKPOINT_DIR, MODEL_KEYS, describe, ensure_files, stub_absent_modules, time_call
+from benchmarks.common import CHECKPOINT_DIR, describe, ensure_files, stub_absent_modules, time_call
 
 SENTENCE_AUDIO_SECONDS = 5.7  # benchmarks.engine's one-sentence case, generated part
 FRAMES = 760  # that sentence with its 4 s reference, in mel frames
@@ -46,13 +41,6 @@ def flops_per_forward(dit: torch.nn.Module, rows: int, frames: int) -> float:
     return rows * (2 * linear * frames + attention)
 
 
-def _mode_call(mode: str, velocity: Callable, inputs: tuple) -> Callable[[], object]:
-    """One forward in `mode`, as a no-argument call (compiled or captured on first use)."""
-    if mode == "graphs":
-        return CudaGraphCapturer().capture(partial(velocity, *inputs)).replay
-    return partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR)
@@ -60,7 +48,6 @@ def main() -> None:
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--modes", default=None, help="eager,compile,graphs (default: what exists)")
     parser.add_argument("--compile-batches", default=None, help="batch sizes for the compiled modes (default: all)")
-    parser.add_argument("--min-seconds", type=float, default=2.0, help="timed per mode and batch")
     args = parser.parse_args()
     stub_absent_modules()
     from adapters.f5.engine import TORCH_DTYPES, build_f5_engine
@@ -69,7 +56,7 @@ def main() -> None:
     from settings import load_settings
 
     files = ensure_files(args.checkpoint_dir)
-    settings = load_settings({key: files[key] for key in (*MODEL_KEYS, "F5_MODEL") if key in files})
+    settings = load_settings({key: value for key, value in files.items() if key != "REF_WAV"})
     # the engine's eager runner: its DiT as loaded and configured (precision, attention, packed Linears)
     engine = build_f5_engine(dataclasses.replace(engine_config(settings), runner="eager"))
     dtype = TORCH_DTYPES[engine.precision.dtype]
@@ -92,13 +79,14 @@ def main() -> None:
     for batch in batches:
         inputs = guided_inputs(dit, batch, FRAMES, device, dtype)
         velocity.rope(FRAMES, device)
-        compiled_here = not args.compile_batches or str(batch) in args.compile_batches.split(",")
         for mode in modes:
-            if mode.startswith("compile") and not compiled_here:
+            if mode == "compile" and args.compile_batches and str(batch) not in args.compile_batches.split(","):
                 continue  # compiling costs a minute per shape: only where asked
-            try:
+            forward = partial(torch.compile(velocity, dynamic=False) if mode == "compile" else velocity, *inputs)
+            try:  # compiled or captured on first use
                 with torch.inference_mode():
-                    seconds = time_call(_mode_call(mode, velocity, inputs), args.min_seconds)
+                    call = CudaGraphCapturer().capture(forward).replay if mode == "graphs" else forward
+                    seconds = time_call(call, min_seconds=2.0)
             except Exception as exc:  # a mode that cannot run here is reported, not fatal
                 print(f"{mode:<16} {batch:>5} failed: {type(exc).__name__}: {str(exc)[:120]}")
                 continue

@@ -1,11 +1,8 @@
 """Cold start of the worker as the image starts it: `python -m benchmarks.coldstart [--rounds 3] [--cold]`.
 
-Each round starts `python -m entrypoints.runpod_handler` with the image's run-time settings
-(MODEL_DIR as the image bakes it, the bf16 DiT, HF_HUB_OFFLINE=1) against a loopback stand-in
-of RunPod's queue that already holds a job, and times from the spawn: until it takes the job,
-its own `worker_ready` stages, then two jobs of the same length, each from take to answer (the
-target: first <= 1.3x second). Without `--cold` the files are cached, as for a restarted or
-FlashBoot-resumed worker; `--compile`'s cache is empty for round 1, kept after (a volume's).
+The image's settings (MODEL_DIR as baked, the bf16 DiT, HF_HUB_OFFLINE=1) against a stand-in of RunPod's
+queue that already holds a job, timed from the spawn, then two jobs alike (the target: first <= 1.3x
+second). Without `--cold` the files are cached, as for a restarted or FlashBoot-resumed worker.
 """
 
 from __future__ import annotations
@@ -61,8 +58,8 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
         started = time.perf_counter()
         with queue_worker(queue, workdir, log_path, env) as process:
-            took, first_job = _take_to_answer(queue, first, log_path)  # a failed start compiles nothing: stop
-            second_job = _timed_job(queue, JOBS[1], log_path)
+            took, first_job = _timed_job(queue, log_path, JOBS[0], first)  # a failed start compiles nothing: stop
+            second_job = _timed_job(queue, log_path, JOBS[1])[1]
             swap = {}
             if env.get("TTS_COMPILE") == "background":
                 swap = _after_the_swap(queue, Worker("", log_path, process.pid), started)
@@ -80,8 +77,10 @@ def worker_round(model_dir: Path, workdir: Path, cold: bool, env: dict[str, str]
     return {"worker": worker, **figures, **swap}
 
 
-def _take_to_answer(queue: JobQueue, job: str, log_path: Path) -> tuple[float, float]:
-    """When the worker took `job` (perf_counter), and the seconds from that take to its answer."""
+def _timed_job(queue: JobQueue, log_path: Path, text: str, job: str = "") -> tuple[float, float]:
+    """When the worker took a job of `text` (sent now, unless it is `job`, sent before the worker started),
+    by perf_counter, and the seconds from that take to its answer."""
+    job = job or queue.submit({"text": text, **JOB_PARAMS})
     queue.wait_for(lambda events: any(e.kind == "take" and e.job_id == job for e in events), 900)
     took = time.perf_counter()
     if "error" in (body := queue.wait_done(job, timeout=900)[job]):
@@ -89,17 +88,13 @@ def _take_to_answer(queue: JobQueue, job: str, log_path: Path) -> tuple[float, f
     return took, time.perf_counter() - took
 
 
-def _timed_job(queue: JobQueue, text: str, log_path: Path) -> float:
-    """Sends one job; the seconds from the worker's take to its answer."""
-    return _take_to_answer(queue, queue.submit({"text": text, **JOB_PARAMS}), log_path)[1]
-
-
 def _after_the_swap(queue: JobQueue, worker: Worker, started: float) -> dict:
     """Under TTS_COMPILE=background: once the log says how the compile ended, two jobs timed."""
     wait_for_background_compile(worker)
-    return {"compile": background_compile_outcome(worker), "process start -> compiled runner (s)":
-            time.perf_counter() - started, "first job after the swap (s)": _timed_job(queue, JOBS[0], worker.log_path),
-            "the next one (s)": _timed_job(queue, JOBS[1], worker.log_path)}  # fmt: skip
+    swapped = time.perf_counter() - started
+    first, second = (_timed_job(queue, worker.log_path, text)[1] for text in JOBS)
+    return {"compile": background_compile_outcome(worker), "process start -> compiled runner (s)": swapped,
+            "first job after the swap (s)": first, "the next one (s)": second}  # fmt: skip
 
 
 def main() -> None:
@@ -114,16 +109,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.cold and not os.access("/proc/sys/vm/drop_caches", os.W_OK):
         raise SystemExit("--cold drops the page cache: it needs root (/proc/sys/vm/drop_caches)")
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model_dir = bench_model_dir(args.checkpoint_dir)
-    print(describe(device.startswith("cuda")))
+    print(describe(args.device.startswith("cuda") if args.device else None))
     cache = "cold (dropped before every process)" if args.cold else "warm (files in the page cache)"
     print(f"page cache: {cache}; load average at start {os.getloadavg()[0]:.2f}; {args.rounds} rounds, medians")
     print(f"jobs: {JOBS[0]!r} then {JOBS[1]!r}, {JOB_PARAMS}")
     work = args.checkpoint_dir / "coldstart-work"
-    env = {"TTS_DEVICE": device, **({"TTS_DTYPE": args.dtype} if args.dtype else {})}
+    env = {key: value for key, value in {"TTS_DEVICE": args.device, "TTS_DTYPE": args.dtype}.items() if value}
     if args.compile:
         print(f"TTS_COMPILE={args.compile}; compile cache empty for round 1, kept for the later rounds")
         env |= {"TTS_COMPILE": args.compile, "TORCHINDUCTOR_CACHE_DIR": str(work / "compile-cache")}

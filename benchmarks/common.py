@@ -1,8 +1,6 @@
-"""What every benchmark shares: the texts and voice both sides speak, the real-size random
-checkpoint (`make_tiny_checkpoint.py --size base`: random weights cost what trained ones cost),
-stand-ins for modules upstream imports but never calls here, timing, tables, and the host
-line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this
-worker's side of a CPU ratio moves with that rate far more than upstream's fp32 side.
+"""What every benchmark shares. The checkpoint has real sizes and random weights: they cost what trained ones
+cost. The host line: hosts that all call themselves "AMD EPYC" multiply bf16 at 400 or 1,000 GFLOP/s, and this
+worker's side of a CPU ratio moves with that rate far more than upstream's.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT_DIR = Path("/tmp/f5-tts-worker-bench")
-MODEL_KEYS = ("F5_CKPT_FILE", "F5_VOCAB_FILE", "VOCODER_PATH")
 REF_TEXT = "Some call me nature, others call me mother nature."
 TEXTS = {
     "sentence": "The quick brown fox jumps over the lazy dog, then naps in the warm afternoon sun.",
@@ -41,8 +38,7 @@ BATCH_TEXTS = [
     "Remember to water the plants before you leave.",
 ]
 SEED = 1234
-# one Linear of the DiT (dim 1024 -> its feed-forward's 2048) over a guided sentence's 2 x 760
-# frames: the multiply most of a CPU forward's time goes to
+# one DiT Linear (1024 -> its feed-forward's 2048) over a guided sentence's 2 x 760 frames: most of a CPU forward
 ROWS, IN_FEATURES, OUT_FEATURES = 1520, 1024, 2048
 
 
@@ -51,9 +47,8 @@ class SideFailed(RuntimeError):
 
 
 def stub_absent_modules() -> None:
-    """Stand-ins for modules the GPU image lacks and neither measured path calls: librosa
-    (BigVGAN's mel filterbank), matplotlib (plots), cached_path (hub downloads); installed ones
-    are kept, except transformers (upstream's Whisper), always stood in for."""
+    """Stand-ins for modules the GPU image lacks and neither measured path calls: librosa (BigVGAN's mel filterbank),
+    matplotlib, cached_path (hub downloads); installed ones are kept, but never transformers (upstream's Whisper)."""
     import importlib.machinery
     import types
 
@@ -153,16 +148,16 @@ def linear_gflops(dtype, packed: bool) -> float:
     return 2 * ROWS * IN_FEATURES * OUT_FEATURES / seconds / 1e9
 
 
-def describe(on_cuda: bool) -> str:
-    """The header of a result: the device, and on a CPU its family and model, native bf16 or
-    not, and one DiT Linear's rate as each side runs it, measured now (about a second)."""
+def describe(on_cuda: bool | None = None) -> str:
+    """The header of a result: the device (CUDA where torch sees one, unless told), and on a CPU its
+    family and model, native bf16 or not, and one DiT Linear's rate as each side runs it (about a second)."""
     import torch
 
     from adapters.f5.cpu_linear import packing_works
     from adapters.f5.precision import has_native_bf16, processor_name, read_cpu_flags
 
     line = f"torch {torch.__version__}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}"
-    if on_cuda:
+    if on_cuda or (on_cuda is None and torch.cuda.is_available()):
         return f"device: {torch.cuda.get_device_name()}; {line}"
     model = cpu_model()
     dtypes = {"bf16": torch.bfloat16, "fp32": torch.float32}

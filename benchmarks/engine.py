@@ -1,10 +1,8 @@
 """This worker's synthesis against upstream `F5TTS.infer`: `python -m benchmarks.engine [--nfe 16]`.
 
-Both sides speak the same texts in the same voice at the same NFE on the real-size random
-checkpoint, each a worker process serving runpod's local API: this worker's jobs go through its
-own service (planning, chunking, batching, the engine, the cross-fade), upstream's
-(`benchmarks.upstream_worker`) through `infer`. Sides alternate as serve's do (`Sides`,
-`interleave`); a speedup is the median of the per-pair ratios with their spread.
+Each side a worker process on the real-size random checkpoint: this worker's jobs go through its own
+service (planning, chunking, batching, the cross-fade), so the figure cannot drift from what it serves.
+Sides alternate as serve's do; a speedup is the median of the per-pair ratios with their spread.
 """
 
 from __future__ import annotations
@@ -59,25 +57,20 @@ def main() -> None:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint-dir", type=Path, default=common.CHECKPOINT_DIR)
     parser.add_argument("--nfe", type=int, default=16)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     parser.add_argument("--cases", default="sentence,paragraph", help="sentence, paragraph, batch8 (8 jobs)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of every case on every side")
     parser.add_argument("--extra", default="", help="extra sides: compile, fp32, bf16, fp16, int8 (comma list)")
     args = parser.parse_args()
-    import torch
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     settings = common.ensure_files(args.checkpoint_dir)
     cases = [c for c in args.cases.split(",") if c]
-    print(common.describe(device.startswith("cuda")))
+    print(common.describe())
     print(f"F5TTS_v1_Base sizes, random weights; nfe_step={args.nfe}; {args.repeats} interleaved rounds per case")
     sides = Sides([e for e in args.extra.split(",") if e])
     booted: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         for side in list(sides.rows):
             setting = {"upstream": {}, "worker": {}, "compile": {"TTS_COMPILE": "on"}}.get(side, {"TTS_DTYPE": side})
-            side_env = {**worker_env(settings, tmp, side), "STREAMING": "0", "LOG_LEVEL": "WARNING",
-                        "TTS_DEVICE": device, **setting}  # fmt: skip
+            side_env = {**worker_env(settings, tmp, side), "STREAMING": "0", "LOG_LEVEL": "WARNING", **setting}
             module = UPSTREAM if side == "upstream" else "entrypoints.runpod_handler"
             start = partial(boot, stack, side_env, args.checkpoint_dir / f"engine-{side}.log", module, args.nfe)
             if started := sides.attempt(side, "to start", start):

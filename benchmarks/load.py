@@ -1,11 +1,7 @@
 """Memory and outcomes under hostile load: `python -m benchmarks.load [--requests 200 --threads 16] [--openai]`.
 
-The fake engine throughout, so what is measured is what the server holds, not the model. `--openai`:
-a 2,390 s answer from 2.6 KB of text (`LONG_TEXT`) whole, streamed as wav and SSE, four at
-once; then one request naming 12, then 20, uploaded voices of 60 s at 192 kHz, each in a fresh
-server. Peaks are rises of the kernel's high-water mark (VmHWM), reset before each case
-through /proc/PID/clear_refs. `--root DIR`: another checkout (`git archive`), for a before/after.
-`--before DIR`: the serving path's own cost in DIR and in `--root`, interleaved (`serving_path`).
+The fake engine throughout, so what is measured is what the server holds, not the model. Peaks are
+rises of the kernel's high-water mark (VmHWM), reset before each case through /proc/PID/clear_refs.
 """
 
 from __future__ import annotations
@@ -35,32 +31,29 @@ def fake_env(tmp: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING"}  # fmt: skip
 
 
-def hostile_table(worker: Worker) -> list[str]:
-    jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
-    rows = [f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}"]
-    for name in [name for name in jobs if name != LAST] + [LAST]:
-        job, expected = jobs[name]
-        try:
-            peak, _, answer = peak_added(worker, lambda job=job: worker.runsync(job, timeout=300))
-            rows.append(f"{name:<30} {expected:<14} {answer_code(answer):<14} {peak:>20.1f}")
-        except (requests.RequestException, OSError) as exc:
-            rows.append(f"{name:<30} {expected:<14} {'worker died':<14} {'-':>20}  ({type(exc).__name__})")
-            break
-    return rows
-
-
 def worker_load(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
     with running_worker({**env, "MAX_VOICE_BYTES": str(1 << 20)}, tmp / "worker.log", root=args.root) as worker:
         baseline = worker.memory_kib()
         report = run_load(worker, args.requests, args.threads)
         after = worker.memory_kib() if worker.alive() else None  # a dead process has no memory
-        rows = hostile_table(worker) if after else ["worker died during the mixed load"]
-    print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
-    print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
-    print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
-    peak = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
-    print(f"rss_kib: start={baseline['VmRSS']} {peak}")
-    print("\n".join(rows))
+        print(f"requests={report.requests} threads={args.threads} seconds={report.seconds:.2f}")
+        print("outcomes: " + ", ".join(f"{code}={n}" for code, n in sorted(report.outcomes.items())))
+        print(f"mismatches={len(report.mismatches)}" + "".join(f"\n  {m}" for m in sorted(set(report.mismatches))))
+        rss = f"peak={after['VmHWM']} end={after['VmRSS']}" if after else f"(died: {report.outcomes['no answer']} lost)"
+        print(f"rss_kib: start={baseline['VmRSS']} {rss}")
+        if not after:
+            print("worker died during the mixed load")
+            return
+        print(f"{'hostile input (alone)':<30} {'expected':<14} {'answer':<14} {'peak above start MiB':>20}")
+        jobs = hostile_jobs(uuid.uuid4().hex[:8], 0)
+        for name in [name for name in jobs if name != LAST] + [LAST]:
+            job, expected = jobs[name]
+            try:
+                peak, _, answer = peak_added(worker, lambda job=job: worker.runsync(job, timeout=300))
+                print(f"{name:<30} {expected:<14} {answer_code(answer):<14} {peak:>20.1f}")
+            except (requests.RequestException, OSError) as exc:
+                print(f"{name:<30} {expected:<14} {'worker died':<14} {'-':>20}  ({type(exc).__name__})")
+                break
 
 
 def peak_line(worker: Worker, name: str, case: Callable[[], object]) -> None:
@@ -68,11 +61,11 @@ def peak_line(worker: Worker, name: str, case: Callable[[], object]) -> None:
     print(f"{name:<28} peak +{peak:7.0f} MiB   held after +{held:6.0f} MiB   status {codes}", flush=True)
 
 
-def server_memory(env: dict[str, str], tmp: Path, root: Path) -> None:
+def server_memory(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> None:
     transcript = " ".join(["a few words of speech in this recorded voice"] * 17)  # ~13 bytes a second
     clip = audio_file(60.0, 192_000)  # MAX_VOICE_SECONDS at the highest rate the upload takes
     for named in (0, 12, 20):  # voices each in a fresh server: neither the uploads nor another request's cache hide it
-        with running_openai_server(env, tmp / "server.log", root=root) as server:
+        with running_openai_server(env, tmp / "server.log", root=args.root) as server:
             url, worker = server.base_url, Worker(server.base_url, tmp / "server.log", server.pid or 0)
             speech(url, "Warm up.")
             if named:
@@ -101,9 +94,8 @@ def rates(send: Callable[[int], float], args: argparse.Namespace) -> tuple[float
 
 
 def serving_path(root: Path, args: argparse.Namespace) -> dict[str, float]:
-    """The checkout `root`'s serving path: one-sentence `/runsync` jobs and OpenAI speech requests under
-    load, then the peak memory one `--long-chars` answer adds streamed through the OpenAI server, and
-    as a `stream: true` job through a streaming worker (STREAMING=1)."""
+    """The checkout `root`'s serving path: `/runsync` jobs and OpenAI speech requests under load, then the peak
+    memory one `--long-chars` answer adds, streamed by the OpenAI server and by a streaming worker."""
     long_text = " ".join([SENTENCE] * (args.long_chars // len(SENTENCE) + 1))[: args.long_chars]
     session = requests.Session()  # kept alive: the server's cost per request, not the TCP handshake's
 
@@ -160,11 +152,7 @@ def main() -> None:
     if args.before:
         return before_after(args)
     with tempfile.TemporaryDirectory() as tmp:
-        env = fake_env(tmp)
-        if args.openai:
-            server_memory(env, Path(tmp), args.root)
-        else:
-            worker_load(env, Path(tmp), args)
+        (server_memory if args.openai else worker_load)(fake_env(tmp), Path(tmp), args)
 
 
 if __name__ == "__main__":

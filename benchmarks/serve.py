@@ -1,15 +1,8 @@
 """Throughput and latency through runpod's local API: `python -m benchmarks.serve`.
 
-This worker (`entrypoints.runpod_handler`, STREAMING=1) against a worker around upstream
-`F5TTS.infer` (`benchmarks.upstream_worker`, one request at a time), same checkpoint and voice,
-both up throughout: 1-16 concurrent clients send one-sentence jobs plus one streamed paragraph per
-level, levels interleaved for `--repeats` rounds; columns `COLUMNS` (engine use: `engine_use`),
-summary the median of the per-pair ratios, last line `throughput_vs_upstream_c8: X.XX`.
-`--variant`: a copy of this worker with other settings (left out if it fails: `Sides`); `--openai`:
-the paragraph through the OpenAI-compatible server (`first_byte`). `--paced h200-graphs`: this
-worker's sides only, the DiT a clock fitted to an H200 (`benchmarks.paced_worker`), each level also
-as a share of the modelled DiT-only ceiling. `--root DIR` (or `ROOT=DIR` in a variant): another
-checkout, so before and after share one run and the host's load.
+This worker (STREAMING=1) against `benchmarks.upstream_worker` (upstream `F5TTS.infer`, one request at a time),
+both up throughout, levels interleaved so a shared host's drift hits both: a ratio is the median of the per-pair
+ratios. `--paced`: this worker only, on a modelled GPU (`benchmarks.paced_worker`), against its DiT-only ceiling.
 """
 
 from __future__ import annotations
@@ -37,8 +30,7 @@ from benchmarks.paced_worker import DEVICE_MODELS, ceiling
 from harness.processes import ROOT, Worker, running_openai_server, running_worker
 
 PARAGRAPH = TEXTS["paragraph"]
-#: `--mix varied`: one to four of the sentences per job (3-13 s of audio, 700-1700 frames with the
-#: voice), so the jobs spread over many more shape buckets than one-sentence jobs do
+#: `--mix varied`: one to four sentences a job (3-13 s of audio, 700-1700 frames with the voice): many more buckets
 VARIED_TEXTS = [" ".join(BATCH_TEXTS[(i + j) % len(BATCH_TEXTS)] for j in range(1 + i * 3 % 4)) for i in range(24)]
 MIXES = {"sentences": BATCH_TEXTS, "varied": VARIED_TEXTS}
 VOICE = "bench"  # the name the benchmark voice (its REF_WAV) is uploaded under
@@ -55,12 +47,9 @@ def post(worker: Worker, job: dict, timeout: float = 1800) -> tuple[float, dict]
 
 
 def engine_use(worker: Worker, since: int, wall: float) -> dict:
-    """This worker's engine calls after log line `since` (`engine_batch`, `f5_batch` debug
-    events): how many, chunks per call (how well jobs shared steps), ODE runs per call (unlike
-    lengths split a call), and the shares of the wall time busy, in the ODE loop, assembling
-    and vocoding. Busy well under 100%: the device waited on the host between calls. Paced,
-    `device_busy`: the modelled device's busy share (its steps and captures; the scheduler's `busy`
-    and `ode` count host time, which overlaps the device's)."""
+    """This worker's engine calls after log line `since`: chunks per call (how well jobs shared steps), ODE runs
+    per call (unlike lengths split a call), shares of the wall time. Busy well under 100%: the device waited on
+    the host. Paced, `device_busy` is the modelled device's (`busy` counts host time)."""
     calls, batches = worker.events("engine_batch", since), worker.events("f5_batch", since)
     shares = {key: sum(e.get(f"{key}_seconds", 0.0) for e in batches) / wall for key in ("ode", "assemble", "decode")}
     shares["device_busy"] = sum(e["busy_seconds"] for e in worker.events("paced_device", since)) / wall  # paced only
@@ -174,9 +163,7 @@ def main() -> None:
     rounds = args.rounds or (4 if paced else 1)
     warmup = int(bool(paced)) if args.warmup_rounds is None else args.warmup_rounds
     variants = {"upstream": {}, "worker": {}} | dict(parse_variant(text) for text in args.variant)
-    import torch
-
-    print(describe(torch.cuda.is_available()))  # before the workers load this machine
+    print(describe())  # before the workers load this machine
     default_dir = Path("/tmp/f5-tts-worker-tiny") if paced else common.CHECKPOINT_DIR
     settings = ensure_files(args.checkpoint_dir or default_dir, "tiny" if paced else "base")
     model_env = {key: value for key, value in settings.items() if key != "REF_WAV"}  # a tiny model's config too
@@ -216,8 +203,7 @@ def main() -> None:
 
 
 def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> None:
-    """The paragraph through the OpenAI server in each format, then through /runsync: first
-    audio byte and end, median of 2 after a warm-up."""
+    """The paragraph through the OpenAI server per format, then /runsync: first byte and end, median of 2."""
     body = {"model": "f5-tts", "input": PARAGRAPH, "voice": "default", "nfe_step": nfe}
 
     def stream(base_url: str, fmt: str, seed: int) -> tuple[float, float]:
@@ -244,9 +230,8 @@ def first_byte(env: dict[str, str], tmp: Path, formats: list[str], nfe: int) -> 
 
 
 class Sides:
-    """The sides in run order (upstream, this worker, its variants) and their rows. A variant
-    that fails is left out with the reason: a GPU is lent for minutes, and an untried setting
-    must not cost the default's figures. Upstream's or the default worker's failure ends the run."""
+    """The sides in run order and their rows. A variant that fails is left out with the reason: a GPU is lent for
+    minutes, and an untried setting must not cost the default's figures. Upstream's or the worker's ends the run."""
 
     def __init__(self, variants: list[str], required: tuple[str, ...] = ("upstream", "worker")) -> None:
         self.required = required

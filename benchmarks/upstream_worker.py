@@ -1,10 +1,8 @@
 """The baseline for benchmarks.serve and benchmarks.engine: a RunPod worker around upstream `F5TTS.infer`.
 
-A plain `def` handler, as upstream's own examples write one: requests are served one at a
-time, each at batch size 1, answered as this worker answers (base64 WAV). Settings come from
-F5_CKPT_FILE, F5_VOCAB_FILE, VOCODER_PATH, REF_WAV. Its shims only make its import faster (its
-load time is an understatement): `f5_tts.model`'s `__init__` bypassed as in the engine, modules
-it never calls stood in for, `torchaudio.load` reading with soundfile (no FFmpeg here).
+A plain `def` handler, as upstream's own examples write one: one request at a time, at batch size 1, answered
+as this worker answers (base64 WAV). Its shims (the package's `__init__` bypassed, unused modules stood in for,
+`torchaudio.load` by soundfile: no FFmpeg here) only make its import faster: its load time is an understatement.
 """
 
 from __future__ import annotations
