@@ -36,10 +36,11 @@ serve-openai: install
 		$(BIN)/python -m entrypoints.openai_api --host 127.0.0.1 --port $(OPENAI_PORT)
 
 # Three workers (pytest-xdist), each test file on one of them: a file's module-scoped servers and
-# engines start once, and the tiny models are written once per run (tests/conftest.py). Three on a
+# engines start once, and the tiny models are written once per run (tests/conftest.py), which
+# also puts the files of slow tests first (xdist's own reorder would put them last). Three on a
 # 2-core machine: part of the suite waits (worker start-ups, sockets), which the third fills; a
 # fourth only adds contention.
-PYTEST_PARALLEL ?= -n 3 --dist loadfile
+PYTEST_PARALLEL ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 test: install
 	$(BIN)/python -m ruff check .

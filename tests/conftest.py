@@ -37,6 +37,20 @@ def _no_cpu_probe() -> dict[str, str]:
 cpuinfo.get_cpu_info = _no_cpu_probe
 
 
+@pytest.hookimpl(trylast=True)  # after tests/web/conftest.py has marked its browser tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that hold slow tests (worker processes, browsers, fuzzers) first, each file's
+    tests together and in their order. xdist hands out whole files (`--dist loadfile`, with
+    `--no-loadscope-reorder`: its own order puts the files with most tests first, which are the
+    quick ones), so the long files start early instead of ending the run with one worker busy
+    and the others done."""
+    files: dict[str, list[int]] = {}
+    for item in items:
+        rank = files.setdefault(item.nodeid.partition("::")[0], [len(files), 1])
+        rank[1] &= item.get_closest_marker("slow") is None
+    items.sort(key=lambda item: files[item.nodeid.partition("::")[0]][::-1])
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection imported (every test module, torch, the adapters: about 600,000 objects)
     lives to the end of the run: frozen, the collector stops walking it, which cost 0.6 s per
