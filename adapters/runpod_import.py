@@ -18,21 +18,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-from pathlib import Path
 from types import ModuleType
+
+from adapters.f5.precision import processor_name
 
 # The stand-in is swapped in and out around one import at a time: two threads importing
 # at once (the worker's background import, the fetcher's) would otherwise put back each
 # other's stand-in instead of the probe.
 _SWAP = threading.Lock()
-
-
-def processor_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    with contextlib.suppress(OSError):
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return "unknown"
 
 
 def import_runpod(module: str = "runpod") -> ModuleType:

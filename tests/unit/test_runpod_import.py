@@ -12,7 +12,8 @@ from pathlib import Path
 import cpuinfo
 import pytest
 
-from adapters.runpod_import import import_runpod, processor_name
+from adapters.f5.precision import processor_name
+from adapters.runpod_import import import_runpod
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ wrapped = cpuinfo.get_cpu_info
 """
 CHECK = """
 from runpod.serverless.utils import rp_debugger
-from adapters.runpod_import import processor_name
+from adapters.f5.precision import processor_name
 assert calls == [], "the subprocess probe ran"
 assert rp_debugger.PROCESSOR == processor_name(), rp_debugger.PROCESSOR
 assert cpuinfo.get_cpu_info is wrapped, "the probe was not put back"
