@@ -63,18 +63,22 @@ def current_scope() -> CancelScope | None:
     return _CURRENT.get()
 
 
-def call_within(scope: CancelScope, call: Callable[..., T], *args: object) -> T:
-    """`call(*args)` with `scope` as the current scope (a job answered in one piece)."""
+def _scoped(scope: CancelScope) -> contextvars.Context:
+    """A copy of the caller's context with `scope` as the current scope."""
     context = contextvars.copy_context()
     context.run(_CURRENT.set, scope)
-    return context.run(call, *args)
+    return context
+
+
+def call_within(scope: CancelScope, call: Callable[..., T], *args: object) -> T:
+    """`call(*args)` with `scope` as the current scope (a job answered in one piece)."""
+    return _scoped(scope).run(call, *args)
 
 
 def within(scope: CancelScope, events: Iterator[T]) -> Iterator[T]:
     """`events`, each pulled with `scope` as the current scope, on whichever thread pulls it
     (a server pulls a stream's chunks from a pool of threads); closing this closes `events`."""
-    context = contextvars.copy_context()
-    context.run(_CURRENT.set, scope)
+    context = _scoped(scope)
     try:
         while True:
             try:

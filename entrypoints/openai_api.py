@@ -259,13 +259,18 @@ async def _answer(api: App, speech: SpeechRequest, receive: Receive) -> Response
     return answer
 
 
+async def _client_left(receive: Receive) -> None:
+    """Returns once the client has hung up: the request's body is read, so what `receive`
+    gives next is that (an ASGI server reports it on no failed send before)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _unless_left(receive: Receive, scope: CancelScope, work: Awaitable[T]) -> T:
-    """`work`'s result; a client that hangs up meanwhile cancels `scope` at once. The request's
-    body has been read, so what `receive` gives next is the client's leaving."""
+    """`work`'s result; a client that hangs up meanwhile cancels `scope` at once."""
 
     async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        await _client_left(receive)
         scope.cancel()
 
     watcher = asyncio.ensure_future(watch())  # a task, not a task group: `work`'s errors stay as they are
@@ -314,8 +319,7 @@ class SpeechStream(StreamingResponse):
         """An ASGI 2.4 server tells a streamed response that its client left only when a send
         fails, which a body waiting on the engine does not make: the client's leaving is
         noticed here instead, and the `on_leave` callbacks run at once."""
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        await _client_left(receive)
         callbacks, self._left = self._left or [], None
         for callback in callbacks:
             callback()
