@@ -130,7 +130,7 @@ class DeviceQueue:
             self.synchronize()
 
     def busy_seconds(self) -> float:
-        """The device's work queued since the last call (steps and captures): the benchmark's
+        """The device's work queued since the last call (steps, captures and passes): the benchmark's
         share of the wall time the modelled device was busy."""
         with self._lock:
             busy, self._busy = self._busy, 0.0
