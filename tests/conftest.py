@@ -44,11 +44,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     `--no-loadscope-reorder`: its own order puts the files with most tests first, which are the
     quick ones), so the long files start early instead of ending the run with one worker busy
     and the others done."""
-    files: dict[str, list[int]] = {}
+    order: dict[str, int] = {}  # each file's place in the collection
+    slow: set[str] = set()
     for item in items:
-        rank = files.setdefault(item.nodeid.partition("::")[0], [len(files), 1])
-        rank[1] &= item.get_closest_marker("slow") is None
-    items.sort(key=lambda item: files[item.nodeid.partition("::")[0]][::-1])
+        file = item.nodeid.partition("::")[0]
+        order.setdefault(file, len(order))
+        if item.get_closest_marker("slow") is not None:
+            slow.add(file)
+
+    def rank(item: pytest.Item) -> tuple[bool, int]:
+        file = item.nodeid.partition("::")[0]
+        return file not in slow, order[file]
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
