@@ -26,11 +26,13 @@ from tests.unit.test_step_scheduler import FakeRow, FakeRowEngine
 SAFETY = 60  # seconds; a bound on a hang, never how the test synchronises
 
 
-class HeldAfterFirstFinish(FakeRowEngine):
-    """Runs the stream's first chunk; the first step after it holds until `release`."""
+class HeldStep(FakeRowEngine):
+    """The first step after `finishes` engine calls have finished holds until `release` (after
+    one: the stream's first chunk has been delivered)."""
 
-    def __init__(self) -> None:
+    def __init__(self, finishes: int) -> None:
         super().__init__()
+        self.finishes = finishes
         self.finished = 0
         self.holding = threading.Event()
         self.release = threading.Event()
@@ -46,7 +48,7 @@ class HeldAfterFirstFinish(FakeRowEngine):
 
     def step(self, rows: Sequence[FakeRow]) -> None:
         super().step(rows)
-        if self.finished and not self.holding.is_set():
+        if self.finished >= self.finishes and not self.holding.is_set():
             self.holding.set()
             assert self.release.wait(SAFETY)
 
@@ -63,7 +65,7 @@ def wait_for(condition, what: str) -> None:
 
 
 def test_a_stream_whose_client_left_frees_its_rows_at_the_next_step() -> None:
-    engine = HeldAfterFirstFinish()
+    engine = HeldStep(finishes=1)
     speech = {"model": "tts-1", "input": PARAGRAPH, "voice": "default", "response_format": "pcm"}
     container = make_test_container(engine=engine)
     scheduler = container.batched_engine()
@@ -91,22 +93,12 @@ def test_a_stream_whose_client_left_frees_its_rows_at_the_next_step() -> None:
     assert len(of_the_second_call) == 1
 
 
-class HeldFirstStep(HeldAfterFirstFinish):
-    """The first step of all holds until `release`."""
-
-    def step(self, rows: Sequence[FakeRow]) -> None:
-        FakeRowEngine.step(self, rows)
-        if not self.holding.is_set():
-            self.holding.set()
-            assert self.release.wait(SAFETY)
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["one-piece", "first-chunk"])
 def test_a_client_that_leaves_before_any_audio_frees_its_rows_at_the_next_step(stream: bool) -> None:
     """An answer in one piece is sent once the audio is whole, and a stream starts once its first
     chunk is: a client that gives up waiting before (a timeout, a closed tab) would otherwise
     leave its rows stepping to the end for nobody."""
-    engine = HeldFirstStep()
+    engine = HeldStep(finishes=0)
     speech = {"model": "tts-1", "input": PARAGRAPH, "voice": "default", "response_format": "wav", "stream": stream}
     container = make_test_container(engine=engine)
     scheduler = container.batched_engine()
