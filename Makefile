@@ -8,7 +8,7 @@ PORT ?= 8000
 OPENAI_PORT ?= 8880
 STORAGE_URL ?= file://./data
 
-.PHONY: install serve serve-openai test test-fast lint
+.PHONY: install serve serve-openai test test-fast lint bytecode
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,10 +42,17 @@ serve-openai: install
 # fourth only adds contention.
 PYTEST_PARALLEL ?= -n 3 --dist loadfile --no-loadscope-reorder
 
-test: install
+# The project's bytecode, compiled once before a run: under PYTHONDONTWRITEBYTECODE (set in some CI
+# images) Python keeps nothing it compiles, so each of a run's ~45 processes (xdist's workers, the
+# servers the tests start) compiled every module of ours it imported, 0.4 s of CPU apiece.
+CODE := adapters application benchmarks domain entrypoints harness ports scripts tests container.py settings.py
+bytecode: install
+	$(BIN)/python -m compileall -q -j 0 $(CODE)
+
+test: bytecode
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
-test-fast: install
+test-fast: bytecode
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow"

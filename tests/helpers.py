@@ -3,10 +3,11 @@ container with fakes swapped in."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
-import subprocess
-import sys
+import runpy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -56,14 +57,16 @@ model_cache: Path | None = None
 
 
 def _run_script(script: str, out: Path, *args: str) -> dict[str, str]:
-    printed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), str(out), *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout
-    return dict(line.split("=", 1) for line in printed.splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+    """The script's `main` in this process, its printed settings captured: a second interpreter
+    would import torch again (1.5 s of CPU each time). torch's global random state is left as it
+    was, so which test process wrote a model changes nothing in the tests it runs after."""
+    import torch
+
+    printed = io.StringIO()
+    main = runpy.run_path(str(ROOT / "scripts" / script))["main"]
+    with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(printed):
+        main([str(out), *args])
+    return dict(line.split("=", 1) for line in printed.getvalue().splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", line))
 
 
 def script_settings(script: str, out: Path, *args: str) -> dict[str, str]:
