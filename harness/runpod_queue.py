@@ -211,7 +211,9 @@ def job_queue() -> Iterator[JobQueue]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state = JobQueue(f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, name="runpod-queue-stand-in", daemon=True)
+    thread = threading.Thread(  # shutdown() waits for its next poll: 0.5 s by default
+        target=server.serve_forever, name="runpod-queue-stand-in", kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield state

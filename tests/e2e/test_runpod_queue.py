@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 
 from tests.e2e.worker import free_port, log_events
 from tests.helpers import audio_file
+from tests.loopback import serving
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 from tests.runpod_queue import queue_worker as harness_queue_worker
 
@@ -201,16 +202,11 @@ def held_download(body: bytes) -> Iterator[tuple[str, threading.Event, threading
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/voice.wav", asked, release
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base_url:
+        try:
+            yield f"{base_url}/voice.wav", asked, release
+        finally:
+            release.set()
 
 
 def test_sigterm_in_the_middle_of_a_job_finishes_it_and_leaves_nothing_half_written(tmp_path):
