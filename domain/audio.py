@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,10 +58,11 @@ class CrossFader:
         nxt = part.samples
         tail = self._tail if self._tail is not None else array("f")
         n = min(self._overlap, len(tail), len(nxt))
-        step = 1.0 / (n - 1) if n > 1 else 0.0
         start = len(tail) - n
         segment = tail[:start]
-        segment.extend(array("f", (tail[start + i] * (1.0 - i * step) + nxt[i] * (i * step) for i in range(n))))
+        down, up = _ramps(n)
+        weighed = zip(tail[start:], down, nxt[:n], up, strict=True)
+        segment.extend(array("f", [a * d + b * u for a, d, b, u in weighed]))
         segment.frombytes(memoryview(nxt).cast("B")[n * nxt.itemsize :])  # the bulk, copied once
         final = len(segment) - min(self._overlap, len(segment))
         self._tail = segment[final:]
@@ -70,3 +72,11 @@ class CrossFader:
     def finish(self) -> Audio:
         tail, self._tail = self._tail or array("f"), None
         return Audio(tail, self._rate)
+
+
+@lru_cache(maxsize=8)
+def _ramps(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The fade's weights over `n` samples, out and in (a request's joins share them: computing
+    them at each join was most of its time)."""
+    step = 1.0 / (n - 1) if n > 1 else 0.0
+    return tuple(1.0 - i * step for i in range(n)), tuple(i * step for i in range(n))
