@@ -77,15 +77,23 @@ def _wav_header(sample_rate: int, data_bytes: int) -> bytes:
 
 def wav_file(audio: Audio) -> bytes:
     """A 16-bit mono wav file, byte for byte as libsndfile (1.2) writes it: its 44-byte header,
-    and each sample clipped to [-1, 1], times 32768, rounded down, at most 32767. One numpy pass
-    where libsndfile's writes through soundfile's Python callbacks took 2.7 ms for 12 s of audio
-    (0.4 ms here): a streamed answer's chunks and a job's answer are wav files by default."""
-    pcm = _clipped(audio)
-    pcm *= 32768.0
-    np.floor(pcm, out=pcm)
-    np.minimum(pcm, 32767.0, out=pcm)
-    data = pcm.astype("<i2").tobytes()
-    return _wav_header(audio.sample_rate, len(data)) + data
+    and each sample clipped to [-1, 1], times 32768, rounded down, at most 32767. Converted a
+    block at a time into the file's own array. For 12 s of audio, libsndfile's writes through
+    soundfile's Python callbacks took 2.7 ms in a loop; whole-array numpy steps 0.4 ms in a loop
+    but 1.6-3.3 ms in the worker, where each step's fresh megabyte is paid in page faults; this
+    0.2 ms in a loop, with one fresh array and its bytes."""
+    samples = to_numpy(audio)
+    size = samples.size
+    out = np.empty(WAV_HEADER // 2 + size, "<i2")
+    out.view(np.uint8)[:WAV_HEADER] = np.frombuffer(_wav_header(audio.sample_rate, 2 * size), np.uint8)
+    scratch = np.empty(min(BLOCK, size), np.float32)
+    for start in range(0, size, BLOCK):
+        block = np.clip(samples[start : start + BLOCK], -1.0, 1.0, out=scratch[: min(BLOCK, size - start)])
+        block *= 32768.0
+        np.floor(block, out=block)
+        np.minimum(block, 32767.0, out=block)
+        out[WAV_HEADER // 2 + start : WAV_HEADER // 2 + start + block.size] = block
+    return out.tobytes()
 
 
 class _Sink:
