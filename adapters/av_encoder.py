@@ -164,15 +164,16 @@ class WholeFileStream:
 
 class JoinedFile:
     """Each piece's file, then the whole's. wav and pcm files join: each piece is encoded once
-    and its encoded samples kept for the whole's file, under the first file's header with the
-    whole's sizes (libsndfile writes 44 bytes for 16-bit mono). A compressed file cannot be
-    joined from complete files of its pieces: there the samples are kept, and the whole's file
-    is encoded once more, at the end."""
+    and its file kept, and the whole's file is its pieces' samples under the first file's header
+    with the whole's sizes (libsndfile writes 44 bytes for 16-bit mono), joined in one copy at
+    the end (the pieces were copied in as they came, then all of it again, on a stream's path).
+    A compressed file cannot be joined from complete files of its pieces: there the samples are
+    kept, and the whole's file is encoded once more, at the end."""
 
     def __init__(self, encoder: AvEncoder, fmt: str, sample_rate: int) -> None:
         self._encoder, self._fmt = encoder, fmt
         self._header = WAV_HEADER if fmt == "wav" else 0
-        self._joined = bytearray()
+        self._files: list[bytes] = []
         self._at_end = None if fmt in ("wav", "pcm") else WholeFileStream(encoder, fmt, sample_rate)
 
     def add(self, audio: Audio) -> bytes:
@@ -180,18 +181,20 @@ class JoinedFile:
         if self._at_end is not None:
             self._at_end.push(audio)
         else:
-            self._joined += memoryview(data)[self._header if self._joined else 0 :]
+            self._files.append(data)
         return data
 
     def whole(self) -> bytes:
         if self._at_end is not None:
             return self._at_end.finish()
-        if self._header:
-            size = len(self._joined) - self._header
-            struct.pack_into("<I", self._joined, 4, size + self._header - 8)
-            struct.pack_into("<I", self._joined, self._header - 4, size)
-        whole, self._joined = bytes(self._joined), bytearray()
-        return whole
+        files, self._files = self._files, []
+        if not self._header or not files:
+            return b"".join(files)
+        size = sum(len(file) - self._header for file in files)
+        header = bytearray(files[0][: self._header])
+        struct.pack_into("<I", header, 4, size + self._header - 8)
+        struct.pack_into("<I", header, self._header - 4, size)
+        return b"".join([header, *(memoryview(file)[self._header :] for file in files)])
 
 
 class AvEncoder:
