@@ -17,6 +17,8 @@ def to_numpy(audio: Audio) -> np.ndarray:
 
 
 def from_numpy(samples: np.ndarray, sample_rate: int) -> Audio:
+    """The samples copied once, into the array (through `tobytes` they were copied twice: every
+    chunk the engine finishes comes this way)."""
     data = array("f")
-    data.frombytes(np.ascontiguousarray(samples, dtype=np.float32).tobytes())
+    data.frombytes(memoryview(np.ascontiguousarray(samples, dtype=np.float32)).cast("B"))
     return Audio(data, int(sample_rate))

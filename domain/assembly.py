@@ -102,7 +102,11 @@ class Assembler:
             start = self._end
             self.part_starts.append(self._end)
             self._end += part.num_samples
-        out.extend(self._fader.push(part).samples)
+        pushed = self._fader.push(part).samples  # its own new array: taken as it is when nothing is before it
+        if out:
+            out.extend(pushed)
+        else:
+            out = pushed
         self._bounds.append([start, self._end])
         self._next += 1
         following = self._layout[self._next] if self._next < len(self._layout) else None

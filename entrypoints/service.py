@@ -37,8 +37,9 @@ class WorkerService:
         return next(self._answers(payload, job_id, progress, streaming=False))
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
-        """A streaming worker's answers: for `stream: true`, one dict per audio chunk and then
-        the usual result; for any other job, its usual single answer."""
+        """A streaming worker's answers: for `stream: true`, one dict per audio chunk (its
+        `"status": "streaming"`) and then the usual result; for any other job, its usual single
+        answer. Nothing follows an answer that is not a chunk (the RunPod handler ends there)."""
         return self._answers(payload, job_id, None, streaming=True)
 
     def _answers(

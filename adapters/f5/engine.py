@@ -315,7 +315,9 @@ class F5Engine:
 
     def _finish(self, rows: Sequence[Row]) -> list[Audio]:
         """Mel -> waveform (see generated_mel), the vocoder in fp32, batched with per-row
-        lengths; quiet voices' outputs scaled back to their loudness. Logs the stage times of
+        lengths; quiet voices' outputs scaled back to their loudness, in place (two new
+        waveforms a row, each 1.2 MB for 12 s, cost 1.5 ms between the last step and the
+        answer, most of it the fresh memory's page faults). Logs the stage times of
         the steps since the last finish (read now: the audio is on the host, so reading the
         device's marks waits for nothing)."""
         if not rows:
@@ -327,7 +329,7 @@ class F5Engine:
         out = []
         for row, wave in zip(rows, self._runner.decode(self._vocoder, mels), strict=True):
             if row.ref.rms < TARGET_RMS:
-                wave = wave * row.ref.rms / TARGET_RMS
+                wave.mul_(row.ref.rms).div_(TARGET_RMS)  # upstream's `wave * rms / target`, rounded alike
             samples = wave.float().cpu().numpy()
             if row.item.params.remove_silence:
                 samples = remove_long_silences(samples, self._sample_rate)

@@ -128,3 +128,23 @@ def test_layout_misuse_is_refused():
         assembler.push(part(10, 1))
     with pytest.raises(ValueError):
         Assembler([SpeechSlot("a", "x", False)], 0.1, RATE).push(from_numpy(np.zeros(4, np.float32), 16000))
+
+
+def test_a_long_part_is_copied_once_on_its_way_through_the_assembly():
+    """A stream's 12 s part went through four copies of itself (the fade's joins, the cut of
+    the held tail, the piece's own array), two of them alive at once; now the piece is the one
+    copy. Measured as the peak of what Python allocated while it was pushed."""
+    import tracemalloc
+
+    rate, seconds = 24000, 10.0
+    assembler = Assembler([SpeechSlot("v", "a", False), SpeechSlot("v", "b", True)], 0.15, rate)
+    first, second = (from_numpy(np.full(int(seconds * rate), 0.5, np.float32), rate) for _ in range(2))
+    assembler.push(first)
+    tracemalloc.start()
+    try:
+        piece = assembler.push(second)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert piece.num_samples == second.num_samples  # a held tail out, one in
+    assert peak < 1.5 * 4 * second.num_samples  # before: twice the part at once

@@ -50,3 +50,19 @@ def test_streamed_pieces_concatenate_to_the_joined_audio(lengths, seconds):
     pieces = [to_numpy(fader.push(p)) for p in parts] + [to_numpy(fader.finish())]
     whole = np.concatenate(pieces)
     np.testing.assert_allclose(whole, upstream_cross_fade([to_numpy(p) for p in parts], seconds, 16000), atol=1e-5)
+
+
+def test_samples_from_numpy_are_copied_once_and_kept_exactly():
+    """A finished chunk's samples come from numpy this way: one copy (tobytes made two)."""
+    import tracemalloc
+
+    samples = np.random.default_rng(0).standard_normal(240_000).astype(np.float32)
+    tracemalloc.start()
+    try:
+        audio = from_numpy(samples, 24000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * samples.nbytes  # before: twice
+    assert to_numpy(audio).tobytes() == samples.tobytes()
+    assert list(from_numpy(np.arange(5, dtype=np.float64)[::2], 8000).samples) == [0.0, 2.0, 4.0]

@@ -58,14 +58,14 @@ class BlockingService:
         self.cancelled = threading.Event()
 
     def stream(self, payload: object, job_id: str = "-") -> Iterator[dict[str, Any]]:
-        yield {"chunk": 0}
+        yield {"chunk": 0, "status": "streaming"}
         scope = current_scope()
         assert scope is not None
         scope.on_cancel(self.cancelled.set)
         self.waiting.set()
         if not self.cancelled.wait(SAFETY):
             raise AssertionError("never cancelled")
-        yield {"chunk": 1}
+        yield {"status": "completed"}
 
 
 def test_a_runpod_stream_cancelled_mid_call_cancels_its_job() -> None:
@@ -96,4 +96,4 @@ def test_a_runpod_stream_run_to_its_end_answers_everything() -> None:
     async def consume() -> list[dict[str, Any]]:
         return [answer async for answer in handler({"id": "j", "input": {}})]
 
-    assert asyncio.run(consume()) == [{"chunk": 0}, {"chunk": 1}]
+    assert asyncio.run(consume()) == [{"chunk": 0, "status": "streaming"}, {"status": "completed"}]

@@ -116,3 +116,34 @@ def test_a_calls_rows_run_in_groups_of_similar_length_and_answer_in_order() -> N
     assert [to_numpy(audio)[0] for audio in audios] == [0, 1, 2, 3]
     assert sorted(finished) == [0, 1, 2, 3]
     assert steps == [[0, 2], [0, 2], [1, 3], [1, 3]]  # long with long, short with short
+
+
+def test_a_quiet_voices_finished_row_is_scaled_in_the_waveform_the_vocoder_gave():
+    """Upstream's `wave * rms / target` (the voice's loudness back), in that tensor: a new
+    waveform per operation cost page faults on the way to the answer."""
+    from adapters.f5.engine import F5Engine
+    from adapters.f5.loading import import_f5_model
+    from adapters.f5.precision import Precision
+
+    import_f5_model()  # as the engine's build does first: f5_tts without its package's imports
+
+    waves: list[torch.Tensor] = []
+
+    class Runner:
+        name, buckets, graphs_held = "test", None, 0
+
+        def synchronize(self) -> None: ...
+
+        def decode(self, vocoder: object, mels: list[torch.Tensor]) -> list[torch.Tensor]:
+            waves.extend(torch.full((256 * mel.shape[1],), 0.3) for mel in mels)
+            return list(waves)
+
+    engine = F5Engine(dit=torch.nn.Identity(), vocoder=None, mel_spec=torch.nn.Identity(), vocab={},
+                      precision=Precision("cpu", "fp32", "test"), model_id="t", sample_rate=24000, hop_length=256,
+                      runner=Runner())  # type: ignore[arg-type]  # fmt: skip
+    row = Row(item("hi"), PreparedReference(torch.zeros(4, 100), 4, rms=0.07), ["h", "i"], 12, (0.0,), (1.0,))
+    row.y, row.steps_done = torch.zeros(12, 100), 1
+    (audio,) = engine.finish([row])
+    expected = torch.full((256 * 8,), 0.3) * 0.07 / 0.1
+    assert torch.equal(waves[0], expected)  # in the vocoder's tensor, rounded as upstream rounds it
+    assert to_numpy(audio).tobytes() == expected.numpy().tobytes()
