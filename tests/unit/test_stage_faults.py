@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from adapters.av_encoder import AvEncoder
 from adapters.fake_engine import FakeEngine
 from adapters.fake_fetcher import FakeFetcher
 from adapters.fake_store import FakeStore
@@ -59,7 +60,11 @@ def service_with(tmp_path):
         (UPLOAD, {"codec": Broken(SoundfileCodec(), "decode", InvalidAudio("bad header"))}, "invalid_audio"),
         (UPLOAD, {"codec": Broken(SoundfileCodec(), "encode", MemoryError())}, "engine_error"),
         (TTS, {"engine": Broken(FakeEngine(), "synthesize", RuntimeError("CUDA out of memory"))}, "engine_error"),
-        (TTS, {"codec": Broken(SoundfileCodec(), "encode", RuntimeError("encoder crashed"))}, "engine_error"),
+        (
+            TTS,
+            {"encoder": Broken(AvEncoder(SoundfileCodec()), "encode", RuntimeError("encoder crashed"))},
+            "engine_error",
+        ),
     ],
 )
 def test_each_stage_fault_has_its_code_and_leaves_no_trace(service_with, job, overrides, code):
