@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# --no-deps: f5-tts's own requirements pull gradio, which conflicts with runpod (see pyproject).
 	$(BIN)/python -m pip install --quiet --no-deps f5-tts==$(F5_TTS_VERSION)
+	# The packages just written (torch's libraries: about 1.6 GB still in memory) go to disk now,
+	# as part of the install, not in the kernel's write-back during the first half-minute of a run.
+	sync
 	touch $(STAMP)
 
 # The web page's browser tests drive Debian's chromium (pip cannot download a browser here).
