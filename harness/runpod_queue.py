@@ -34,11 +34,12 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from harness.loopback import serving
 from harness.processes import ROOT, launched
 
 WORKER_ID = "worker-under-test"
@@ -208,19 +209,9 @@ def job_queue() -> Iterator[JobQueue]:
             state._record(Event(kind, job_id, body, query, headers))
             self._reply(200, {})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state = JobQueue(f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(  # shutdown() waits for its next poll: 0.5 s by default
-        target=server.serve_forever, name="runpod-queue-stand-in", kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(Handler, name="runpod-queue-stand-in") as base_url:
+        state = JobQueue(base_url)
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @contextmanager

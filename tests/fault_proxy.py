@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 
 import requests
 
-from tests.loopback import serving
+from harness.loopback import serving
 
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from harness.loopback import serving
 from tests.e2e.worker import free_port, log_events
 from tests.helpers import audio_file
-from tests.loopback import serving
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 from tests.runpod_queue import queue_worker as harness_queue_worker
 

@@ -8,8 +8,9 @@ import pytest
 
 from adapters.http_fetcher import HttpFetcher, rp_ssrf
 from domain.errors import DownloadFailed
+from harness.loopback import serving
 from tests.contracts.audio_fetcher import CAP, AudioFetcherContract
-from tests.loopback import loopback_files, serving
+from tests.loopback import loopback_files
 
 
 @pytest.fixture
