@@ -1,8 +1,9 @@
 """The web page in a real browser: Debian's chromium (never a downloaded one) driven by
 Playwright, headless, one browser per test module with a fake microphone that plays a
-known recording, and a fresh browser context (storage, permissions) per test. The browser
-closes with its module: Playwright's sync API keeps an event loop running while it is open,
-and other modules on the same test process call asyncio.run."""
+known recording, and a fresh browser context (storage, permissions) per test, or one tab a
+module's tests share, wiped between them (`tests.web.page.wipe`). The browser closes with its
+module: Playwright's sync API keeps an event loop running while it is open, and other modules
+on the same test process call asyncio.run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import audio_file
+from tests.web.page import new_context
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICROPHONE_SECONDS = 4.0  # the fake microphone loops this recording
@@ -51,9 +53,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def context(browser) -> Iterator[object]:
-    """A fresh profile: empty storage, microphone and clipboard allowed, downloads kept."""
-    made = browser.new_context(accept_downloads=True, permissions=["microphone", "clipboard-read", "clipboard-write"])
-    made.set_default_timeout(15000)
+    made = new_context(browser)
     yield made
     made.close()
 

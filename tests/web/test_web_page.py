@@ -32,9 +32,12 @@ from tests.web.page import (
     downloaded,
     element_duration,
     generate,
-    open_page,
+    load,
+    new_context,
     page_errors,
     raw_get,
+    watched_page,
+    wipe,
 )
 
 MAX_VOICE_BYTES = 400_000  # 8.3 s of 24 kHz 16-bit mono
@@ -94,14 +97,30 @@ def server(engine, tmp_path_factory):
 ALLOWED = re.compile(r"/(web/[a-z]+\.(html|css|js)|web/|health|v1/audio/speech|v1/audio/voices(/[\w.-]+(/audio)?)?)?")
 
 
-@pytest.fixture
-def page(context, server):
-    requested = []
+@dataclass
+class Tab:
+    page: object
+    requested: list[str]
+
+
+@pytest.fixture(scope="module")
+def tab(browser, server):
+    """One tab for the module, wiped before each test (see `wipe`)."""
+    context = new_context(browser)
+    requested: list[str] = []
     context.on("request", lambda request: requested.append(request.url))
-    opened = open_page(context, server.base_url)
-    yield opened
-    assert page_errors(opened) == []
-    for url in requested:
+    yield Tab(watched_page(context), requested)
+    context.close()
+
+
+@pytest.fixture
+def page(tab, server):
+    wipe(tab.page, server.base_url)
+    tab.requested.clear()
+    load(tab.page, server.base_url)
+    yield tab.page
+    assert page_errors(tab.page) == []
+    for url in tab.requested:
         if not url.startswith(("blob:", "data:")):
             assert url.startswith(server.base_url) and ALLOWED.fullmatch(url[len(server.base_url) :]), url
 
