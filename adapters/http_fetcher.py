@@ -15,18 +15,26 @@ signed query, a proxy URL credentials, and an address says what sits inside the 
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import requests
 
 from adapters.runpod_import import import_runpod
 from domain.errors import DownloadFailed
 
-#: runpod's SSRF guard, imported without py-cpuinfo's probe (adapters/runpod_import.py)
-rp_ssrf = import_runpod("runpod.serverless.utils.rp_ssrf")
+
+@functools.cache
+def ssrf_guard() -> ModuleType:
+    """runpod's SSRF guard (`rp_ssrf`), imported at the first download and without
+    py-cpuinfo's probe (adapters/runpod_import.py). Importing runpod is the largest part of
+    the OpenAI server's and the CLI's start, and most of them never fetch a URL."""
+    return import_runpod("runpod.serverless.utils.rp_ssrf")
+
 
 CHUNK_BYTES = 64 * 1024
 # rp_ssrf's refusals, by a phrase of each, as messages that name nothing from the request.
@@ -57,6 +65,7 @@ class HttpFetcher:
         return download.result()
 
     def _download(self, url: str, download: _Download) -> bytes:
+        rp_ssrf = ssrf_guard()
         try:
             response = rp_ssrf.safe_get(
                 url, timeout=(self.connect_timeout, self.read_timeout), max_bytes=self.max_bytes
@@ -81,7 +90,7 @@ class HttpFetcher:
                 raise DownloadFailed("the download was stopped at its deadline")
         return bytes(body)
 
-    def _refused(self, exc: rp_ssrf.SSRFError) -> DownloadFailed:
+    def _refused(self, exc: Exception) -> DownloadFailed:
         reason = str(exc)
         if "size cap" in reason:
             return DownloadFailed(f"the voice file is larger than {self.max_bytes} bytes")

@@ -7,10 +7,10 @@ While runpod is imported the probe is replaced by that read; the real function i
 afterwards, so anyone else who calls py-cpuinfo gets the real one.
 
 Every process of the worker imports runpod through here: the voice fetcher's SSRF guard
-(adapters/http_fetcher.py, built by every App's bootstrap: the CLI's, the servers') and the
-RunPod entrypoint (through the container, which alone names adapters). Whichever imports
-runpod first decides, so a plain `import runpod` before these brings the probe back
-(tests/unit/test_runpod_import.py; tests/conftest.py fails a test process that does).
+(adapters/http_fetcher.py, at a process's first URL download) and the RunPod entrypoint
+(through the container, which alone names adapters). Whichever imports runpod first decides,
+so a plain `import runpod` before these brings the probe back (tests/unit/test_runpod_import.py;
+tests/conftest.py fails a test process that does).
 """
 
 from __future__ import annotations

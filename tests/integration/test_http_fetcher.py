@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 
-from adapters.http_fetcher import HttpFetcher, rp_ssrf
+from adapters.http_fetcher import HttpFetcher, ssrf_guard
 from domain.errors import DownloadFailed
 from harness.loopback import serving
 from tests.contracts.audio_fetcher import CAP, AudioFetcherContract
@@ -77,12 +77,12 @@ def test_endless_body_is_cut_at_the_cap_quickly(files, allow_private):
     ],
 )
 def test_the_guard_refuses_non_public_addresses(address):
-    assert not rp_ssrf.is_safe_address(address)
+    assert not ssrf_guard().is_safe_address(address)
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8"])
 def test_the_guard_accepts_public_addresses_as_a_pure_check(address):
-    assert rp_ssrf.is_safe_address(address)
+    assert ssrf_guard().is_safe_address(address)
 
 
 class Trickle(BaseHTTPRequestHandler):

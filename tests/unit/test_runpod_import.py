@@ -33,9 +33,23 @@ assert cpuinfo.get_cpu_info is wrapped, "the probe was not put back"
 print("ok")
 """
 WAYS_IN = {
-    # every App's: the voice fetcher imports runpod's SSRF guard (the CLI, the servers, the tests' apps)
-    "bootstrap": "from application.bootstrap import bootstrap\nbootstrap().shutdown()",
-    # the RunPod worker's: in a thread, while its start-up builds the App (and so the fetcher) beside it
+    # every App's: the voice fetcher imports runpod's SSRF guard at its first download, not at
+    # start-up (the CLI, the servers, the tests' apps); a loopback URL is refused before any packet
+    "download": (
+        "import sys\n"
+        "from application.bootstrap import bootstrap\n"
+        "app = bootstrap()\n"
+        "assert 'runpod' not in sys.modules, 'the App imported runpod before any download'\n"
+        "from adapters.http_fetcher import HttpFetcher\n"
+        "from domain.errors import DownloadFailed\n"
+        "try:\n"
+        "    HttpFetcher().fetch('http://127.0.0.1:9/voice.wav')\n"
+        "    raise AssertionError('a loopback URL was fetched')\n"
+        "except DownloadFailed as refused:\n"
+        "    assert 'non-public address' in str(refused), refused\n"
+        "app.shutdown()\n"
+    ),
+    # the RunPod worker's: in a thread, while its start-up builds the App beside it
     "worker": (
         "from container import import_runpod_in_background\n"
         "background = import_runpod_in_background()\n"
@@ -50,6 +64,7 @@ WAYS_IN = {
 def test_runpod_imports_without_the_probe_and_the_probe_is_put_back(way_in: str, tmp_path: Path) -> None:
     # a fresh interpreter: this one may have imported runpod already
     env = {**os.environ, "TTS_ENGINE": "fake", "STORAGE_URL": str(tmp_path / "store")}
+    env.pop("RUNPOD_ALLOW_PRIVATE_DOWNLOAD_URLS", None)
     script = WRAP + WAYS_IN[way_in] + CHECK
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
