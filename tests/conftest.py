@@ -17,6 +17,13 @@ from hypothesis import settings
 from tests import helpers
 from tests.helpers import shut_down_test_containers
 
+# A test process makes and drops objects by the million (its imports, hypothesis' examples,
+# parametrized items) and keeps few cycles: at CPython's default first-generation threshold
+# (700 allocations) the collector runs tens of thousands of times during collection and the
+# tests to free almost nothing. Set before collection imports anything; the worker processes
+# the tests start keep the default (they run as in production).
+gc.set_threshold(100_000, *gc.get_threshold()[1:])
+
 # No per-example deadline for any property test: on a shared 2-core machine a first example that
 # imports a library (cn2an, num2words' languages) takes several times hypothesis' 200 ms default,
 # which fails the test for the machine's load, not the code's behaviour. Timing is the benchmarks'.
