@@ -43,10 +43,11 @@ def load(page, base_url: str) -> None:
 
 
 def wipe(page, base_url: str) -> None:
-    """Leaves the tab as a fresh profile would have it, without a new profile's cost in
-    chromium (a browser context and its renderer take about 0.7 s of CPU; this reuses both):
-    the page is left first, so nothing it still runs can write afterwards, then the origin's
-    storage of every kind, the HTTP cache and the test's routes go, and no script error is kept."""
+    """Leaves the tab as a fresh profile would have it, without a new profile's cost: a
+    browser context and its renderer were most of chromium's CPU in these tests, and this
+    reuses both. The page is left first, so nothing it still runs can write afterwards; then
+    the origin's storage of every kind, the HTTP cache and the test's routes go, and no
+    script error is kept."""
     page.goto("about:blank")
     session = page.context.new_cdp_session(page)
     try:
