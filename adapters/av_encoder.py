@@ -78,10 +78,9 @@ def _wav_header(sample_rate: int, data_bytes: int) -> bytes:
 def wav_file(audio: Audio) -> bytes:
     """A 16-bit mono wav file, byte for byte as libsndfile (1.2) writes it: its 44-byte header,
     and each sample clipped to [-1, 1], times 32768, rounded down, at most 32767. Converted a
-    block at a time into the file's own array. For 12 s of audio, libsndfile's writes through
-    soundfile's Python callbacks took 2.7 ms in a loop; whole-array numpy steps 0.4 ms in a loop
-    but 1.6-3.3 ms in the worker, where each step's fresh megabyte is paid in page faults; this
-    0.2 ms in a loop, with one fresh array and its bytes."""
+    block at a time into the file's own array: libsndfile's writes go through soundfile's Python
+    callbacks, and whole-array numpy steps each take fresh memory, paid in page faults in the
+    worker; this takes one fresh array and its bytes (scheduling-steps-cpu.txt, section 7)."""
     samples = to_numpy(audio)
     size = samples.size
     out = np.empty(WAV_HEADER // 2 + size, "<i2")
@@ -164,15 +163,13 @@ class WholeFileStream:
 
 class JoinedFile:
     """Each piece's file, then the whole's. wav and pcm files join: each piece is encoded once
-    and its file kept, and the whole's file is its pieces' samples under the first file's header
-    with the whole's sizes (libsndfile writes 44 bytes for 16-bit mono), joined in one copy at
-    the end (the pieces were copied in as they came, then all of it again, on a stream's path).
-    A compressed file cannot be joined from complete files of its pieces: there the samples are
-    kept, and the whole's file is encoded once more, at the end."""
+    and its file kept, and the whole's file is its pieces' samples, under a header with the
+    whole's sizes for a wav (`_wav_header`, which wrote each piece's), joined in one copy at the
+    end. A compressed file cannot be joined from complete files of its pieces: there the samples
+    are kept, and the whole's file is encoded once more, at the end."""
 
     def __init__(self, encoder: AvEncoder, fmt: str, sample_rate: int) -> None:
-        self._encoder, self._fmt = encoder, fmt
-        self._header = WAV_HEADER if fmt == "wav" else 0
+        self._encoder, self._fmt, self._rate = encoder, fmt, sample_rate
         self._files: list[bytes] = []
         self._at_end = None if fmt in ("wav", "pcm") else WholeFileStream(encoder, fmt, sample_rate)
 
@@ -188,13 +185,10 @@ class JoinedFile:
         if self._at_end is not None:
             return self._at_end.finish()
         files, self._files = self._files, []
-        if not self._header or not files:
+        if self._fmt != "wav" or not files:
             return b"".join(files)
-        size = sum(len(file) - self._header for file in files)
-        header = bytearray(files[0][: self._header])
-        struct.pack_into("<I", header, 4, size + self._header - 8)
-        struct.pack_into("<I", header, self._header - 4, size)
-        return b"".join([header, *(memoryview(file)[self._header :] for file in files)])
+        samples = [memoryview(file)[WAV_HEADER:] for file in files]
+        return b"".join([_wav_header(self._rate, sum(map(len, samples))), *samples])
 
 
 class AvEncoder:
