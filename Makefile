@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# --no-deps: f5-tts's own requirements pull gradio, which conflicts with runpod (see pyproject).
 	$(BIN)/python -m pip install --quiet --no-deps f5-tts==$(F5_TTS_VERSION)
-	# The packages just written (torch's libraries: about 1.6 GB still in memory) go to disk now,
+	# The packages just written (torch's libraries, gigabytes still in memory) go to disk now,
 	# as part of the install, not in the kernel's write-back during the first half-minute of a run.
 	sync
 	touch $(STAMP)
@@ -47,7 +47,7 @@ PYTEST_PARALLEL ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 # The project's bytecode, compiled once before a run: under PYTHONDONTWRITEBYTECODE (set in some CI
 # images) Python keeps nothing it compiles, so each of a run's ~45 processes (xdist's workers, the
-# servers the tests start) compiled every module of ours it imported, 0.4 s of CPU apiece.
+# servers the tests start) compiled every module of ours it imported, again and again.
 CODE := adapters application benchmarks domain entrypoints harness ports scripts tests container.py settings.py
 bytecode: install
 	$(BIN)/python -m compileall -q -j 0 $(CODE)

@@ -38,8 +38,8 @@ class CrossFader:
     can be streamed chunk by chunk and the pieces concatenate to exactly the joined whole.
 
     Only the overlap is computed in Python (a few thousand samples per join); the bulk is
-    copied once, in C, into the array `push` returns (a paragraph's 12 s part was copied four
-    times, 0.9 ms, on a stream's path).
+    copied once, in C, into the array `push` returns (a part was copied four times on a
+    stream's path).
     """
 
     def __init__(self, seconds: float, sample_rate: int) -> None:

@@ -80,9 +80,9 @@ class Answer(dict[str, Any]):
     """A job's answer as runpod gets it: a dict whose repr gives each long string (the
     audio's base64) as its length. runpod puts every handler output into DEBUG f-strings
     whatever its log level (rp_job: twice per answer, and twice per piece of a stream), so a
-    plain dict's repr copied and escaped megabytes on the job's path for lines nobody writes:
-    3.3 ms for a streamed paragraph's last answer (28 s of wav, 1.8 MB of base64) on the 2-core
-    host, 1.5 ms per 12 s chunk. At RUNPOD_LOG_LEVEL=DEBUG the lines it writes stay readable."""
+    plain dict's repr copied and escaped megabytes on the job's path for lines nobody writes
+    (scheduling-steps-cpu.txt, section 7). At RUNPOD_LOG_LEVEL=DEBUG the lines it writes stay
+    readable."""
 
     def __repr__(self) -> str:
         return repr({key: _shown(value) for key, value in self.items()})

@@ -58,7 +58,7 @@ model_cache: Path | None = None
 
 def _run_script(script: str, out: Path, *args: str) -> dict[str, str]:
     """The script's `main` in this process, its printed settings captured: a second interpreter
-    would import torch again (1.5 s of CPU each time). torch's global random state is left as it
+    would import torch again, most of such a write's CPU. torch's global random state is left as it
     was, so which test process wrote a model changes nothing in the tests it runs after."""
     import torch
 

@@ -316,8 +316,8 @@ class F5Engine:
     def _finish(self, rows: Sequence[Row]) -> list[Audio]:
         """Mel -> waveform (see generated_mel), the vocoder in fp32, batched with per-row
         lengths; quiet voices' outputs scaled back to their loudness, in place (two new
-        waveforms a row, each 1.2 MB for 12 s, cost 1.5 ms between the last step and the
-        answer, most of it the fresh memory's page faults). Logs the stage times of
+        waveforms a row cost their fresh memory's page faults between the last step and the
+        answer). Logs the stage times of
         the steps since the last finish (read now: the audio is on the host, so reading the
         device's marks waits for nothing)."""
         if not rows:
