@@ -72,13 +72,23 @@ class WorkerService:
         ready_at: list[float] = []
         durations: list[float] = []
         timer = StageTimer()
-        files = self.app.encoder.open_chunked(request.format, self.app.synthesize.sample_rate)
+        # A stored answer's whole file is joined from the chunks' files; an inline one is the
+        # chunks themselves, not sent twice (the README's contract), so nothing is kept.
+        files = (
+            None
+            if request.return_base64
+            else self.app.encoder.open_chunked(request.format, self.app.synthesize.sample_rate)
+        )
         try:
             for event in self.app.synthesize.stream(request):
                 if isinstance(event, StreamChunk):
                     first_chunk = first_chunk or _since(start)
-                    with timer.stage("encode"):
-                        data = files.add(event.audio)  # each chunk a complete file, the README's contract
+                    with timer.stage("encode"):  # each chunk a complete file, the README's contract
+                        data = (
+                            self.app.encoder.encode(event.audio, request.format)
+                            if files is None
+                            else files.add(event.audio)
+                        )
                     ready_at.append(time.perf_counter())
                     durations.append(event.duration)
                     chunk = {
@@ -94,9 +104,13 @@ class WorkerService:
                     yield chunk
                 else:
                     result = event
-            with timer.stage("encode"):
-                whole = files.whole()  # and the last answer the whole file
-            output = render_tts(result, deliver(self.app, request, result, whole, timer))
+            if files is None:
+                audio: dict[str, Any] = {"captions": result.captions}
+            else:
+                with timer.stage("encode"):
+                    whole = files.whole()
+                audio = deliver(self.app, request, result, whole, timer)
+            output = render_tts(result, audio)
         except Exception as exc:
             yield _failed(exc, start, fields)
             return

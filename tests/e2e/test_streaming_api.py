@@ -28,8 +28,12 @@ def samples(b64: str) -> np.ndarray:
     return sf.read(io.BytesIO(base64.b64decode(b64)), dtype="float32")[0]
 
 
+def stored(url: str) -> np.ndarray:
+    return sf.read(url.removeprefix("file://"), dtype="float32")[0]
+
+
 def test_stream_endpoint_delivers_chunks_in_order(worker):
-    job = {"input": {"text": TEXT, "stream": True, "seed": 8, "return": "base64"}}
+    job = {"input": {"text": TEXT, "stream": True, "seed": 8}}
     started = requests.post(f"{worker.base_url}/run", json=job, timeout=30).json()
     streamed = requests.post(f"{worker.base_url}/stream/{started['id']}", timeout=120).json()
     assert streamed["status"] == "COMPLETED"
@@ -37,7 +41,7 @@ def test_stream_endpoint_delivers_chunks_in_order(worker):
     chunks, final = outputs[:-1], outputs[-1]
     assert [c["chunk"] for c in chunks] == list(range(len(chunks))) and len(chunks) > 1
     joined = np.concatenate([samples(c["audio_base64"]) for c in chunks])
-    np.testing.assert_allclose(joined, samples(final["audio_base64"]), atol=1e-4)
+    np.testing.assert_allclose(joined, stored(final["audio_url"]), atol=1e-4)
 
 
 def test_runsync_aggregates_and_plain_jobs_still_answer(worker):
@@ -54,10 +58,10 @@ def test_runsync_aggregates_and_plain_jobs_still_answer(worker):
 
 def test_a_streamed_dialogue_with_a_pause_concatenates_to_the_answer(worker):
     text = "It is 10:30, a short line. [pause:700ms] [voice:default] Then a second, longer line that follows it."
-    streamed = worker.runsync({"text": text, "stream": True, "seed": 2, "return": "base64"})
+    streamed = worker.runsync({"text": text, "stream": True, "seed": 2})
     *chunks, final = streamed["output"]
     joined = np.concatenate([samples(c["audio_base64"]) for c in chunks])
-    np.testing.assert_allclose(joined, samples(final["audio_base64"]), atol=1e-4)
+    np.testing.assert_allclose(joined, stored(final["audio_url"]), atol=1e-4)
     assert final["spoken_text"].startswith("It is ten thirty, a short line.")
     pause = [s for s in final["segments"] if s["voice"] is None]
     assert len(pause) == 1 and round(pause[0]["end"] - pause[0]["start"], 3) == 0.7

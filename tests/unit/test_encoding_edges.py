@@ -68,29 +68,42 @@ def test_a_job_encodes_its_answer_once(encoder):
     assert len(encoder.encoded) == 1 and encoder.encoded[0] == pytest.approx(_samples(output), abs=24)
 
 
-@pytest.mark.parametrize("fmt", ["wav", "pcm"])
-def test_a_streamed_job_encodes_each_sample_once_and_joins_the_whole_file(encoder, fmt):
-    """Each chunk is a complete file (the README's contract) and the last answer the whole
-    file: joined from the chunks' files, never encoded again."""
+def _stored(url: str) -> bytes:
+    with open(url.removeprefix("file://"), "rb") as file:
+        return file.read()
+
+
+@pytest.mark.parametrize("ret", ["url", "base64"])
+def test_a_streamed_job_encodes_each_chunk_once(encoder, ret):
+    """Each chunk is a complete file (the README's contract), encoded once, whether the last
+    answer stores the whole file or (inline) leaves the audio to the chunks."""
     service = WorkerService(make_test_container(encoder=encoder).app())
-    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": fmt, "seed": 2, "return": "base64"})
-    assert len(encoder.encoded) == len(chunks) > 1
+    *chunks, final = service.stream({"text": TEXT, "stream": True, "return": ret})
+    assert len(encoder.encoded) == len(chunks) > 1 and encoder.streamed == 0
     assert sum(encoder.encoded) == pytest.approx(_samples(final), abs=24)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "pcm"])
+def test_a_streamed_job_stores_the_whole_file_joined_from_the_chunks(encoder, fmt, tmp_path):
+    """The stored whole file is joined from the chunks' files, never encoded again."""
+    service = WorkerService(make_test_container(f"file://{tmp_path}", encoder=encoder).app())
+    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": fmt, "seed": 2})
+    assert len(encoder.encoded) == len(chunks) > 1
     header = 44 if fmt == "wav" else 0
-    whole, files = base64.b64decode(final["audio_base64"]), [base64.b64decode(c["audio_base64"]) for c in chunks]
+    whole, files = _stored(final["audio_url"]), [base64.b64decode(c["audio_base64"]) for c in chunks]
     assert whole[header:] == b"".join(file[header:] for file in files)
     if fmt == "wav":
         assert sf.info(io.BytesIO(whole)).frames == sum(encoder.encoded)
 
 
-def test_a_streamed_compressed_job_encodes_the_whole_file_once_more(encoder):
+def test_a_streamed_compressed_job_encodes_the_whole_file_once_more(encoder, tmp_path):
     """A flac (mp3, ogg, opus, aac) of the whole answer cannot be joined from complete files of
-    its pieces: its samples are encoded once more, once, at the end."""
-    service = WorkerService(make_test_container(encoder=encoder).app())
-    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": "flac", "return": "base64"})
+    its pieces: its samples are encoded once more, once, at the end, for the stored file."""
+    service = WorkerService(make_test_container(f"file://{tmp_path}", encoder=encoder).app())
+    *chunks, final = service.stream({"text": TEXT, "stream": True, "format": "flac"})
     assert encoder.encoded[:-1] == [pytest.approx(chunk["duration"] * 24000, abs=24) for chunk in chunks]
     assert encoder.encoded[-1] == sum(encoder.encoded[:-1])
-    assert base64.b64decode(final["audio_base64"])[:4] == b"fLaC"
+    assert _stored(final["audio_url"])[:4] == b"fLaC"
 
 
 class SteadyStream:

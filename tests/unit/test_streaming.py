@@ -20,17 +20,32 @@ def decode(b64: str) -> np.ndarray:
     return samples
 
 
-def test_stream_yields_ordered_chunks_that_concatenate_to_the_result():
-    service = WorkerService(make_test_container().app())
-    answers = list(service.stream({"text": TEXT, "stream": True, "seed": 3, "return": "base64"}, "s1"))
+def test_stream_yields_ordered_chunks_that_concatenate_to_the_stored_file(tmp_path):
+    container = make_test_container(f"file://{tmp_path}")
+    service = WorkerService(container.app())
+    answers = list(service.stream({"text": TEXT, "stream": True, "seed": 3}, "s1"))
     chunks, final = answers[:-1], answers[-1]
     assert len(chunks) > 2 and [c["chunk"] for c in chunks] == list(range(len(chunks)))
     assert all(c["status"] == "streaming" and c["format"] == "wav" for c in chunks)
     assert chunks[0]["duration"] < chunks[1]["duration"]
-    assert final["status"] == "completed" and final["seed"] == 3
+    assert final["status"] == "completed" and final["seed"] == 3 and "audio_base64" not in final
+    (key,) = container.store().list("outputs/")
+    assert final["audio_url"].endswith(key)
+    whole = sf.read(io.BytesIO(container.store().get(key)), dtype="float32")[0]
     joined = np.concatenate([decode(c["audio_base64"]) for c in chunks])
-    np.testing.assert_allclose(joined, decode(final["audio_base64"]), atol=1e-4)
+    np.testing.assert_allclose(joined, whole, atol=1e-4)
     assert abs(sum(c["duration"] for c in chunks) - final["duration"]) < 0.01
+
+
+def test_an_inline_stream_sends_its_audio_once_in_the_chunks(tmp_path):
+    """With `return: base64` the chunks are the answer's audio: the last answer does not
+    repeat it (that would double what the client downloads) and nothing is stored."""
+    container = make_test_container(f"file://{tmp_path}")
+    answers = list(WorkerService(container.app()).stream({"text": TEXT, "stream": True, "seed": 3, "return": "base64"}))
+    *chunks, final = answers
+    assert final["status"] == "completed" and not any(name.startswith("audio") for name in final)
+    assert sum(len(decode(c["audio_base64"])) for c in chunks) == pytest.approx(final["duration"] * 24000, abs=24)
+    assert container.store().list("outputs/") == {}
 
 
 def test_non_streaming_jobs_answer_once_on_a_streaming_worker():
