@@ -18,7 +18,18 @@ from pathlib import Path
 
 import requests
 
+from harness import forked
+
 ROOT = Path(__file__).resolve().parents[1]
+_FORK = False
+Process = subprocess.Popen | forked.ForkedProcess  # a started server, driven as a Popen is
+
+
+def fork_servers() -> None:
+    """From now on this process forks the servers it starts from a zygote (harness/forked.py)
+    where it can: the tests' choice; a benchmark starts fresh processes."""
+    global _FORK
+    _FORK = True
 
 
 def free_port() -> int:
@@ -82,7 +93,7 @@ def log_events(text: str, name: str | None = None, since: int = 0) -> list[dict]
     return found
 
 
-def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+def stop(process: Process, timeout: float = 15) -> None:
     """SIGTERM (the worker's graceful stop), then SIGKILL if it is not gone in `timeout`."""
     if process.poll() is not None:
         return
@@ -102,14 +113,16 @@ def launched(
     cwd: Path = ROOT,
     stop_timeout: float = 15,
     drop: tuple[str, ...] = (),
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[Process]:
     """`command` with this environment (less the variables whose names start with one of
     `drop`) plus `env` (JSON logs unless `env` says otherwise), its stdout and stderr in one
     file, `log_path`; stopped after (`stop`)."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
     full_env = {**inherited, "LOG_FORMAT": "json", **env}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        process = (_FORK and forked.launch(command, full_env, cwd, log_path)) or subprocess.Popen(
+            command, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         yield process
     finally:
@@ -119,7 +132,7 @@ def launched(
 @contextmanager
 def serving_process(
     command: list[str], env: Mapping[str, str], log_path: Path, ready_url: str, boot_timeout: float, cwd: Path = ROOT
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[Process]:
     """`command` launched, once `ready_url` answers. A process that exits or does not answer in
     time fails with its log."""
     with launched(command, env, log_path, cwd) as process:

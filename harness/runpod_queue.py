@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import uuid
@@ -40,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from harness.loopback import serving
-from harness.processes import ROOT, launched
+from harness.processes import ROOT, Process, launched
 
 WORKER_ID = "worker-under-test"
 API_KEY = "queue-stand-in-key"
@@ -217,7 +216,7 @@ def job_queue() -> Iterator[JobQueue]:
 @contextmanager
 def queue_worker(
     queue: JobQueue, workdir: Path, log_path: Path, env: dict[str, str], stop_timeout: float = 30
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[Process]:
     """The worker as the image starts it (`python -m entrypoints.runpod_handler`, no local API),
     run from `workdir` with RunPod's variables pointing at `queue`; none of this machine's own
     RUNPOD_ variables or store settings leak in. Its log (JSON) is `log_path`."""

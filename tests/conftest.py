@@ -14,6 +14,7 @@ import structlog
 from fsspec.implementations.memory import MemoryFileSystem
 from hypothesis import settings
 
+from harness.processes import fork_servers
 from tests import helpers
 from tests.helpers import shut_down_test_containers
 
@@ -23,6 +24,10 @@ from tests.helpers import shut_down_test_containers
 # tests to free almost nothing. Set before collection imports anything; the worker processes
 # the tests start keep the default (they run as in production).
 gc.set_threshold(100_000, *gc.get_threshold()[1:])
+
+# The servers the tests start are forked from a process that has imported torch and the web
+# stack once (harness/forked.py says what a fork keeps of a fresh process and what it cannot).
+fork_servers()
 
 # No per-example deadline for any property test: on a shared 2-core machine a first example that
 # imports a library (cn2an, num2words' languages) takes several times hypothesis' 200 ms default,

@@ -9,7 +9,6 @@ import base64
 import contextlib
 import json
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.loopback import serving
-from tests.e2e.worker import free_port, log_events
+from tests.e2e.worker import Process, free_port, log_events
 from tests.helpers import audio_file
 from tests.runpod_queue import API_KEY, JobQueue, job_queue
 from tests.runpod_queue import queue_worker as harness_queue_worker
@@ -50,7 +49,7 @@ LONG_TEXT = " ".join(f"Sentence number {i} is here to make the text long enough 
 
 
 @contextmanager
-def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[subprocess.Popen]:
+def queue_worker(queue: JobQueue, tmp_path: Path, **env: str) -> Iterator[Process]:
     """The image's CMD, run from an empty folder, with RunPod's variables pointing at `queue`."""
     env = {"TTS_ENGINE": "fake", "STORAGE_URL": f"file://{tmp_path / 'store'}",
            "VOICE_CACHE_DIR": str(tmp_path / "voice-cache"), **env}  # fmt: skip
@@ -77,7 +76,7 @@ def shared_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         yield get
 
 
-def worker_events(process: subprocess.Popen, event: str) -> list[dict]:
+def worker_events(process: Process, event: str) -> list[dict]:
     return log_events(Path(process.log_path).read_text(errors="replace"), event)  # type: ignore[attr-defined]
 
 

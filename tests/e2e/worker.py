@@ -2,6 +2,7 @@
 
 from harness.processes import (
     ROOT,
+    Process,
     Worker,
     free_port,
     launched,
@@ -11,4 +12,14 @@ from harness.processes import (
     stop,
 )
 
-__all__ = ["ROOT", "Worker", "free_port", "launched", "log_events", "running_worker", "serving_process", "stop"]
+__all__ = [
+    "ROOT",
+    "Process",
+    "Worker",
+    "free_port",
+    "launched",
+    "log_events",
+    "running_worker",
+    "serving_process",
+    "stop",
+]
