@@ -128,9 +128,14 @@ class Zygote:
         return ForkedProcess(args, pid, self._statuses / str(pid))
 
     def close(self) -> None:
+        """Its end of the socket closed, the zygote's loop ends; it is killed if it does not."""
+        self._replies.close()
         self._socket.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
             self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
 
 _zygotes: dict[str, Zygote] = {}

@@ -125,3 +125,15 @@ def _default_logging():
     """A test that configures structlog binds it to its captured stream; undo that after."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """What a test (or the code it runs) wrote into this process's environment goes with it:
+    upstream's `seed_everything` sets PYTHONHASHSEED, and every later server would inherit it
+    (and, as a start-up variable, be exec'd instead of forked)."""
+    before = dict(os.environ)
+    yield
+    if os.environ != before:
+        os.environ.clear()
+        os.environ.update(before)
