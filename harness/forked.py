@@ -1,9 +1,9 @@
 """Test servers forked from a process that has already imported the heavy third-party libraries.
 
-The e2e tests start the worker and the OpenAI server as processes of their own, about forty
-times a run. On a 2-core CI machine their imports were a sixth of the suite's CPU: torch alone
-costs 2.5-3 s of CPU each time (its CUDA build maps gigabytes of libraries, on a CPU too), the
-web stack a second more. A zygote imports those once per test process; `launch` forks it, and
+The e2e tests start the worker and the OpenAI server as processes of their own, dozens of
+times a run, and on a 2-core CI machine their imports were a large share of the suite's CPU:
+torch's CUDA build maps gigabytes of libraries at import, on a CPU too, and the web stack adds
+its own. A zygote imports those once per test process; `launch` forks it, and
 the child runs `python -m module args` as a fresh interpreter would: its own environment,
 working directory, `sys.path` (the directory, then PYTHONPATH), argv and stdio (buffered as for
 a file, unless PYTHONUNBUFFERED), the module run as `__main__`, non-daemon threads joined and
