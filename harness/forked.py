@@ -69,16 +69,23 @@ class ForkedProcess:
             self._pidfd = None
 
     def poll(self) -> int | None:
-        if self.returncode is None and (self._pidfd is None or select.select([self._pidfd], [], [], 0)[0]):
+        if self.returncode is None and (self._pidfd is None or self._exited(0)):
             self._collect()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None and self._pidfd is not None and not select.select([self._pidfd], [], [], timeout)[0]:
+        if self.returncode is None and self._pidfd is not None and not self._exited(timeout):
             raise subprocess.TimeoutExpired(self.args, timeout or 0)
         if self.returncode is None:
             self._collect()
         return self.returncode  # type: ignore[return-value]
+
+    def _exited(self, timeout: float | None) -> bool:
+        """Whether the pidfd became readable (the process ended) within `timeout` seconds
+        (poll, not select: a test process may hold more than select's 1,024 descriptors)."""
+        waiter = select.poll()
+        waiter.register(self._pidfd, select.POLLIN)  # type: ignore[arg-type]
+        return bool(waiter.poll(None if timeout is None else timeout * 1000))
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
