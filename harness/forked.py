@@ -14,7 +14,7 @@ when imported): only libraries that read no setting of ours at import, so what t
 imports, reads and logs is what a fresh process does. What a fork cannot redo is what the C
 runtime reads when a process starts (glibc's MALLOC_ tunables, OpenMP's and BLAS's thread
 variables, LD_ paths, Python's own start-up flags): a launch whose environment sets any of those
-unlike the zygote's is not forked (`forkable`). The start-up tests (`test_cold_start`,
+unlike the zygote's is not forked (`launch`). The start-up tests (`test_cold_start`,
 `test_runpod_import`) start their own interpreters, and the benchmarks never fork: their cold
 starts and memory are a fresh process's.
 """
@@ -156,11 +156,12 @@ def launch(command: list[str], env: Mapping[str, str], cwd: Path, log_path: Path
         return None
     kind = "torch" if env.get("TTS_ENGINE") == "f5" else "light"
     with _zygotes_lock:
-        if kind not in _zygotes:
-            _zygotes[kind] = Zygote(kind)
-        zygote = _zygotes[kind]
-    if startup_variables(env) != zygote.startup:
-        return None
+        zygote = _zygotes.get(kind)
+        # a zygote not started yet would read this process's environment
+        if startup_variables(env) != (zygote.startup if zygote else startup_variables(os.environ)):
+            return None  # and none is started for a launch it could not fork
+        if zygote is None:
+            zygote = _zygotes[kind] = Zygote(kind)
     return zygote.fork(command, env, cwd, log_path)
 
 
